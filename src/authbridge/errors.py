@@ -1,0 +1,159 @@
+"""One error base class; each subclass carries a short, stable ``code``.
+
+Messages are fixed strings chosen by authbridge. They never contain token, key,
+signature or claim material, so they are safe to log and to send to clients.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AlgorithmNotAllowed",
+    "AuthError",
+    "ConfigError",
+    "CsrfRejected",
+    "InsufficientScope",
+    "InvalidAudience",
+    "InvalidClaims",
+    "InvalidIssuer",
+    "InvalidRequest",
+    "InvalidSignature",
+    "KeysUnavailable",
+    "SessionInvalid",
+    "TokenExpired",
+    "TokenMalformed",
+    "TokenMissing",
+    "TokenNotYetValid",
+    "TokenRevoked",
+    "TokenTooLarge",
+    "UnknownKey",
+]
+
+
+class AuthError(Exception):
+    """Base of every credential failure. ``code`` is stable; ``status`` is the HTTP answer."""
+
+    code: ClassVar[str] = "invalid_token"
+    status: ClassVar[int] = 401
+    default_message: ClassVar[str] = "The access token is invalid."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class TokenMissing(AuthError):
+    code = "token_missing"
+    default_message = "No credentials were sent."
+
+
+class InvalidRequest(AuthError):
+    """The request itself is malformed (RFC 6750 ``invalid_request``): answered with 400."""
+
+    code = "invalid_request"
+    status = 400
+    default_message = "The Authorization header is malformed."
+
+
+class TokenMalformed(AuthError):
+    code = "token_malformed"
+    default_message = "The token is not a well-formed compact JWS."
+
+
+class TokenTooLarge(AuthError):
+    code = "token_too_large"
+    default_message = "The token is larger than this API accepts."
+
+
+class AlgorithmNotAllowed(AuthError):
+    code = "algorithm_not_allowed"
+    default_message = "The token's algorithm is not allowed."
+
+
+class UnknownKey(AuthError):
+    code = "unknown_key"
+    default_message = "The token was signed by a key this API does not know."
+
+
+class InvalidSignature(AuthError):
+    code = "invalid_signature"
+    default_message = "The token's signature is invalid."
+
+
+class TokenExpired(AuthError):
+    code = "token_expired"
+    default_message = "The token has expired."
+
+
+class TokenNotYetValid(AuthError):
+    code = "token_not_yet_valid"
+    default_message = "The token is not valid yet."
+
+
+class InvalidIssuer(AuthError):
+    code = "invalid_issuer"
+    default_message = "The token's issuer is not trusted."
+
+
+class InvalidAudience(AuthError):
+    code = "invalid_audience"
+    default_message = "The token is not meant for this API."
+
+
+class InvalidClaims(AuthError):
+    code = "invalid_claims"
+    default_message = "The token's claims are invalid."
+
+
+class TokenRevoked(AuthError):
+    code = "token_revoked"
+    default_message = "The token has been revoked."
+
+
+class SessionInvalid(AuthError):
+    """A Better Auth session credential that is unknown, expired or signed out."""
+
+    code = "session_invalid"
+    default_message = "The session is invalid or has ended."
+
+
+class CsrfRejected(AuthError):
+    code = "csrf_rejected"
+    status = 403
+    default_message = "The request's origin is not trusted."
+
+
+class KeysUnavailable(AuthError):
+    """The issuer's keys cannot be fetched and none are cached: answered with 503."""
+
+    code = "keys_unavailable"
+    status = 503
+    default_message = "The issuer's signing keys are unavailable."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class InsufficientScope(AuthError):
+    code = "insufficient_scope"
+    status = 403
+    default_message = "The token lacks the scope or role this request needs."
+
+    def __init__(self, message: str | None = None, *, required: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.required = required
+
+
+class ConfigError(Exception):
+    """A bad setting, raised at startup. It names the variable and says how to fix it."""
+
+    def __init__(self, variable: str, problem: str, fix: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{variable}: {problem} Fix: {fix}")
