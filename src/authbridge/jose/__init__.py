@@ -1,0 +1,1 @@
+"""Strict compact-JWS handling over ``cryptography`` primitives."""

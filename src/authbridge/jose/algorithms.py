@@ -1,0 +1,220 @@
+"""JWS algorithms, each bound to one key type, with fixed-length signature checks (V9, V34).
+
+An ``Algorithm`` knows which key type it accepts (``accepts_key``) so a key can be bound to
+exactly one algorithm when it is loaded, never when a token names one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+__all__ = [
+    "ALGORITHMS",
+    "ASYMMETRIC",
+    "SYMMETRIC",
+    "Algorithm",
+    "get_algorithm",
+]
+
+# Ed25519 group order; a signature's S must be below it (RFC 8032 §5.1.7).
+_ED25519_L: Final = 2**252 + 27742317777372353535851937790883648493
+
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+KeyMaterial = PublicKey | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Algorithm:
+    """One JWS ``alg``: how to verify and sign, and which key type it belongs to."""
+
+    name: str
+    family: str  # JWK kty: "oct", "OKP", "EC" or "RSA"
+    verify: Callable[[Any, bytes, bytes], bool]
+    sign: Callable[[Any, bytes], bytes]
+    curve: str | None = None  # JWK crv for OKP/EC
+
+    @property
+    def symmetric(self) -> bool:
+        return self.family == "oct"
+
+    def accepts_key(self, key: object) -> bool:
+        """Whether ``key`` (public, or bytes for HMAC) is of this algorithm's type and curve."""
+        if self.family == "oct":
+            return isinstance(key, bytes)
+        if self.family == "OKP":
+            return isinstance(key, ed25519.Ed25519PublicKey)
+        if self.family == "EC":
+            return (
+                isinstance(key, ec.EllipticCurvePublicKey)
+                and key.curve.name == _EC_CURVES[self.curve or ""][0].name
+            )
+        return isinstance(key, rsa.RSAPublicKey)
+
+
+# --- HMAC ---------------------------------------------------------------------------------
+
+
+def _hmac(digest: str) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[Any, bytes], bytes]]:
+    size = hashlib.new(digest).digest_size
+
+    def verify(key: bytes, message: bytes, signature: bytes) -> bool:
+        if len(signature) != size:
+            return False
+        return hmac.compare_digest(hmac.digest(key, message, digest), signature)
+
+    def sign(key: bytes, message: bytes) -> bytes:
+        return hmac.digest(key, message, digest)
+
+    return verify, sign
+
+
+# --- EdDSA (Ed25519 only; V20) -------------------------------------------------------------
+
+
+def _ed25519_verify(key: ed25519.Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
+    if len(signature) != 64 or int.from_bytes(signature[32:], "little") >= _ED25519_L:
+        return False
+    try:
+        key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _ed25519_sign(key: ed25519.Ed25519PrivateKey, message: bytes) -> bytes:
+    return key.sign(message)
+
+
+# --- ECDSA (raw R||S, V34) -------------------------------------------------------------------
+
+_EC_CURVES: dict[str, tuple[ec.EllipticCurve, int, int, hashes.HashAlgorithm]] = {
+    # crv: (curve, coordinate bytes, group order n, hash)
+    "P-256": (
+        ec.SECP256R1(),
+        32,
+        0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+        hashes.SHA256(),
+    ),
+    "P-384": (
+        ec.SECP384R1(),
+        48,
+        int(
+            "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF"
+            "581A0DB248B0A77AECEC196ACCC52973",
+            16,
+        ),
+        hashes.SHA384(),
+    ),
+    "P-521": (
+        ec.SECP521R1(),
+        66,
+        int(
+            "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+            "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+            16,
+        ),
+        hashes.SHA512(),
+    ),
+}
+
+
+def _ecdsa(crv: str) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[Any, bytes], bytes]]:
+    _, size, order, digest = _EC_CURVES[crv]
+    scheme = ec.ECDSA(digest)
+
+    def verify(key: ec.EllipticCurvePublicKey, message: bytes, signature: bytes) -> bool:
+        if len(signature) != 2 * size:
+            return False
+        r = int.from_bytes(signature[:size], "big")
+        s = int.from_bytes(signature[size:], "big")
+        # Psychic signatures (CVE-2022-21449): r and s must lie in [1, n-1].
+        if not (0 < r < order and 0 < s < order):
+            return False
+        try:
+            key.verify(encode_dss_signature(r, s), message, scheme)
+        except InvalidSignature:
+            return False
+        return True
+
+    def sign(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
+        r, s = decode_dss_signature(key.sign(message, scheme))
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+    return verify, sign
+
+
+# --- RSA -------------------------------------------------------------------------------------
+
+
+def _rsa(
+    digest: hashes.HashAlgorithm, pss: bool
+) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[Any, bytes], bytes]]:
+    def pad() -> padding.AsymmetricPadding:
+        if pss:
+            return padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+        return padding.PKCS1v15()
+
+    scheme = pad()
+
+    def verify(key: rsa.RSAPublicKey, message: bytes, signature: bytes) -> bool:
+        if len(signature) != (key.key_size + 7) // 8:
+            return False
+        try:
+            key.verify(signature, message, scheme, digest)
+        except InvalidSignature:
+            return False
+        return True
+
+    def sign(key: rsa.RSAPrivateKey, message: bytes) -> bytes:
+        return key.sign(message, scheme, digest)
+
+    return verify, sign
+
+
+def _build() -> dict[str, Algorithm]:
+    table: dict[str, Algorithm] = {}
+    for bits in (256, 384, 512):
+        table[f"HS{bits}"] = Algorithm(f"HS{bits}", "oct", *_hmac(f"sha{bits}"))
+    table["EdDSA"] = Algorithm("EdDSA", "OKP", _ed25519_verify, _ed25519_sign, "Ed25519")
+    for name, crv in (("ES256", "P-256"), ("ES384", "P-384"), ("ES512", "P-521")):
+        table[name] = Algorithm(name, "EC", *_ecdsa(crv), crv)
+    for bits, digest in ((256, hashes.SHA256()), (384, hashes.SHA384()), (512, hashes.SHA512())):
+        table[f"RS{bits}"] = Algorithm(f"RS{bits}", "RSA", *_rsa(digest, pss=False))
+        table[f"PS{bits}"] = Algorithm(f"PS{bits}", "RSA", *_rsa(digest, pss=True))
+    return table
+
+
+ALGORITHMS: Final[dict[str, Algorithm]] = _build()
+SYMMETRIC: Final = frozenset(n for n, a in ALGORITHMS.items() if a.symmetric)
+ASYMMETRIC: Final = frozenset(n for n, a in ALGORITHMS.items() if not a.symmetric)
+
+# What Better Auth's JWT plugin can emit, plus HS256 for shared-secret service tokens.
+DEFAULT_ASYMMETRIC: Final = ("EdDSA", "ES256", "ES512", "PS256", "RS256")
+DEFAULT_SYMMETRIC: Final = ("HS256",)
+
+
+def get_algorithm(name: str) -> Algorithm:
+    """Exact, case-sensitive lookup (V9). Raises ``KeyError`` for anything unknown."""
+    return ALGORITHMS[name]
+
+
+def ec_curve_for(crv: str) -> ec.EllipticCurve | None:
+    entry = _EC_CURVES.get(crv)
+    return entry[0] if entry else None
+
+
+def ec_coordinate_size(crv: str) -> int:
+    return _EC_CURVES[crv][1]

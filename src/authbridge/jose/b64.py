@@ -1,0 +1,36 @@
+"""Canonical base64url (RFC 7515 §2): no padding, no stray characters, zero padding bits."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+__all__ = ["b64url_decode", "b64url_encode"]
+
+_TO_STANDARD = str.maketrans("-_", "+/")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_VALUE = {c: i for i, c in enumerate(_ALPHABET)}
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode base64url, rejecting any non-canonical spelling (V4, V5).
+
+    Non-canonical forms (set padding bits, ``=``, ``+``, whitespace) would let two token strings
+    carry the same bytes, which breaks anything keyed on the token text.
+    """
+    rem = len(text) & 3
+    if rem == 1:
+        raise ValueError("impossible base64url length")
+    if rem:
+        last = _VALUE.get(text[-1])
+        if last is None or (last & (0x0F if rem == 2 else 0x03)):
+            raise ValueError("non-canonical base64url")
+        text += "=" * (4 - rem)
+    try:
+        return binascii.a2b_base64(text.translate(_TO_STANDARD), strict_mode=True)
+    except binascii.Error as exc:
+        raise ValueError("invalid base64url") from exc
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

@@ -1,0 +1,107 @@
+"""Compact JWS parsing: format, size and header rules, before any cryptography (V3–V19).
+
+Only the header is decoded here. The payload is decoded by ``decode_payload`` after the
+signature has been checked (V33).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ..errors import TokenMalformed, TokenTooLarge
+from .b64 import b64url_decode
+from .strict_json import loads_object
+
+__all__ = ["CompactJWS", "HeaderRules", "decode_payload", "parse_compact"]
+
+_COMPACT: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+# Header members that name key material or change processing: never honoured (V12–V14, V17, V19).
+_KEY_REFERENCES: Final = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256"})
+_PROCESSING: Final = frozenset({"crit", "b64", "cty", "enc", "zip", "p2c", "p2s", "epk"})
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRules:
+    """Which JOSE header members a token may carry. Better Auth sends only ``{alg, kid}``."""
+
+    allowed_params: frozenset[str] = frozenset({"alg", "kid", "typ"})
+    accepted_types: frozenset[str] = frozenset({"jwt"})  # compared case-insensitively
+    max_kid_length: int = 256
+
+
+DEFAULT_HEADER_RULES: Final = HeaderRules()
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJWS:
+    header: dict[str, Any]
+    alg: str
+    kid: str | None
+    signing_input: bytes
+    signature: bytes
+    payload_segment: str
+
+
+def _malformed(reason: str) -> TokenMalformed:
+    return TokenMalformed(f"The token is malformed: {reason}.")
+
+
+def parse_compact(
+    token: str, *, max_bytes: int, rules: HeaderRules = DEFAULT_HEADER_RULES
+) -> CompactJWS:
+    """Split and check a compact JWS. Raises ``TokenTooLarge`` or ``TokenMalformed``."""
+    if len(token) > max_bytes:
+        raise TokenTooLarge()
+    if _COMPACT.fullmatch(token) is None:
+        if token.count(".") == 4:
+            raise _malformed("encrypted tokens (JWE) are not accepted")
+        raise _malformed("expected three base64url segments")
+    header_segment, payload_segment, signature_segment = token.split(".")
+    try:
+        header = loads_object(b64url_decode(header_segment))
+        signature = b64url_decode(signature_segment)
+    except ValueError:
+        raise _malformed("the header is not strict base64url JSON") from None
+    alg, kid = check_header(header, rules)
+    return CompactJWS(
+        header=header,
+        alg=alg,
+        kid=kid,
+        signing_input=f"{header_segment}.{payload_segment}".encode("ascii"),
+        signature=signature,
+        payload_segment=payload_segment,
+    )
+
+
+def check_header(header: dict[str, Any], rules: HeaderRules) -> tuple[str, str | None]:
+    """Apply the header rules; return ``(alg, kid)``."""
+    alg = header.get("alg")
+    if type(alg) is not str or not alg:
+        raise _malformed("the header has no algorithm")
+    if len(header) > 1 and not header.keys() <= rules.allowed_params:
+        extra = header.keys() - rules.allowed_params
+        if extra & _KEY_REFERENCES:
+            raise _malformed("key references in the header are not honoured")
+        if "enc" in extra:
+            raise _malformed("encrypted tokens (JWE) are not accepted")
+        if extra & _PROCESSING:
+            raise _malformed("the header asks for unsupported processing")
+        raise _malformed("the header has unsupported members")
+    typ = header.get("typ")
+    if typ is not None and (type(typ) is not str or typ.lower() not in rules.accepted_types):
+        raise _malformed("the token type is not accepted")
+    kid = header.get("kid")
+    if kid is not None and (type(kid) is not str or not 0 < len(kid) <= rules.max_kid_length):
+        raise _malformed("the key id is invalid")
+    return alg, kid
+
+
+def decode_payload(jws: CompactJWS) -> dict[str, Any]:
+    """Decode the claims. Call only after the signature has been verified (V33)."""
+    try:
+        return loads_object(b64url_decode(jws.payload_segment))
+    except ValueError:
+        raise _malformed("the claims are not strict base64url JSON") from None

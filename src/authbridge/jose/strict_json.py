@@ -1,0 +1,57 @@
+"""A JSON object parser that refuses what a security verifier must refuse (V6–V8).
+
+Duplicate member names, ``NaN``/``Infinity``, a BOM, invalid UTF-8, lone surrogates and
+anything but a single top-level object are all rejected.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["loads_object"]
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError("non-standard JSON literal")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_object, parse_constant=_no_constants)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
+def loads_object(raw: bytes) -> dict[str, Any]:
+    """Parse ``raw`` as exactly one JSON object, strictly. Raises ``ValueError``."""
+    if raw[:3] == b"\xef\xbb\xbf":
+        raise ValueError("byte order mark")
+    try:
+        text = raw.decode("utf-8")
+        obj = _DECODER.decode(text)
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError("invalid JSON text") from exc
+    if type(obj) is not dict:
+        raise ValueError("not a JSON object")
+    # Escapes are the only way to smuggle a lone surrogate past strict UTF-8 decoding.
+    if "\\u" in text and _has_lone_surrogate(obj):
+        raise ValueError("lone surrogate")
+    return obj
