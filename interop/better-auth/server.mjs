@@ -1,0 +1,249 @@
+// Test-only Better Auth server for authbridge's conformance tests.
+//
+// Every knob is an environment variable (see README.md) so the Python harness can start
+// many differently configured servers from one file. It prints "READY <port>" on stdout
+// once it listens. Not for production use: it has a test-only admin route (HARNESS_ADMIN=1).
+import http from "node:http";
+import { betterAuth } from "better-auth";
+import { bearer, jwt } from "better-auth/plugins";
+import { toNodeHandler } from "better-auth/node";
+import { getMigrations } from "better-auth/db/migration";
+
+const env = process.env;
+
+function fail(message) {
+  process.stderr.write(`server.mjs: ${message}\n`);
+  process.exit(2);
+}
+
+function intEnv(name) {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) fail(`${name} must be a non-negative integer`);
+  return value;
+}
+
+function listEnv(name) {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  return raw
+    .split(",")
+    .map((part) => part.trim())
+    .filter(Boolean);
+}
+
+const flag = (name) => env[name] === "1" || env[name] === "true";
+
+const port = intEnv("PORT") ?? 3005;
+const baseURL = env.BETTER_AUTH_URL || `http://127.0.0.1:${port}`;
+
+async function openDatabase() {
+  if (env.DATABASE_URL) {
+    // Imported lazily so a SQLite-only run never needs pg to load.
+    const { default: pg } = await import("pg");
+    const schema = env.DB_SCHEMA;
+    if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) {
+      fail("DB_SCHEMA must match [a-z_][a-z0-9_]*");
+    }
+    if (schema) {
+      // One schema per server keeps parallel test servers apart in one database.
+      const admin = new pg.Client({ connectionString: env.DATABASE_URL });
+      await admin.connect();
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      await admin.end();
+    }
+    return new pg.Pool({
+      connectionString: env.DATABASE_URL,
+      max: 5,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
+  }
+  const { default: Database } = await import("better-sqlite3");
+  return new Database(env.DB_PATH || ":memory:");
+}
+
+function keyPairConfig() {
+  const alg = env.JWT_ALG || "EdDSA";
+  switch (alg) {
+    case "EdDSA":
+      return { alg, crv: "Ed25519" };
+    case "ES256":
+    case "ES512":
+    case "PS256":
+    case "RS256":
+      return { alg };
+    default:
+      return fail(`JWT_ALG must be one of EdDSA, ES256, ES512, PS256, RS256 (got ${alg})`);
+  }
+}
+
+function jwtOptions() {
+  const audience = listEnv("JWT_AUDIENCE");
+  const options = {
+    ...(env.JWT_ISSUER ? { issuer: env.JWT_ISSUER } : {}),
+    ...(audience ? { audience: audience.length === 1 ? audience[0] : audience } : {}),
+    ...(env.JWT_EXPIRATION ? { expirationTime: env.JWT_EXPIRATION } : {}),
+  };
+  if (flag("JWT_DEFINE_PAYLOAD")) {
+    const scope = env.JWT_SCOPE ?? "tasks:read tasks:write";
+    options.definePayload = ({ user, session }) => ({
+      id: user.id,
+      email: user.email,
+      name: user.name,
+      role: user.role,
+      scope,
+      sid: session.id,
+    });
+  }
+  return options;
+}
+
+function cookieCache() {
+  const strategy = env.COOKIE_CACHE_STRATEGY || "off";
+  if (strategy === "off") return undefined;
+  if (!["compact", "jwt", "jwe"].includes(strategy)) {
+    fail("COOKIE_CACHE_STRATEGY must be off, compact, jwt or jwe");
+  }
+  const maxAge = intEnv("COOKIE_CACHE_MAX_AGE");
+  return { enabled: true, strategy, ...(maxAge !== undefined ? { maxAge } : {}) };
+}
+
+function secretOptions() {
+  if (env.BETTER_AUTH_SECRETS) {
+    const secrets = env.BETTER_AUTH_SECRETS.split(",").map((entry) => {
+      const colon = entry.indexOf(":");
+      if (colon < 1) fail('BETTER_AUTH_SECRETS entries must look like "<version>:<secret>"');
+      return { version: Number(entry.slice(0, colon)), value: entry.slice(colon + 1) };
+    });
+    return { secrets };
+  }
+  if (!env.BETTER_AUTH_SECRET) fail("set BETTER_AUTH_SECRET or BETTER_AUTH_SECRETS");
+  return { secret: env.BETTER_AUTH_SECRET };
+}
+
+const rotationInterval = intEnv("JWKS_ROTATION_INTERVAL");
+const gracePeriod = intEnv("JWKS_GRACE_PERIOD");
+const sessionExpiresIn = intEnv("SESSION_EXPIRES_IN");
+const cache = cookieCache();
+const trustedOrigins = listEnv("TRUSTED_ORIGINS");
+
+export const auth = betterAuth({
+  database: await openDatabase(),
+  baseURL,
+  ...secretOptions(),
+  emailAndPassword: { enabled: true },
+  telemetry: { enabled: false },
+  ...(trustedOrigins ? { trustedOrigins } : {}),
+  user: {
+    additionalFields: {
+      role: { type: "string", required: false, defaultValue: "user", input: false },
+    },
+  },
+  session: {
+    ...(sessionExpiresIn !== undefined ? { expiresIn: sessionExpiresIn } : {}),
+    ...(cache ? { cookieCache: cache } : {}),
+  },
+  advanced: {
+    ...(env.COOKIE_PREFIX ? { cookiePrefix: env.COOKIE_PREFIX } : {}),
+    ...(flag("USE_SECURE_COOKIES") ? { useSecureCookies: true } : {}),
+  },
+  plugins: [
+    jwt({
+      jwks: {
+        keyPairConfig: keyPairConfig(),
+        ...(rotationInterval !== undefined ? { rotationInterval } : {}),
+        ...(gracePeriod !== undefined ? { gracePeriod } : {}),
+      },
+      jwt: jwtOptions(),
+      ...(flag("JWT_SESSION_COOKIE_CACHE") ? { sessionCookieCache: true } : {}),
+    }),
+    bearer({ requireSignature: flag("BEARER_REQUIRE_SIGNATURE") }),
+  ],
+});
+
+const { runMigrations } = await getMigrations(auth.options);
+await runMigrations();
+
+// ---- test-only admin route -------------------------------------------------------------
+// Lets tests change server-side state that has no public endpoint. Off unless HARNESS_ADMIN=1.
+
+async function readJson(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const text = Buffer.concat(chunks).toString("utf8");
+  return text ? JSON.parse(text) : {};
+}
+
+function sendJson(res, status, body) {
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify(body));
+}
+
+function requireString(body, name) {
+  const value = body[name];
+  if (typeof value !== "string" || value === "") throw new Error(`${name} must be a non-empty string`);
+  return value;
+}
+
+const adminActions = {
+  async "set-role"(ctx, body) {
+    const user = await ctx.internalAdapter.updateUser(requireString(body, "userId"), {
+      role: requireString(body, "role"),
+    });
+    return { ok: Boolean(user) };
+  },
+  async "expire-session"(ctx, body) {
+    const session = await ctx.internalAdapter.updateSession(requireString(body, "token"), {
+      expiresAt: new Date(Date.now() - 60_000),
+    });
+    return { ok: Boolean(session) };
+  },
+  async "revoke-session"(ctx, body) {
+    await ctx.internalAdapter.deleteSession(requireString(body, "token"));
+    return { ok: true };
+  },
+  async "revoke-user-sessions"(ctx, body) {
+    await ctx.internalAdapter.deleteUserSessions(requireString(body, "userId"));
+    return { ok: true };
+  },
+};
+
+async function handleAdmin(req, res) {
+  const action = adminActions[req.url.slice("/__admin/".length)];
+  if (req.method !== "POST" || !action) return sendJson(res, 404, { error: "not found" });
+  let body;
+  try {
+    body = await readJson(req);
+  } catch {
+    return sendJson(res, 400, { error: "body must be JSON" });
+  }
+  try {
+    return sendJson(res, 200, await action(await auth.$context, body));
+  } catch (error) {
+    return sendJson(res, 400, { error: String(error?.message ?? error) });
+  }
+}
+
+// ---- HTTP ------------------------------------------------------------------------------
+
+const handler = toNodeHandler(auth);
+const adminEnabled = flag("HARNESS_ADMIN");
+
+const server = http.createServer((req, res) => {
+  const url = req.url ?? "/";
+  if (url.startsWith("/api/auth/")) return handler(req, res);
+  if (url === "/__health") return sendJson(res, 200, { ok: true });
+  if (adminEnabled && url.startsWith("/__admin/")) return handleAdmin(req, res);
+  return sendJson(res, 404, { error: "not found" });
+});
+
+server.listen(port, "127.0.0.1", () => {
+  process.stdout.write(`READY ${server.address().port}\n`);
+});
+
+for (const signal of ["SIGTERM", "SIGINT"]) {
+  // Exit at once: a test server holds nothing worth a graceful drain.
+  process.on(signal, () => process.exit(0));
+}
