@@ -1,0 +1,209 @@
+"""Look sessions up in the database Better Auth writes to (SQLAlchemy async).
+
+``SELECT ... FROM session JOIN user ON user.id = session.userId WHERE session.token = :t``,
+as Better Auth's ``findSession`` does. Revocation is row deletion, so a missing
+row means signed out. Names come from :class:`SessionTables`; SQLAlchemy quotes
+them (``"user"`` is reserved in PostgreSQL, ``"userId"`` is mixed case).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from authbridge.errors import ConfigError, KeysUnavailable
+from authbridge.sessions.config import SessionTables
+from authbridge.sessions.records import SessionRecord, parse_bool, parse_roles, parse_timestamp
+
+__all__ = ["DatabaseSessionStore", "to_async_database_url"]
+
+_UNAVAILABLE = "The session store is unavailable."
+
+
+def to_async_database_url(url: str) -> str:
+    """Better Auth-style URLs to SQLAlchemy async ones.
+
+    ``postgres://`` and ``postgresql://`` use asyncpg; ``sqlite:///path``, ``file:path``
+    and a bare file path use aiosqlite. URLs that already name a driver pass through.
+    """
+    value = url.strip()
+    for scheme in ("postgres://", "postgresql://"):
+        if value.startswith(scheme):
+            return "postgresql+asyncpg://" + value[len(scheme) :]
+    if value.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + value[len("sqlite://") :]
+    if value.startswith("file:"):
+        value = value[len("file:") :]
+    if "://" not in value:
+        return f"sqlite+aiosqlite:///{Path(value).expanduser().resolve()}"
+    return value
+
+
+class DatabaseSessionStore:
+    """Finds live sessions by token and checks session ids (for JWT ``sid`` revocation)."""
+
+    def __init__(
+        self,
+        database_url: str,
+        tables: SessionTables,
+        *,
+        timeout: float = 5.0,
+        engine: AsyncEngine | None = None,
+    ) -> None:
+        self._tables = tables
+        self._timeout = timeout
+        self._owns_engine = engine is None
+        self._engine = engine or _create_engine(database_url, timeout)
+        self._role_column: str | None = None
+        self._roles_checked = False
+        self._roles_lock = asyncio.Lock()
+        self._session = sa.table(
+            tables.session_table,
+            sa.column(tables.session_id),
+            sa.column(tables.session_token),
+            sa.column(tables.session_user_id),
+            sa.column(tables.session_expires_at),
+            schema=tables.schema,
+        )
+
+    async def start(self) -> None:
+        """Check the connection and whether the user table has a role column."""
+        await self._detect_role_column()
+
+    async def aclose(self) -> None:
+        if self._owns_engine:
+            await self._engine.dispose()
+
+    async def find(self, token: str) -> SessionRecord | None:
+        """The session with this token joined to its user, or None when there is no row."""
+        await self._detect_role_column()
+        t = self._tables
+        user_columns: list[sa.ColumnClause[Any]] = [
+            sa.column(t.user_id),
+            sa.column(t.user_email),
+            sa.column(t.user_name),
+            sa.column(t.user_email_verified),
+            sa.column(t.user_image),
+        ]
+        if self._role_column:
+            user_columns.append(sa.column(self._role_column))
+        user = sa.table(t.user_table, *user_columns, schema=t.schema)
+        session = self._session
+        selected = [
+            session.c[t.session_id].label("session_id"),
+            session.c[t.session_expires_at].label("expires_at"),
+            user.c[t.user_id].label("user_id"),
+            user.c[t.user_email].label("email"),
+            user.c[t.user_name].label("name"),
+            user.c[t.user_email_verified].label("email_verified"),
+            user.c[t.user_image].label("image"),
+        ]
+        if self._role_column:
+            selected.append(user.c[self._role_column].label("role"))
+        query = (
+            sa.select(*selected)
+            .select_from(session.join(user, user.c[t.user_id] == session.c[t.session_user_id]))
+            .where(session.c[t.session_token] == sa.bindparam("token", token))
+            .limit(1)
+        )
+        row = await self._fetch_one(query)
+        if row is None:
+            return None
+        return _record_from_row(row)
+
+    async def exists(self, session_id: str) -> bool:
+        """True when a session row with this id exists and has not expired."""
+        t = self._tables
+        session = self._session
+        query = (
+            sa.select(session.c[t.session_expires_at].label("expires_at"))
+            .where(session.c[t.session_id] == sa.bindparam("sid", session_id))
+            .limit(1)
+        )
+        row = await self._fetch_one(query)
+        if row is None:
+            return False
+        expires_at = parse_timestamp(row["expires_at"])
+        return expires_at is not None and expires_at > datetime.now(UTC)
+
+    async def _fetch_one(self, query: sa.Select[Any]) -> dict[str, Any] | None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with self._engine.connect() as connection:
+                    result = await connection.execute(query)
+                    row = result.mappings().first()
+        except (SQLAlchemyError, OSError, TimeoutError):
+            raise KeysUnavailable(_UNAVAILABLE, retry_after=5) from None
+        return dict(row) if row is not None else None
+
+    async def _detect_role_column(self) -> None:
+        role = self._tables.user_role
+        if self._roles_checked or role is None:
+            self._roles_checked = True
+            return
+        async with self._roles_lock:
+            if self._roles_checked:
+                return
+            table, schema = self._tables.user_table, self._tables.schema
+
+            def column_names(sync_connection: sa.Connection) -> set[str]:
+                inspector = sa.inspect(sync_connection)
+                return {col["name"] for col in inspector.get_columns(table, schema=schema)}
+
+            try:
+                async with asyncio.timeout(self._timeout):
+                    async with self._engine.connect() as connection:
+                        names = await connection.run_sync(column_names)
+            except (SQLAlchemyError, OSError, TimeoutError):
+                raise KeysUnavailable(_UNAVAILABLE, retry_after=5) from None
+            self._role_column = role if role in names else None
+            self._roles_checked = True
+
+
+def _record_from_row(row: dict[str, Any]) -> SessionRecord | None:
+    expires_at = parse_timestamp(row["expires_at"])
+    session_id, user_id = row["session_id"], row["user_id"]
+    if expires_at is None or session_id is None or user_id is None:
+        return None
+    return SessionRecord(
+        session_id=str(session_id),
+        user_id=str(user_id),
+        expires_at=expires_at,
+        email=row["email"] or None,
+        name=row["name"] or None,
+        email_verified=parse_bool(row["email_verified"]),
+        image=row["image"] or None,
+        roles=parse_roles(row.get("role")),
+    )
+
+
+def _create_engine(database_url: str, timeout: float) -> AsyncEngine:
+    url = to_async_database_url(database_url)
+    try:
+        driver = make_url(url).drivername
+    except ArgumentError:
+        raise ConfigError(
+            "DATABASE_URL",
+            "is not a database URL.",
+            "Use postgres://user@host/db or a SQLite file path.",
+        ) from None
+    connect_args: dict[str, Any] = {}
+    if driver.startswith("postgresql+asyncpg"):
+        connect_args = {"timeout": timeout, "command_timeout": timeout}
+    elif driver.startswith("sqlite"):
+        connect_args = {"timeout": timeout}
+    try:
+        return create_async_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    except (ArgumentError, ImportError):
+        raise ConfigError(
+            "DATABASE_URL",
+            "names a database driver authbridge cannot use.",
+            "Use PostgreSQL (asyncpg) or SQLite (aiosqlite).",
+        ) from None

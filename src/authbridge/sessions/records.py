@@ -1,0 +1,144 @@
+"""A resolved Better Auth session and the value conversions every resolver shares.
+
+Better Auth stores dates differently per database: ISO-8601 text with ``Z`` in
+SQLite (better-sqlite3 via Kysely), ``timestamptz`` in PostgreSQL, and some
+adapters write epoch seconds or milliseconds. Booleans are 0/1 in SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from authbridge.principal import Principal
+
+__all__ = ["SessionRecord", "parse_bool", "parse_roles", "parse_timestamp"]
+
+# Epoch values above this are milliseconds (1e11 s is the year 5138).
+_MILLISECONDS_THRESHOLD = 100_000_000_000
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """An aware UTC datetime from any storage format Better Auth uses, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, int | float):
+        return _from_epoch(float(value))
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > 64:
+            return None
+        try:
+            return _from_epoch(float(text))
+        except ValueError:
+            pass
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return None
+
+
+def _from_epoch(number: float) -> datetime | None:
+    if number != number or number in (float("inf"), float("-inf")):
+        return None
+    seconds = number / 1000 if abs(number) >= _MILLISECONDS_THRESHOLD else number
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def parse_bool(value: object) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "t"):
+            return True
+        if lowered in ("0", "false", "f"):
+            return False
+    return None
+
+
+def parse_roles(value: object) -> frozenset[str]:
+    """The admin plugin stores roles as one comma-separated string ("admin,user")."""
+    if isinstance(value, str):
+        return frozenset(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, list | tuple):
+        return frozenset(str(part).strip() for part in value if str(part).strip())
+    return frozenset()
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRecord:
+    """One live session joined to its user. Holds no token."""
+
+    session_id: str
+    user_id: str
+    expires_at: datetime
+    email: str | None = None
+    name: str | None = None
+    email_verified: bool | None = None
+    image: str | None = None
+    roles: frozenset[str] = frozenset()
+    user: Mapping[str, Any] = field(default=_EMPTY, repr=False, compare=False)
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at <= (now or datetime.now(UTC))
+
+    def to_principal(self, issuer: str) -> Principal:
+        return Principal(
+            sub=self.user_id,
+            issuer=issuer,
+            email=self.email,
+            name=self.name,
+            email_verified=self.email_verified,
+            image=self.image,
+            roles=self.roles,
+            session_id=self.session_id,
+            expires_at=self.expires_at,
+            credential="session",
+            claims=self.user,
+        )
+
+    @classmethod
+    def from_payload(
+        cls, session: Mapping[str, Any], user: Mapping[str, Any]
+    ) -> SessionRecord | None:
+        """From Better Auth's JSON ``{session, user}``; None if it lacks an id or expiry."""
+        session_id = _text(session.get("id"))
+        user_id = _text(user.get("id"))
+        expires_at = parse_timestamp(session.get("expiresAt"))
+        if session_id is None or user_id is None or expires_at is None:
+            return None
+        if _text(session.get("userId")) not in (None, user_id):
+            return None
+        return cls(
+            session_id=session_id,
+            user_id=user_id,
+            expires_at=expires_at,
+            email=_text(user.get("email")),
+            name=_text(user.get("name")),
+            email_verified=parse_bool(user.get("emailVerified")),
+            image=_text(user.get("image")),
+            roles=parse_roles(user.get("role")),
+            user=MappingProxyType(dict(user)),
+        )
