@@ -19,7 +19,6 @@ __all__ = ["SessionRecord", "parse_bool", "parse_roles", "parse_timestamp"]
 
 # Epoch values above this are milliseconds (1e11 s is the year 5138).
 _MILLISECONDS_THRESHOLD = 100_000_000_000
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def parse_timestamp(value: object) -> datetime | None:
@@ -99,7 +98,9 @@ class SessionRecord:
     email_verified: bool | None = None
     image: str | None = None
     roles: frozenset[str] = frozenset()
-    user: Mapping[str, Any] = field(default=_EMPTY, repr=False, compare=False)
+    user: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False, compare=False
+    )
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at <= (now or datetime.now(UTC))
