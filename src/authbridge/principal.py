@@ -12,8 +12,6 @@ __all__ = ["CredentialKind", "Principal"]
 
 CredentialKind = Literal["jwt", "session"]
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Principal:
@@ -31,7 +29,9 @@ class Principal:
     audience: tuple[str, ...] = ()
     expires_at: datetime | None = None
     credential: CredentialKind = "jwt"
-    claims: Mapping[str, Any] = field(default=_EMPTY, repr=False, compare=False)
+    claims: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False, compare=False
+    )
 
     def has_scopes(self, required: Iterable[str], *, any_of: bool = False) -> bool:
         wanted = set(required)

@@ -7,29 +7,36 @@ import binascii
 
 __all__ = ["b64url_decode", "b64url_encode"]
 
-_TO_STANDARD = str.maketrans("-_", "+/")
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_VALUE = {c: i for i, c in enumerate(_ALPHABET)}
+_VALUE = {ord(c): i for i, c in enumerate(_ALPHABET)}
 
 
-def b64url_decode(text: str) -> bytes:
+def b64url_decode(text: str | bytes) -> bytes:
     """Decode base64url, rejecting any non-canonical spelling (V4, V5).
 
     Non-canonical forms (set padding bits, ``=``, ``+``, whitespace) would let two token strings
     carry the same bytes, which breaks anything keyed on the token text.
     """
-    rem = len(text) & 3
+    try:
+        data = text.encode("ascii") if isinstance(text, str) else text
+    except UnicodeEncodeError:
+        raise ValueError("invalid base64url") from None
+    # a2b_base64 knows only the standard alphabet: its characters must not slip through.
+    if b"+" in data or b"/" in data or b"=" in data:
+        raise ValueError("invalid base64url")
+    rem = len(data) & 3
     if rem == 1:
         raise ValueError("impossible base64url length")
     if rem:
-        last = _VALUE.get(text[-1])
+        last = _VALUE.get(data[-1])
         if last is None or (last & (0x0F if rem == 2 else 0x03)):
             raise ValueError("non-canonical base64url")
-        text += "=" * (4 - rem)
+        data += b"==="[: 4 - rem]
     try:
-        return binascii.a2b_base64(text.translate(_TO_STANDARD), strict_mode=True)
-    except binascii.Error as exc:
-        raise ValueError("invalid base64url") from exc
+        return binascii.a2b_base64(data.translate(_TO_STANDARD), strict_mode=True)
+    except binascii.Error:
+        raise ValueError("invalid base64url") from None
 
 
 def b64url_encode(data: bytes) -> str:

@@ -42,7 +42,7 @@ class CompactJWS:
     kid: str | None
     signing_input: bytes
     signature: bytes
-    payload_segment: str
+    payload_segment: bytes
 
 
 def _malformed(reason: str) -> TokenMalformed:
@@ -59,10 +59,12 @@ def parse_compact(
         if token.count(".") == 4:
             raise _malformed("encrypted tokens (JWE) are not accepted")
         raise _malformed("expected three base64url segments")
-    header_segment, payload_segment, signature_segment = token.split(".")
+    raw = token.encode("ascii")
+    first = raw.index(b".")
+    last = raw.rindex(b".")
     try:
-        header = loads_object(b64url_decode(header_segment))
-        signature = b64url_decode(signature_segment)
+        header = loads_object(b64url_decode(raw[:first]))
+        signature = b64url_decode(raw[last + 1 :])
     except ValueError:
         raise _malformed("the header is not strict base64url JSON") from None
     alg, kid = check_header(header, rules)
@@ -70,9 +72,9 @@ def parse_compact(
         header=header,
         alg=alg,
         kid=kid,
-        signing_input=f"{header_segment}.{payload_segment}".encode("ascii"),
+        signing_input=raw[:last],
         signature=signature,
-        payload_segment=payload_segment,
+        payload_segment=raw[first + 1 : last],
     )
 
 

@@ -1,0 +1,67 @@
+"""The verified-token cache: a repeated token costs one dict lookup and a time check.
+
+Entries are keyed by the exact token text that passed full verification, so the cache can
+never turn a rejected token into an accepted one. Each entry lives until the token's own
+deadline, and entries are dropped when the key that verified them leaves its key set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+
+from .principal import Principal
+
+__all__ = ["TokenCache"]
+
+
+class TokenCache:
+    """Bounded map of token → (deadline, Principal). Oldest entries go first when full."""
+
+    __slots__ = ("_by_key", "_entries", "max_entries")
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, Principal, Hashable]] = {}
+        self._by_key: dict[Hashable, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str, now: float) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if now < entry[0]:
+            return entry[1]
+        self._drop(token)
+        return None
+
+    def put(self, token: str, principal: Principal, deadline: float, key_ref: Hashable) -> None:
+        if self.max_entries <= 0:
+            return
+        if token not in self._entries and len(self._entries) >= self.max_entries:
+            self._drop(next(iter(self._entries)))
+        self._entries[token] = (deadline, principal, key_ref)
+        self._by_key.setdefault(key_ref, set()).add(token)
+
+    def evict_keys(self, key_refs: Iterable[Hashable]) -> int:
+        """Forget every token verified by one of ``key_refs``; return how many."""
+        dropped = 0
+        for ref in key_refs:
+            for token in self._by_key.pop(ref, ()):
+                if self._entries.pop(token, None) is not None:
+                    dropped += 1
+        return dropped
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._by_key.clear()
+
+    def _drop(self, token: str) -> None:
+        entry = self._entries.pop(token, None)
+        if entry is not None:
+            tokens = self._by_key.get(entry[2])
+            if tokens is not None:
+                tokens.discard(token)
+                if not tokens:
+                    del self._by_key[entry[2]]

@@ -1,0 +1,163 @@
+"""Claim rules (V37–V45) and the mapping from verified claims to a ``Principal``.
+
+Policy lives in two explicit objects: ``ClaimRules`` (what must hold) and ``ClaimNames``
+(where roles, scopes and the session id are read from).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Final
+
+from .errors import (
+    InvalidAudience,
+    InvalidClaims,
+    InvalidIssuer,
+    TokenExpired,
+    TokenNotYetValid,
+)
+from .principal import Principal
+
+__all__ = ["DEFAULT_REQUIRED_CLAIMS", "ClaimNames", "ClaimRules", "build_principal"]
+
+DEFAULT_REQUIRED_CLAIMS: Final = frozenset({"exp", "iat", "iss", "aud", "sub"})
+MAX_LEEWAY_SECONDS: Final = 60.0
+_TIME_CLAIMS: Final = ("exp", "iat", "nbf")
+
+
+def _is_number(value: object) -> bool:
+    kind = type(value)
+    if kind is int:
+        return True
+    return kind is float and math.isfinite(value)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRules:
+    """What a token's claims must satisfy on one trusted path."""
+
+    issuer: str
+    audiences: frozenset[str]
+    leeway: float = 30.0
+    required: frozenset[str] = DEFAULT_REQUIRED_CLAIMS
+    max_lifetime: float | None = 3600.0  # exp - iat, and exp - now (V38)
+    max_age: float | None = None  # now - iat
+    max_sub_length: int = 256
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.leeway <= MAX_LEEWAY_SECONDS:
+            raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY_SECONDS:g} seconds")
+        if not self.issuer:
+            raise ValueError("an issuer is required")
+        if not self.audiences:
+            raise ValueError("at least one audience is required")
+
+    def validate(self, claims: Mapping[str, Any], now: float) -> float:
+        """Check ``claims``; return the time until which the verdict stays true."""
+        for name in self.required:
+            if name not in claims:
+                raise InvalidClaims(f"The token lacks the required claim '{name}'.")
+        for name in _TIME_CLAIMS:
+            if name in claims and not _is_number(claims[name]):
+                raise InvalidClaims(f"The claim '{name}' is not a number.")
+        leeway = self.leeway
+        exp = claims.get("exp")
+        iat = claims.get("iat")
+        nbf = claims.get("nbf")
+        valid_until = math.inf
+        if exp is not None:
+            valid_until = exp + leeway
+            if now >= valid_until:
+                raise TokenExpired()
+        if nbf is not None and now < nbf - leeway:
+            raise TokenNotYetValid()
+        if iat is not None and iat > now + leeway:
+            raise TokenNotYetValid("The token was issued in the future.")
+        if claims.get("iss", self.issuer) != self.issuer:
+            raise InvalidIssuer()
+        if "aud" in claims:
+            self._check_audience(claims["aud"])
+        if "sub" in claims:
+            sub = claims["sub"]
+            if type(sub) is not str or not 0 < len(sub) <= self.max_sub_length:
+                raise InvalidClaims("The claim 'sub' is not a short non-empty string.")
+        if self.max_lifetime is not None and exp is not None:
+            if exp > now + self.max_lifetime + leeway:
+                raise InvalidClaims("The token lives longer than this API allows.")
+            if iat is not None and exp - iat > self.max_lifetime:
+                raise InvalidClaims("The token lives longer than this API allows.")
+        if self.max_age is not None and iat is not None:
+            age_limit = iat + self.max_age + leeway
+            if now >= age_limit:
+                raise TokenExpired("The token is older than this API allows.")
+            valid_until = min(valid_until, age_limit)
+        return valid_until
+
+    def _check_audience(self, aud: object) -> None:
+        if type(aud) is str:
+            if aud not in self.audiences:
+                raise InvalidAudience()
+            return
+        if type(aud) is not list or not aud or any(type(a) is not str for a in aud):
+            raise InvalidAudience("The claim 'aud' is not a string or a list of strings.")
+        if self.audiences.isdisjoint(aud):
+            raise InvalidAudience()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimNames:
+    """Which claims carry roles, scopes and the session id."""
+
+    roles: tuple[str, ...] = ("role", "roles")
+    scopes: tuple[str, ...] = ("scope", "scp", "scopes")
+    session_id: str = "sid"
+
+
+def _words(value: object, separators: str) -> Iterable[str]:
+    if type(value) is str:
+        for sep in separators[1:]:
+            value = value.replace(sep, separators[0])
+        return (w for w in value.split(separators[0]) if w)
+    if type(value) is list:
+        return (w for w in value if type(w) is str and w)
+    return ()
+
+
+def _collect(claims: Mapping[str, Any], names: tuple[str, ...], separators: str) -> frozenset[str]:
+    found: set[str] = set()
+    for name in names:
+        value = claims.get(name)
+        if value is not None:
+            found.update(_words(value, separators))
+    return frozenset(found)
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if type(value) is str else None
+
+
+def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -> Principal:
+    """Map verified claims to a ``Principal``. Wrongly typed optional claims become ``None``."""
+    exp = claims.get("exp")
+    aud = claims.get("aud")
+    email_verified = claims.get("emailVerified", claims.get("email_verified"))
+    return Principal(
+        sub=claims["sub"],
+        issuer=issuer,
+        email=_str_or_none(claims.get("email")),
+        name=_str_or_none(claims.get("name")),
+        email_verified=email_verified if type(email_verified) is bool else None,
+        image=_str_or_none(claims.get("image")),
+        # Better Auth's admin plugin stores several roles as "admin,user".
+        roles=_collect(claims, names.roles, ", "),
+        scopes=_collect(claims, names.scopes, " "),
+        session_id=_str_or_none(claims.get(names.session_id)),
+        audience=(aud,) if type(aud) is str else tuple(aud) if type(aud) is list else (),
+        expires_at=datetime.fromtimestamp(exp, UTC) if exp is not None else None,
+        credential="jwt",
+        claims=MappingProxyType(claims),
+    )
