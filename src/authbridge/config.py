@@ -164,7 +164,7 @@ class Settings(BaseSettings):
         return "RS256" if "RS256" in rsa or not rsa else rsa[0]
 
     def current_better_auth_secret(self) -> str | None:
-        """Better Auth's signing secret: the first of BETTER_AUTH_SECRETS, else BETTER_AUTH_SECRET."""
+        """Better Auth's current secret: first of BETTER_AUTH_SECRETS, else BETTER_AUTH_SECRET."""
         if self.better_auth_secrets:
             first = split_list(self.better_auth_secrets.get_secret_value())[:1]
             if first:
