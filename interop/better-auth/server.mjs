@@ -38,6 +38,9 @@ const flag = (name) => env[name] === "1" || env[name] === "true";
 const port = intEnv("PORT") ?? 3005;
 const baseURL = env.BETTER_AUTH_URL || `http://127.0.0.1:${port}`;
 
+// Set when DB_DROP_SCHEMA_ON_EXIT=1: drops this server's PostgreSQL schema on SIGTERM/SIGINT.
+let dropSchemaOnExit = null;
+
 async function openDatabase() {
   if (env.DATABASE_URL) {
     // Imported lazily so a SQLite-only run never needs pg to load.
@@ -52,6 +55,14 @@ async function openDatabase() {
       await admin.connect();
       await admin.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
       await admin.end();
+      if (flag("DB_DROP_SCHEMA_ON_EXIT")) {
+        dropSchemaOnExit = async () => {
+          const client = new pg.Client({ connectionString: env.DATABASE_URL });
+          await client.connect();
+          await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+          await client.end();
+        };
+      }
     }
     return new pg.Pool({
       connectionString: env.DATABASE_URL,
@@ -243,7 +254,14 @@ server.listen(port, "127.0.0.1", () => {
   process.stdout.write(`READY ${server.address().port}\n`);
 });
 
-for (const signal of ["SIGTERM", "SIGINT"]) {
-  // Exit at once: a test server holds nothing worth a graceful drain.
-  process.on(signal, () => process.exit(0));
+async function shutdown() {
+  // No graceful drain: a test server holds nothing worth finishing.
+  try {
+    await dropSchemaOnExit?.();
+  } catch (error) {
+    process.stderr.write(`server.mjs: could not drop schema: ${error?.message ?? error}\n`);
+  }
+  process.exit(0);
 }
+
+for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, shutdown);

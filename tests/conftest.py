@@ -1,0 +1,47 @@
+"""Shared fixtures: real Better Auth servers (Node) for the interop and conformance tests.
+
+A missing Node or npm makes these fixtures raise, so the tests that need them fail loudly;
+they are never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.better_auth import BetterAuthServer, ServerPool, ensure_installed
+
+
+@pytest.fixture(scope="session")
+def better_auth_install() -> Path:
+    """``npm ci`` once per cache key; returns ``interop/better-auth``."""
+    return ensure_installed()
+
+
+@pytest.fixture(scope="session")
+def better_auth(better_auth_install: Path) -> Iterator[BetterAuthServer]:
+    """One shared default server: EdDSA, SQLite, HARNESS_ADMIN=1, random 64-char secret.
+
+    Shared by the whole session: create your own users, and use ``better_auth_factory``
+    for anything that changes server-wide state or needs another configuration.
+    """
+    with BetterAuthServer().start() as server:
+        yield server
+
+
+@pytest.fixture
+def better_auth_factory(better_auth_install: Path) -> Iterator[ServerPool]:
+    """``better_auth_factory(JWT_ALG="ES256", ...)`` starts a server; all stop at teardown."""
+    pool = ServerPool()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def better_auth_module_factory(better_auth_install: Path) -> Iterator[ServerPool]:
+    """Like ``better_auth_factory`` but the servers live for the whole test module."""
+    pool = ServerPool()
+    yield pool
+    pool.close()
