@@ -46,7 +46,9 @@ def url_encode(value: str) -> str:
 
 def iso(moment: datetime) -> str:
     """JS Date.toISOString(): milliseconds and Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def session_data(

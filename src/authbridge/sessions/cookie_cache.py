@@ -116,9 +116,11 @@ def _b64url_decode(segment: str) -> bytes | None:
     if not _B64URL_RE.fullmatch(segment) or len(segment) % 4 == 1:
         return None
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     except (binascii.Error, ValueError):
         return None
+    # Only the canonical encoding: no stray bits in the last character.
+    return decoded if _b64url_encode(decoded) == segment else None
 
 
 def _b64url_encode(data: bytes) -> str:
