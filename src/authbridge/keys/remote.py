@@ -1,0 +1,487 @@
+"""The issuer's JWK Set over HTTPS: cached, refetched on rotation, served stale in outages.
+
+Rules (V27–V31):
+
+* **TTL.** The set is fetched again once it is older than its TTL: ``Cache-Control: max-age``
+  if the issuer sends one (``no-store``/``no-cache`` mean ``min_ttl``), else ``ttl``, always
+  clamped to ``[min_ttl, max_ttl]``.
+* **Unknown kid.** The first unknown kid after a routine fetch refetches at once, so the
+  first token signed by a rotated-in key already verifies. Later unknown kids wait for the
+  cooldown. A kid just looked up and not found is remembered (for the cooldown, but never
+  past the moment a refetch is allowed again) and answered with ``UnknownKey`` without I/O,
+  so a known-bad kid cannot spend the immediate refetch a routine fetch re-arms. A flood of
+  random kids costs at most one extra fetch per cooldown; a new key verifies within one.
+* **Single flight.** Every caller that needs a fetch while one is under way waits for it.
+* **Stale if error.** A failed fetch never evicts the last good keys; they are served until a
+  fetch succeeds. Failed fetches are rate-limited too. Only when no set was ever fetched does
+  ``get_key`` raise ``KeysUnavailable``.
+* **Fetch limits.** ``https`` only (plain ``http`` only for a loopback host, for development
+  and tests), no redirects, a total timeout, a body size cap (the body is streamed and
+  reading stops at the cap), a maximum number of keys, and a JSON object with a ``keys``
+  array. The content type is not checked.
+* **Algorithms.** Keys are looked up by kid alone. Each key is bound to one algorithm when it
+  is loaded (``VerificationKey.alg``); the verifier must check ``key.alg == alg`` itself.
+
+Kids in tokens are attacker-controlled: they are only used for exact dictionary lookups and
+are logged escaped and truncated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Final
+
+import httpx
+
+from ..errors import ConfigError, KeysUnavailable, UnknownKey
+from ..jose.strict_json import loads_object
+from .jwk import MAX_KID_LENGTH, KeyProblem, ParsedKeySet, VerificationKey, parse_jwks
+from .source import KeysRemovedListener
+
+__all__ = ["RemoteJWKS", "check_jwks_url", "describe_kid", "ttl_from_cache_control"]
+
+logger = logging.getLogger("authbridge.keys")
+
+# Bounds the memory a flood of random kids can take from the negative cache.
+MAX_NEGATIVE_KIDS: Final = 1024
+_KID_LOG_LENGTH: Final = 40
+_URL_FIX: Final = (
+    "set it to the issuer's JWKS endpoint over https, "
+    "for example https://auth.example.com/api/auth/jwks."
+)
+
+
+def describe_kid(kid: object) -> str:
+    """A kid made safe for a log line: escaped by ``repr`` and truncated."""
+    if not isinstance(kid, str):
+        return f"<{type(kid).__name__}>"
+    if len(kid) > _KID_LOG_LENGTH:
+        return f"{kid[:_KID_LOG_LENGTH]!r}… ({len(kid)} chars)"
+    return repr(kid)
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_jwks_url(url: str, *, allow_http_loopback: bool, variable: str) -> httpx.URL:
+    """Parse the JWKS URL the way httpx will fetch it, or raise ``ConfigError``.
+
+    Parsing with httpx itself avoids a parser differential between the check and the fetch.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        raise ConfigError(variable, "is not a valid URL.", _URL_FIX) from None
+    if parsed.scheme not in ("https", "http") or not parsed.host:
+        raise ConfigError(variable, "must be an absolute https URL.", _URL_FIX)
+    if parsed.userinfo:
+        raise ConfigError(variable, "must not carry a user name or password.", _URL_FIX)
+    if parsed.scheme == "http" and not (allow_http_loopback and _is_loopback(parsed.host)):
+        raise ConfigError(
+            variable,
+            "uses plain http; keys must be fetched over https "
+            "(http is allowed only for a loopback host such as 127.0.0.1 in development).",
+            _URL_FIX,
+        )
+    return parsed
+
+
+def ttl_from_cache_control(
+    value: str | None, *, default: float, min_ttl: float, max_ttl: float
+) -> float:
+    """The cache lifetime a ``Cache-Control`` header asks for, clamped to the bounds."""
+    ttl = default
+    if value:
+        directives: dict[str, str] = {}
+        for part in value.split(","):
+            name, _, argument = part.partition("=")
+            directives[name.strip().lower()] = argument.strip().strip('"')
+        if "no-store" in directives or "no-cache" in directives:
+            ttl = min_ttl
+        elif "max-age" in directives:
+            argument = directives["max-age"]
+            if argument.isascii() and argument.isdigit():
+                # A huge number just means "as long as allowed"; don't parse it.
+                ttl = float(argument) if len(argument) <= 12 else max_ttl
+    return min(max(ttl, min_ttl), max_ttl)
+
+
+class _FetchFailed(Exception):
+    """A fetch that produced no usable key set. The message is safe to log."""
+
+
+class RemoteJWKS:
+    """Keys from the issuer's JWKS endpoint. Implements ``KeySource``.
+
+    ``get_key`` returns the key with the token's kid whatever the token's ``alg``; the caller
+    checks ``key.alg``. ``on_keys_removed`` listeners hear of kids that left the set, or whose
+    key changed, after each successful fetch.
+    """
+
+    symmetric = False
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        ttl: float = 600,
+        min_ttl: float = 60,
+        max_ttl: float = 3600,
+        cooldown: float = 30,
+        timeout: float = 5.0,
+        max_bytes: int = 65536,
+        max_keys: int = 20,
+        rsa_algorithm: str = "RS256",
+        allow_http_loopback: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        variable: str = "AUTHBRIDGE_JWKS_URL",
+    ) -> None:
+        if not 0 < min_ttl <= max_ttl:
+            raise ValueError("min_ttl must be positive and at most max_ttl")
+        if cooldown < 0 or timeout <= 0 or max_bytes <= 0 or max_keys <= 0:
+            raise ValueError("cooldown, timeout, max_bytes and max_keys must be positive")
+        self.url = check_jwks_url(url, allow_http_loopback=allow_http_loopback, variable=variable)
+        self._client = client
+        self._owns_client = client is None
+        self._ttl = min(max(ttl, min_ttl), max_ttl)
+        self._min_ttl = min_ttl
+        self._max_ttl = max_ttl
+        self._cooldown = cooldown
+        self._timeout = timeout
+        self._max_bytes = max_bytes
+        self._max_keys = max_keys
+        self._rsa_algorithm = rsa_algorithm
+        self._clock = clock
+
+        self._keys: dict[str, VerificationKey] = {}
+        self._problems: list[KeyProblem] = []
+        self._fetched_at: float | None = None  # last successful fetch
+        self._expires_at = -math.inf
+        self._retry_at = -math.inf  # no attempt before this after a failure
+        self._failures = 0  # consecutive
+        self._last_error: str | None = None
+        self._fetch_count = 0
+        # Fetches are numbered as they start; a caller can tell whether a fetch that began
+        # after it arrived has already answered (then refetching for its kid is pointless).
+        self._started_seq = 0
+        self._succeeded_seq = 0
+        self._miss_fetch_at: float | None = None  # unknown-kid fetch since the routine one
+        self._negative: OrderedDict[str, float] = OrderedDict()  # kid -> remembered until
+        self._inflight: asyncio.Task[bool] | None = None
+        self._listeners: list[KeysRemovedListener] = []
+
+    # --- diagnostics -------------------------------------------------------------------
+
+    @property
+    def keys(self) -> dict[str, VerificationKey]:
+        return dict(self._keys)
+
+    @property
+    def problems(self) -> list[KeyProblem]:
+        return list(self._problems)
+
+    @property
+    def algorithms(self) -> frozenset[str]:
+        return frozenset(key.alg for key in self._keys.values())
+
+    @property
+    def last_fetch(self) -> float | None:
+        """The ``clock`` time of the last successful fetch, or ``None``."""
+        return self._fetched_at
+
+    @property
+    def expires_at(self) -> float:
+        return self._expires_at
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last fetch failed; ``None`` once a fetch succeeds."""
+        return self._last_error
+
+    @property
+    def fetch_count(self) -> int:
+        """HTTP requests made so far, successful or not."""
+        return self._fetch_count
+
+    # --- KeySource ---------------------------------------------------------------------
+
+    def cached_key(self, kid: str | None, alg: str) -> VerificationKey | None:
+        """The key from memory, or ``None`` if unknown or the set is past its TTL."""
+        if type(kid) is not str or self._clock() >= self._expires_at:
+            return None
+        return self._keys.get(kid)
+
+    async def get_key(self, kid: str | None, alg: str) -> VerificationKey:
+        if type(kid) is not str or not 0 < len(kid) <= MAX_KID_LENGTH:
+            raise UnknownKey()  # no set can hold it: never worth a fetch
+        arrived_seq = self._started_seq
+        if self._inflight is not None:
+            await self._join()
+        elif self._routine_fetch_due(self._clock()):
+            await self._fetch("the key set expired" if self._fetched_at else "first use")
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        if self._fetched_at is None:
+            raise self._unavailable()
+        if self._succeeded_seq > arrived_seq:  # a fetch newer than this call lacks the kid
+            raise self._remember_missing(kid)
+        if self._is_negative(kid):
+            raise UnknownKey()
+        if self._inflight is not None:
+            await self._join()
+        elif self._miss_fetch_allowed(self._clock()):
+            self._miss_fetch_at = self._clock()
+            await self._fetch("unknown kid", routine=False)
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        raise self._remember_missing(kid)
+
+    def on_keys_removed(self, listener: KeysRemovedListener) -> None:
+        self._listeners.append(listener)
+
+    async def start(self) -> None:
+        """Prefetch the set. An unreachable issuer is logged, not raised: keys load lazily."""
+        if self._fetched_at is not None:
+            return
+        if not await self._fetch("startup"):
+            logger.warning(
+                "JWKS prefetch from %s failed (%s); keys will be fetched on first use",
+                self._url_for_log(),
+                self._last_error,
+            )
+
+    async def refresh(self, *, reason: str = "requested") -> bool:
+        """Fetch now (sharing a fetch already under way). Returns whether it succeeded."""
+        return await self._fetch(reason)
+
+    async def aclose(self) -> None:
+        task = self._inflight
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    # --- policy ------------------------------------------------------------------------
+
+    def _routine_fetch_due(self, now: float) -> bool:
+        return now >= self._expires_at and now >= self._retry_at
+
+    def _miss_fetch_allowed(self, now: float) -> bool:
+        return now >= self._miss_gate_opens_at()
+
+    def _miss_gate_opens_at(self) -> float:
+        """When the next unknown-kid fetch may happen."""
+        opens = self._retry_at
+        if self._miss_fetch_at is not None:
+            opens = max(opens, self._miss_fetch_at + self._cooldown)
+        return opens
+
+    def _is_negative(self, kid: str) -> bool:
+        until = self._negative.get(kid)
+        if until is None:
+            return False
+        if self._clock() < until:
+            return True
+        del self._negative[kid]
+        return False
+
+    def _remember_missing(self, kid: str) -> UnknownKey:
+        now = self._clock()
+        # Remembered for the cooldown, but never past the moment a refetch is allowed again,
+        # so a key that appears later still verifies within one cooldown (V31).
+        until = now + self._cooldown
+        opens = self._miss_gate_opens_at()
+        if opens > now:
+            until = min(until, opens)
+        self._negative[kid] = until
+        self._negative.move_to_end(kid)
+        while len(self._negative) > MAX_NEGATIVE_KIDS:
+            self._negative.popitem(last=False)
+        logger.debug("unknown kid %s at %s", describe_kid(kid), self._url_for_log())
+        return UnknownKey()
+
+    def _unavailable(self) -> KeysUnavailable:
+        wait = self._retry_at - self._clock()
+        return KeysUnavailable(retry_after=max(1, math.ceil(wait)) if math.isfinite(wait) else 1)
+
+    # --- fetching ----------------------------------------------------------------------
+
+    async def _join(self) -> bool:
+        task = self._inflight
+        assert task is not None
+        # Shielded: a caller that is cancelled must not cancel the fetch others wait for.
+        return await asyncio.shield(task)
+
+    async def _fetch(self, reason: str, *, routine: bool = True) -> bool:
+        if self._inflight is None:
+            self._started_seq += 1
+            self._inflight = asyncio.get_running_loop().create_task(
+                self._fetch_and_store(reason, routine, self._started_seq)
+            )
+        return await self._join()
+
+    async def _fetch_and_store(self, reason: str, routine: bool, seq: int) -> bool:
+        try:
+            self._fetch_count += 1
+            logger.debug("fetching JWKS from %s (%s)", self._url_for_log(), reason)
+            try:
+                document, cache_control = await self._download()
+                parsed = parse_jwks(
+                    document, rsa_algorithm=self._rsa_algorithm, max_keys=self._max_keys
+                )
+                self._note_problems(parsed.problems)
+                if not parsed.keys:
+                    raise _FetchFailed("the JWK Set has no usable keys")
+            except _FetchFailed as exc:
+                self._record_failure(str(exc))
+                return False
+            except ValueError as exc:  # parse_jwks: the document as a whole is unusable
+                self._record_failure(str(exc))
+                return False
+            except Exception as exc:  # noqa: BLE001 - stale-if-error must hold for any failure
+                self._record_failure(f"unexpected {type(exc).__name__}")
+                return False
+            self._store(parsed, cache_control, routine, seq)
+            return True
+        finally:
+            if self._inflight is asyncio.current_task():
+                self._inflight = None
+
+    async def _download(self) -> tuple[Any, str | None]:
+        client = self._get_client()
+        body = bytearray()
+        try:
+            async with asyncio.timeout(self._timeout):  # total, not per read
+                async with client.stream(
+                    "GET",
+                    self.url,
+                    headers={"Accept": "application/json"},
+                    follow_redirects=False,
+                    timeout=self._timeout,
+                ) as response:
+                    status = response.status_code
+                    if response.is_redirect:
+                        raise _FetchFailed(f"redirect (HTTP {status}) refused")
+                    if status != 200:
+                        raise _FetchFailed(f"HTTP {status}")
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > self._max_bytes:
+                        raise _FetchFailed(f"the answer is larger than {self._max_bytes} bytes")
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > self._max_bytes:
+                            raise _FetchFailed(f"the answer is larger than {self._max_bytes} bytes")
+                    cache_control = response.headers.get("cache-control")
+        except (TimeoutError, httpx.TimeoutException):
+            raise _FetchFailed(f"no answer within {self._timeout:g} s") from None
+        except httpx.HTTPError as exc:
+            raise _FetchFailed(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        try:
+            document = loads_object(bytes(body))
+        except ValueError:
+            raise _FetchFailed("the answer is not a JSON object") from None
+        return document, cache_control
+
+    def _get_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout,
+                follow_redirects=False,
+                headers={"User-Agent": "authbridge"},
+            )
+        return self._client
+
+    def _store(
+        self, parsed: ParsedKeySet, cache_control: str | None, routine: bool, seq: int
+    ) -> None:
+        now = self._clock()
+        ttl = ttl_from_cache_control(
+            cache_control, default=self._ttl, min_ttl=self._min_ttl, max_ttl=self._max_ttl
+        )
+        old = self._keys
+        removed = frozenset(
+            kid
+            for kid, key in old.items()
+            if (new := parsed.keys.get(kid)) is None
+            or new.thumbprint != key.thumbprint
+            or new.alg != key.alg
+        )
+        self._keys = parsed.keys
+        self._fetched_at = now
+        self._expires_at = now + ttl
+        self._retry_at = -math.inf
+        self._failures = 0
+        self._last_error = None
+        self._succeeded_seq = max(self._succeeded_seq, seq)
+        if routine:
+            self._miss_fetch_at = None  # the next unknown kid may refetch at once
+        logger.info(
+            "fetched %d keys from %s; next refresh in %g s",
+            len(parsed.keys),
+            self._url_for_log(),
+            ttl,
+        )
+        if removed:
+            self._notify(removed)
+
+    def _notify(self, removed: frozenset[str]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(removed)
+            except Exception as exc:  # noqa: BLE001 - one bad listener must not stop the rest
+                logger.error("a keys-removed listener failed: %s", type(exc).__name__)
+
+    def _record_failure(self, message: str) -> None:
+        self._failures += 1
+        self._last_error = message
+        # With stale keys in hand, wait a whole cooldown; with none, retry sooner (1, 2, 4 s…).
+        backoff = self._cooldown if self._keys else min(self._cooldown, 2.0 ** (self._failures - 1))
+        self._retry_at = self._clock() + backoff
+        if self._keys:
+            logger.warning(
+                "JWKS fetch from %s failed (%s); still serving %d cached keys",
+                self._url_for_log(),
+                message,
+                len(self._keys),
+            )
+        else:
+            logger.warning(
+                "JWKS fetch from %s failed (%s); no keys yet, next try in %g s",
+                self._url_for_log(),
+                message,
+                backoff,
+            )
+
+    def _note_problems(self, problems: list[KeyProblem]) -> None:
+        if problems != self._problems:
+            for problem in problems:
+                logger.warning(
+                    "JWKS key %s from %s ignored: %s",
+                    describe_kid(problem.kid) if problem.kid is not None else "(no kid)",
+                    self._url_for_log(),
+                    problem.reason,
+                )
+        self._problems = problems
+
+    def _url_for_log(self) -> str:
+        return str(self.url.copy_with(query=None, fragment=None))
