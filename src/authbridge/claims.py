@@ -58,16 +58,17 @@ class ClaimRules:
 
     def validate(self, claims: Mapping[str, Any], now: float) -> float:
         """Check ``claims``; return the time until which the verdict stays true."""
-        for name in self.required:
-            if name not in claims:
-                raise InvalidClaims(f"The token lacks the required claim '{name}'.")
-        for name in _TIME_CLAIMS:
-            if name in claims and not _is_number(claims[name]):
-                raise InvalidClaims(f"The claim '{name}' is not a number.")
+        if not self.required <= claims.keys():
+            missing = sorted(self.required - claims.keys())[0]
+            raise InvalidClaims(f"The token lacks the required claim '{missing}'.")
         leeway = self.leeway
         exp = claims.get("exp")
         iat = claims.get("iat")
         nbf = claims.get("nbf")
+        for name in _TIME_CLAIMS:
+            # A present-but-null time claim must fail here, not be skipped below.
+            if name in claims and not _is_number(claims[name]):
+                raise InvalidClaims(f"The claim '{name}' is not a number.")
         valid_until = math.inf
         if exp is not None:
             valid_until = exp + leeway

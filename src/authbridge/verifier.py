@@ -25,7 +25,14 @@ from .errors import (
     UnknownKey,
 )
 from .jose.algorithms import ALGORITHMS, DEFAULT_ASYMMETRIC, DEFAULT_SYMMETRIC
-from .jose.parse import DEFAULT_HEADER_RULES, CompactJWS, HeaderRules, decode_payload, parse_compact
+from .jose.parse import (
+    DEFAULT_HEADER_RULES,
+    CompactJWS,
+    HeaderCache,
+    HeaderRules,
+    decode_payload,
+    parse_compact,
+)
 from .keys.secret import SharedSecret
 from .keys.source import KeySource
 from .keys.static import StaticJWKS
@@ -164,6 +171,7 @@ class Verifier:
         self._options = _Options(max_token_bytes, claim_names or ClaimNames(), header_rules)
         self._clock = clock
         self.cache = TokenCache(cache_size)
+        self._header_cache: HeaderCache = {}
         for path in self.paths:
             path.keys.on_keys_removed(self._evictor(path.name))
 
@@ -276,7 +284,10 @@ class Verifier:
         if len(token) > self._options.max_token_bytes:
             raise TokenTooLarge()
         jws = parse_compact(
-            token, max_bytes=self._options.max_token_bytes, rules=self._options.header_rules
+            token,
+            max_bytes=self._options.max_token_bytes,
+            rules=self._options.header_rules,
+            header_cache=self._header_cache,
         )
         path = self._route(jws)
         keys = path.keys

@@ -49,10 +49,23 @@ def _malformed(reason: str) -> TokenMalformed:
     return TokenMalformed(f"The token is malformed: {reason}.")
 
 
+_HeaderVerdict = tuple[dict[str, Any], str, "str | None"]
+HeaderCache = dict[bytes, _HeaderVerdict]
+HEADER_CACHE_SIZE: Final = 64
+
+
 def parse_compact(
-    token: str, *, max_bytes: int, rules: HeaderRules = DEFAULT_HEADER_RULES
+    token: str,
+    *,
+    max_bytes: int,
+    rules: HeaderRules = DEFAULT_HEADER_RULES,
+    header_cache: HeaderCache | None = None,
 ) -> CompactJWS:
-    """Split and check a compact JWS. Raises ``TokenTooLarge`` or ``TokenMalformed``."""
+    """Split and check a compact JWS. Raises ``TokenTooLarge`` or ``TokenMalformed``.
+
+    ``header_cache`` remembers headers that passed ``rules``: an issuer sends the same header
+    bytes for every token signed by one key, so most tokens skip decoding it.
+    """
     if len(token) > max_bytes:
         raise TokenTooLarge()
     if _COMPACT.fullmatch(token) is None:
@@ -62,12 +75,24 @@ def parse_compact(
     raw = token.encode("ascii")
     first = raw.index(b".")
     last = raw.rindex(b".")
+    header_segment = raw[:first]
+    verdict = header_cache.get(header_segment) if header_cache is not None else None
+    if verdict is None:
+        try:
+            header = loads_object(b64url_decode(header_segment))
+        except ValueError:
+            raise _malformed("the header is not strict base64url JSON") from None
+        alg, kid = check_header(header, rules)
+        if header_cache is not None:
+            if len(header_cache) >= HEADER_CACHE_SIZE:
+                header_cache.clear()
+            header_cache[header_segment] = (header, alg, kid)
+    else:
+        header, alg, kid = verdict
     try:
-        header = loads_object(b64url_decode(raw[:first]))
         signature = b64url_decode(raw[last + 1 :])
     except ValueError:
-        raise _malformed("the header is not strict base64url JSON") from None
-    alg, kid = check_header(header, rules)
+        raise _malformed("the signature is not strict base64url") from None
     return CompactJWS(
         header=header,
         alg=alg,

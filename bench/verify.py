@@ -1,0 +1,227 @@
+"""Micro-benchmark: µs per verification, authbridge against its peers, in one process.
+
+Absolute times on a shared 2-core machine are noisy, so every row is also given as a ratio
+against PyJWT and against the raw ``cryptography`` primitive measured in the same run.
+
+    uv run python bench/verify.py [--quick] [--markdown bench/results/verify.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import sys
+import time
+import timeit
+import warnings
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import cryptography
+import jwt as pyjwt
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from joserfc import jws as joserfc_jws
+from joserfc import jwt as joserfc_jwt
+from joserfc.jwk import KeySet as JoseKeySet
+
+from authbridge import SharedSecret, StaticJWKS, Verifier
+from authbridge.jose.b64 import b64url_decode, b64url_encode
+from authbridge.jose.sign import sign_compact
+
+ISSUER = "http://127.0.0.1:3000"
+SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def better_auth_claims() -> dict[str, Any]:
+    """The whole user object, as Better Auth's JWT plugin signs it by default."""
+    now = int(time.time())
+    return {
+        "iat": now,
+        "name": "Alice Example",
+        "email": "alice@example.com",
+        "emailVerified": True,
+        "image": "https://avatars.example.com/u/4Q7E0WK3hahFb8V82Kc24DXzkfqD0LD7.png",
+        "createdAt": "2026-11-27T09:15:25.300Z",
+        "updatedAt": "2026-11-27T09:15:25.300Z",
+        "id": "4Q7E0WK3hahFb8V82Kc24DXzkfqD0LD7",
+        "sub": "4Q7E0WK3hahFb8V82Kc24DXzkfqD0LD7",
+        "exp": now + 900,
+        "iss": ISSUER,
+        "aud": ISSUER,
+    }
+
+
+def public_jwk(alg: str, public: Any, kid: str) -> dict[str, Any]:
+    if alg == "EdDSA":
+        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw), "alg": alg, "kid": kid}
+    if alg == "ES256":
+        nums = public.public_numbers()
+        return {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url_encode(nums.x.to_bytes(32, "big")),
+            "y": b64url_encode(nums.y.to_bytes(32, "big")),
+            "alg": alg,
+            "kid": kid,
+        }
+    nums = public.public_numbers()
+    return {
+        "kty": "RSA",
+        "n": b64url_encode(nums.n.to_bytes((nums.n.bit_length() + 7) // 8, "big")),
+        "e": b64url_encode(nums.e.to_bytes(3, "big")),
+        "alg": alg,
+        "kid": kid,
+    }
+
+
+def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Drive a coroutine that never suspends (keys are in memory) without an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("the verifier suspended: keys were not in memory")
+
+
+def per_call_us(fn: Callable[[], Any], budget: float) -> float:
+    fn()  # warm up, and fail loudly if the call is broken
+    number = max(10, int(budget / max(timeit.timeit(fn, number=5) / 5, 1e-7)) // 5)
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e6
+
+
+def case(alg: str, budget: float) -> dict[str, float]:
+    claims = better_auth_claims()
+    kid = "KNg7F0P4m3Q41Mggh81MZUvWhtbHNKBD"
+    if alg == "HS256":
+        key: Any = SECRET.encode()
+        token = sign_compact(claims, key, alg)
+        source: Any = SharedSecret(SECRET)
+        pyjwt_key: Any = SECRET
+        jose_key: Any = joserfc_jwt_key_oct(SECRET)
+        signing_input, _, sig = token.rpartition(".")
+        signature = b64url_decode(sig)
+        import hmac
+
+        def raw() -> Any:
+            return hmac.compare_digest(
+                hmac.digest(key, signing_input.encode(), "sha256"), signature
+            )
+    else:
+        if alg == "EdDSA":
+            private: Any = ed25519.Ed25519PrivateKey.generate()
+        elif alg == "ES256":
+            private = ec.generate_private_key(ec.SECP256R1())
+        else:
+            private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = private.public_key()
+        token = sign_compact(claims, private, alg, kid=kid)
+        jwk = public_jwk(alg, public, kid)
+        source = StaticJWKS({"keys": [jwk]})
+        pyjwt_key = pyjwt.PyJWK(jwk).key
+        jose_key = JoseKeySet.import_key_set({"keys": [jwk]})
+        signing_input, _, sig = token.rpartition(".")
+        message, signature = signing_input.encode(), b64url_decode(sig)
+        raw = raw_primitive(alg, public, message, signature)
+
+    miss = Verifier(keys=source, issuer=ISSUER, audience=ISSUER, cache_size=0)
+    hit = Verifier(keys=source, issuer=ISSUER, audience=ISSUER)
+    run_sync(hit.verify(token))
+
+    def with_pyjwt() -> Any:
+        return pyjwt.decode(token, pyjwt_key, algorithms=[alg], audience=ISSUER, issuer=ISSUER)
+
+    def with_joserfc() -> Any:
+        tok = joserfc_jwt.decode(token, jose_key, algorithms=[alg])
+        joserfc_jwt.JWTClaimsRegistry(
+            iss={"essential": True, "value": ISSUER}, aud={"essential": True, "value": ISSUER}
+        ).validate(tok.claims)
+        return tok
+
+    return {
+        "authbridge miss": per_call_us(lambda: run_sync(miss.verify(token)), budget),
+        "authbridge hit": per_call_us(lambda: run_sync(hit.verify(token)), budget),
+        "authbridge hit (sync)": per_call_us(lambda: hit.verify_cached(token), budget),
+        "PyJWT": per_call_us(with_pyjwt, budget),
+        "joserfc": per_call_us(with_joserfc, budget),
+        "raw primitive": per_call_us(raw, budget),
+    }
+
+
+def joserfc_jwt_key_oct(secret: str) -> Any:
+    from joserfc.jwk import OctKey
+
+    return OctKey.import_key(secret)
+
+
+def raw_primitive(alg: str, public: Any, message: bytes, signature: bytes) -> Callable[[], Any]:
+    if alg == "EdDSA":
+        return lambda: public.verify(signature, message)
+    if alg == "ES256":
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+        der = encode_dss_signature(
+            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        )
+        return lambda: public.verify(der, message, ec.ECDSA(hashes.SHA256()))
+    return lambda: public.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short run (CI smoke)")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    args = parser.parse_args()
+    budget = 0.05 if args.quick else 0.4
+    warnings.simplefilter("ignore")  # joserfc warns that EdDSA is deprecated by RFC 9864
+    asyncio.set_event_loop_policy(None)
+
+    rows = {alg: case(alg, budget) for alg in ("HS256", "EdDSA", "ES256", "RS256")}
+    lines = [
+        "| alg | authbridge miss µs | hit µs | hit (sync) µs | PyJWT µs | joserfc µs | raw µs "
+        "| PyJWT ÷ miss | miss − raw µs |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for alg, r in rows.items():
+        lines.append(
+            f"| {alg} | {r['authbridge miss']:.1f} | {r['authbridge hit']:.2f} "
+            f"| {r['authbridge hit (sync)']:.2f} | {r['PyJWT']:.1f} | {r['joserfc']:.1f} "
+            f"| {r['raw primitive']:.1f} | {r['PyJWT'] / r['authbridge miss']:.1f}× "
+            f"| {r['authbridge miss'] - r['raw primitive']:.1f} |"
+        )
+    header = (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+        f"Python {platform.python_version()}, cryptography {cryptography.__version__}, "
+        f"PyJWT {pyjwt.__version__}; payload: Better Auth's default (the whole user object)."
+    )
+    table = "\n".join([header, "", *lines])
+    print(table)
+    targets = {
+        "HS256 miss ≥ 5× faster than PyJWT": rows["HS256"]["PyJWT"]
+        / rows["HS256"]["authbridge miss"]
+        >= 5,
+        "asymmetric miss ≤ raw + 10 µs": all(
+            rows[a]["authbridge miss"] - rows[a]["raw primitive"] <= 10
+            for a in ("EdDSA", "ES256", "RS256")
+        ),
+        "cache hit ≤ 1 µs": all(r["authbridge hit"] <= 1 for r in rows.values()),
+    }
+    print()
+    for name, ok in targets.items():
+        print(f"{'met ' if ok else 'MISS'}  {name}")
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as out:
+            out.write(table + "\n\n")
+            out.write("\n".join(f"- {'met' if ok else 'missed'}: {n}" for n, ok in targets.items()))
+            out.write("\n")
+    json.dump({"rows": rows}, sys.stderr) if False else None
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
