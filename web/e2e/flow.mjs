@@ -1,0 +1,294 @@
+#!/usr/bin/env node
+/**
+ * End-to-end browser flow against a running web app and Tasks API, in Debian's chromium.
+ *
+ *   A signs up, adds three tasks, completes one, edits one, deletes one, filters and searches;
+ *   a reload shows the same state. B signs up and sees none of A's tasks (and gets 404 for
+ *   A's task by id). A's sessions are deleted from the web app's SQLite database, and A's
+ *   next page load lands on /sign-in?next=/tasks; signing in again returns to /tasks.
+ *
+ * Env: WEB_URL (http://localhost:3000), API_URL (http://localhost:8000),
+ *      AUTH_DB_PATH (web/data/auth.db), SCREENSHOT_DIR (<repo>/test-output),
+ *      CHROMIUM_PATH (/usr/bin/chromium). Exits non-zero on the first failed check.
+ */
+
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import Database from "better-sqlite3";
+import { chromium } from "playwright-core";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const WEB_DIR = path.resolve(HERE, "..");
+const REPO_DIR = path.resolve(WEB_DIR, "..");
+
+const WEB_URL = (process.env.WEB_URL || "http://localhost:3000").replace(/\/$/, "");
+const API_URL = (process.env.API_URL || "http://localhost:8000").replace(/\/$/, "");
+const AUTH_DB_PATH = path.resolve(WEB_DIR, process.env.AUTH_DB_PATH || "./data/auth.db");
+const SCREENSHOT_DIR = path.resolve(process.env.SCREENSHOT_DIR || path.join(REPO_DIR, "test-output"));
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+const TIMEOUT_MS = 15_000;
+const PASSWORD = "correct-horse-battery-staple";
+
+const run = randomUUID().slice(0, 8);
+const userA = { name: "Alice Example", email: `alice-${run}@example.com` };
+const userB = { name: "Bob Example", email: `bob-${run}@example.com` };
+
+/** Pages still open, for the failure screenshots. */
+const openPages = new Map();
+
+function step(message) {
+  console.log(`• ${message}`);
+}
+
+/** A browser with its own fresh profile directory, so users never share cookies. */
+async function openBrowser(label) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), `authbridge-e2e-${label}-`));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1000, height: 900 },
+  });
+  context.setDefaultTimeout(TIMEOUT_MS);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") console.log(`  [${label} console] ${message.text()}`);
+  });
+  openPages.set(label, page);
+  return {
+    page,
+    problems,
+    async close() {
+      openPages.delete(label);
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+function pathOf(page) {
+  const url = new URL(page.url());
+  return url.pathname + url.search;
+}
+
+/** Waits for the API call matching method + path prefix to finish, while `action` runs. */
+async function apiCall(page, method, pathPrefix, action) {
+  const [response] = await Promise.all([
+    page.waitForResponse(
+      (r) =>
+        r.request().method() === method &&
+        r.url().startsWith(`${API_URL}${pathPrefix}`),
+    ),
+    action(),
+  ]);
+  return response;
+}
+
+async function signUp(page, user) {
+  await page.goto(`${WEB_URL}/tasks`);
+  await page.waitForURL(`${WEB_URL}/sign-in?next=%2Ftasks`);
+  step(`${user.name}: unauthenticated /tasks redirected to ${pathOf(page)}`);
+  await page.getByRole("link", { name: "Sign up" }).click();
+  await page.waitForURL(/\/sign-up/);
+  await page.getByLabel("Name").fill(user.name);
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await page.waitForURL(`${WEB_URL}/tasks`);
+  await page.getByText(user.email).waitFor();
+}
+
+function taskRow(page, title) {
+  return page.locator("li.task", { has: page.getByText(title, { exact: true }) });
+}
+
+async function visibleTitles(page) {
+  await page.locator("ul.task-list[aria-busy='false'], p.empty").first().waitFor();
+  return page.locator("li.task .task-title").allTextContents();
+}
+
+async function addTask(page, title, extras = {}) {
+  await page.getByLabel("Title", { exact: true }).fill(title);
+  if (extras.priority) await page.getByLabel("Priority").selectOption(extras.priority);
+  if (extras.description) await page.getByLabel("Description (optional)").fill(extras.description);
+  // Submit with the keyboard, as a keyboard user would.
+  const response = await apiCall(page, "POST", "/api/tasks", () =>
+    page.getByLabel("Title", { exact: true }).press("Enter"),
+  );
+  assert.equal(response.status(), 201, `POST /api/tasks for "${title}"`);
+  await taskRow(page, title).waitFor();
+  return (await response.json()).id;
+}
+
+async function main() {
+  assert.ok(fs.existsSync(CHROMIUM_PATH), `chromium not found at ${CHROMIUM_PATH}`);
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+
+  // ---- User A -------------------------------------------------------------------------
+  const a = await openBrowser("a");
+  const pageA = a.page;
+  await signUp(pageA, userA);
+  step("A signed up and reached /tasks");
+  await pageA.getByText("No tasks yet").waitFor();
+
+  const milkId = await addTask(pageA, "Buy milk", { priority: "high" });
+  await addTask(pageA, "Write report", { description: "Q3 numbers" });
+  await addTask(pageA, "Call the bank");
+  assert.deepEqual(
+    new Set(await visibleTitles(pageA)),
+    new Set(["Buy milk", "Write report", "Call the bank"]),
+  );
+  step("A added three tasks");
+
+  const patch = await apiCall(pageA, "PATCH", `/api/tasks/${milkId}`, () =>
+    pageA.getByRole("checkbox", { name: "Buy milk" }).check(),
+  );
+  assert.equal(patch.status(), 200, "PATCH completed=true");
+  assert.equal((await patch.json()).completed, true);
+  step("A completed “Buy milk”");
+
+  await pageA.getByRole("button", { name: "Edit “Write report”" }).click();
+  const editForm = pageA.getByRole("form", { name: "Edit “Write report”" });
+  await editForm.getByLabel("Title").fill("Write quarterly report");
+  const edit = await apiCall(pageA, "PATCH", "/api/tasks/", () =>
+    editForm.getByRole("button", { name: "Save" }).click(),
+  );
+  assert.equal(edit.status(), 200, "PATCH title");
+  assert.equal((await edit.json()).title, "Write quarterly report");
+  await taskRow(pageA, "Write quarterly report").waitFor();
+  step("A renamed “Write report” to “Write quarterly report”");
+
+  const del = await apiCall(pageA, "DELETE", "/api/tasks/", () =>
+    pageA.getByRole("button", { name: "Delete “Call the bank”" }).click(),
+  );
+  assert.equal(del.status(), 204, "DELETE");
+  await taskRow(pageA, "Call the bank").waitFor({ state: "detached" });
+  step("A deleted “Call the bank”");
+
+  const list = "/api/tasks?limit=20";
+  await apiCall(pageA, "GET", `${list}&completed=true`, () =>
+    pageA.getByLabel("Show").selectOption("done"),
+  );
+  assert.deepEqual(await visibleTitles(pageA), ["Buy milk"]);
+  await apiCall(pageA, "GET", `${list}&completed=false`, () =>
+    pageA.getByLabel("Show").selectOption("open"),
+  );
+  assert.deepEqual(await visibleTitles(pageA), ["Write quarterly report"]);
+  await pageA.getByLabel("Show").selectOption("all");
+  await apiCall(pageA, "GET", `${list}&q=quarterly`, () =>
+    pageA.getByLabel("Search").fill("quarterly"),
+  );
+  assert.deepEqual(await visibleTitles(pageA), ["Write quarterly report"]);
+  await apiCall(pageA, "GET", `${list}&q=no+such+words`, () =>
+    pageA.getByLabel("Search").fill("no such words"),
+  );
+  await pageA.getByText("No tasks match these filters.").waitFor();
+  await pageA.getByLabel("Search").fill("");
+  step("A's completed/open filters and search show the right tasks");
+
+  await pageA.reload();
+  await pageA.getByText(userA.email).waitFor();
+  assert.deepEqual(
+    new Set(await visibleTitles(pageA)),
+    new Set(["Buy milk", "Write quarterly report"]),
+  );
+  assert.equal(await pageA.getByRole("checkbox", { name: "Buy milk" }).isChecked(), true);
+  assert.equal(
+    await pageA.getByRole("checkbox", { name: "Write quarterly report" }).isChecked(),
+    false,
+  );
+  const screenshot = path.join(SCREENSHOT_DIR, "tasks-page.png");
+  await pageA.screenshot({ path: screenshot, fullPage: true });
+  step(`after a reload A sees the same state; screenshot saved to ${screenshot}`);
+
+  // ---- User B -------------------------------------------------------------------------
+  const b = await openBrowser("b");
+  const pageB = b.page;
+  await signUp(pageB, userB);
+  await pageB.getByText("No tasks yet").waitFor();
+  assert.deepEqual(await visibleTitles(pageB), []);
+  // Straight at the API with B's own token: A's task does not exist for B.
+  const peek = await pageB.evaluate(
+    async ({ apiUrl, taskId }) => {
+      const tokenResponse = await fetch("/api/auth/token", { credentials: "include" });
+      const { token } = await tokenResponse.json();
+      const response = await fetch(`${apiUrl}/api/tasks/${taskId}`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      return response.status;
+    },
+    { apiUrl: API_URL, taskId: milkId },
+  );
+  assert.equal(peek, 404, "B reading A's task by id");
+  step("B signed up, sees no tasks, and gets 404 for A's task");
+  await b.close();
+
+  // ---- Revoke A's sessions on the server ----------------------------------------------
+  const db = new Database(AUTH_DB_PATH);
+  const revoked = db
+    .prepare(`DELETE FROM session WHERE userId = (SELECT id FROM user WHERE email = ?)`)
+    .run(userA.email).changes;
+  db.close();
+  assert.ok(revoked >= 1, `expected A's session rows in ${AUTH_DB_PATH}`);
+  step(`revoked A's ${revoked} session(s) in the auth database`);
+
+  // A's next page load is refused by the server and lands on sign-in, keeping `next`.
+  await pageA.reload();
+  await pageA.waitForURL(`${WEB_URL}/sign-in?next=%2Ftasks`);
+  await pageA.getByRole("heading", { name: "Sign in" }).waitFor();
+  step(`A's next action landed on ${pathOf(pageA)}`);
+
+  await pageA.getByLabel("Email").fill(userA.email);
+  await pageA.getByLabel("Password").fill(PASSWORD);
+  await pageA.getByRole("button", { name: "Sign in" }).click();
+  await pageA.waitForURL(`${WEB_URL}/tasks`);
+  assert.deepEqual(
+    new Set(await visibleTitles(pageA)),
+    new Set(["Buy milk", "Write quarterly report"]),
+  );
+  step("A signed in again, came back to /tasks and still has the same tasks");
+
+  await pageA.getByRole("button", { name: "Sign out" }).click();
+  await pageA.waitForURL(`${WEB_URL}/sign-in`);
+  step("A signed out");
+
+  const problems = [...a.problems, ...b.problems];
+  await a.close();
+  assert.deepEqual(problems, [], "uncaught errors in the page");
+  console.log("E2E FLOW PASSED");
+}
+
+async function saveFailureScreenshots() {
+  for (const [label, page] of openPages) {
+    try {
+      const file = path.join(SCREENSHOT_DIR, `failure-${label}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      console.error(`  failure screenshot of ${label} at ${pathOf(page)}: ${file}`);
+    } catch {
+      // The page may be gone; the error above is what matters.
+    }
+  }
+}
+
+main().catch(async (error) => {
+  console.error("E2E FLOW FAILED:", error?.stack || error);
+  await saveFailureScreenshots();
+  process.exit(1);
+});
