@@ -1,0 +1,48 @@
+"""FastAPI integration: ``AuthBridge``, dependencies, RFC 6750 answers and the audit log.
+
+```python
+bridge = AuthBridge.from_env()
+app = FastAPI()
+bridge.install(app)
+
+@app.get("/me")
+async def me(user: CurrentUser) -> dict[str, str]:
+    return {"sub": user.sub}
+```
+"""
+
+from __future__ import annotations
+
+from .audit import AuditLog, FailureThrottle
+from .bridge import AuthBridge, CookieAuthenticator
+from .dependencies import (
+    CurrentUser,
+    OptionalUser,
+    bearer_scheme,
+    get_principal,
+    optional_principal,
+    require_roles,
+    require_scopes,
+    verified_principal,
+)
+from .responses import AuthHTTPException
+from .websocket import WebSocketUser, authenticate_websocket, websocket_user
+
+__all__ = [
+    "AuditLog",
+    "AuthBridge",
+    "AuthHTTPException",
+    "CookieAuthenticator",
+    "CurrentUser",
+    "FailureThrottle",
+    "OptionalUser",
+    "WebSocketUser",
+    "authenticate_websocket",
+    "bearer_scheme",
+    "get_principal",
+    "optional_principal",
+    "require_roles",
+    "require_scopes",
+    "verified_principal",
+    "websocket_user",
+]

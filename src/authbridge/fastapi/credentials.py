@@ -1,0 +1,81 @@
+"""Find the one bearer credential in a request (V1, V2), straight from the ASGI scope.
+
+Only ``Authorization: Bearer <token>`` is a credential. A token in the query string is never
+used; sent *alongside* a header it makes the request ambiguous, which RFC 6750 §3.1 answers
+with ``invalid_request``. The form-body variant needs the body, so it is checked separately
+(``form_has_access_token``) and only when a header credential was found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+from urllib.parse import parse_qsl
+
+from ..errors import InvalidRequest, TokenMissing
+
+__all__ = [
+    "FORM_CONTENT_TYPE",
+    "bearer_from_headers",
+    "header_value",
+    "query_has_access_token",
+]
+
+# RFC 6750 §2.1 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+FORM_CONTENT_TYPE: Final = b"application/x-www-form-urlencoded"
+_AUTHORIZATION: Final = b"authorization"
+
+
+def header_value(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first value of a (lower-case) header name, or None."""
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def query_has_access_token(query_string: bytes) -> bool:
+    """Whether the query string carries an ``access_token`` parameter (any value)."""
+    if b"access_token" not in query_string:  # the cheap test rules out nearly every request
+        return False
+    text = query_string.decode("latin-1")
+    return any(name == "access_token" for name, _ in parse_qsl(text, keep_blank_values=True))
+
+
+def bearer_from_headers(headers: Iterable[tuple[bytes, bytes]], query_string: bytes = b"") -> str:
+    """Return the bearer token, or raise ``TokenMissing`` / ``InvalidRequest``.
+
+    * no ``Authorization`` header, or another scheme (``Basic ...``): ``TokenMissing``, which
+      the HTTP layer answers with a 401 challenge carrying no error code (V47);
+    * two ``Authorization`` headers, ``Bearer`` with nothing or more than one token after it,
+      a token outside the b64token syntax, or a header plus ``?access_token=``:
+      ``InvalidRequest`` (400, V49, V2).
+    """
+    found: bytes | None = None
+    for key, value in headers:
+        if key == _AUTHORIZATION:
+            if found is not None:
+                raise InvalidRequest("The request carries more than one Authorization header.")
+            found = value
+    if found is None:
+        raise TokenMissing()
+    scheme, _, credentials = found.partition(b" ")
+    if scheme.lower() != b"bearer":
+        raise TokenMissing("The request uses an authentication scheme this API does not accept.")
+    # Exactly one space, then exactly one b64token (RFC 6750 §2.1).
+    token = credentials.decode("latin-1")
+    if not token or _B64TOKEN.fullmatch(token) is None:
+        raise InvalidRequest("The Authorization header is malformed.")
+    if query_has_access_token(query_string):
+        raise InvalidRequest("The request carries more than one credential.")
+    return token
+
+
+def form_has_access_token(body: bytes) -> bool:
+    """Whether a form-encoded body carries an ``access_token`` field."""
+    if b"access_token" not in body:
+        return False
+    text = body.decode("latin-1")
+    return any(name == "access_token" for name, _ in parse_qsl(text, keep_blank_values=True))

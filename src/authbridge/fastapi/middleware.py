@@ -1,0 +1,78 @@
+"""A pure-ASGI middleware that marks authenticated responses as private (V55).
+
+The dependencies record each request's authentication outcome in an ``AuthSlot`` kept in the
+ASGI scope (so several dependencies verify only once). When the response starts and the slot
+holds a ``Principal``, this middleware adds ``Cache-Control: no-store`` (unless the endpoint
+chose its own cache policy) and ``Vary: Authorization``, whatever the endpoint returned.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..principal import Principal
+
+__all__ = ["SLOT_KEY", "AuthSlot", "AuthStateMiddleware", "slot_of"]
+
+SLOT_KEY: Final = "authbridge.slot"
+_CACHE_CONTROL: Final = b"cache-control"
+_VARY: Final = b"vary"
+
+
+class AuthSlot:
+    """This request's outcome: a ``Principal``, an exception to re-raise, or nothing yet."""
+
+    __slots__ = ("anonymous", "result")
+
+    def __init__(self) -> None:
+        self.result: Principal | Exception | None = None
+        self.anonymous = False  # optional auth ran and found no credentials
+
+
+def slot_of(scope: Scope) -> AuthSlot:
+    slot = scope.get(SLOT_KEY)
+    if slot is None:
+        slot = scope[SLOT_KEY] = AuthSlot()
+    return slot
+
+
+def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    has_cache_control = False
+    vary_index = -1
+    for index, (key, _) in enumerate(headers):
+        if key == _CACHE_CONTROL:
+            has_cache_control = True
+        elif key == _VARY:
+            vary_index = index
+    if not has_cache_control:
+        headers.append((_CACHE_CONTROL, b"no-store"))
+    if vary_index < 0:
+        headers.append((_VARY, b"Authorization"))
+    else:
+        value = headers[vary_index][1]
+        if b"authorization" not in value.lower() and value.strip() != b"*":
+            headers[vary_index] = (_VARY, value + b", Authorization")
+    return headers
+
+
+class AuthStateMiddleware:
+    """Gives each HTTP request an ``AuthSlot`` and privatizes authenticated responses."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        slot = scope[SLOT_KEY] = AuthSlot()
+
+        async def send_private(message: Message) -> None:
+            if message["type"] == "http.response.start" and isinstance(slot.result, Principal):
+                headers: Any = message.get("headers") or []
+                message["headers"] = _private(list(headers))
+            await send(message)
+
+        await self.app(scope, receive, send_private)

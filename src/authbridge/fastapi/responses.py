@@ -1,0 +1,143 @@
+"""RFC 6750 answers for credential failures (V47–V53, V55).
+
+Every token failure, whatever its reason, gets one 401 shape: the same status, the same
+``WWW-Authenticate`` value and the same body ``{"detail": ..., "code": "invalid_token"}``, so
+a caller cannot learn which check failed. The precise reason (``token_expired``,
+``unknown_key``...) goes only to the audit log.
+
+Header values are built from fixed strings and from scope/realm names checked at startup;
+nothing a client sent is ever echoed into a header (V52).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import AuthError, InsufficientScope, InvalidRequest, KeysUnavailable, TokenMissing
+
+__all__ = [
+    "AuthHTTPException",
+    "auth_exception_handler",
+    "check_realm",
+    "check_scope_names",
+    "http_error_for",
+]
+
+# RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ); realm/description add the space.
+_SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+_QUOTED_SAFE: Final = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+
+NO_STORE: Final = "no-store"
+
+# Fixed descriptions: only characters RFC 6750 §3 allows in error_description.
+_DESCRIPTIONS: Final = {
+    "invalid_token": "The access token is invalid or has expired",
+    "invalid_request": "The request carries a malformed or duplicated credential",
+    "insufficient_scope": "The access token lacks the required scope or role",
+}
+_BODY_DETAIL: Final = {
+    "token_missing": "Authentication is required.",
+    "invalid_token": "The access token is invalid or has expired.",
+    "invalid_request": "The request carries a malformed or duplicated credential.",
+    "insufficient_scope": "The access token lacks the required scope or role.",
+    "keys_unavailable": "Authentication is temporarily unavailable. Retry later.",
+    "forbidden": "The request is not allowed.",
+}
+
+
+def check_realm(realm: str) -> str:
+    """A realm is developer-chosen, but it goes into a quoted header value: check it."""
+    if not realm or _QUOTED_SAFE.fullmatch(realm) is None:
+        raise ValueError("realm must be non-empty printable ASCII without '\"' or '\\'")
+    return realm
+
+
+def check_scope_names(names: Iterable[str], what: str = "scope") -> tuple[str, ...]:
+    """Scope and role names are RFC 6750 scope-tokens: no spaces, quotes or backslashes."""
+    checked = tuple(names)
+    if not checked:
+        raise ValueError(f"name at least one {what}")
+    for name in checked:
+        if not isinstance(name, str) or _SCOPE_TOKEN.fullmatch(name) is None:
+            raise ValueError(f"{what} names must be printable ASCII without spaces or quotes")
+    return checked
+
+
+class AuthHTTPException(HTTPException):
+    """An ``HTTPException`` carrying a stable ``code``.
+
+    Without ``AuthBridge.install`` FastAPI's default handler still answers with the right
+    status and headers (body ``{"detail": ...}``); with it, the body also carries ``code``.
+    """
+
+    def __init__(self, status_code: int, code: str, headers: dict[str, str]) -> None:
+        super().__init__(status_code=status_code, detail=_BODY_DETAIL[code], headers=headers)
+        self.code = code
+
+
+def _challenge(realm: str, error: str | None = None, scope: str | None = None) -> str:
+    parts = [f'Bearer realm="{realm}"']
+    if error is not None:
+        parts.append(f'error="{error}"')
+        parts.append(f'error_description="{_DESCRIPTIONS[error]}"')
+    if scope is not None:
+        parts.append(f'scope="{scope}"')
+    return ", ".join(parts)
+
+
+def public_code(error: AuthError) -> str:
+    """The code a client sees: coarse for every token failure (V53)."""
+    if isinstance(error, TokenMissing):
+        return "token_missing"
+    if isinstance(error, InvalidRequest):
+        return "invalid_request"
+    if isinstance(error, InsufficientScope):
+        return "insufficient_scope"
+    if isinstance(error, KeysUnavailable):
+        return "keys_unavailable"
+    if error.status == 403:  # e.g. a CSRF refusal for cookie credentials: not a token problem
+        return "forbidden"
+    return "invalid_token"
+
+
+def http_error_for(error: AuthError, realm: str) -> AuthHTTPException:
+    """Map a library error to its RFC 6750 answer."""
+    code = public_code(error)
+    headers = {"Cache-Control": NO_STORE}
+    if code == "token_missing":
+        headers["WWW-Authenticate"] = _challenge(realm)
+        return AuthHTTPException(401, code, headers)
+    if code == "invalid_request":
+        headers["WWW-Authenticate"] = _challenge(realm, "invalid_request")
+        return AuthHTTPException(400, code, headers)
+    if code == "insufficient_scope":
+        assert isinstance(error, InsufficientScope)
+        # Only scopes are advertised in scope="..."; role names are not OAuth scopes.
+        scope = " ".join(error.required) if error.required else None
+        headers["WWW-Authenticate"] = _challenge(realm, "insufficient_scope", scope)
+        return AuthHTTPException(403, code, headers)
+    if code == "keys_unavailable":
+        assert isinstance(error, KeysUnavailable)
+        headers["Retry-After"] = str(max(1, int(error.retry_after)))
+        return AuthHTTPException(503, code, headers)
+    if code == "forbidden":
+        return AuthHTTPException(403, code, headers)
+    headers["WWW-Authenticate"] = _challenge(realm, "invalid_token")
+    return AuthHTTPException(401, "invalid_token", headers)
+
+
+async def auth_exception_handler(request: Request, exc: Exception) -> Response:
+    """Registered by ``AuthBridge.install``: ``{"detail": ..., "code": ...}`` plus headers."""
+    assert isinstance(exc, AuthHTTPException)
+    return JSONResponse(
+        {"detail": exc.detail, "code": exc.code},
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
