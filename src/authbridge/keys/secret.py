@@ -59,6 +59,14 @@ class SharedSecret:
                     f"{name!r} is not an HMAC algorithm.",
                     "use HS256, HS384 or HS512 with a shared secret.",
                 )
+            # RFC 7518 §3.2: the key must be at least as long as the hash output.
+            needed = int(name[2:]) // 8
+            if len(raw) < needed:
+                raise ConfigError(
+                    variable,
+                    f"is {len(raw)} bytes; {name} needs at least {needed}.",
+                    f"use a secret of {needed} random bytes or more (`authbridge secret`).",
+                )
             self._keys[name] = VerificationKey(kid=kid, algorithm=algorithm, key=raw, kty="oct")
 
     @property
