@@ -29,11 +29,15 @@ MAX_LEEWAY_SECONDS: Final = 60.0
 _TIME_CLAIMS: Final = ("exp", "iat", "nbf")
 
 
+# NumericDates beyond year 9999 (or before year 1) overflow float and datetime arithmetic.
+_MAX_NUMERIC_DATE: Final = 253_402_300_799
+
+
 def _is_number(value: object) -> bool:
     kind = type(value)
-    if kind is int:
-        return True
-    return kind is float and math.isfinite(value)  # type: ignore[arg-type]
+    if kind is not int and not (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
+        return False
+    return -_MAX_NUMERIC_DATE <= value <= _MAX_NUMERIC_DATE  # type: ignore[operator]
 
 
 @dataclass(frozen=True, slots=True)
