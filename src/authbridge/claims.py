@@ -65,6 +65,8 @@ class ClaimRules:
         if not self.required <= claims.keys():
             missing = sorted(self.required - claims.keys())[0]
             raise InvalidClaims(f"The token lacks the required claim '{missing}'.")
+        if "sub" not in claims:  # always required: the Principal's only identity (V43)
+            raise InvalidClaims("The token lacks the required claim 'sub'.")
         leeway = self.leeway
         exp = claims.get("exp")
         iat = claims.get("iat")
