@@ -1,0 +1,74 @@
+"""The app factory: ``uvicorn --factory tasks_api.app:create_app``.
+
+Startup order: authbridge prefetches its keys (its lifespan wraps ours), then the database
+engine is created and, unless ``TASKS_RUN_MIGRATIONS=false``, migrated to head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from authbridge.fastapi import AuthBridge
+
+from .body_limit import BodyLimitMiddleware
+from .cursor import CursorCodec
+from .db import create_engine
+from .dependencies import CODEC_STATE, ENGINE_STATE
+from .errors import install_error_handlers
+from .migrate import migrate
+from .routes.account import build_account_router
+from .routes.health import build_health_router
+from .routes.tasks import build_tasks_router
+from .settings import ServiceSettings, load_service_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: ServiceSettings | None = None, *, bridge: AuthBridge | None = None
+) -> FastAPI:
+    """Build the Tasks API. Without arguments everything comes from the environment."""
+    settings = settings or load_service_settings()
+    bridge = bridge or AuthBridge.from_env()
+    secret = settings.cursor_secret.get_secret_value().encode() if settings.cursor_secret else None
+
+    @asynccontextmanager
+    async def database_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        try:
+            if settings.run_migrations:
+                await migrate(engine, schema=settings.database_schema)
+            setattr(app.state, ENGINE_STATE, engine)
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Tasks API",
+        version="1.0.0",
+        description="A to-do API whose every route is guarded by authbridge.",
+        lifespan=database_lifespan,
+    )
+    setattr(app.state, CODEC_STATE, CursorCodec(secret))
+    app.state.tasks_settings = settings
+    bridge.install(app)  # wraps the lifespan: keys are fetched before the database starts
+    install_error_handlers(app)
+    app.include_router(build_health_router())
+    app.include_router(build_account_router())
+    app.include_router(build_tasks_router(require_scopes=settings.require_scopes))
+    # Added last = outermost: CORS headers also go on 413 answers.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "If-Match", "Content-Type"],
+        expose_headers=["ETag", "Location"],
+        max_age=600,
+    )
+    return app

@@ -1,0 +1,47 @@
+"""Engine construction for SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .settings import ServiceSettings
+
+__all__ = ["create_engine", "ensure_sqlite_directory"]
+
+
+def ensure_sqlite_directory(database_url: str) -> None:
+    """Create the directory of a SQLite file (``./data/`` by default)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(settings: ServiceSettings) -> AsyncEngine:
+    """An async engine; PostgreSQL connections use ``DATABASE_SCHEMA`` as their search path."""
+    connect_args: dict[str, Any] = {}
+    if settings.is_sqlite:
+        ensure_sqlite_directory(settings.database_url)
+        connect_args["timeout"] = 30  # seconds a writer waits for the file lock
+    elif settings.database_schema:
+        connect_args["server_settings"] = {"search_path": settings.database_schema}
+    engine = create_async_engine(
+        settings.database_url, connect_args=connect_args, pool_pre_ping=not settings.is_sqlite
+    )
+    if settings.is_sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run while one writer writes; busy_timeout makes writers queue.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

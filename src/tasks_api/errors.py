@@ -1,0 +1,126 @@
+"""One error shape everywhere: ``{"detail": str, "code": str}``.
+
+Validation errors name the offending field(s) in ``detail`` and never echo the input.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+__all__ = [
+    "ApiError",
+    "error_response",
+    "install_error_handlers",
+    "not_found",
+    "validation_detail",
+]
+
+logger = logging.getLogger("tasks_api")
+
+_CODE_FOR_STATUS: Final = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    428: "precondition_required",
+    500: "internal_error",
+    503: "unavailable",
+}
+_LOCATION_PREFIXES: Final = frozenset({"body", "query", "path", "header", "cookie"})
+_MAX_DETAIL_CHARS: Final = 1000
+
+
+class ApiError(Exception):
+    """An expected failure with a status, a stable code and a fixed, safe detail."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+def not_found() -> ApiError:
+    """The one 404 for a task that is missing *or* belongs to someone else."""
+    return ApiError(404, "not_found", "Task not found.")
+
+
+def error_response(
+    status: int, code: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+
+
+def _safe(text: str) -> str:
+    # A lone surrogate in a field name would make the JSON response unencodable.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _field_name(loc: Sequence[Any]) -> str:
+    parts = [str(part) for part in loc]
+    if len(parts) > 1 and parts[0] in _LOCATION_PREFIXES:
+        parts = parts[1:]
+    return _safe(".".join(parts) or "body")[:100]
+
+
+def validation_detail(errors: Sequence[Mapping[str, Any]]) -> str:
+    """``"title: Value error, must not be empty; limit: ..."`` — field names, no input."""
+    messages = []
+    for error in errors:
+        message = _safe(str(error.get("msg", "is invalid"))).removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            message = "is not valid JSON"
+            messages.append(f"body: {message}")
+            continue
+        messages.append(f"{_field_name(error.get('loc', ()))}: {message}")
+    return "; ".join(messages)[:_MAX_DETAIL_CHARS] or "The request is invalid."
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.detail, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, "validation_error", validation_detail(exc.errors()))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = getattr(exc, "code", None) or _CODE_FOR_STATUS.get(exc.status_code, "error")
+    detail = exc.detail if isinstance(exc.detail, str) else "The request failed."
+    if exc.status_code == 404:
+        detail = "Not found."
+    return error_response(exc.status_code, str(code), detail, exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "Internal server error.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,1 @@
+"""Alembic migrations for the Tasks API (run by ``tasks_api.migrate``)."""

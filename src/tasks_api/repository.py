@@ -1,0 +1,220 @@
+"""Every query the API runs. Each one is scoped to an owner, except the admin statistics."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Row, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .cursor import InvalidCursor
+from .models import PRIORITIES, PRIORITY_RANK, tasks
+
+__all__ = [
+    "Page",
+    "Sort",
+    "count_stats",
+    "delete_task",
+    "get_task",
+    "insert_task",
+    "list_tasks",
+    "position_of",
+    "update_task",
+]
+
+Sort = Literal["created", "due", "priority"]
+TaskRow = Row[Any]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _to_storage(fields: dict[str, Any]) -> dict[str, Any]:
+    stored = dict(fields)
+    if "priority" in stored:
+        stored["priority"] = PRIORITY_RANK[stored["priority"]]
+    return stored
+
+
+async def insert_task(conn: AsyncConnection, owner: str, fields: dict[str, Any]) -> TaskRow:
+    now = _now()
+    values = {
+        "id": uuid.uuid4(),
+        "owner_id": owner,
+        "description": None,
+        "completed": False,
+        "due_at": None,
+        "priority": "normal",
+        **fields,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    result = await conn.execute(insert(tasks).values(_to_storage(values)).returning(*tasks.c))
+    return result.one()
+
+
+async def get_task(conn: AsyncConnection, owner: str, task_id: uuid.UUID) -> TaskRow | None:
+    query = select(tasks).where(tasks.c.id == task_id, tasks.c.owner_id == owner)
+    return (await conn.execute(query)).one_or_none()
+
+
+async def update_task(
+    conn: AsyncConnection,
+    owner: str,
+    task_id: uuid.UUID,
+    changes: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+) -> TaskRow | None:
+    """Apply ``changes`` atomically; None if the task is gone or its version moved on."""
+    conditions = [tasks.c.id == task_id, tasks.c.owner_id == owner]
+    if expected_version is not None:
+        conditions.append(tasks.c.version == expected_version)
+    statement = (
+        update(tasks)
+        .where(*conditions)
+        .values(**_to_storage(changes), version=tasks.c.version + 1, updated_at=_now())
+        .returning(*tasks.c)
+    )
+    return (await conn.execute(statement)).one_or_none()
+
+
+async def delete_task(
+    conn: AsyncConnection, owner: str, task_id: uuid.UUID, *, expected_version: int | None = None
+) -> bool:
+    conditions = [tasks.c.id == task_id, tasks.c.owner_id == owner]
+    if expected_version is not None:
+        conditions.append(tasks.c.version == expected_version)
+    result = await conn.execute(delete(tasks).where(*conditions))
+    return result.rowcount > 0
+
+
+# --- listing: keyset pagination ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: Sequence[TaskRow]
+    last_position: list[Any] | None  # set when another page follows
+
+
+def position_of(row: TaskRow, sort: Sort) -> list[Any]:
+    """The row's place in the sort order, as JSON-friendly values for a cursor."""
+    ident = row.id.hex
+    if sort == "created":
+        return [row.created_at.isoformat(), ident]
+    if sort == "due":
+        return [row.due_at.isoformat() if row.due_at else None, ident]
+    return [row.priority, row.created_at.isoformat(), ident]
+
+
+def _instant(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidCursor("bad position")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidCursor("bad position") from None
+    if parsed.tzinfo is None:
+        raise InvalidCursor("bad position")
+    return parsed
+
+
+def _ident(value: Any) -> uuid.UUID:
+    if not isinstance(value, str) or len(value) != 32:
+        raise InvalidCursor("bad position")
+    try:
+        return uuid.UUID(hex=value)
+    except ValueError:
+        raise InvalidCursor("bad position") from None
+
+
+def _after(sort: Sort, position: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after ``position`` in the sort order (raises ``InvalidCursor``)."""
+    c = tasks.c
+    if sort == "created" and len(position) == 2:
+        created, ident = _instant(position[0]), _ident(position[1])
+        return or_(c.created_at < created, and_(c.created_at == created, c.id < ident))
+    if sort == "due" and len(position) == 2:
+        ident = _ident(position[1])
+        if position[0] is None:
+            return and_(c.due_at.is_(None), c.id > ident)
+        due = _instant(position[0])
+        return or_(c.due_at > due, and_(c.due_at == due, c.id > ident), c.due_at.is_(None))
+    if sort == "priority" and len(position) == 3:
+        rank = position[0]
+        if type(rank) is not int or not 0 <= rank < len(PRIORITIES):
+            raise InvalidCursor("bad position")
+        created, ident = _instant(position[1]), _ident(position[2])
+        return or_(
+            c.priority < rank,
+            and_(
+                c.priority == rank,
+                or_(c.created_at < created, and_(c.created_at == created, c.id < ident)),
+            ),
+        )
+    raise InvalidCursor("bad position")
+
+
+_ORDER = {
+    "created": (tasks.c.created_at.desc(), tasks.c.id.desc()),
+    "due": (tasks.c.due_at.asc().nulls_last(), tasks.c.id.asc()),
+    "priority": (tasks.c.priority.desc(), tasks.c.created_at.desc(), tasks.c.id.desc()),
+}
+
+
+async def list_tasks(
+    conn: AsyncConnection,
+    owner: str,
+    *,
+    sort: Sort,
+    limit: int,
+    completed: bool | None = None,
+    search: str | None = None,
+    after: list[Any] | None = None,
+) -> Page:
+    query = select(tasks).where(tasks.c.owner_id == owner)
+    if completed is not None:
+        query = query.where(tasks.c.completed == completed)
+    if search:
+        query = query.where(tasks.c.title.icontains(search, autoescape=True))
+    if after is not None:
+        query = query.where(_after(sort, after))
+    query = query.order_by(*_ORDER[sort]).limit(limit + 1)
+    rows = (await conn.execute(query)).all()
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return Page(rows, position_of(rows[-1], sort))
+    return Page(rows, None)
+
+
+async def count_stats(conn: AsyncConnection) -> dict[str, Any]:
+    """Task counts across every user (admin only)."""
+    totals = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(case((tasks.c.completed, 1), else_=0)), 0),
+                func.count(func.distinct(tasks.c.owner_id)),
+            ).select_from(tasks)
+        )
+    ).one()
+    by_rank: dict[int, int] = dict(
+        (
+            await conn.execute(select(tasks.c.priority, func.count()).group_by(tasks.c.priority))
+        ).tuples()
+    )
+    total, done, owners = int(totals[0]), int(totals[1]), int(totals[2])
+    return {
+        "tasks": total,
+        "completed": done,
+        "open": total - done,
+        "owners": owners,
+        "by_priority": {name: int(by_rank.get(rank, 0)) for rank, name in enumerate(PRIORITIES)},
+    }

@@ -1,0 +1,1 @@
+"""HTTP routes: tasks, the caller's identity and admin statistics, health probes."""

@@ -1,0 +1,51 @@
+"""``/api/me`` (the caller as the API sees them) and ``/api/admin/stats`` (role ``admin``)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from authbridge import Principal
+from authbridge.fastapi import CurrentUser, require_roles
+
+from ..dependencies import engine_of
+from ..repository import count_stats
+from ..schemas import AdminStats, ErrorBody, Me
+
+__all__ = ["build_account_router"]
+
+Engine = Annotated[AsyncEngine, Depends(engine_of)]
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+def build_account_router() -> APIRouter:
+    router = APIRouter(prefix="/api")
+    Admin = Annotated[Principal, Depends(require_roles("admin"))]
+
+    @router.get("/me", response_model=Me, tags=["me"], responses=_errors(401))
+    async def me(user: CurrentUser) -> Me:
+        """Who the verified credential says you are."""
+        return Me(
+            sub=user.sub,
+            email=user.email,
+            name=user.name,
+            roles=sorted(user.roles),
+            scopes=sorted(user.scopes),
+            session_id=user.session_id,
+            issuer=user.issuer,
+            expires_at=user.expires_at,
+            credential=user.credential,
+        )
+
+    @router.get(
+        "/admin/stats", response_model=AdminStats, tags=["admin"], responses=_errors(401, 403)
+    )
+    async def admin_stats(user: Admin, engine: Engine) -> AdminStats:
+        """Task counts across every user. Needs the ``admin`` role."""
+        async with engine.connect() as conn:
+            return AdminStats(**await count_stats(conn))
+
+    return router

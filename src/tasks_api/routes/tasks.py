@@ -1,0 +1,236 @@
+"""``/api/tasks``: CRUD on the caller's own tasks, with cursor pagination and ETags.
+
+Every query is scoped to the verified ``sub``. A task that belongs to someone else answers
+exactly like one that does not exist. This module avoids ``from __future__ import
+annotations`` so FastAPI sees the guard aliases built at router-construction time.
+"""
+
+import re
+import unicodedata
+import uuid
+from typing import Annotated, Any, Final, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from authbridge import Principal
+
+from ..cursor import CursorCodec, InvalidCursor
+from ..dependencies import codec_of, engine_of, task_guard
+from ..errors import ApiError, not_found
+from ..etag import etag_for, if_match_allows
+from ..models import PRIORITIES
+from ..repository import (
+    Sort,
+    TaskRow,
+    delete_task,
+    get_task,
+    insert_task,
+    list_tasks,
+    update_task,
+)
+from ..schemas import ErrorBody, TaskCreate, TaskOut, TaskPage, TaskUpdate
+from ..strict_json import StrictJSONRoute
+
+__all__ = ["build_tasks_router"]
+
+_UUID: Final = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+_SEARCH_MAX: Final = 200
+
+Engine = Annotated[AsyncEngine, Depends(engine_of)]
+Codec = Annotated[CursorCodec, Depends(codec_of)]
+TaskId = Annotated[str, Path(description="The task's UUID.", max_length=64)]
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+def parse_task_id(raw: str) -> uuid.UUID:
+    """A malformed id is answered like an unknown one: 404, the same body."""
+    if not _UUID.fullmatch(raw):
+        raise not_found()
+    return uuid.UUID(raw)
+
+
+def task_out(row: TaskRow) -> TaskOut:
+    return TaskOut(
+        id=row.id,
+        title=row.title,
+        description=row.description,
+        completed=row.completed,
+        due_at=row.due_at,
+        priority=PRIORITIES[row.priority],
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _precondition_failed() -> ApiError:
+    return ApiError(412, "precondition_failed", "The task has changed; fetch it again.")
+
+
+def _if_match(request: Request) -> str | None:
+    values = request.headers.getlist("if-match")
+    return ", ".join(values) if values else None
+
+
+def _check_search(q: str | None) -> str | None:
+    if q is None:
+        return None
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in q):
+        raise ApiError(422, "validation_error", "q: must not contain control characters")
+    return q.strip() or None
+
+
+def _query_fingerprint(sort: str, completed: bool | None, q: str | None) -> str:
+    return f"{sort}\x1f{completed}\x1f{q or ''}"
+
+
+def build_tasks_router(*, require_scopes: bool) -> APIRouter:
+    router = APIRouter(prefix="/api/tasks", tags=["tasks"], route_class=StrictJSONRoute)
+    Reader = Annotated[Principal, task_guard("tasks:read", enforce=require_scopes)]
+    Writer = Annotated[Principal, task_guard("tasks:write", enforce=require_scopes)]
+
+    @router.get("", response_model=TaskPage, responses=_errors(401, 403, 422))
+    async def list_my_tasks(
+        user: Reader,
+        engine: Engine,
+        codec: Codec,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        completed: bool | None = None,
+        q: Annotated[str | None, Query(max_length=_SEARCH_MAX)] = None,
+        sort: Literal["created", "due", "priority"] = "created",
+    ) -> TaskPage:
+        """The caller's tasks, newest first (or by due date, or by priority)."""
+        search = _check_search(q)
+        fingerprint = _query_fingerprint(sort, completed, search)
+        after = None
+        if cursor is not None:
+            try:
+                after = codec.decode(user.sub, fingerprint, cursor)
+            except InvalidCursor:
+                raise ApiError(
+                    422, "invalid_cursor", "cursor: is invalid or does not match this query"
+                ) from None
+        sort_key: Sort = sort
+        async with engine.connect() as conn:
+            try:
+                page = await list_tasks(
+                    conn,
+                    user.sub,
+                    sort=sort_key,
+                    limit=limit,
+                    completed=completed,
+                    search=search,
+                    after=after,
+                )
+            except InvalidCursor:
+                raise ApiError(
+                    422, "invalid_cursor", "cursor: is invalid or does not match this query"
+                ) from None
+        next_cursor = (
+            codec.encode(user.sub, fingerprint, page.last_position)
+            if page.last_position is not None
+            else None
+        )
+        return TaskPage(items=[task_out(row) for row in page.rows], next_cursor=next_cursor)
+
+    @router.post(
+        "",
+        status_code=201,
+        response_model=TaskOut,
+        responses=_errors(401, 403, 413, 422),
+    )
+    async def create_task(
+        body: TaskCreate, user: Writer, engine: Engine, request: Request, response: Response
+    ) -> TaskOut:
+        """Create a task owned by the caller. Answers 201 with ``Location`` and ``ETag``."""
+        async with engine.begin() as conn:
+            row = await insert_task(conn, user.sub, body.model_dump())
+        root = request.scope.get("root_path", "")
+        response.headers["Location"] = f"{root}/api/tasks/{row.id}"
+        response.headers["ETag"] = etag_for(row.id, row.version)
+        return task_out(row)
+
+    @router.get("/{task_id}", response_model=TaskOut, responses=_errors(401, 403, 404))
+    async def read_task(
+        task_id: TaskId, user: Reader, engine: Engine, response: Response
+    ) -> TaskOut:
+        ident = parse_task_id(task_id)
+        async with engine.connect() as conn:
+            row = await get_task(conn, user.sub, ident)
+        if row is None:
+            raise not_found()
+        response.headers["ETag"] = etag_for(row.id, row.version)
+        return task_out(row)
+
+    @router.patch(
+        "/{task_id}", response_model=TaskOut, responses=_errors(401, 403, 404, 412, 413, 422)
+    )
+    async def patch_task(
+        task_id: TaskId,
+        body: TaskUpdate,
+        user: Writer,
+        engine: Engine,
+        request: Request,
+        response: Response,
+    ) -> TaskOut:
+        """Change some fields. With ``If-Match``, only if the task is still at that ETag."""
+        ident = parse_task_id(task_id)
+        changes = body.changes()
+        condition = _if_match(request)
+        async with engine.begin() as conn:
+            row: TaskRow | None
+            if condition is None and changes:
+                row = await update_task(conn, user.sub, ident, changes)
+            else:
+                current = await get_task(conn, user.sub, ident)
+                if current is None:
+                    raise not_found()
+                if condition is not None and not if_match_allows(
+                    condition, etag_for(current.id, current.version)
+                ):
+                    raise _precondition_failed()
+                row = current
+                if changes:
+                    row = await update_task(
+                        conn, user.sub, ident, changes, expected_version=current.version
+                    )
+                    if row is None:  # changed (or deleted) since we read it
+                        raise _precondition_failed()
+        if row is None:
+            raise not_found()
+        response.headers["ETag"] = etag_for(row.id, row.version)
+        return task_out(row)
+
+    @router.delete(
+        "/{task_id}",
+        status_code=204,
+        response_class=Response,
+        responses=_errors(401, 403, 404, 412),
+    )
+    async def remove_task(
+        task_id: TaskId, user: Writer, engine: Engine, request: Request
+    ) -> Response:
+        """Delete a task. With ``If-Match``, only if the task is still at that ETag."""
+        ident = parse_task_id(task_id)
+        condition = _if_match(request)
+        async with engine.begin() as conn:
+            expected = None
+            if condition is not None:
+                current = await get_task(conn, user.sub, ident)
+                if current is None:
+                    raise not_found()
+                if not if_match_allows(condition, etag_for(current.id, current.version)):
+                    raise _precondition_failed()
+                expected = current.version
+            deleted = await delete_task(conn, user.sub, ident, expected_version=expected)
+        if not deleted:
+            raise _precondition_failed() if expected is not None else not_found()
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,84 @@
+"""The service's own settings (pydantic-settings). authbridge reads its settings separately."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from authbridge.errors import ConfigError
+
+__all__ = ["DEFAULT_DATABASE_URL", "ServiceSettings", "load_service_settings"]
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/tasks.db"
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _env(name: str, default: Any, **constraints: Any) -> Any:
+    return Field(default=default, validation_alias=AliasChoices(name), **constraints)
+
+
+class ServiceSettings(BaseSettings):
+    """Every variable the Tasks API reads (see docs/tasks-api.md)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = _env("DATABASE_URL", DEFAULT_DATABASE_URL)
+    database_schema: str | None = _env("DATABASE_SCHEMA", None)
+    cors_origins: str = _env("CORS_ORIGINS", "http://localhost:3000")
+    require_scopes: bool = _env("TASKS_REQUIRE_SCOPES", False)
+    run_migrations: bool = _env("TASKS_RUN_MIGRATIONS", True)
+    cursor_secret: SecretStr | None = _env("TASKS_CURSOR_SECRET", None)
+    max_body_bytes: int = _env("TASKS_MAX_BODY_BYTES", 65536, ge=1024, le=10 * 1024 * 1024)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db")
+        return value
+
+    @field_validator("database_schema")
+    @classmethod
+    def _plain_schema(cls, value: str | None) -> str | None:
+        # It is interpolated into DDL (CREATE SCHEMA), so only plain identifiers are allowed.
+        if value is not None and not _SCHEMA_NAME.fullmatch(value):
+            raise ValueError("use a lower-case identifier: letters, digits and underscores")
+        return value
+
+    @property
+    def origins(self) -> list[str]:
+        return [part.strip() for part in self.cors_origins.split(",") if part.strip()]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_VARIABLES = {
+    "database_url": "DATABASE_URL",
+    "database_schema": "DATABASE_SCHEMA",
+    "cors_origins": "CORS_ORIGINS",
+    "require_scopes": "TASKS_REQUIRE_SCOPES",
+    "run_migrations": "TASKS_RUN_MIGRATIONS",
+    "cursor_secret": "TASKS_CURSOR_SECRET",
+    "max_body_bytes": "TASKS_MAX_BODY_BYTES",
+}
+
+
+def load_service_settings(**overrides: Any) -> ServiceSettings:
+    """Read the settings; a bad value is a ``ConfigError`` naming the variable."""
+    try:
+        return ServiceSettings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        raise ConfigError(
+            _VARIABLES.get(field, field.upper()),
+            f"{first['msg']}.",
+            "correct the value in the environment or .env (see docs/tasks-api.md).",
+        ) from None
