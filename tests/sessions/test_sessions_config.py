@@ -105,6 +105,10 @@ def test_repr_hides_secrets_and_database_url() -> None:
             "BETTER_AUTH_SECRET",
         ),
         ({"mode": "sometimes"}, "AUTHBRIDGE_SESSION_MODE"),
+        (
+            {"mode": "remote", "base_url": "http://a", "trusted_origins": ("app.example",)},
+            "AUTHBRIDGE_TRUSTED_ORIGINS",
+        ),
     ],
 )
 def test_invalid_settings_raise_config_error(kwargs: dict[str, object], variable: str) -> None:

@@ -12,6 +12,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from authbridge.errors import ConfigError
+from authbridge.sessions.csrf import TrustedOrigins
 
 __all__ = [
     "CookieCacheStrategy",
@@ -125,6 +126,14 @@ class SessionConfig:
                 "must be off, compact, jwt or jwe.",
                 "Use the same strategy as Better Auth's session.cookieCache.strategy.",
             )
+        try:
+            TrustedOrigins(self.trusted_origins)
+        except ValueError:
+            raise ConfigError(
+                "AUTHBRIDGE_TRUSTED_ORIGINS",
+                "has an entry that is not a web origin.",
+                "List origins like https://app.example.com or https://*.example.com.",
+            ) from None
         if self.timeout <= 0 or (self.cache_ttl is not None and self.cache_ttl < 0):
             raise ConfigError(
                 "AUTHBRIDGE_SESSION_TIMEOUT",
