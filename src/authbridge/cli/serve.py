@@ -1,0 +1,68 @@
+"""``authbridge serve``: run the reference Tasks API under uvicorn.
+
+The settings are checked here first, so a bad variable is one clear message and exit code 2
+instead of a traceback in every worker. ``tasks_api`` is imported lazily: the CLI does not
+need it for anything else.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Annotated
+
+import typer
+
+from ..errors import ConfigError
+
+__all__ = ["serve"]
+
+APP_FACTORY = "tasks_api.app:create_app"
+
+
+def _check_settings() -> None:
+    from tasks_api.settings import load_service_settings
+
+    from ..verifier import Verifier
+
+    load_service_settings()
+    Verifier.from_env()
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips.")
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Comma list of proxy IPs whose forwarded headers are trusted.")
+    ] = "127.0.0.1",
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the Tasks API (``tasks_api.app:create_app``) with uvicorn."""
+    import uvicorn
+
+    if reload and workers > 1:
+        typer.echo("error: --reload runs a single process; drop --workers.", err=True)
+        raise typer.Exit(2)
+    try:
+        _check_settings()
+    except ConfigError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    # Page cursors are signed; every worker must share the key (workers inherit the env).
+    os.environ.setdefault("TASKS_CURSOR_SECRET", secrets.token_urlsafe(32))
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level=log_level,
+    )
