@@ -117,11 +117,12 @@ def check_header(header: dict[str, Any], rules: HeaderRules) -> tuple[str, str |
         if extra & _PROCESSING:
             raise _malformed("the header asks for unsupported processing")
         raise _malformed("the header has unsupported members")
+    # A member that is present must be valid: {"typ": null} or {"kid": null} is not "absent".
     typ = header.get("typ")
-    if typ is not None and (type(typ) is not str or typ.lower() not in rules.accepted_types):
+    if "typ" in header and (type(typ) is not str or typ.lower() not in rules.accepted_types):
         raise _malformed("the token type is not accepted")
     kid = header.get("kid")
-    if kid is not None and (type(kid) is not str or not 0 < len(kid) <= rules.max_kid_length):
+    if "kid" in header and (type(kid) is not str or not 0 < len(kid) <= rules.max_kid_length):
         raise _malformed("the key id is invalid")
     return alg, kid
 
