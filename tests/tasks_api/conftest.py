@@ -1,0 +1,106 @@
+"""Fixtures: the Tasks API on SQLite *and* PostgreSQL, called with real signed tokens.
+
+Every test using ``api`` runs twice (``[sqlite]`` and ``[postgres]``). PostgreSQL is the
+local server (127.0.0.1:5432, database ``test``); this session gets its own schema, dropped
+at the end. A PostgreSQL that is down makes those tests fail, never skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tasks_support import POSTGRES_URL, Caller, make_caller, postgres_execute, running_api
+
+from authbridge.testing import FakeIssuer
+from tasks_api.dependencies import ENGINE_STATE
+from tasks_api.models import tasks
+from tasks_api.settings import ServiceSettings
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    name = f"tasks_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(postgres_execute(f'CREATE SCHEMA "{name}"'))
+    try:
+        yield name
+    finally:
+        asyncio.run(postgres_execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+
+
+def settings_for(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, **extra: object
+) -> ServiceSettings:
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/data/tasks.db"
+        return ServiceSettings(database_url=url, **extra)
+    schema = request.getfixturevalue("postgres_schema")
+    return ServiceSettings(database_url=POSTGRES_URL, database_schema=schema, **extra)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> ServiceSettings:
+    return settings_for(backend, request, tmp_path)
+
+
+@pytest.fixture
+def issuer() -> FakeIssuer:
+    return FakeIssuer()
+
+
+@dataclass
+class Api:
+    app: FastAPI
+    client: httpx.AsyncClient
+    issuer: FakeIssuer
+    settings: ServiceSettings
+
+    @property
+    def engine(self) -> AsyncEngine:
+        engine: AsyncEngine = getattr(self.app.state, ENGINE_STATE)
+        return engine
+
+    def caller(self, **claims: object) -> Caller:
+        return make_caller(self.issuer, **claims)
+
+    async def create(self, caller: Caller, **fields: object) -> dict[str, object]:
+        body = {"title": "a task", **fields}
+        response = await self.client.post("/api/tasks", json=body, headers=caller.headers)
+        assert response.status_code == 201, response.text
+        created: dict[str, object] = response.json()
+        return created
+
+
+@pytest.fixture
+async def api(settings: ServiceSettings, issuer: FakeIssuer) -> AsyncIterator[Api]:
+    async with running_api(settings, issuer) as (app, client):
+        harness = Api(app, client, issuer, settings)
+        if not settings.is_sqlite:  # the PostgreSQL schema is shared by the session
+            async with harness.engine.begin() as conn:
+                await conn.execute(delete(tasks))
+        yield harness
+
+
+@pytest.fixture
+def alice(api: Api) -> Caller:
+    return api.caller()
+
+
+@pytest.fixture
+def bob(api: Api) -> Caller:
+    return api.caller()
