@@ -1,0 +1,272 @@
+"""``authbridge check``: the effective configuration, where each value came from, and checks.
+
+Secrets are shown masked (presence and length only). Checks: the settings load, a verifier
+can be built from them, the JWKS answers with usable keys, issuer and audience agree with
+``BETTER_AUTH_URL``, and secrets are strong enough.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from dotenv import dotenv_values
+from pydantic import AliasChoices, SecretStr
+from rich.table import Table
+
+from ..config import Settings, load_settings
+from ..errors import ConfigError
+from ..keys.secret import check_secret
+from ..verifier import Verifier
+from .doctor import Check
+from .jwks_cmd import describe_key_set
+from .jwks_fetch import JWKSFetchError, fetch_jwks_document
+from .output import EXIT_INVALID, EXIT_USAGE, console, emit_json, escape, guarded, mask_secret
+
+__all__ = ["check_command", "effective_settings"]
+
+_MARKS = {"pass": "[green]✔[/]", "fail": "[red]✘[/]", "warn": "[yellow]![/]", "info": "[blue]i[/]"}
+
+
+def _variable(field_name: str) -> str:
+    alias = Settings.model_fields[field_name].validation_alias
+    if isinstance(alias, AliasChoices) and alias.choices:
+        return str(alias.choices[0])
+    return field_name.upper()
+
+
+def effective_settings(settings: Settings) -> list[dict[str, Any]]:
+    """Every setting: its variable, its (masked) value and where it came from."""
+    dotenv = {k: v for k, v in dotenv_values(Path(".env")).items() if v is not None}
+    rows: list[dict[str, Any]] = []
+    for name in Settings.model_fields:
+        variable = _variable(name)
+        value = getattr(settings, name)
+        if variable in os.environ:
+            source = "env"
+        elif variable in dotenv:
+            source = ".env"
+        else:
+            source = "default"
+        if isinstance(value, SecretStr):
+            shown: Any = mask_secret(value.get_secret_value())
+        elif variable == "AUTHBRIDGE_JWKS" and value:
+            shown = f"(inline JWK Set, {len(value)} chars)"
+        else:
+            shown = value
+        rows.append({"variable": variable, "value": shown, "source": source})
+    derived_from = "derived from BETTER_AUTH_URL"
+    issuer_source = "AUTHBRIDGE_ISSUER" if settings.issuer else derived_from
+    audience_source = "AUTHBRIDGE_AUDIENCE" if settings.audience else derived_from
+    jwks_source = "AUTHBRIDGE_JWKS_URL" if settings.jwks_url else derived_from
+    try:
+        issuer, audiences = settings.resolved_issuer(), settings.resolved_audiences()
+        jwks_url = settings.resolved_jwks_url()
+    except ConfigError:
+        issuer, audiences, jwks_url = None, [], None
+    rows.append({"variable": "effective issuer", "value": issuer, "source": issuer_source})
+    rows.append(
+        {
+            "variable": "effective audience",
+            "value": ", ".join(audiences) or None,
+            "source": audience_source,
+        }
+    )
+    rows.append({"variable": "effective JWKS URL", "value": jwks_url, "source": jwks_source})
+    return rows
+
+
+def _check_secrets(settings: Settings, checks: list[Check]) -> None:
+    candidates = [
+        ("BETTER_AUTH_SECRET", settings.current_better_auth_secret()),
+        (
+            "AUTHBRIDGE_JWT_SECRET",
+            settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+        ),
+    ]
+    for variable, value in candidates:
+        if value is None:
+            continue
+        try:
+            check_secret(value, variable)
+        except ConfigError as exc:
+            checks.append(Check("secret", "fail", f"{variable} {exc.problem}", exc.fix))
+        else:
+            checks.append(Check("secret", "pass", f"{variable} is long and varied enough"))
+    if candidates[0][1] is None:
+        checks.append(
+            Check(
+                "secret",
+                "info",
+                "BETTER_AUTH_SECRET is not set (needed only for session tokens and cookies).",
+            )
+        )
+
+
+def _check_origins(settings: Settings, checks: list[Check]) -> None:
+    if not settings.better_auth_url:
+        checks.append(
+            Check(
+                "origin",
+                "info",
+                "BETTER_AUTH_URL is not set: issuer and audience come from "
+                "AUTHBRIDGE_ISSUER / AUTHBRIDGE_AUDIENCE only.",
+            )
+        )
+        return
+    origin = settings.base_origin
+    if settings.better_auth_url.rstrip("/") != origin:
+        checks.append(
+            Check(
+                "origin",
+                "info",
+                f"BETTER_AUTH_URL has a path; Better Auth's iss and aud are its origin {origin}.",
+            )
+        )
+    if settings.issuer and settings.issuer != origin:
+        checks.append(
+            Check(
+                "issuer",
+                "warn",
+                f"AUTHBRIDGE_ISSUER is {settings.issuer} but BETTER_AUTH_URL's origin is {origin}.",
+                "Better Auth signs iss = its BETTER_AUTH_URL origin unless jwt.issuer is set: "
+                "make them agree.",
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                "issuer", "pass", f"issuer {settings.resolved_issuer()} agrees with BETTER_AUTH_URL"
+            )
+        )
+    audiences = settings.resolved_audiences()
+    if settings.audience and origin not in audiences:
+        checks.append(
+            Check(
+                "audience",
+                "warn",
+                f"AUTHBRIDGE_AUDIENCE is {settings.audience} but BETTER_AUTH_URL's origin "
+                f"is {origin}.",
+                "Better Auth signs aud = its BETTER_AUTH_URL origin unless jwt.audience is set: "
+                "make them agree.",
+            )
+        )
+    else:
+        checks.append(
+            Check(
+                "audience", "pass", f"audience {', '.join(audiences)} agrees with BETTER_AUTH_URL"
+            )
+        )
+
+
+def _check_jwks(settings: Settings, checks: list[Check]) -> None:
+    asymmetric, _ = settings.split_algorithms()
+    source = settings.resolved_jwks_url() or settings.jwks_file
+    if source is None and settings.jwks_json is None:
+        checks.append(Check("jwks", "info", "no JWKS configured (HS256 shared secret only)."))
+        return
+    try:
+        if settings.jwks_json is not None:
+            document = json.loads(settings.jwks_json)
+            source = "AUTHBRIDGE_JWKS"
+        else:
+            assert source is not None
+            document = fetch_jwks_document(
+                source, timeout=settings.jwks_timeout, max_bytes=settings.jwks_max_bytes
+            )
+        rows = describe_key_set(
+            document,
+            rsa_algorithm=settings.resolved_rsa_algorithm(asymmetric),
+            max_keys=settings.jwks_max_keys,
+        )
+    except (JWKSFetchError, ValueError) as exc:
+        checks.append(
+            Check(
+                "jwks",
+                "fail",
+                f"{source} is not reachable or not a usable JWK Set: {exc}",
+                "Start the auth server, or fix BETTER_AUTH_URL / AUTHBRIDGE_JWKS_URL "
+                "(the JWKS is at <BETTER_AUTH_URL>/api/auth/jwks).",
+            )
+        )
+        return
+    usable = [row for row in rows if row["usable"]]
+    refused = [row for row in rows if not row["usable"]]
+    algs = ", ".join(sorted({str(row["alg"]) for row in usable}))
+    if usable:
+        checks.append(Check("jwks", "pass", f"{source}: {len(usable)} usable key(s) ({algs})"))
+    else:
+        checks.append(
+            Check(
+                "jwks",
+                "fail",
+                f"{source} has no usable keys.",
+                "Better Auth creates its first key on the first /api/auth/jwks or /token call.",
+            )
+        )
+    for row in refused:
+        checks.append(
+            Check(
+                "jwks",
+                "warn",
+                f"key {row['kid']!r} refused: {row['problem']}",
+                "`authbridge jwks` shows every key.",
+            )
+        )
+
+
+@guarded
+def check_command(
+    skip_network: Annotated[bool, typer.Option("--offline", help="Do not fetch the JWKS.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show the effective configuration (secrets masked) and check that it can work."""
+    settings = load_settings()
+    rows = effective_settings(settings)
+    checks: list[Check] = [Check("settings", "pass", "settings load")]
+    config_error: ConfigError | None = None
+    try:
+        verifier = Verifier.from_settings(settings)
+    except ConfigError as exc:
+        config_error = exc
+        checks.append(Check("verifier", "fail", f"{exc.variable}: {exc.problem}", exc.fix))
+    else:
+        paths = ", ".join(f"{p.name} ({', '.join(sorted(p.algorithms))})" for p in verifier.paths)
+        checks.append(Check("verifier", "pass", f"trusted paths: {paths}"))
+    _check_origins(settings, checks)
+    _check_secrets(settings, checks)
+    if not skip_network:
+        _check_jwks(settings, checks)
+    failed = any(check.status == "fail" for check in checks)
+    if json_output:
+        emit_json(
+            {
+                "ok": not failed,
+                "settings": rows,
+                "checks": [check.as_dict() for check in checks],
+            }
+        )
+    else:
+        _render(rows, checks)
+    if config_error is not None:
+        raise typer.Exit(EXIT_USAGE)
+    if failed:
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _render(rows: list[dict[str, Any]], checks: list[Check]) -> None:
+    table = Table(title="Effective configuration")
+    table.add_column("variable")
+    table.add_column("value", overflow="fold")
+    table.add_column("source")
+    for row in rows:
+        table.add_row(escape(row["variable"]), escape(str(row["value"])), escape(row["source"]))
+    console.print(table)
+    console.print("[bold]Checks[/]")
+    for check in checks:
+        console.print(f"  {_MARKS[check.status]} {check.step:<9} {escape(check.detail)}")
+        if check.fix and check.status in ("fail", "warn"):
+            console.print(f"    {'':<9} [bold]fix:[/] {escape(check.fix)}")

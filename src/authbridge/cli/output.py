@@ -1,0 +1,91 @@
+"""Shared plumbing for commands: exit codes, consoles, JSON output and error handling."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, Final, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import ConfigError
+
+__all__ = [
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "console",
+    "emit_json",
+    "err_console",
+    "escape",
+    "fail_usage",
+    "guarded",
+    "mask_secret",
+]
+
+EXIT_OK: Final = 0
+EXIT_INVALID: Final = 1
+EXIT_USAGE: Final = 2
+
+# soft_wrap: long values (URLs, kids) stay on one line so output can be pasted and grepped.
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def emit_json(document: Any) -> None:
+    """Write one JSON document to stdout, for scripts."""
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def mask_secret(value: str | None) -> str:
+    """A secret's presence and length, never any of its characters."""
+    if value is None:
+        return "(not set)"
+    return f"•••••• ({len(value)} chars)"
+
+
+def report_config_error(exc: ConfigError, *, as_json: bool) -> None:
+    if as_json:
+        emit_json(
+            {
+                "error": "config",
+                "variable": exc.variable,
+                "problem": exc.problem,
+                "fix": exc.fix,
+            }
+        )
+        return
+    err_console.print(f"[bold red]Configuration error[/] in [bold]{escape(exc.variable)}[/]:")
+    err_console.print(f"  {escape(exc.problem)}")
+    err_console.print(f"  [bold]Fix:[/] {escape(exc.fix)}")
+
+
+def fail_usage(message: str, *, as_json: bool = False) -> NoReturn:
+    """Stop with exit code 2 and a one-line explanation."""
+    if as_json:
+        emit_json({"error": "usage", "message": message})
+    else:
+        err_console.print(f"[bold red]Error:[/] {escape(message)}")
+    raise typer.Exit(EXIT_USAGE)
+
+
+def guarded(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn a ``ConfigError`` into exit code 2 with the variable and the fix printed."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as exc:
+            report_config_error(exc, as_json=bool(kwargs.get("json_output", False)))
+            raise typer.Exit(EXIT_USAGE) from None
+
+    return wrapper
