@@ -6,12 +6,21 @@ they are never skipped.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.better_auth import BetterAuthServer, ServerPool, ensure_installed
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Run a slow first ``npm ci`` here, outside any one test's timeout, if a test needs it."""
+    if any("better_auth_install" in getattr(item, "fixturenames", ()) for item in session.items):
+        # On failure the fixture calls it again, and the tests that need it fail with the error.
+        with contextlib.suppress(Exception):
+            ensure_installed()
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,25 @@ DEFAULT_PASSWORD = "correct-horse-battery-staple"
 _START_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 5.0
 _START_ATTEMPTS = 3
+# Variables server.mjs reads. The developer's or CI's own values (PORT is common) must not
+# leak into a test server: only what the test passes counts.
+_SERVER_VARIABLES = frozenset(
+    {
+        "PORT",
+        "DB_PATH",
+        "DATABASE_URL",
+        "DB_SCHEMA",
+        "DB_DROP_SCHEMA_ON_EXIT",
+        "AUTH_SECRET",
+        "NODE_ENV",
+        "HARNESS_ADMIN",
+        "TRUSTED_ORIGINS",
+        "SESSION_EXPIRES_IN",
+        "USE_SECURE_COOKIES",
+        "BEARER_REQUIRE_SIGNATURE",
+    }
+)
+_SERVER_PREFIXES = ("BETTER_AUTH", "JWT_", "JWKS_", "COOKIE_")
 
 
 class BetterAuthError(RuntimeError):
@@ -162,9 +181,11 @@ class BetterAuthServer:
         assert self._workdir is not None
         self.env = self._build_env(overrides)
         self.port = int(self.env["PORT"])
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("BETTER_AUTH", "JWT_"))}
-        base.pop("DATABASE_URL", None)
-        base.pop("NODE_ENV", None)
+        base = {
+            name: value
+            for name, value in os.environ.items()
+            if name not in _SERVER_VARIABLES and not name.startswith(_SERVER_PREFIXES)
+        }
         stdout_path = self._workdir / "stdout.log"
         stderr_path = self._workdir / "stderr.log"
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:

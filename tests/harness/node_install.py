@@ -10,6 +10,7 @@ processes from installing or relinking at the same time.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -50,6 +51,7 @@ def _npm_executable() -> str:
     return npm
 
 
+@functools.cache
 def _node_version(node: str) -> str:
     result = subprocess.run(
         [node, "--version"], capture_output=True, text=True, check=True, timeout=30
@@ -120,14 +122,22 @@ def _link(link: Path, target: Path) -> None:
     os.replace(staging, link)
 
 
+_done_for_key: str | None = None  # this process already installed and linked this key
+
+
 def ensure_installed() -> Path:
     """Make ``interop/better-auth/node_modules`` usable; return the interop directory."""
+    global _done_for_key
     node = node_executable()
     _npm_executable()
     key = _cache_key(node)
+    link = INTEROP_DIR / "node_modules"
+    if key == _done_for_key and link.is_dir():
+        return INTEROP_DIR
     install_dir = CACHE_ROOT / key
     with _file_lock(CACHE_ROOT / ".lock"):
         if not (install_dir / _COMPLETE_MARKER).exists():
             _run_npm_ci(install_dir)
-        _link(INTEROP_DIR / "node_modules", install_dir / "node_modules")
+        _link(link, install_dir / "node_modules")
+    _done_for_key = key
     return INTEROP_DIR
