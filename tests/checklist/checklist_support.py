@@ -65,11 +65,14 @@ def key_material(*keys: TestKey) -> list[str]:
 
 
 async def rejects(
-    verifier: Verifier, token: str, error: type[AuthError], material: Iterable[Any] = ()
+    verifier: Verifier,
+    token: str,
+    error: type[AuthError] | tuple[type[AuthError], ...],
+    material: Iterable[Any] = (),
 ) -> AuthError:
     """Assert ``verify`` raises exactly ``error`` (or a subclass) and leaks nothing."""
     with pytest.raises(AuthError) as info:
         await verifier.verify(token)
-    assert isinstance(info.value, error), f"expected {error.__name__}, got {info.value!r}"
+    assert isinstance(info.value, error), f"expected {error}, got {info.value!r}"
     assert_error_is_safe(info.value, token, material)
     return info.value
