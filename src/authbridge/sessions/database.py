@@ -64,6 +64,7 @@ class DatabaseSessionStore:
         self._role_column: str | None = None
         self._roles_checked = False
         self._roles_lock = asyncio.Lock()
+        self._find_query: sa.Select[Any] | None = None
         self._session = sa.table(
             tables.session_table,
             sa.column(tables.session_id),
@@ -84,6 +85,14 @@ class DatabaseSessionStore:
     async def find(self, token: str) -> SessionRecord | None:
         """The session with this token joined to its user, or None when there is no row."""
         await self._detect_role_column()
+        if self._find_query is None:
+            self._find_query = self._build_find_query()
+        row = await self._fetch_one(self._find_query, {"token": token})
+        if row is None:
+            return None
+        return _record_from_row(row)
+
+    def _build_find_query(self) -> sa.Select[Any]:
         t = self._tables
         user_columns: list[sa.ColumnClause[Any]] = [
             sa.column(t.user_id),
@@ -107,16 +116,12 @@ class DatabaseSessionStore:
         ]
         if self._role_column:
             selected.append(user.c[self._role_column].label("role"))
-        query = (
+        return (
             sa.select(*selected)
             .select_from(session.join(user, user.c[t.user_id] == session.c[t.session_user_id]))
-            .where(session.c[t.session_token] == sa.bindparam("token", token))
+            .where(session.c[t.session_token] == sa.bindparam("token"))
             .limit(1)
         )
-        row = await self._fetch_one(query)
-        if row is None:
-            return None
-        return _record_from_row(row)
 
     async def exists(self, session_id: str) -> bool:
         """True when a session row with this id exists and has not expired."""
@@ -124,20 +129,22 @@ class DatabaseSessionStore:
         session = self._session
         query = (
             sa.select(session.c[t.session_expires_at].label("expires_at"))
-            .where(session.c[t.session_id] == sa.bindparam("sid", session_id))
+            .where(session.c[t.session_id] == sa.bindparam("sid"))
             .limit(1)
         )
-        row = await self._fetch_one(query)
+        row = await self._fetch_one(query, {"sid": session_id})
         if row is None:
             return False
         expires_at = parse_timestamp(row["expires_at"])
         return expires_at is not None and expires_at > datetime.now(UTC)
 
-    async def _fetch_one(self, query: sa.Select[Any]) -> dict[str, Any] | None:
+    async def _fetch_one(
+        self, query: sa.Select[Any], params: dict[str, str]
+    ) -> dict[str, Any] | None:
         try:
             async with asyncio.timeout(self._timeout):
                 async with self._engine.connect() as connection:
-                    result = await connection.execute(query)
+                    result = await connection.execute(query, params)
                     row = result.mappings().first()
         except (SQLAlchemyError, OSError, TimeoutError):
             raise KeysUnavailable(_UNAVAILABLE, retry_after=5) from None
