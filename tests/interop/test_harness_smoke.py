@@ -7,6 +7,10 @@ verifier bug (and vice versa).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
 import time
 from typing import Any
 from urllib.parse import unquote
@@ -214,3 +218,74 @@ def test_postgres_backed_server(better_auth_factory: ServerPool) -> None:
     while asyncio.run(schema_exists()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not asyncio.run(schema_exists())
+
+
+def cookie_signature(secret: str, token: str) -> str:
+    return base64.b64encode(
+        hmac.new(secret.encode(), token.encode(), hashlib.sha256).digest()
+    ).decode()
+
+
+def test_signed_token_is_hmac_of_the_current_secret(better_auth_factory: ServerPool) -> None:
+    new, old = secrets.token_urlsafe(40), secrets.token_urlsafe(40)
+    server = better_auth_factory(BETTER_AUTH_SECRETS=f"2:{new},1:{old}")
+    assert server.secret == new
+    user = server.sign_up()
+    assert user.signed_token == f"{user.session_token}.{cookie_signature(new, user.session_token)}"
+
+
+def test_default_secret_signs_the_cookie(better_auth: BetterAuthServer) -> None:
+    user = better_auth.sign_up()
+    expected = cookie_signature(better_auth.secret, user.session_token)
+    assert user.signed_token.rsplit(".", 1)[1] == expected
+
+
+def test_bearer_require_signature(
+    better_auth: BetterAuthServer, better_auth_factory: ServerPool
+) -> None:
+    lenient_user = better_auth.sign_up()
+    raw = {"Authorization": f"Bearer {lenient_user.session_token}"}
+    assert better_auth.token_response(raw).status_code == 200
+
+    strict = better_auth_factory(BEARER_REQUIRE_SIGNATURE=1)
+    user = strict.sign_up()
+    assert (
+        strict.token_response({"Authorization": f"Bearer {user.session_token}"}).status_code == 401
+    )
+    assert strict.token_response(user.bearer).status_code == 200
+
+
+def test_session_expiry_and_trusted_origins(better_auth_factory: ServerPool) -> None:
+    server = better_auth_factory(SESSION_EXPIRES_IN=120, TRUSTED_ORIGINS="http://app.example")
+    user = server.sign_up()
+    (session_cookie,) = [c for c in user.set_cookie if c.startswith(user.cookie_name + "=")]
+    assert "Max-Age=120" in session_cookie
+    body = {
+        "email": f"o-{secrets.token_hex(6)}@example.com",
+        "password": "pw-0123456789ab",
+        "name": "O",
+    }
+    trusted = server.client.post(
+        "/api/auth/sign-up/email", json=body, headers={"Origin": "http://app.example"}
+    )
+    assert trusted.status_code == 200
+    body["email"] = f"e-{secrets.token_hex(6)}@example.com"
+    evil = server.client.post(
+        "/api/auth/sign-up/email", json=body, headers={"Origin": "http://evil.example"}
+    )
+    assert evil.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("strategy", "prefix"), [("compact", "ey"), ("jwt", "eyJhbGciOiJIUzI1NiJ9."), ("jwe", "eyJ")]
+)
+def test_cookie_cache_strategies(
+    better_auth_factory: ServerPool, strategy: str, prefix: str
+) -> None:
+    server = better_auth_factory(COOKIE_CACHE_STRATEGY=strategy, COOKIE_CACHE_MAX_AGE=60)
+    user = server.sign_up()
+    value = user.cookies["better-auth.session_data"]
+    assert value.startswith(prefix)
+    assert value.count(".") == {"compact": 0, "jwt": 2, "jwe": 4}[strategy]
+    (cookie,) = [c for c in user.set_cookie if c.startswith("better-auth.session_data=")]
+    assert "Max-Age=60" in cookie
