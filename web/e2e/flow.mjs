@@ -140,6 +140,9 @@ async function addTask(page, title, extras = {}) {
 async function main() {
   assert.ok(fs.existsSync(CHROMIUM_PATH), `chromium not found at ${CHROMIUM_PATH}`);
   fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  for (const stale of ["failure-a.png", "failure-b.png"]) {
+    fs.rmSync(path.join(SCREENSHOT_DIR, stale), { force: true });
+  }
 
   // ---- User A -------------------------------------------------------------------------
   const a = await openBrowser("a");
@@ -157,11 +160,13 @@ async function main() {
   );
   step("A added three tasks");
 
+  // click(), not check(): the box flips when the optimistic update lands, a tick later.
   const patch = await apiCall(pageA, "PATCH", `/api/tasks/${milkId}`, () =>
-    pageA.getByRole("checkbox", { name: "Buy milk" }).check(),
+    pageA.getByRole("checkbox", { name: "Buy milk" }).click(),
   );
   assert.equal(patch.status(), 200, "PATCH completed=true");
   assert.equal((await patch.json()).completed, true);
+  await taskRow(pageA, "Buy milk").locator("input[type=checkbox]:checked").waitFor();
   step("A completed “Buy milk”");
 
   await pageA.getByRole("button", { name: "Edit “Write report”" }).click();
