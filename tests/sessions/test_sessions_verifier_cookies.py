@@ -293,3 +293,36 @@ async def test_disabled_verifier(opened: list[SessionVerifier]) -> None:
     assert await verifier.verify_cookies(cookies, method="GET", headers={}) is None
     with pytest.raises(RuntimeError):
         await verifier.session_exists("sid")
+
+
+async def test_jwe_cache_from_the_legacy_secret_is_accepted(
+    db: Db, opened: list[SessionVerifier]
+) -> None:
+    """Better Auth's symmetricDecodeJWT also tries the legacy BETTER_AUTH_SECRET."""
+    _, _, token = await db.add()
+    await db.delete(token)
+    legacy = new_secret()
+    cookies = {
+        "better-auth.session_token": url_encode(sign(token, db.secret)),
+        "better-auth.session_data": jwe_cookie(session_data(token, user_id="legacy"), legacy),
+    }
+    with_legacy = _open(opened, db.config(cookie_cache="jwe", legacy_secret=legacy))
+    principal = await with_legacy.verify_cookies(cookies, method="GET", headers={})
+    assert principal is not None
+    assert principal.sub == "legacy"
+    without = _open(opened, db.config(cookie_cache="jwe"))
+    with pytest.raises(SessionInvalid):
+        await without.verify_cookies(cookies, method="GET", headers={})
+
+
+async def test_websocket_handshake_checks_origin(db: Db, opened: list[SessionVerifier]) -> None:
+    user_id, _, token = await db.add()
+    verifier = _open(opened, db.config())
+    cookies = {"better-auth.session_token": url_encode(sign(token, db.secret))}
+    with pytest.raises(CsrfRejected):
+        await verifier.verify_cookies(
+            cookies, method="WEBSOCKET", headers={"origin": "https://evil.example"}
+        )
+    principal = await verifier.verify_cookies(cookies, method="WEBSOCKET", headers={"origin": APP})
+    assert principal is not None
+    assert principal.sub == user_id

@@ -124,7 +124,8 @@ class SessionVerifier:
     ) -> Principal | None:
         """The session cookie to a Principal; None when cookie mode is off or no cookie is sent.
 
-        Unsafe methods must come from a trusted origin (:class:`CsrfRejected`).
+        Unsafe methods must come from a trusted origin (:class:`CsrfRejected`); pass
+        ``method="WEBSOCKET"`` for a WebSocket handshake so its ``Origin`` is checked too.
         A cookie is always signed: Better Auth never accepts an unsigned one.
         """
         if not self.enabled or not self.config.cookies_enabled:
