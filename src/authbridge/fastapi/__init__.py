@@ -23,12 +23,13 @@ from .dependencies import (
     optional_principal,
     require_roles,
     require_scopes,
-    verified_principal,
 )
+from .openapi import SCHEME_NAME
 from .responses import AuthHTTPException
 from .websocket import WebSocketUser, authenticate_websocket, websocket_user
 
 __all__ = [
+    "SCHEME_NAME",
     "AuditLog",
     "AuthBridge",
     "AuthHTTPException",
@@ -43,6 +44,5 @@ __all__ = [
     "optional_principal",
     "require_roles",
     "require_scopes",
-    "verified_principal",
     "websocket_user",
 ]

@@ -169,7 +169,9 @@ class AuditLog:
         principal: Principal | None = None,
     ) -> None:
         """A refused request. ``principal`` is set only for 403s, after verification."""
-        if not self.logger.isEnabledFor(logging.WARNING):
+        # No credentials at all is routine (a signed-out browser): INFO, not WARNING.
+        level = logging.INFO if code == "token_missing" else logging.WARNING
+        if not self.logger.isEnabledFor(level):
             return
         event = self._base(scope, transport)
         dropped = self.throttle.admit((code, event["client_ip"]))
@@ -185,7 +187,7 @@ class AuditLog:
             event.update(alg=alg, kid=kid, iss=iss)
         if dropped:
             event["suppressed"] = dropped
-        self._emit(logging.WARNING, event)
+        self._emit(level, event)
 
     def _base(self, scope: Mapping[str, Any], transport: str) -> dict[str, Any]:
         client = scope.get("client")

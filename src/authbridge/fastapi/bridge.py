@@ -7,7 +7,7 @@ and the audit log. Dependencies find it on ``request.app.state.authbridge``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, Protocol
 
@@ -20,12 +20,14 @@ from ..verifier import Verifier
 from .audit import AuditLog
 from .credentials import FORM_CONTENT_TYPE, bearer_from_headers, form_has_access_token, header_value
 from .middleware import AuthStateMiddleware
+from .openapi import declare_guard_scopes
 from .responses import AuthHTTPException, auth_exception_handler, check_realm, http_error_for
 
 __all__ = ["STATE_ATTRIBUTE", "AuthBridge", "CookieAuthenticator", "bridge_of"]
 
 STATE_ATTRIBUTE: Final = "authbridge"
 _MAX_FORM_CHECK_BYTES: Final = 1 << 20
+_BODYLESS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 
@@ -99,7 +101,8 @@ class AuthBridge:
         """
         setattr(app.state, STATE_ATTRIBUTE, self)
         app.add_exception_handler(AuthHTTPException, auth_exception_handler)
-        app.add_middleware(AuthStateMiddleware)
+        app.add_middleware(AuthStateMiddleware, bridge=self)
+        declare_guard_scopes(app)
         if lifespan:
             app.router.lifespan_context = self._wrap_lifespan(app.router.lifespan_context)
 
@@ -117,6 +120,18 @@ class AuthBridge:
         """Verify the request's one credential. Raises ``AuthError`` (nothing is logged)."""
         principal, _ = await self.resolve(connection)
         return principal
+
+    def cached(self, scope: Mapping[str, Any]) -> Principal | None:
+        """The synchronous fast path: the Principal if the request's one bearer token is in
+        the verifier's cache and nothing else needs checking; else None (use ``resolve``)."""
+        headers = scope["headers"]
+        try:
+            token = bearer_from_headers(headers, scope.get("query_string", b""))
+        except AuthError:
+            return None  # the slow path reports it
+        if scope.get("method") not in _BODYLESS and _maybe_form(headers):
+            return None
+        return self.verifier.verify_cached(token)
 
     async def resolve(self, connection: HTTPConnection) -> tuple[Principal, bool]:
         """Like ``authenticate``; also says whether the answer came from the token cache."""
@@ -161,6 +176,7 @@ class AuthBridge:
 
 
 def bridge_of(connection: HTTPConnection) -> AuthBridge:
+    """The app's bridge: from ``app.state`` (where ``install``/``lifespan`` put it)."""
     bridge = getattr(connection.app.state, STATE_ATTRIBUTE, None)
     if not isinstance(bridge, AuthBridge):
         raise RuntimeError(
@@ -169,12 +185,14 @@ def bridge_of(connection: HTTPConnection) -> AuthBridge:
     return bridge
 
 
+def _maybe_form(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    content_type = header_value(headers, b"content-type")
+    return content_type is not None and content_type.lower().startswith(FORM_CONTENT_TYPE)
+
+
 async def _form_token(request: Request) -> bool:
     """A form-encoded body with ``access_token`` next to a header is two credentials (V2)."""
-    if request.scope.get("method") in ("GET", "HEAD", "OPTIONS"):
-        return False
-    content_type = header_value(request.scope["headers"], b"content-type")
-    if content_type is None or not content_type.lower().startswith(FORM_CONTENT_TYPE):
+    if request.scope.get("method") in _BODYLESS or not _maybe_form(request.scope["headers"]):
         return False
     length = header_value(request.scope["headers"], b"content-length")
     if length is None or not length.isdigit() or int(length) > _MAX_FORM_CHECK_BYTES:

@@ -11,7 +11,8 @@ built by ``require_scopes``/``require_roles`` carry per-call defaults that FastA
 as real objects.
 """
 
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Callable
 from typing import Annotated, Final
 
 from fastapi import Request, Security
@@ -22,7 +23,8 @@ from fastapi.security.base import SecurityBase
 from ..errors import AuthError, InsufficientScope, TokenMissing
 from ..principal import Principal
 from .bridge import STATE_ATTRIBUTE, AuthBridge, bridge_of
-from .middleware import slot_of
+from .middleware import SLOT_KEY, AuthSlot, slot_of
+from .openapi import SCHEME_NAME
 from .responses import AuthHTTPException, check_scope_names, http_error_for
 
 __all__ = [
@@ -33,10 +35,8 @@ __all__ = [
     "optional_principal",
     "require_roles",
     "require_scopes",
-    "verified_principal",
 ]
 
-SCHEME_NAME: Final = "bearerAuth"
 _DESCRIPTION: Final = (
     "A Better Auth JWT (or a service token) sent as `Authorization: Bearer <token>`."
 )
@@ -45,15 +45,23 @@ _DESCRIPTION: Final = (
 async def authenticated(request: Request, *, optional: bool = False) -> Principal | None:
     """This request's Principal, verifying at most once; None only if ``optional`` and absent."""
     scope = request.scope
-    slot = slot_of(scope)
+    slot = scope.get(SLOT_KEY)
+    if slot is None:
+        slot = scope[SLOT_KEY] = AuthSlot()
     result = slot.result
     if result is not None:
         if isinstance(result, Principal):
             return result
         raise result
+    bridge: AuthBridge = slot.bridge or bridge_of(request)
+    # Fast path: a token the verifier has seen costs a header scan and a dict lookup.
+    principal = bridge.cached(scope)
+    if principal is not None:
+        slot.result = principal
+        bridge.audit.success(principal, scope=scope, cached=True)
+        return principal
     if optional and slot.anonymous:
         return None
-    bridge = bridge_of(request)
     try:
         principal, cached = await bridge.resolve(request)
     except TokenMissing as exc:
@@ -80,136 +88,129 @@ def _deny(
     return bridge.refuse(error, request.scope, principal=principal, required=scopes + roles)
 
 
-def _enforce_scopes(request: Request, principal: Principal, scopes: SecurityScopes) -> None:
-    if scopes.scopes and not principal.has_scopes(scopes.scopes):
-        raise _deny(request, principal, tuple(scopes.scopes))
+class BearerPrincipal(SecurityBase):
+    """Required credentials. It is also the OpenAPI ``http``/``bearer`` security scheme, so a
+    protected route costs a single dependency. Enforces ``Security`` scopes (all of them)."""
 
-
-class _BearerScheme(SecurityBase):
-    """The OpenAPI ``http``/``bearer`` scheme; subclasses are the dependencies themselves."""
+    optional = False
 
     def __init__(self) -> None:
         self.model = HTTPBearerModel(bearerFormat="JWT", description=_DESCRIPTION)
         self.scheme_name = SCHEME_NAME
-
-
-class BearerPrincipal(_BearerScheme):
-    """Required credentials; enforces ``Security`` scopes (all of them)."""
+        _ALL.add(self)
 
     async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
         principal = await authenticated(request)
         assert principal is not None
-        _enforce_scopes(request, principal, security_scopes)
+        self.authorize(request, principal, security_scopes.scopes)
         return principal
 
+    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+        """Raise a 403 unless ``principal`` may pass; ``scopes`` come from ``Security``."""
+        if scopes and not principal.has_scopes(scopes):
+            raise _deny(request, principal, tuple(scopes))
 
-class OptionalBearerPrincipal(_BearerScheme):
+    def declared_scopes(self) -> tuple[str, ...]:
+        """Scopes to add to the route's OpenAPI security requirement."""
+        return ()
+
+
+class OptionalBearerPrincipal(BearerPrincipal):
     """None when the request sent no credentials; a bad credential is still a 401."""
 
-    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal | None:
+    optional = True
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> Principal | None:
         principal = await authenticated(request, optional=True)
         if principal is not None:
-            _enforce_scopes(request, principal, security_scopes)
+            self.authorize(request, principal, security_scopes.scopes)
         return principal
 
 
-class VerifiedPrincipal(_BearerScheme):
-    """Required credentials, no scope check: the base of ``require_scopes``/``require_roles``,
-    which declare their scopes to OpenAPI through it and check them their own way."""
+class ScopeGuard(BearerPrincipal):
+    """``require_scopes(...)``: verification, then all (or any) of the scopes."""
 
-    async def __call__(self, request: Request) -> Principal:
-        principal = await authenticated(request)
-        assert principal is not None
-        return principal
+    def __init__(self, scopes: tuple[str, ...], any_of: bool) -> None:
+        super().__init__()
+        self.scopes = scopes
+        self.any_of = any_of
 
+    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+        if not principal.has_scopes(self.scopes, any_of=self.any_of):
+            raise _deny(request, principal, self.scopes)
+        super().authorize(request, principal, scopes)
+
+    def declared_scopes(self) -> tuple[str, ...]:
+        return self.scopes
+
+    def __repr__(self) -> str:
+        mode = "any" if self.any_of else "all"
+        return f"require_scopes({', '.join(self.scopes)}; {mode})"
+
+
+class RoleGuard(BearerPrincipal):
+    """``require_roles(...)``: verification, then one (or all) of the roles."""
+
+    def __init__(self, roles: tuple[str, ...], all_of: bool) -> None:
+        super().__init__()
+        self.roles = roles
+        self.all_of = all_of
+
+    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+        if not principal.has_roles(self.roles, any_of=not self.all_of):
+            raise _deny(request, principal, (), self.roles)
+        super().authorize(request, principal, scopes)
+
+    def __repr__(self) -> str:
+        mode = "all" if self.all_of else "any"
+        return f"require_roles({', '.join(self.roles)}; {mode})"
+
+
+# Every dependency object made here, so override_user can replace them all.
+_ALL: Final[weakref.WeakSet[BearerPrincipal]] = weakref.WeakSet()
 
 get_principal: Final = BearerPrincipal()
 bearer_scheme: Final = get_principal
 optional_principal: Final = OptionalBearerPrincipal()
-verified_principal: Final = VerifiedPrincipal()
 
 CurrentUser = Annotated[Principal, Security(get_principal)]
 OptionalUser = Annotated[Principal | None, Security(optional_principal)]
 
-Guard = Callable[..., Awaitable[Principal]]
 
-
-def require_scopes(*scopes: str, any_of: bool = False) -> Guard:
+def require_scopes(*scopes: str, any_of: bool = False) -> ScopeGuard:
     """A dependency returning the Principal if it holds all (or, ``any_of``, one) of ``scopes``.
 
-    Use as ``Depends(require_scopes("tasks:read"))`` or ``Security(...)``; the scopes appear on
-    the route's OpenAPI security requirement.
+    Use as ``Depends(require_scopes("tasks:read"))`` (or ``Security``, or in a route's
+    ``dependencies=[...]``). ``AuthBridge.install`` lists the scopes on the route's OpenAPI
+    security requirement.
     """
-    required = check_scope_names(scopes, "scope")
-    verified = Security(verified_principal, scopes=list(required))
-
-    async def scopes_guard(
-        request: Request,
-        security_scopes: SecurityScopes,
-        principal: Principal = verified,
-    ) -> Principal:
-        if not principal.has_scopes(required, any_of=any_of):
-            raise _deny(request, principal, required)
-        _enforce_scopes(request, principal, security_scopes)
-        return principal
-
-    scopes_guard.__name__ = f"require_scopes({', '.join(required)})"
-    return scopes_guard
+    return ScopeGuard(check_scope_names(scopes, "scope"), any_of)
 
 
-def require_roles(*roles: str, all_of: bool = False) -> Guard:
+def require_roles(*roles: str, all_of: bool = False) -> RoleGuard:
     """A dependency returning the Principal if it has one (or, ``all_of``, all) of ``roles``."""
-    required = check_scope_names(roles, "role")
-    verified = Security(verified_principal)
-
-    async def roles_guard(
-        request: Request,
-        security_scopes: SecurityScopes,
-        principal: Principal = verified,
-    ) -> Principal:
-        if not principal.has_roles(required, any_of=not all_of):
-            raise _deny(request, principal, (), required)
-        _enforce_scopes(request, principal, security_scopes)
-        return principal
-
-    roles_guard.__name__ = f"require_roles({', '.join(required)})"
-    return roles_guard
+    return RoleGuard(check_scope_names(roles, "role"), all_of)
 
 
 def principal_overrides(
     principal: Principal | None, realm: str = "api"
 ) -> dict[Callable[..., object], Callable[..., object]]:
-    """``app.dependency_overrides`` entries that make every dependency here yield ``principal``.
+    """``app.dependency_overrides`` entries making every authbridge dependency see ``principal``
+    instead of verifying a credential. Guards still check scopes and roles against it;
+    ``None`` means "no credentials" (401, or None for optional users)."""
 
-    Guards still check scopes and roles against it; ``None`` means "no credentials" (401).
-    """
+    def fake(dependency: BearerPrincipal) -> Callable[..., object]:
+        async def overridden(request: Request, security_scopes: SecurityScopes) -> object:
+            if principal is None:
+                if dependency.optional:
+                    return None
+                raise http_error_for(TokenMissing(), realm)
+            dependency.authorize(request, principal, security_scopes.scopes)
+            slot_of(request.scope).result = principal
+            return principal
 
-    def missing() -> AuthHTTPException:
-        return http_error_for(TokenMissing(), realm)
+        return overridden
 
-    def check(scopes: SecurityScopes) -> Principal:
-        if principal is None:
-            raise missing()
-        if scopes.scopes and not principal.has_scopes(scopes.scopes):
-            raise http_error_for(InsufficientScope(required=tuple(scopes.scopes)), realm)
-        return principal
-
-    async def as_get_principal(request: Request, security_scopes: SecurityScopes) -> Principal:
-        slot_of(request.scope).result = check(security_scopes)
-        return slot_of(request.scope).result  # type: ignore[return-value]
-
-    async def as_optional(request: Request, security_scopes: SecurityScopes) -> Principal | None:
-        if principal is None:
-            return None
-        slot_of(request.scope).result = check(security_scopes)
-        return principal
-
-    async def as_verified(request: Request) -> Principal:
-        slot_of(request.scope).result = check(SecurityScopes())
-        return slot_of(request.scope).result  # type: ignore[return-value]
-
-    return {
-        get_principal: as_get_principal,
-        optional_principal: as_optional,
-        verified_principal: as_verified,
-    }
+    return {dependency: fake(dependency) for dependency in list(_ALL)}

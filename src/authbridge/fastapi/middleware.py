@@ -24,11 +24,12 @@ _VARY: Final = b"vary"
 class AuthSlot:
     """This request's outcome: a ``Principal``, an exception to re-raise, or nothing yet."""
 
-    __slots__ = ("anonymous", "result")
+    __slots__ = ("anonymous", "bridge", "result")
 
-    def __init__(self) -> None:
+    def __init__(self, bridge: Any = None) -> None:
         self.result: Principal | Exception | None = None
         self.anonymous = False  # optional auth ran and found no credentials
+        self.bridge = bridge  # the installing AuthBridge: saves a lookup per request
 
 
 def slot_of(scope: Scope) -> AuthSlot:
@@ -60,14 +61,15 @@ def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
 class AuthStateMiddleware:
     """Gives each HTTP request an ``AuthSlot`` and privatizes authenticated responses."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, bridge: Any = None) -> None:
         self.app = app
+        self.bridge = bridge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        slot = scope[SLOT_KEY] = AuthSlot()
+        slot = scope[SLOT_KEY] = AuthSlot(self.bridge)
 
         async def send_private(message: Message) -> None:
             if message["type"] == "http.response.start" and isinstance(slot.result, Principal):

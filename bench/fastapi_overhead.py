@@ -1,0 +1,164 @@
+"""How much does authbridge add to a FastAPI request? In-process ASGI calls, no network.
+
+Compares a bare endpoint with protected ones on a token-cache hit, and the shipped design (a
+lazy dependency, plus a pure-ASGI middleware that only adds response headers) with the
+alternatives that were considered: verifying eagerly in a middleware, and no middleware.
+
+    uv run python bench/fastapi_overhead.py [--requests 20000] [--rounds 5]
+"""
+
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+
+from authbridge.errors import AuthError
+from authbridge.fastapi import AuthBridge, CurrentUser, require_scopes
+from authbridge.fastapi.credentials import bearer_from_headers
+from authbridge.fastapi.middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
+from authbridge.principal import Principal
+from authbridge.testing import FakeIssuer
+
+ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+def scope_for(path: str, token: str | None) -> dict[str, Any]:
+    headers = [(b"host", b"bench"), (b"user-agent", b"bench"), (b"accept", b"*/*")]
+    if token is not None:
+        headers.append((b"authorization", b"Bearer " + token.encode()))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+async def run(app: ASGI, template: dict[str, Any], requests: int) -> float:
+    """Requests per second for ``requests`` sequential calls; checks each answered 200."""
+    body = {"type": "http.request", "body": b"", "more_body": False}
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return body
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    start = time.process_time()  # CPU time: robust on a shared, busy machine
+    for _ in range(requests):
+        await app(dict(template), receive, send)
+    elapsed = time.process_time() - start
+    if set(status) != {200}:
+        raise SystemExit(f"unexpected statuses {set(status)} for {template['path']}")
+    return requests / elapsed
+
+
+def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
+    """name -> (app, path, needs a token)."""
+
+    async def ok() -> dict[str, bool]:
+        return {"ok": True}
+
+    async def me(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    async def scoped(
+        user: Annotated[Principal, Depends(require_scopes("tasks:read"))],
+    ) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    bare = FastAPI()
+    bare.get("/bare")(ok)
+
+    shipped = FastAPI()
+    bridge = AuthBridge(issuer.verifier())
+    bridge.install(shipped)
+    shipped.get("/bare")(ok)
+    shipped.get("/me")(me)
+    shipped.get("/scoped")(scoped)
+
+    # No middleware: lifespan only (no Cache-Control/Vary on success; measured for its cost).
+    no_middleware = FastAPI()
+    no_middleware.state.authbridge = AuthBridge(issuer.verifier())
+    no_middleware.get("/me")(me)
+
+    # Alternative: verify eagerly in a middleware; the dependency only reads the slot.
+    eager = FastAPI()
+    eager_bridge = AuthBridge(issuer.verifier())
+
+    class EagerMiddleware:
+        def __init__(self, app: ASGI) -> None:
+            self.app = app
+
+        async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                slot = scope[SLOT_KEY] = AuthSlot()
+                try:
+                    token = bearer_from_headers(scope["headers"], scope["query_string"])
+                    verifier = eager_bridge.verifier
+                    slot.result = verifier.verify_cached(token) or await verifier.verify(token)
+                except AuthError as exc:
+                    slot.result = exc
+            await self.app(scope, receive, send)
+
+    async def eager_user(request: Request) -> Principal:
+        result = request.scope[SLOT_KEY].result
+        if isinstance(result, Principal):
+            return result
+        raise eager_bridge.refuse(result, request.scope)
+
+    async def eager_me(user: Annotated[Principal, Depends(eager_user)]) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    eager.get("/me")(eager_me)
+    eager.add_middleware(EagerMiddleware)  # type: ignore[arg-type]
+    eager.add_middleware(AuthStateMiddleware)
+
+    return {
+        "bare endpoint (no authbridge)": (bare, "/bare", False),
+        "bare endpoint, bridge installed": (shipped, "/bare", False),
+        "CurrentUser (shipped)": (shipped, "/me", True),
+        "require_scopes (shipped)": (shipped, "/scoped", True),
+        "CurrentUser, no middleware": (no_middleware, "/me", True),
+        "eager middleware + slot dependency": (eager, "/me", True),
+    }
+
+
+async def main(requests: int, rounds: int) -> None:
+    issuer = FakeIssuer()
+    token = issuer.token(scope="tasks:read")
+    apps = build_apps(issuer)
+    results: dict[str, list[float]] = {name: [] for name in apps}
+    for _ in range(rounds):  # interleave rounds so drift hits every variant alike
+        for name, (app, path, needs_token) in apps.items():
+            template = scope_for(path, token if needs_token else None)
+            await run(app, template, requests // 10)  # warm up (and fill the token cache)
+            results[name].append(await run(app, template, requests))
+    baseline = statistics.median(results["bare endpoint (no authbridge)"])
+    print(f"{'variant':40} {'req/s (median)':>15} {'vs bare':>8}")
+    for name, values in results.items():
+        rate = statistics.median(values)
+        print(f"{name:40} {rate:15,.0f} {rate / baseline:8.2f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    asyncio.run(main(args.requests, args.rounds))

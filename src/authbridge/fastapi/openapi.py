@@ -1,0 +1,65 @@
+"""List ``require_scopes`` scopes on each route's OpenAPI security requirement.
+
+FastAPI lists scopes only from ``Security(..., scopes=[...])``. A guard from
+``require_scopes`` is used as a plain ``Depends`` and carries its scopes itself (which keeps a
+protected route at one dependency), so ``AuthBridge.install`` adds them to the schema here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+__all__ = ["SCHEME_NAME", "declare_guard_scopes"]
+
+SCHEME_NAME: Final = "bearerAuth"
+
+
+def _guard_scopes(dependant: Dependant, found: list[str]) -> list[str]:
+    declared = getattr(dependant.call, "declared_scopes", None)
+    if callable(declared):
+        found.extend(scope for scope in declared() if scope not in found)
+    for sub in dependant.dependencies:
+        _guard_scopes(sub, found)
+    return found
+
+
+def _merge(app: FastAPI, schema: dict[str, Any]) -> None:
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        scopes = _guard_scopes(route.dependant, [])
+        if not scopes:
+            continue
+        path_item = schema.get("paths", {}).get(route.path_format, {})
+        for method in route.methods or ():
+            operation = path_item.get(method.lower())
+            if operation is None:
+                continue
+            requirements = operation.setdefault("security", [])
+            entry = next((r for r in requirements if SCHEME_NAME in r), None)
+            if entry is None:
+                entry = {SCHEME_NAME: []}
+                requirements.append(entry)
+            entry[SCHEME_NAME] = list(dict.fromkeys([*entry[SCHEME_NAME], *scopes]))
+
+
+def declare_guard_scopes(app: FastAPI) -> None:
+    """Wrap ``app.openapi`` so the generated schema lists every guard's scopes."""
+    original: Callable[[], dict[str, Any]] = app.openapi
+    if getattr(original, "_authbridge", False):
+        return
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        _merge(app, schema)
+        return schema
+
+    openapi._authbridge = True  # type: ignore[attr-defined]
+    setattr(app, "openapi", openapi)  # noqa: B010 - mypy forbids assigning to a method
