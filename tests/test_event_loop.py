@@ -8,10 +8,10 @@ server answers from its own thread, so only our client side is judged.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from blockbuster import BlockBuster, BlockingError, blockbuster_ctx
 
@@ -40,12 +40,12 @@ async def test_the_detector_is_armed(blockbuster: BlockBuster) -> None:
         time.sleep(0.001)
 
 
-async def test_the_detector_catches_blocking_http(
+async def test_the_detector_catches_blocking_socket_io(
     server: JWKSServer, blockbuster: BlockBuster
 ) -> None:
-    # A synchronous HTTP client on the loop is exactly the mistake these tests exist to catch.
-    with pytest.raises(BlockingError):
-        httpx.get(server.url, timeout=1)
+    # A blocking socket call on the loop is exactly the mistake these tests exist to catch.
+    with socket.socket() as sock, pytest.raises(BlockingError):
+        sock.connect(("127.0.0.1", server.port))
 
 
 async def test_remote_fetch_paths_never_block(server: JWKSServer, blockbuster: BlockBuster) -> None:

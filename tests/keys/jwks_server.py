@@ -7,14 +7,20 @@ of the test that talks to it. Tests change its behaviour by setting attributes:
 * ``status``, ``headers`` (extra response headers, e.g. ``Cache-Control``), ``redirect_to``;
 * ``delay`` (seconds before answering), ``drip`` (seconds between body bytes);
 * ``endless`` (stream an unbounded body with no ``Content-Length``);
+* ``encoding`` (``"gzip"`` or ``"deflate"`` compress the body; any other value is only
+  announced in ``Content-Encoding``);
 * ``requests`` counts the requests that reached it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
+import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -61,17 +67,34 @@ def ec_p256_key(kid: str) -> IssuerKey:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as real issuers do
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.owner.lock:
+            self.server.owner.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.owner.lock:
+            self.server.owner.connections.discard(self.connection)
+        super().finish()
 
     def do_GET(self) -> None:
         owner = self.server.owner
         with owner.lock:
             owner.requests += 1
             owner.paths.append(self.path)
-            delay, drip, endless = owner.delay, owner.drip, owner.endless
+            delay, drip, endless, encoding = owner.delay, owner.drip, owner.endless, owner.encoding
             status, headers, redirect_to = owner.status, dict(owner.headers), owner.redirect_to
             body = owner.body if owner.body is not None else json.dumps(owner.document).encode()
         if self.path != owner.path and redirect_to is None:
             status, body = 404, b'{"error":"not found"}'
+        if encoding == "gzip":
+            body = gzip.compress(body)
+        elif encoding == "deflate":
+            body = zlib.compress(body)
+        if encoding is not None:
+            headers["Content-Encoding"] = encoding
         try:
             if delay:
                 time.sleep(delay)
@@ -82,7 +105,9 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in headers.items():
                 self.send_header(name, value)
             if endless:
-                self.end_headers()  # HTTP/1.0: the body ends when the connection closes
+                self.send_header("Connection", "close")  # the body ends when it closes
+                self.close_connection = True
+                self.end_headers()
                 chunk = b" " * 16384
                 deadline = time.monotonic() + 30
                 while time.monotonic() < deadline:
@@ -124,8 +149,10 @@ class JWKSServer:
         self.delay = 0.0
         self.drip = 0.0
         self.endless = False
+        self.encoding: str | None = None
         self.requests = 0
         self.paths: list[str] = []
+        self.connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -156,6 +183,11 @@ class JWKSServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        with self.lock:
+            open_connections = list(self.connections)
+        for connection in open_connections:  # kept-alive connections die with the server
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import logging
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
@@ -362,3 +365,55 @@ def test_loopback_http_can_be_refused(url: str) -> None:
         RemoteJWKS(url, allow_http_loopback=False)
     assert caught.value.variable == "AUTHBRIDGE_JWKS_URL"
     assert "https" in caught.value.fix
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_compressed_answers_are_decoded(
+    server: JWKSServer, encoding: str, key_a: IssuerKey
+) -> None:
+    server.encoding = encoding
+    source = RemoteJWKS(server.url)
+    try:
+        await source.start()
+    finally:
+        await source.aclose()
+    assert source.last_error is None
+    assert set(source.keys) == {"kid-a"}
+
+
+async def test_a_compression_bomb_is_refused_at_the_cap(server: JWKSServer) -> None:
+    server.body = b'{"keys": [], "pad": "' + b" " * 50_000_000 + b'"}'
+    server.encoding = "gzip"  # about 50 KB on the wire, 50 MB once inflated
+    source = RemoteJWKS(server.url)
+    try:
+        await source.start()
+    finally:
+        await source.aclose()
+    assert source.last_error == "the answer is larger than 65536 bytes"
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "gzip, gzip"])
+async def test_other_encodings_are_refused(server: JWKSServer, encoding: str) -> None:
+    server.encoding = encoding
+    source = RemoteJWKS(server.url)
+    try:
+        await source.start()
+    finally:
+        await source.aclose()
+    assert source.last_error == "unsupported content encoding"
+
+
+def test_one_source_survives_across_event_loops(server: JWKSServer, clock: FakeClock) -> None:
+    # e.g. a test suite or a server that runs several event loops in one process. The pooled
+    # sockets of an ended loop can only be reclaimed by the garbage collector, which warns.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        source = RemoteJWKS(server.url, clock=clock)
+        asyncio.run(source.start())
+        clock.advance(600)
+        key = asyncio.run(source.get_key("kid-a", "EdDSA"))
+        asyncio.run(source.aclose())
+        gc.collect()
+    assert key.kid == "kid-a"
+    assert source.fetch_count == 2
+    assert source.last_error is None

@@ -34,6 +34,7 @@ import ipaddress
 import logging
 import math
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
@@ -124,6 +125,26 @@ class _FetchFailed(Exception):
     """A fetch that produced no usable key set. The message is safe to log."""
 
 
+def _decode_body(raw: bytes, encoding: str, max_bytes: int) -> bytes:
+    """Undo a gzip/deflate ``Content-Encoding`` without ever producing more than the cap."""
+    name = encoding.strip().lower()
+    if name in ("", "identity"):
+        return raw
+    if name not in ("gzip", "x-gzip", "deflate"):
+        raise _FetchFailed("unsupported content encoding")
+    # wbits: 47 accepts a gzip or zlib wrapper; -15 is bare deflate, which some servers send.
+    for wbits in (47, -15) if name == "deflate" else (47,):
+        decoder = zlib.decompressobj(wbits)
+        try:
+            body = decoder.decompress(raw, max_bytes + 1)
+        except zlib.error:
+            continue
+        if len(body) > max_bytes:
+            raise _FetchFailed(f"the answer is larger than {max_bytes} bytes")
+        return body
+    raise _FetchFailed("the answer's compression is corrupt")
+
+
 class RemoteJWKS:
     """Keys from the issuer's JWKS endpoint. Implements ``KeySource``.
 
@@ -183,6 +204,7 @@ class RemoteJWKS:
         self._miss_fetch_at: float | None = None  # unknown-kid fetch since the routine one
         self._negative: OrderedDict[str, float] = OrderedDict()  # kid -> remembered until
         self._inflight: asyncio.Task[bool] | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[KeysRemovedListener] = []
 
     # --- diagnostics -------------------------------------------------------------------
@@ -230,7 +252,7 @@ class RemoteJWKS:
         if type(kid) is not str or not 0 < len(kid) <= MAX_KID_LENGTH:
             raise UnknownKey()  # no set can hold it: never worth a fetch
         arrived_seq = self._started_seq
-        if self._inflight is not None:
+        if self._current_inflight() is not None:
             await self._join()
         elif self._routine_fetch_due(self._clock()):
             await self._fetch("the key set expired" if self._fetched_at else "first use")
@@ -243,7 +265,7 @@ class RemoteJWKS:
             raise self._remember_missing(kid)
         if self._is_negative(kid):
             raise UnknownKey()
-        if self._inflight is not None:
+        if self._current_inflight() is not None:
             await self._join()
         elif self._miss_fetch_allowed(self._clock()):
             self._miss_fetch_at = self._clock()
@@ -272,14 +294,15 @@ class RemoteJWKS:
         return await self._fetch(reason)
 
     async def aclose(self) -> None:
-        task = self._inflight
+        task = self._current_inflight()
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._owns_client and self._client is not None:
             client, self._client = self._client, None
-            await client.aclose()
+            if self._client_loop is asyncio.get_running_loop():
+                await client.aclose()  # else its loop has ended and took the sockets with it
 
     # --- policy ------------------------------------------------------------------------
 
@@ -326,6 +349,13 @@ class RemoteJWKS:
 
     # --- fetching ----------------------------------------------------------------------
 
+    def _current_inflight(self) -> asyncio.Task[bool] | None:
+        task = self._inflight
+        if task is not None and task.get_loop() is not asyncio.get_running_loop():
+            self._inflight = None  # abandoned by an event loop that has ended
+            return None
+        return task
+
     async def _join(self) -> bool:
         task = self._inflight
         assert task is not None
@@ -333,7 +363,7 @@ class RemoteJWKS:
         return await asyncio.shield(task)
 
     async def _fetch(self, reason: str, *, routine: bool = True) -> bool:
-        if self._inflight is None:
+        if self._current_inflight() is None:
             self._started_seq += 1
             self._inflight = asyncio.get_running_loop().create_task(
                 self._fetch_and_store(reason, routine, self._started_seq)
@@ -369,13 +399,14 @@ class RemoteJWKS:
 
     async def _download(self) -> tuple[Any, str | None]:
         client = self._get_client()
-        body = bytearray()
+        too_large = f"the answer is larger than {self._max_bytes} bytes"
+        raw = bytearray()
         try:
             async with asyncio.timeout(self._timeout):  # total, not per read
                 async with client.stream(
                     "GET",
                     self.url,
-                    headers={"Accept": "application/json"},
+                    headers={"Accept": "application/json", "Accept-Encoding": "identity"},
                     follow_redirects=False,
                     timeout=self._timeout,
                 ) as response:
@@ -385,30 +416,43 @@ class RemoteJWKS:
                     if status != 200:
                         raise _FetchFailed(f"HTTP {status}")
                     declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > self._max_bytes:
-                        raise _FetchFailed(f"the answer is larger than {self._max_bytes} bytes")
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > self._max_bytes:
-                            raise _FetchFailed(f"the answer is larger than {self._max_bytes} bytes")
+                    if (
+                        declared.isascii()
+                        and declared.isdigit()
+                        and int(declared) > self._max_bytes
+                    ):
+                        raise _FetchFailed(too_large)
+                    # Raw bytes, so the cap also bounds what a compressed body costs to read.
+                    async for chunk in response.aiter_raw():
+                        raw += chunk
+                        if len(raw) > self._max_bytes:
+                            raise _FetchFailed(too_large)
+                    encoding = response.headers.get("content-encoding", "identity")
                     cache_control = response.headers.get("cache-control")
         except (TimeoutError, httpx.TimeoutException):
             raise _FetchFailed(f"no answer within {self._timeout:g} s") from None
         except httpx.HTTPError as exc:
             raise _FetchFailed(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        body = _decode_body(bytes(raw), encoding, self._max_bytes)
         try:
-            document = loads_object(bytes(body))
+            document = loads_object(body)
         except ValueError:
             raise _FetchFailed("the answer is not a JSON object") from None
         return document, cache_control
 
     def _get_client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if self._owns_client and self._client is not None and self._client_loop is not loop:
+            # Its pooled connections belong to an event loop that has ended (a test runner or
+            # a server restarted in the same process); they cannot be closed from here.
+            self._client = None
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=self._timeout,
                 follow_redirects=False,
                 headers={"User-Agent": "authbridge"},
             )
+            self._client_loop = loop
         return self._client
 
     def _store(
