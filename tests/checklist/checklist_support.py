@@ -16,11 +16,13 @@ HS_ISSUER = "https://api.example.com/services"
 HS_AUDIENCE = "https://tasks.example.com"
 
 
-def jwks_verifier(*keys: TestKey, clock: FixedClock | None = None, **options: Any) -> Verifier:
+def jwks_verifier(
+    *keys: TestKey, clock: FixedClock | None = None, audience: Any = AUDIENCE, **options: Any
+) -> Verifier:
     return Verifier(
         keys=StaticJWKS(jwks(*keys)),
         issuer=ISSUER,
-        audience=AUDIENCE,
+        audience=audience,
         clock=clock or FixedClock(),
         **options,
     )
