@@ -8,7 +8,7 @@ import { useApi } from "@/components/api-provider";
 import { TaskItem } from "@/components/task-item";
 import { useCreateTask, useTasks } from "@/hooks/use-tasks";
 import { authClient } from "@/lib/auth-client";
-import type { Priority, TaskFilters } from "@/lib/tasks";
+import type { Priority, TaskFilters, TaskSort } from "@/lib/tasks";
 import { dateToDueAt, errorMessage } from "@/lib/format";
 
 type StatusFilter = "all" | "open" | "done";
@@ -33,10 +33,11 @@ export function TasksView({ user }: { user: { email: string; name: string } }) {
   const queryClient = useQueryClient();
   const [status, setStatus] = useState<StatusFilter>("all");
   const [search, setSearch] = useState("");
+  const [sort, setSort] = useState<TaskSort>("created");
   const [notice, setNotice] = useState<string | null>(null);
   const [signingOut, setSigningOut] = useState(false);
   const q = useDebounced(search, 300);
-  const filters: TaskFilters = { completed: STATUS_TO_COMPLETED[status], q };
+  const filters: TaskFilters = { completed: STATUS_TO_COMPLETED[status], q, sort };
 
   async function signOut() {
     setSigningOut(true);
@@ -84,6 +85,18 @@ export function TasksView({ user }: { user: { email: string; name: string } }) {
               <option value="all">All tasks</option>
               <option value="open">Open</option>
               <option value="done">Completed</option>
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor="sort">Sort by</label>
+            <select
+              id="sort"
+              value={sort}
+              onChange={(event) => setSort(event.target.value as TaskSort)}
+            >
+              <option value="created">Newest first</option>
+              <option value="due">Due date</option>
+              <option value="priority">Priority</option>
             </select>
           </div>
           <div className="field grow">
