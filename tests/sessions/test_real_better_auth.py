@@ -318,12 +318,14 @@ async def test_cookie_cache_verifies_like_better_auth(
     cache_server: BetterAuthServer, verifiers: list[SessionVerifier]
 ) -> None:
     server = cache_server
-    user = server.sign_up()
+    # Non-ASCII and JS-escaped characters: the compact HMAC covers JSON.stringify's bytes.
+    user = server.sign_up(name='Zoë "🚀" \u2028 \\ </script>')
     assert find_session_data_cookie(user.cookies) is not None
     verifier = await _open(verifiers, db_config(server, cookie_cache=_strategy(server)))
     principal = await verifier.verify_cookies(user.cookies, method="GET", headers={})
     assert principal is not None
     assert principal.sub == user.id
+    assert principal.name == 'Zoë "🚀" \u2028 \\ </script>'
     # Revoke the row: Better Auth keeps trusting its cookie cache until it expires, and
     # so does authbridge's fast path; the database path alone rejects at once.
     server.admin_revoke_session(user.session_token)

@@ -14,6 +14,8 @@ from typing import Any
 
 import jwt as pyjwt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sessions_builders import (
     compact_cookie,
     hkdf_key,
@@ -185,3 +187,15 @@ def test_js_json_stringify_matches_javascript_for_unicode_and_escapes() -> None:
     assert js_json_stringify(value) == (
         '{"b":"é\u2028\\n\\"\\\\/","a":[1,2.5,null,true],"c":"\\u0001"}'.encode()
     )
+
+
+@given(st.text(max_size=300), st.sampled_from(["compact", "jwt", "jwe"]))
+def test_any_cookie_text_decodes_to_none_without_raising(value: str, strategy: str) -> None:
+    assert _decode(value, strategy, ["s" * 40], "t" * 32) is None
+
+
+@given(st.binary(max_size=300), st.sampled_from(["compact", "jwt", "jwe"]))
+def test_any_base64url_payload_decodes_to_none(raw: bytes, strategy: str) -> None:
+    segment = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    for value in (segment, f"{segment}.{segment}.{segment}", f"{segment}..{segment}.x.y"):
+        assert _decode(value, strategy, ["s" * 40], "t" * 32) is None
