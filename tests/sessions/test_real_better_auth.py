@@ -432,3 +432,18 @@ async def test_remote_issuer_down_is_503(
     with pytest.raises(KeysUnavailable) as caught:
         await verifier.verify(user.signed_token)
     assert caught.value.status == 503
+
+
+async def test_verifying_never_blocks_the_event_loop(
+    server: BetterAuthServer, verifiers: list[SessionVerifier]
+) -> None:
+    from blockbuster import blockbuster_ctx
+
+    user = server.sign_up()
+    database = await _open(verifiers, db_config(server))
+    remote = await _open(verifiers, remote_config(server, cache_ttl=0))
+    with blockbuster_ctx():
+        assert (await database.verify(user.signed_token)).sub == user.id
+        assert (await remote.verify(user.signed_token)).sub == user.id
+        cookie = await database.verify_cookies(user.cookies, method="GET", headers={})
+        assert cookie is not None
