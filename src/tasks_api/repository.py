@@ -205,11 +205,8 @@ async def count_stats(conn: AsyncConnection) -> dict[str, Any]:
             ).select_from(tasks)
         )
     ).one()
-    by_rank: dict[int, int] = dict(
-        (
-            await conn.execute(select(tasks.c.priority, func.count()).group_by(tasks.c.priority))
-        ).tuples()
-    )
+    grouped = await conn.execute(select(tasks.c.priority, func.count()).group_by(tasks.c.priority))
+    by_rank = {int(rank): int(count) for rank, count in grouped.all()}
     total, done, owners = int(totals[0]), int(totals[1]), int(totals[2])
     return {
         "tasks": total,
