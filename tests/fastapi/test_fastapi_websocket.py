@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
-from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from authbridge.testing import FakeIssuer
 from fastapi import FastAPI
 
-# The brief asks for Starlette's TestClient for WebSockets; its httpx notice is not ours.
-pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+# Starlette's TestClient drives WebSockets; its notice about httpx is not ours to act on.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
 
 
 @pytest.fixture
