@@ -153,6 +153,7 @@ def test_browser_flow(stack: Stack) -> None:
         "after a reload A sees the same state",
         "B signed up, sees no tasks, and gets 404 for A's task",
         "A's next action landed on /sign-in?next=%2Ftasks",
+        "after a second revocation, reloading /tasks landed on /sign-in?next=%2Ftasks",
     ):
         assert milestone in result.stdout, f"missing step {milestone!r}:\n{report}"
     assert SCREENSHOT.read_bytes().startswith(PNG_MAGIC)

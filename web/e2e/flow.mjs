@@ -56,7 +56,7 @@ function step(message) {
 }
 
 /** A browser with its own fresh profile directory, so users never share cookies. */
-async function openBrowser(label) {
+async function openBrowser(label, { fakeClock = false } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), `authbridge-e2e-${label}-`));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
@@ -65,6 +65,9 @@ async function openBrowser(label) {
     viewport: { width: 1000, height: 900 },
   });
   context.setDefaultTimeout(TIMEOUT_MS);
+  // A controllable clock (it runs in real time until fast-forwarded) lets the flow age the
+  // page's cached JWT without waiting 15 minutes.
+  if (fakeClock) await context.clock.install();
   const page = context.pages()[0] ?? (await context.newPage());
   const problems = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
@@ -115,6 +118,28 @@ async function signUp(page, user) {
   await page.getByText(user.email).waitFor();
 }
 
+async function signIn(page, user) {
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(`${WEB_URL}/tasks`);
+  await page.getByText(user.email).waitFor();
+}
+
+/** Server-side revocation: delete the user's rows from Better Auth's `session` table. */
+function revokeSessions(email) {
+  const db = new Database(AUTH_DB_PATH);
+  try {
+    const { changes } = db
+      .prepare(`DELETE FROM session WHERE userId = (SELECT id FROM user WHERE email = ?)`)
+      .run(email);
+    assert.ok(changes >= 1, `expected session rows for ${email} in ${AUTH_DB_PATH}`);
+    return changes;
+  } finally {
+    db.close();
+  }
+}
+
 function taskRow(page, title) {
   return page.locator("li.task", { has: page.getByText(title, { exact: true }) });
 }
@@ -145,7 +170,7 @@ async function main() {
   }
 
   // ---- User A -------------------------------------------------------------------------
-  const a = await openBrowser("a");
+  const a = await openBrowser("a", { fakeClock: true });
   const pageA = a.page;
   await signUp(pageA, userA);
   step("A signed up and reached /tasks");
@@ -246,29 +271,31 @@ async function main() {
   await b.close();
 
   // ---- Revoke A's sessions on the server ----------------------------------------------
-  const db = new Database(AUTH_DB_PATH);
-  const revoked = db
-    .prepare(`DELETE FROM session WHERE userId = (SELECT id FROM user WHERE email = ?)`)
-    .run(userA.email).changes;
-  db.close();
-  assert.ok(revoked >= 1, `expected A's session rows in ${AUTH_DB_PATH}`);
+  const revoked = revokeSessions(userA.email);
   step(`revoked A's ${revoked} session(s) in the auth database`);
 
-  // A's next page load is refused by the server and lands on sign-in, keeping `next`.
-  await pageA.reload();
+  // In the open page, A's cached JWT stays valid at the API until it expires (15 min). Once
+  // it has expired, A's next action needs a new one; the auth server refuses (no session),
+  // so the app signs out and lands on sign-in, keeping where A was.
+  await pageA.clock.fastForward("16:00");
+  await pageA.getByLabel("Search").fill("report");
   await pageA.waitForURL(`${WEB_URL}/sign-in?next=%2Ftasks`);
   await pageA.getByRole("heading", { name: "Sign in" }).waitFor();
   step(`A's next action landed on ${pathOf(pageA)}`);
 
-  await pageA.getByLabel("Email").fill(userA.email);
-  await pageA.getByLabel("Password").fill(PASSWORD);
-  await pageA.getByRole("button", { name: "Sign in" }).click();
-  await pageA.waitForURL(`${WEB_URL}/tasks`);
+  await signIn(pageA, userA);
   assert.deepEqual(
     new Set(await visibleTitles(pageA)),
     new Set(["Buy milk", "Write quarterly report"]),
   );
   step("A signed in again, came back to /tasks and still has the same tasks");
+
+  // A page load checks the session on the server: revoked means straight to sign-in.
+  revokeSessions(userA.email);
+  await pageA.reload();
+  await pageA.waitForURL(`${WEB_URL}/sign-in?next=%2Ftasks`);
+  step(`after a second revocation, reloading /tasks landed on ${pathOf(pageA)}`);
+  await signIn(pageA, userA);
 
   await pageA.getByRole("button", { name: "Sign out" }).click();
   await pageA.waitForURL(`${WEB_URL}/sign-in`);
