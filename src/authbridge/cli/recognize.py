@@ -18,7 +18,6 @@ from ..errors import AuthError
 from ..jose.algorithms import ALGORITHMS
 from ..jose.b64 import b64url_decode
 from ..jose.strict_json import loads_object
-from ..sessions.token import parse_session_credential
 
 __all__ = ["Kind", "Recognized", "algorithm_hint", "recognize"]
 
@@ -259,6 +258,9 @@ def _jwe(segments: list[str]) -> Recognized | None:
 
 
 def _session_token(value: str) -> Recognized | None:
+    # Imported here: the sessions package pulls in SQLAlchemy, which JWT commands never need.
+    from ..sessions.token import parse_session_credential
+
     try:
         parsed = parse_session_credential(value, allow_unsigned=True)
     except AuthError:
