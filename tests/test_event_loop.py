@@ -9,22 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
-from blockbuster import BlockBuster, BlockingError, blockbuster_ctx
+from blockbuster import BlockBuster, BlockBusterFunction, BlockingError, blockbuster_ctx
 
 from authbridge.errors import InvalidSignature, KeysUnavailable, UnknownKey
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.verifier import Verifier
-from keys.jwks_server import JWKSServer, running_jwks_server
+from keys.jwks_server import JWKSServer, TLSMaterial, running_jwks_server
 from tokens import AUDIENCE, ISSUER, USER_ID, ba_claims, ed25519_key, jwks
+
+# Loading CA certificates reads files from C code, which blockbuster does not see by default;
+# httpx does it whenever a client is created (about 0.1 s).
+_CERTIFICATE_LOADERS = ("load_verify_locations", "load_default_certs", "set_default_verify_paths")
 
 
 @pytest.fixture
 def blockbuster() -> Iterator[BlockBuster]:
     with blockbuster_ctx() as detector:
+        for name in _CERTIFICATE_LOADERS:
+            watched = BlockBusterFunction(ssl.SSLContext, name)
+            detector.functions[f"ssl.SSLContext.{name}"] = watched.activate()
         yield detector
 
 
@@ -46,6 +55,11 @@ async def test_the_detector_catches_blocking_socket_io(
     # A blocking socket call on the loop is exactly the mistake these tests exist to catch.
     with socket.socket() as sock, pytest.raises(BlockingError):
         sock.connect(("127.0.0.1", server.port))
+
+
+async def test_the_detector_catches_certificate_loading(blockbuster: BlockBuster) -> None:
+    with pytest.raises(BlockingError):
+        ssl.create_default_context()
 
 
 async def test_remote_fetch_paths_never_block(server: JWKSServer, blockbuster: BlockBuster) -> None:
@@ -128,3 +142,31 @@ async def test_verifier_start_never_blocks(server: JWKSServer, blockbuster: Bloc
     async with Verifier(keys=RemoteJWKS(server.url), issuer=ISSUER, audience=AUDIENCE) as verifier:
         assert (await verifier.verify(signer.sign(ba_claims(time.time())))).sub == USER_ID
     assert server.requests == 1
+
+
+@pytest.fixture
+def tls() -> TLSMaterial:
+    return TLSMaterial.create()  # writes temporary files: done before the detector is armed
+
+
+@pytest.fixture
+def trusting(tls: TLSMaterial) -> ssl.SSLContext:
+    return tls.client_context()
+
+
+@pytest.fixture
+def tls_server(tls: TLSMaterial) -> Iterator[JWKSServer]:
+    with running_jwks_server(tls=tls) as running:
+        yield running
+
+
+async def test_https_fetch_never_blocks(
+    trusting: ssl.SSLContext, tls_server: JWKSServer, blockbuster: BlockBuster
+) -> None:
+    signer = ed25519_key("kid-1")
+    tls_server.document = jwks(signer)
+    async with httpx.AsyncClient(verify=trusting) as client:
+        source = RemoteJWKS(tls_server.url, client=client, allow_http_loopback=False)
+        await source.start()  # TCP connect and TLS handshake on the loop
+        assert (await source.get_key("kid-1", "EdDSA")).kid == "kid-1"
+        assert source.last_error is None

@@ -10,14 +10,20 @@ of the test that talks to it. Tests change its behaviour by setting attributes:
 * ``encoding`` (``"gzip"`` or ``"deflate"`` compress the body; any other value is only
   announced in ``Content-Encoding``);
 * ``requests`` counts the requests that reached it.
+
+``tls=TLSMaterial.create()`` serves HTTPS with a fresh self-signed certificate for 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gzip
+import ipaddress
 import json
 import socket
+import ssl
+import tempfile
 import threading
 import time
 import zlib
@@ -25,13 +31,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import NameOID
 
 from authbridge.jose.b64 import b64url_encode
 
-__all__ = ["IssuerKey", "JWKSServer", "ec_p256_key", "ed25519_key", "running_jwks_server"]
+__all__ = [
+    "IssuerKey",
+    "JWKSServer",
+    "TLSMaterial",
+    "ec_p256_key",
+    "ed25519_key",
+    "running_jwks_server",
+]
 
 
 @dataclass(frozen=True)
@@ -65,11 +82,66 @@ def ec_p256_key(kid: str) -> IssuerKey:
     return IssuerKey(kid, "ES256", private, jwk)
 
 
+@dataclass(frozen=True)
+class TLSMaterial:
+    """A self-signed certificate for 127.0.0.1 and localhost, and its key, as PEM."""
+
+    cert_pem: bytes
+    key_pem: bytes
+
+    @classmethod
+    def create(cls) -> TLSMaterial:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "authbridge test issuer")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(
+            cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with tempfile.TemporaryDirectory() as folder:  # load_cert_chain reads files only
+            cert, key = Path(folder, "cert.pem"), Path(folder, "key.pem")
+            cert.write_bytes(self.cert_pem)
+            key.write_bytes(self.key_pem)
+            context.load_cert_chain(cert, key)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        """Trusts this certificate only."""
+        return ssl.create_default_context(cadata=self.cert_pem.decode())
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive, as real issuers do
 
     def setup(self) -> None:
+        context = self.server.owner.tls_context
+        if context is not None:  # the handshake happens here, in this connection's thread
+            self.request = context.wrap_socket(self.request, server_side=True)
         super().setup()
         with self.server.owner.lock:
             self.server.owner.connections.add(self.connection)
@@ -78,6 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.owner.lock:
             self.server.owner.connections.discard(self.connection)
         super().finish()
+        if self.server.owner.tls_context is not None:
+            self.request.close()  # the server only closes the plain socket it accepted
 
     def do_GET(self) -> None:
         owner = self.server.owner
@@ -133,14 +207,21 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     owner: JWKSServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Quiet: a client that refuses the TLS certificate is an expected outcome."""
+
 
 class JWKSServer:
     """See the module docstring. Use ``running_jwks_server()`` or ``start``/``stop``."""
 
     path = "/api/auth/jwks"
 
-    def __init__(self, keys: list[IssuerKey] | None = None) -> None:
+    def __init__(
+        self, keys: list[IssuerKey] | None = None, *, tls: TLSMaterial | None = None
+    ) -> None:
         self.lock = threading.Lock()
+        self.tls = tls
+        self.tls_context = tls.server_context() if tls is not None else None
         self.document: Any = {"keys": [k.jwk for k in keys or []]}
         self.body: bytes | None = None
         self.status = 200
@@ -168,7 +249,8 @@ class JWKSServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.path}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}{self.path}"
 
     def start(self) -> None:
         server = _Server(("127.0.0.1", 0), _Handler)  # port 0: the OS picks a free port
@@ -193,8 +275,10 @@ class JWKSServer:
 
 
 @contextmanager
-def running_jwks_server(keys: list[IssuerKey] | None = None) -> Iterator[JWKSServer]:
-    server = JWKSServer(keys)
+def running_jwks_server(
+    keys: list[IssuerKey] | None = None, *, tls: TLSMaterial | None = None
+) -> Iterator[JWKSServer]:
+    server = JWKSServer(keys, tls=tls)
     server.start()
     try:
         yield server

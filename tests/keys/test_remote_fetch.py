@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
-from jwks_server import IssuerKey, JWKSServer, ed25519_key, running_jwks_server
+from jwks_server import IssuerKey, JWKSServer, TLSMaterial, ed25519_key, running_jwks_server
 
 from authbridge.errors import ConfigError, KeysUnavailable, UnknownKey
 from authbridge.keys.remote import RemoteJWKS
@@ -417,3 +417,29 @@ def test_one_source_survives_across_event_loops(server: JWKSServer, clock: FakeC
     assert key.kid == "kid-a"
     assert source.fetch_count == 2
     assert source.last_error is None
+
+
+async def test_https_fetch_with_a_trusted_certificate(key_a: IssuerKey) -> None:
+    tls = TLSMaterial.create()
+    with running_jwks_server([key_a], tls=tls) as server:
+        assert server.url.startswith("https://")
+        async with httpx.AsyncClient(verify=tls.client_context()) as client:
+            source = RemoteJWKS(server.url, client=client, allow_http_loopback=False)
+            await source.start()
+            key = await source.get_key("kid-a", "EdDSA")
+    assert key.kid == "kid-a"
+    assert source.last_error is None
+
+
+async def test_https_with_an_untrusted_certificate_is_a_failed_fetch(key_a: IssuerKey) -> None:
+    with running_jwks_server([key_a], tls=TLSMaterial.create()) as server:
+        source = RemoteJWKS(server.url)  # the default client verifies certificates
+        try:
+            await source.start()
+            with pytest.raises(KeysUnavailable):
+                await source.get_key("kid-a", "EdDSA")
+        finally:
+            await source.aclose()
+    assert source.last_error is not None
+    assert "CERTIFICATE_VERIFY_FAILED" in source.last_error
+    assert source.keys == {}

@@ -398,7 +398,7 @@ class RemoteJWKS:
                 self._inflight = None
 
     async def _download(self) -> tuple[Any, str | None]:
-        client = self._get_client()
+        client = await self._get_client()
         too_large = f"the answer is larger than {self._max_bytes} bytes"
         raw = bytearray()
         try:
@@ -440,14 +440,17 @@ class RemoteJWKS:
             raise _FetchFailed("the answer is not a JSON object") from None
         return document, cache_control
 
-    def _get_client(self) -> httpx.AsyncClient:
+    async def _get_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         if self._owns_client and self._client is not None and self._client_loop is not loop:
             # Its pooled connections belong to an event loop that has ended (a test runner or
             # a server restarted in the same process); they cannot be closed from here.
             self._client = None
         if self._client is None:
-            self._client = httpx.AsyncClient(
+            # Creating a client loads the CA certificates from disk (about 0.1 s): not on the
+            # loop. Only the single in-flight fetch gets here, so there is no race.
+            self._client = await asyncio.to_thread(
+                httpx.AsyncClient,
                 timeout=self._timeout,
                 follow_redirects=False,
                 headers={"User-Agent": "authbridge"},
