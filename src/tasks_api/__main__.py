@@ -6,14 +6,15 @@ import argparse
 import asyncio
 import sys
 
-from .db import create_engine
-from .migrate import current_revision, migrate
-from .settings import load_service_settings
-
 __all__ = ["main"]
 
 
 async def _migrate(action: str, revision: str | None) -> str | None:
+    # Imported here so that usage errors answer at once, without loading SQLAlchemy.
+    from .db import create_engine
+    from .migrate import current_revision, migrate
+    from .settings import load_service_settings
+
     settings = load_service_settings()
     engine = create_engine(settings)
     try:

@@ -1,0 +1,156 @@
+"""Alembic migrations: upgrade, downgrade, re-upgrade, concurrent upgrades, the CLI, and
+that the migrated schema matches the models, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tasks_support import POSTGRES_URL, postgres_execute
+
+from conftest import BACKENDS
+from tasks_api.db import create_engine
+from tasks_api.migrate import current_revision, migrate
+from tasks_api.models import metadata
+from tasks_api.settings import ServiceSettings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=BACKENDS)
+async def fresh(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ServiceSettings]:
+    """Settings for an empty database: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield ServiceSettings(database_url=f"sqlite+aiosqlite:///{tmp_path}/db/tasks.db")
+        return
+    schema = f"tasks_mig_{uuid.uuid4().hex[:12]}"
+    try:
+        yield ServiceSettings(database_url=POSTGRES_URL, database_schema=schema)
+    finally:
+        await postgres_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def table_names(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as conn:
+        return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+
+async def test_upgrade_downgrade_upgrade(fresh: ServiceSettings) -> None:
+    engine = create_engine(fresh)
+    try:
+        await migrate(engine, schema=fresh.database_schema)  # creates the schema if needed
+        assert await current_revision(engine) == "0001"
+        assert {"tasks", "tasks_alembic_version"} <= await table_names(engine)
+        await migrate(engine, schema=fresh.database_schema)  # idempotent at head
+        assert await current_revision(engine) == "0001"
+
+        await migrate(engine, "downgrade", "base", schema=fresh.database_schema)
+        assert await current_revision(engine) is None
+        assert "tasks" not in await table_names(engine)
+
+        await migrate(engine, "upgrade", "head", schema=fresh.database_schema)
+        assert await current_revision(engine) == "0001"
+        assert "tasks" in await table_names(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_migrated_schema_matches_the_models(fresh: ServiceSettings) -> None:
+    engine = create_engine(fresh)
+    try:
+        await migrate(engine, schema=fresh.database_schema)
+
+        def differences(conn: Connection) -> list[object]:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(differences)
+        # Alembic's own table is not in the models; nothing else may differ.
+        assert [d for d in diff if "tasks_alembic_version" not in repr(d)] == []
+    finally:
+        await engine.dispose()
+
+
+async def test_concurrent_upgrades_are_serialised(fresh: ServiceSettings) -> None:
+    engines = [create_engine(fresh) for _ in range(4)]
+    try:
+        await asyncio.gather(*(migrate(e, schema=fresh.database_schema) for e in engines))
+        assert await current_revision(engines[0]) == "0001"
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+def run_cli(settings: ServiceSettings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": settings.database_url}
+    env.pop("DATABASE_SCHEMA", None)
+    if settings.database_schema:
+        env["DATABASE_SCHEMA"] = settings.database_schema
+    return subprocess.run(
+        [sys.executable, "-m", "tasks_api", "migrate", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_migrate_command(fresh: ServiceSettings) -> None:
+    upgraded = await asyncio.to_thread(run_cli, fresh)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.strip() == "database at revision: 0001"
+    down = await asyncio.to_thread(run_cli, fresh, "downgrade", "base")
+    assert down.returncode == 0, down.stderr
+    assert down.stdout.strip() == "database at revision: base (empty)"
+    current = await asyncio.to_thread(run_cli, fresh, "current")
+    assert current.stdout.strip() == "database at revision: base (empty)"
+    missing_revision = await asyncio.to_thread(run_cli, fresh, "downgrade")
+    assert missing_revision.returncode == 2
+
+
+def test_sqlite_directory_is_created(tmp_path: Path) -> None:
+    target = tmp_path / "nested" / "data" / "tasks.db"
+    settings = ServiceSettings(database_url=f"sqlite+aiosqlite:///{target}")
+
+    async def go() -> None:
+        engine = create_engine(settings)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    assert target.exists()
+
+
+def test_default_database_is_a_sqlite_file_under_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here either
+    settings = ServiceSettings()
+    assert settings.database_url == "sqlite+aiosqlite:///./data/tasks.db"
+
+    async def go() -> None:
+        engine = create_engine(settings)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    assert (tmp_path / "data" / "tasks.db").is_file()
