@@ -108,6 +108,44 @@ class Settings(BaseSettings):
         default=10000, ge=0, validation_alias=AliasChoices("AUTHBRIDGE_TOKEN_CACHE_SIZE")
     )
 
+    # Better Auth session credentials
+    session_mode: Literal["off", "database", "remote"] = Field(
+        default="off", validation_alias=AliasChoices("AUTHBRIDGE_SESSION_MODE")
+    )
+    session_database_url: str | None = _env("AUTHBRIDGE_SESSION_DATABASE_URL")
+    session_cookie: bool = Field(
+        default=False, validation_alias=AliasChoices("AUTHBRIDGE_SESSION_COOKIE")
+    )
+    session_cookie_prefix: str = Field(
+        default="better-auth", validation_alias=AliasChoices("AUTHBRIDGE_SESSION_COOKIE_PREFIX")
+    )
+    session_cookie_name: str | None = _env("AUTHBRIDGE_SESSION_COOKIE_NAME")
+    session_allow_unsigned: bool = Field(
+        default=False, validation_alias=AliasChoices("AUTHBRIDGE_SESSION_ALLOW_UNSIGNED")
+    )
+    session_cache_ttl: float | None = Field(
+        default=None, ge=0, le=300, validation_alias=AliasChoices("AUTHBRIDGE_SESSION_CACHE_TTL")
+    )
+    session_cookie_cache: Literal["off", "compact", "jwt", "jwe"] = Field(
+        default="off", validation_alias=AliasChoices("AUTHBRIDGE_SESSION_COOKIE_CACHE")
+    )
+    session_remote_credential: Literal["cookie", "bearer"] = Field(
+        default="cookie", validation_alias=AliasChoices("AUTHBRIDGE_SESSION_REMOTE_CREDENTIAL")
+    )
+    session_timeout: float = Field(
+        default=5.0, gt=0, le=60, validation_alias=AliasChoices("AUTHBRIDGE_SESSION_TIMEOUT")
+    )
+    session_tables: str | None = _env("AUTHBRIDGE_SESSION_TABLES")
+    jwt_session_check: bool = Field(
+        default=False, validation_alias=AliasChoices("AUTHBRIDGE_JWT_SESSION_CHECK")
+    )
+    trusted_origins: str | None = _env("AUTHBRIDGE_TRUSTED_ORIGINS")
+
+    @field_validator("session_cookie", mode="before")
+    @classmethod
+    def _on_off(cls, value: object) -> object:
+        return {"on": True, "off": False}.get(value, value) if isinstance(value, str) else value
+
     # HTTP layer
     realm: str = Field(default="authbridge", validation_alias=AliasChoices("AUTHBRIDGE_REALM"))
     environment: Literal["development", "test", "production"] = Field(

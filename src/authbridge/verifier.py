@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Self
 
+from pydantic import SecretStr
+
 from .cache import TokenCache
 from .claims import DEFAULT_REQUIRED_CLAIMS, ClaimNames, ClaimRules, build_principal
 from .config import Settings, load_settings, split_list
@@ -21,6 +23,7 @@ from .errors import (
     InvalidIssuer,
     InvalidSignature,
     TokenMissing,
+    TokenRevoked,
     TokenTooLarge,
     UnknownKey,
 )
@@ -40,6 +43,8 @@ from .principal import Principal
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    from .sessions.verifier import SessionVerifier
 
 __all__ = ["TrustedIssuer", "Verifier"]
 
@@ -133,6 +138,8 @@ class Verifier:
         claim_names: ClaimNames | None = None,
         header_rules: HeaderRules = DEFAULT_HEADER_RULES,
         issuers: Sequence[TrustedIssuer] = (),
+        sessions: SessionVerifier | None = None,
+        jwt_session_check: bool = False,
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -157,7 +164,15 @@ class Verifier:
                     max_token_age=max_token_age,
                 ),
             )
-        if not paths:
+        if jwt_session_check and (sessions is None or not sessions.supports_session_exists):
+            raise ConfigError(
+                "AUTHBRIDGE_JWT_SESSION_CHECK",
+                "needs the shared-database session mode to look sessions up.",
+                "set AUTHBRIDGE_SESSION_MODE=database and AUTHBRIDGE_SESSION_DATABASE_URL.",
+            )
+        self.sessions = sessions if sessions is not None and sessions.enabled else None
+        self._jwt_session_check = jwt_session_check
+        if not paths and self.sessions is None:
             raise ConfigError(
                 "BETTER_AUTH_URL",
                 "no key source is configured.",
@@ -242,6 +257,8 @@ class Verifier:
             max_token_bytes=settings.max_token_bytes,
             claim_names=names,
             cache_size=settings.token_cache_size,
+            sessions=_session_verifier(settings),
+            jwt_session_check=settings.jwt_session_check,
             **extra,
         )
 
@@ -251,10 +268,14 @@ class Verifier:
         """Prefetch remote keys. A down issuer is not fatal here: keys load lazily later."""
         for path in self.paths:
             await path.keys.start()
+        if self.sessions is not None:
+            await self.sessions.start()
 
     async def aclose(self) -> None:
         for path in self.paths:
             await path.keys.aclose()
+        if self.sessions is not None:
+            await self.sessions.aclose()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -271,18 +292,32 @@ class Verifier:
     # --- verification ------------------------------------------------------------------------
 
     def verify_cached(self, token: str) -> Principal | None:
-        """The synchronous fast path: a Principal if this exact token verified before."""
+        """The synchronous fast path: a Principal if this exact token verified before.
+
+        Always ``None`` when a per-request revocation check is configured, so callers fall
+        back to ``verify``.
+        """
+        if self._jwt_session_check:
+            return None
         return self.cache.get(token, self._clock())
 
     async def verify(self, token: str) -> Principal:
-        """Verify a bearer token. Raises an ``AuthError`` subclass on any failure."""
+        """Verify a bearer credential. Raises an ``AuthError`` subclass on any failure."""
         principal = self.cache.get(token, self._clock())
-        if principal is not None:
-            return principal
-        if not token:
-            raise TokenMissing()
-        if len(token) > self._options.max_token_bytes:
-            raise TokenTooLarge()
+        if principal is None:
+            if not token:
+                raise TokenMissing()
+            if len(token) > self._options.max_token_bytes:
+                raise TokenTooLarge()
+            # A Better Auth session token is "token.signature" or a raw token: never 3 segments.
+            if self.sessions is not None and token.count(".") != 2:
+                return await self.sessions.verify(token)
+            principal = await self._verify_jws(token)
+        if self._jwt_session_check:
+            await self._check_session(principal)
+        return principal
+
+    async def _verify_jws(self, token: str) -> Principal:
         jws = parse_compact(
             token,
             max_bytes=self._options.max_token_bytes,
@@ -305,6 +340,14 @@ class Verifier:
         principal = build_principal(claims, self._options.claim_names, issuer=path.rules.issuer)
         self.cache.put(token, principal, deadline, (path.name, key.kid))
         return principal
+
+    async def _check_session(self, principal: Principal) -> None:
+        """JWT revocation: a token carrying ``sid`` is valid only while its session exists."""
+        assert self.sessions is not None
+        if principal.credential != "jwt" or principal.session_id is None:
+            return
+        if not await self.sessions.session_exists(principal.session_id):
+            raise TokenRevoked()
 
     def _route(self, jws: CompactJWS) -> TrustedIssuer:
         candidates = self._by_alg.get(jws.alg)
@@ -359,3 +402,55 @@ def _jwks_source(settings: Settings, asymmetric: list[str]) -> KeySource | None:
 
 
 _JWKS_FIX: Final = 'provide JSON like {"keys": [...]} as served by /api/auth/jwks.'
+
+
+def _session_verifier(settings: Settings) -> SessionVerifier | None:
+    if settings.session_mode == "off":
+        if settings.session_cookie or settings.jwt_session_check:
+            raise ConfigError(
+                "AUTHBRIDGE_SESSION_MODE",
+                "is off, but session cookies or the JWT session check need a session store.",
+                "set AUTHBRIDGE_SESSION_MODE=database (shared database) or remote.",
+            )
+        return None
+    import json
+
+    from .sessions.config import SessionConfig, SessionTables, resolve_secrets
+    from .sessions.verifier import SessionVerifier
+
+    secrets, legacy = resolve_secrets(
+        secrets_env=_secret(settings.better_auth_secrets),
+        secret_env=_secret(settings.better_auth_secret),
+    )
+    tables = SessionTables()
+    if settings.session_tables:
+        try:
+            tables = SessionTables(**json.loads(settings.session_tables))
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "AUTHBRIDGE_SESSION_TABLES",
+                "is not a JSON object of SessionTables fields.",
+                'write e.g. {"session_table": "sessions", "session_user_id": "user_id"}.',
+            ) from None
+    config = SessionConfig(
+        mode=settings.session_mode,
+        secrets=secrets,
+        legacy_secret=legacy,
+        allow_unsigned=settings.session_allow_unsigned,
+        database_url=settings.session_database_url,
+        tables=tables,
+        cache_ttl=settings.session_cache_ttl,
+        base_url=settings.better_auth_url,
+        remote_credential=settings.session_remote_credential,
+        cookies_enabled=settings.session_cookie,
+        cookie_prefix=settings.session_cookie_prefix,
+        session_cookie_name=settings.session_cookie_name,
+        cookie_cache=settings.session_cookie_cache,
+        trusted_origins=tuple(split_list(settings.trusted_origins)),
+        timeout=settings.session_timeout,
+    )
+    return SessionVerifier(config)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -92,7 +92,7 @@ def test_repr_hides_secrets_and_database_url() -> None:
     ("kwargs", "variable"),
     [
         ({"mode": "database", "database_url": "x.db"}, "BETTER_AUTH_SECRET"),
-        ({"mode": "database", "secrets": ((0, "s" * 40),)}, "DATABASE_URL"),
+        ({"mode": "database", "secrets": ((0, "s" * 40),)}, "AUTHBRIDGE_SESSION_DATABASE_URL"),
         ({"mode": "remote"}, "BETTER_AUTH_URL"),
         ({"mode": "remote", "base_url": "ftp://x"}, "BETTER_AUTH_URL"),
         ({"mode": "remote", "base_url": "http://a", "cookie_cache": "jwe"}, "BETTER_AUTH_SECRET"),

@@ -110,7 +110,7 @@ class SessionConfig:
             )
         if self.mode == "database" and not self.database_url:
             raise ConfigError(
-                "DATABASE_URL",
+                "AUTHBRIDGE_SESSION_DATABASE_URL",
                 "is required when the session mode is database.",
                 "Point it at the database Better Auth writes its session table to.",
             )
