@@ -92,6 +92,8 @@ class ClaimRules:
             sub = claims["sub"]
             if type(sub) is not str or not 0 < len(sub) <= self.max_sub_length:
                 raise InvalidClaims("The claim 'sub' is not a short non-empty string.")
+        if "jti" in claims and type(claims["jti"]) is not str:  # RFC 7519 §4.1.7
+            raise InvalidClaims("The claim 'jti' is not a string.")
         if self.max_lifetime is not None and exp is not None:
             if exp > now + self.max_lifetime + leeway:
                 raise InvalidClaims("The token lives longer than this API allows.")
