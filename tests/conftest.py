@@ -14,6 +14,8 @@ import pytest
 
 from harness.better_auth import BetterAuthServer, ServerPool, ensure_installed
 
+pytest_plugins = ["security.log_guard"]
+
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Run a slow first ``npm ci`` here, outside any one test's timeout, if a test needs it."""

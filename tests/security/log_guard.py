@@ -1,0 +1,267 @@
+"""A pytest plugin: fail the run if any log record carries a token, a signature or a secret (V56).
+
+Registered by ``tests/conftest.py`` (``pytest_plugins = ["security.log_guard"]``). It puts one
+handler on the root logger at DEBUG for the whole session, so every record of every logger is
+seen: the formatted message, the ``extra`` fields, and any exception or stack text.
+
+A record is a leak when it holds
+
+* a *watched* value: every token, signature segment and HMAC key passed through
+  ``authbridge.jose.sign.sign_compact`` (so every token minted by ``tests/tokens.py`` and by
+  ``authbridge.testing.FakeIssuer``), every Better Auth secret the test harness starts a server
+  with, and anything a test registers with ``watch(value)``;
+* or anything shaped like a compact JWS or a Better Auth signed session token, whoever made it.
+
+Leaks are collected as they happen (with the test that was running) and reported at the end;
+the session then fails. Import this module as ``security.log_guard`` (never as ``log_guard``):
+the plugin's state lives in that one module object.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pytest
+
+__all__ = ["Leak", "LogGuard", "guard", "watch", "watch_token"]
+
+# Shortest value worth watching: shorter strings collide with ordinary log text.
+MIN_WATCH_CHARS: Final = 16
+
+# A compact JWS: a base64url JSON object header ("eyJ" is '{"'), then two more segments; or
+# any header followed by a base64url JSON payload. Attack tokens with odd headers are watched.
+JWS_SHAPE: Final = re.compile(
+    r"(?<![A-Za-z0-9_-])(?:eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{2,}|"
+    r"[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]{16,}"
+)
+# Better Auth's signed session token: 32 alphanumerics, ".", base64 HMAC-SHA256 (44 chars
+# ending in "="), possibly URL-encoded as in the cookie.
+SESSION_TOKEN_SHAPE: Final = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z0-9]{32}\.(?:[A-Za-z0-9+/]|%2[BbFf]){43}(?:=|%3[Dd])"
+)
+
+# LogRecord attributes that are not ``extra`` fields.
+_STANDARD_ATTRIBUTES: Final = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+    | {"message", "asctime", "taskName"}
+)
+
+
+@dataclass(frozen=True)
+class Leak:
+    """One record that carried something it must not. ``what`` never repeats the value."""
+
+    logger: str
+    level: str
+    test: str
+    what: str
+
+
+@dataclass
+class LogGuard:
+    """Watched values, a scanner, and the leaks found so far. Thread-safe."""
+
+    leaks: list[Leak] = field(default_factory=list)
+    records_seen: int = 0
+    current_test: str = "<collection or session>"
+    _prefixes: dict[str, set[str]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def watch(self, value: str | bytes) -> None:
+        """Report any later record that contains ``value`` (ignored if it is too short)."""
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                return
+        if len(value) < MIN_WATCH_CHARS:
+            return
+        with self._lock:
+            self._prefixes.setdefault(value[:MIN_WATCH_CHARS], set()).add(value)
+
+    def watch_token(self, token: str) -> None:
+        """A compact token and, on its own, its signature segment."""
+        self.watch(token)
+        self.watch(token.rpartition(".")[2])
+
+    @property
+    def watched(self) -> int:
+        return sum(len(values) for values in self._prefixes.values())
+
+    def findings(self, text: str) -> list[str]:
+        """What in ``text`` is a leak: descriptions only, never the value itself."""
+        found: list[str] = []
+        if JWS_SHAPE.search(text):
+            found.append("a compact JWS")
+        if SESSION_TOKEN_SHAPE.search(text):
+            found.append("a Better Auth signed session token")
+        with self._lock:
+            prefixes = self._prefixes
+            if prefixes:
+                width = MIN_WATCH_CHARS
+                for start in range(len(text) - width + 1):
+                    candidates = prefixes.get(text[start : start + width])
+                    if candidates and any(text.startswith(v, start) for v in candidates):
+                        found.append("a watched token, signature or secret")
+                        break
+        return found
+
+    def inspect(self, record: logging.LogRecord) -> None:
+        text = record_text(record)
+        self.records_seen += 1
+        for what in self.findings(text):
+            self.leaks.append(Leak(record.name, record.levelname, self.current_test, what))
+
+
+def record_text(record: logging.LogRecord) -> str:
+    """Everything a formatter or a JSON log shipper could write for ``record``."""
+    parts: list[str] = []
+    try:
+        parts.append(record.getMessage())
+    except Exception as exc:  # a bad format string must not hide the raw parts
+        parts.append(f"{record.msg!r} {record.args!r} ({type(exc).__name__})")
+    for name, value in record.__dict__.items():
+        if name not in _STANDARD_ATTRIBUTES:
+            parts.append(f"{name}={value!r}")
+    if record.exc_info and record.exc_info[1] is not None:
+        parts.append(logging.Formatter().formatException(record.exc_info))
+    if record.exc_text:
+        parts.append(record.exc_text)
+    if record.stack_info:
+        parts.append(record.stack_info)
+    return "\n".join(parts)
+
+
+class _GuardHandler(logging.Handler):
+    def __init__(self, owner: LogGuard) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.owner = owner
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.owner.inspect(record)
+        except Exception:  # the guard must never break the code under test
+            self.handleError(record)
+
+
+guard: Final = LogGuard()
+
+
+def watch(value: str | bytes) -> str | bytes:
+    """Register a secret or token a test created; returns it, for inline use."""
+    guard.watch(value)
+    return value
+
+
+def watch_token(token: str) -> str:
+    guard.watch_token(token)
+    return token
+
+
+@contextmanager
+def capturing(target: LogGuard) -> Iterator[LogGuard]:
+    """Scan records into ``target`` (not the session guard) for the block: for self-tests."""
+    handler = _GuardHandler(target)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield target
+    finally:
+        root.removeHandler(handler)
+
+
+# --- automatic watching -------------------------------------------------------------------
+
+
+def _watching_signer(sign: Callable[..., str]) -> Callable[..., str]:
+    if getattr(sign, "_log_guard_wrapped", False):
+        return sign
+
+    @functools.wraps(sign)
+    def signed(claims: Any, key: Any, alg: str, *args: Any, **kwargs: Any) -> str:
+        token = sign(claims, key, alg, *args, **kwargs)
+        guard.watch_token(token)
+        if isinstance(key, bytes | str):  # an HMAC secret
+            guard.watch(key)
+        return token
+
+    signed._log_guard_wrapped = True  # type: ignore[attr-defined]
+    return signed
+
+
+def _install_watchers() -> None:
+    """Wrap the project's signer everywhere it was imported, and the harness's secrets."""
+    import sys
+
+    from authbridge.jose import sign as sign_module
+
+    wrapped = _watching_signer(sign_module.sign_compact)
+    sign_module.sign_compact = wrapped  # type: ignore[assignment]
+    for module in list(sys.modules.values()):
+        if getattr(module, "sign_compact", None) is getattr(wrapped, "__wrapped__", None):
+            module.sign_compact = wrapped  # type: ignore[attr-defined]
+    try:
+        from harness import better_auth
+    except ImportError:
+        return
+    build_env = better_auth.BetterAuthServer._build_env
+    if getattr(build_env, "_log_guard_wrapped", False):
+        return
+
+    @functools.wraps(build_env)
+    def watched_env(self: Any, overrides: dict[str, str]) -> dict[str, str]:
+        env: dict[str, str] = build_env(self, overrides)
+        for name in ("BETTER_AUTH_SECRET", "AUTH_SECRET"):
+            if env.get(name):
+                guard.watch(env[name])
+        for entry in env.get("BETTER_AUTH_SECRETS", "").split(","):
+            guard.watch(entry.partition(":")[2])
+        return env
+
+    watched_env._log_guard_wrapped = True  # type: ignore[attr-defined]
+    better_auth.BetterAuthServer._build_env = watched_env  # type: ignore[method-assign]
+
+
+# --- pytest hooks -------------------------------------------------------------------------
+
+_handler: _GuardHandler | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _handler
+    _install_watchers()
+    _handler = _GuardHandler(guard)
+    root = logging.getLogger()
+    root.addHandler(_handler)
+    root.setLevel(logging.DEBUG)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    guard.current_test = item.nodeid
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _handler is not None:
+        logging.getLogger().removeHandler(_handler)
+    if guard.leaks and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not guard.leaks:
+        return
+    terminalreporter.section("log guard: secrets in log records", red=True)
+    terminalreporter.line(
+        f"{len(guard.leaks)} of {guard.records_seen} log records carried a token, "
+        "signature or secret (values not shown):"
+    )
+    for leak in guard.leaks[:50]:
+        terminalreporter.line(f"  {leak.test}: {leak.logger} {leak.level}: {leak.what}")
