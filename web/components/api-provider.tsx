@@ -23,8 +23,7 @@ function newQueryClient(): QueryClient {
         staleTime: 10_000,
         // Retrying a 4xx never helps; the API client already retried a 401 once.
         retry: (failures, error) =>
-          !(error instanceof ApiError && error.status >= 400 && error.status < 500) &&
-          failures < 2,
+          !(error instanceof ApiError && error.status >= 400 && error.status < 500) && failures < 2,
       },
     },
   });

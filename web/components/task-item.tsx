@@ -105,7 +105,12 @@ function EditTaskForm({ task, onSave, onCancel }: EditTaskFormProps) {
   }
 
   return (
-    <form onSubmit={onSubmit} onKeyDown={onKeyDown} className="edit-task" aria-label={`Edit “${task.title}”`}>
+    <form
+      onSubmit={onSubmit}
+      onKeyDown={onKeyDown}
+      className="edit-task"
+      aria-label={`Edit “${task.title}”`}
+    >
       <div className="field grow">
         <label htmlFor={`${prefix}-title`}>Title</label>
         <input
@@ -130,7 +135,12 @@ function EditTaskForm({ task, onSave, onCancel }: EditTaskFormProps) {
       </div>
       <div className="field">
         <label htmlFor={`${prefix}-due`}>Due date</label>
-        <input id={`${prefix}-due`} name="due" type="date" defaultValue={dueAtToDate(task.due_at)} />
+        <input
+          id={`${prefix}-due`}
+          name="due"
+          type="date"
+          defaultValue={dueAtToDate(task.due_at)}
+        />
       </div>
       <div className="field">
         <label htmlFor={`${prefix}-priority`}>Priority</label>

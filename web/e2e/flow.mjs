@@ -29,7 +29,9 @@ const REPO_DIR = path.resolve(WEB_DIR, "..");
 const WEB_URL = (process.env.WEB_URL || "http://localhost:3000").replace(/\/$/, "");
 const API_URL = (process.env.API_URL || "http://localhost:8000").replace(/\/$/, "");
 const AUTH_DB_PATH = path.resolve(WEB_DIR, process.env.AUTH_DB_PATH || "./data/auth.db");
-const SCREENSHOT_DIR = path.resolve(process.env.SCREENSHOT_DIR || path.join(REPO_DIR, "test-output"));
+const SCREENSHOT_DIR = path.resolve(
+  process.env.SCREENSHOT_DIR || path.join(REPO_DIR, "test-output"),
+);
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless",
@@ -95,9 +97,7 @@ function pathOf(page) {
 async function apiCall(page, method, pathPrefix, action) {
   const [response] = await Promise.all([
     page.waitForResponse(
-      (r) =>
-        r.request().method() === method &&
-        r.url().startsWith(`${API_URL}${pathPrefix}`),
+      (r) => r.request().method() === method && r.url().startsWith(`${API_URL}${pathPrefix}`),
     ),
     action(),
   ]);

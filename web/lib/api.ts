@@ -7,7 +7,12 @@
  * All side effects (token source, fetch, sign-out, navigation) are injected for testing.
  */
 
-import { createTokenCache, NotSignedInError, type TokenCache, type TokenGetter } from "./token-cache";
+import {
+  createTokenCache,
+  NotSignedInError,
+  type TokenCache,
+  type TokenGetter,
+} from "./token-cache";
 
 /** An error answer from the Tasks API (`{"detail": ..., "code": ...}`) or the network. */
 export class ApiError extends Error {
@@ -118,7 +123,7 @@ export function createApiClient(deps: ApiClientDeps): ApiClient {
       return await fetchToken();
     } catch (error) {
       if (error instanceof NotSignedInError) return sendToSignIn();
-      throw new ApiError(0, "token_unavailable", "Could not get an access token.", undefined);
+      throw new ApiError(0, "token_unavailable", "Could not get an access token.");
     }
   }
 

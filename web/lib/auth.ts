@@ -20,7 +20,9 @@ const DEFAULT_DB_PATH = "./data/auth.db";
 
 function buildAuth() {
   // Runtime path from the environment: tell the bundler not to trace it.
-  const dbPath = path.resolve(/*turbopackIgnore: true*/ process.env.AUTH_DB_PATH || DEFAULT_DB_PATH);
+  const dbPath = path.resolve(
+    /*turbopackIgnore: true*/ process.env.AUTH_DB_PATH || DEFAULT_DB_PATH,
+  );
   fs.mkdirSync(path.dirname(dbPath), { recursive: true });
   const baseURL = process.env.BETTER_AUTH_URL || "http://localhost:3000";
   return betterAuth({

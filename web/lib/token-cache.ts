@@ -54,10 +54,7 @@ export interface TokenCache {
   clear(): void;
 }
 
-export function createTokenCache(
-  getToken: TokenGetter,
-  now: () => number = Date.now,
-): TokenCache {
+export function createTokenCache(getToken: TokenGetter, now: () => number = Date.now): TokenCache {
   let cached: { token: string; freshUntilMs: number } | null = null;
   let inFlight: Promise<string> | null = null;
   // Bumped by clear(), so a request started before sign-out cannot refill the cache.

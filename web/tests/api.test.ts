@@ -5,7 +5,13 @@
 
 import { describe, expect, it, vi } from "vitest";
 
-import { ApiError, createApiClient, safeNextPath, SIGNED_OUT_CODE, type ApiClientDeps } from "@/lib/api";
+import {
+  ApiError,
+  createApiClient,
+  safeNextPath,
+  SIGNED_OUT_CODE,
+  type ApiClientDeps,
+} from "@/lib/api";
 import { NotSignedInError, readTokenExpiry } from "@/lib/token-cache";
 
 const BASE = "http://api.test";
@@ -78,8 +84,14 @@ describe("token caching", () => {
     await api.request("/api/tasks");
     expect(h.getToken).toHaveBeenCalledTimes(2);
 
-    const sent = h.fetch.mock.calls.map(([, init]) => new Headers(init?.headers).get("authorization"));
-    expect(sent).toEqual([`Bearer ${h.issued[0]}`, `Bearer ${h.issued[0]}`, `Bearer ${h.issued[1]}`]);
+    const sent = h.fetch.mock.calls.map(([, init]) =>
+      new Headers(init?.headers).get("authorization"),
+    );
+    expect(sent).toEqual([
+      `Bearer ${h.issued[0]}`,
+      `Bearer ${h.issued[0]}`,
+      `Bearer ${h.issued[1]}`,
+    ]);
   });
 
   it("shares one token request among concurrent callers (single flight)", async () => {
@@ -123,9 +135,13 @@ describe("401 handling", () => {
     const h = harness((token) => {
       if (first) {
         first = false;
-        return json(401, { detail: "Token expired", code: "token_expired" }, {
-          "www-authenticate": 'Bearer error="invalid_token"',
-        });
+        return json(
+          401,
+          { detail: "Token expired", code: "token_expired" },
+          {
+            "www-authenticate": 'Bearer error="invalid_token"',
+          },
+        );
       }
       return json(200, { id: "t1", token_seen: token });
     });
@@ -247,7 +263,10 @@ describe("requests and errors", () => {
     const api = createApiClient(h.deps);
     await expect(api.request("/api/tasks/t1", { method: "DELETE" })).resolves.toBeUndefined();
     h.fetch.mockRejectedValueOnce(new TypeError("Failed to fetch"));
-    await expect(api.request("/api/tasks")).rejects.toMatchObject({ code: "network_error", status: 0 });
+    await expect(api.request("/api/tasks")).rejects.toMatchObject({
+      code: "network_error",
+      status: 0,
+    });
   });
 
   it("keeps `next` on this site", () => {
