@@ -10,10 +10,10 @@ import unicodedata
 import uuid
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge import Principal
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from ..cursor import CursorCodec, InvalidCursor
 from ..dependencies import codec_of, engine_of, task_guard
@@ -42,10 +42,22 @@ _SEARCH_MAX: Final = 200
 Engine = Annotated[AsyncEngine, Depends(engine_of)]
 Codec = Annotated[CursorCodec, Depends(codec_of)]
 TaskId = Annotated[str, Path(description="The task's UUID.", max_length=64)]
+IfMatch = Annotated[
+    list[str] | None,
+    Header(description="Write only if the task's current ETag is one of these (or `*`)."),
+]
+_ETAG_HEADER: Final = {"ETag": {"description": "The task's version.", "schema": {"type": "string"}}}
+_LOCATION_HEADER: Final = {
+    "Location": {"description": "Path of the new task.", "schema": {"type": "string"}}
+}
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorBody} for status in statuses}
+def _errors(*statuses: int, **success: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses``: error bodies, plus headers of the success answer."""
+    answers: dict[int | str, dict[str, Any]] = {status: {"model": ErrorBody} for status in statuses}
+    for status, headers in success.items():
+        answers[int(status.removeprefix("s"))] = {"headers": headers}
+    return answers
 
 
 def parse_task_id(raw: str) -> uuid.UUID:
@@ -72,8 +84,7 @@ def _precondition_failed() -> ApiError:
     return ApiError(412, "precondition_failed", "The task has changed; fetch it again.")
 
 
-def _if_match(request: Request) -> str | None:
-    values = request.headers.getlist("if-match")
+def _if_match(values: list[str] | None) -> str | None:
     return ", ".join(values) if values else None
 
 
@@ -143,7 +154,7 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         "",
         status_code=201,
         response_model=TaskOut,
-        responses=_errors(401, 403, 413, 422),
+        responses=_errors(401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
     )
     async def create_task(
         body: TaskCreate, user: Writer, engine: Engine, request: Request, response: Response
@@ -156,7 +167,9 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         response.headers["ETag"] = etag_for(row.id, row.version)
         return task_out(row)
 
-    @router.get("/{task_id}", response_model=TaskOut, responses=_errors(401, 403, 404))
+    @router.get(
+        "/{task_id}", response_model=TaskOut, responses=_errors(401, 403, 404, s200=_ETAG_HEADER)
+    )
     async def read_task(
         task_id: TaskId, user: Reader, engine: Engine, response: Response
     ) -> TaskOut:
@@ -169,20 +182,22 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         return task_out(row)
 
     @router.patch(
-        "/{task_id}", response_model=TaskOut, responses=_errors(401, 403, 404, 412, 413, 422)
+        "/{task_id}",
+        response_model=TaskOut,
+        responses=_errors(401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
     )
     async def patch_task(
         task_id: TaskId,
         body: TaskUpdate,
         user: Writer,
         engine: Engine,
-        request: Request,
         response: Response,
+        if_match: IfMatch = None,
     ) -> TaskOut:
         """Change some fields. With ``If-Match``, only if the task is still at that ETag."""
         ident = parse_task_id(task_id)
         changes = body.changes()
-        condition = _if_match(request)
+        condition = _if_match(if_match)
         async with engine.begin() as conn:
             row: TaskRow | None
             if condition is None and changes:
@@ -214,11 +229,11 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         responses=_errors(401, 403, 404, 412),
     )
     async def remove_task(
-        task_id: TaskId, user: Writer, engine: Engine, request: Request
+        task_id: TaskId, user: Writer, engine: Engine, if_match: IfMatch = None
     ) -> Response:
         """Delete a task. With ``If-Match``, only if the task is still at that ETag."""
         ident = parse_task_id(task_id)
-        condition = _if_match(request)
+        condition = _if_match(if_match)
         async with engine.begin() as conn:
             expected = None
             if condition is not None:
