@@ -146,6 +146,30 @@ class Settings(BaseSettings):
     def _on_off(cls, value: object) -> object:
         return {"on": True, "off": False}.get(value, value) if isinstance(value, str) else value
 
+    # Shared state across instances (Redis, optional)
+    redis_url: SecretStr | None = _env("AUTHBRIDGE_REDIS_URL")
+    redis_prefix: str = Field(
+        default="authbridge:",
+        min_length=1,
+        validation_alias=AliasChoices("AUTHBRIDGE_REDIS_PREFIX"),
+    )
+    redis_failure: Literal["open", "closed"] = Field(
+        default="open", validation_alias=AliasChoices("AUTHBRIDGE_REDIS_FAILURE")
+    )
+    redis_timeout: float = Field(
+        default=0.5, gt=0, le=30, validation_alias=AliasChoices("AUTHBRIDGE_REDIS_TIMEOUT")
+    )
+    revocation: bool = Field(default=False, validation_alias=AliasChoices("AUTHBRIDGE_REVOCATION"))
+    revocation_resync: float = Field(
+        default=30.0, gt=0, le=3600, validation_alias=AliasChoices("AUTHBRIDGE_REVOCATION_RESYNC")
+    )
+    revocation_retention: float = Field(
+        default=604800.0, gt=0, validation_alias=AliasChoices("AUTHBRIDGE_REVOCATION_RETENTION")
+    )
+    jwks_shared_cache: bool = Field(
+        default=True, validation_alias=AliasChoices("AUTHBRIDGE_JWKS_SHARED_CACHE")
+    )
+
     # HTTP layer
     realm: str = Field(default="authbridge", validation_alias=AliasChoices("AUTHBRIDGE_REALM"))
     environment: Literal["development", "test", "production"] = Field(
