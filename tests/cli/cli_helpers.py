@@ -90,8 +90,11 @@ def start_dev_issuer(
     cwd: Path, keys_file: Path, *extra: str, env: dict[str, str] | None = None
 ) -> DevIssuer:
     process = subprocess.Popen(
-        [str(ENTRY_POINT), "dev-issuer", "--port", "0", "--json", "--keys-file", str(keys_file)]
-        + list(extra),
+        [
+            str(ENTRY_POINT),
+            *("dev-issuer", "--port", "0", "--json", "--keys-file", str(keys_file)),
+            *extra,
+        ],
         cwd=cwd,
         env={**clean_environment(), **(env or {})},
         stdout=subprocess.PIPE,

@@ -5,17 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from cli_helpers import CLI
-from harness.better_auth import BAUser, BetterAuthServer, ServerPool
 
 from authbridge.jose.b64 import b64url_encode
 from authbridge.jose.sign import sign_compact
 from authbridge.sessions.token import sign_session_token
+from harness.better_auth import BAUser, BetterAuthServer, ServerPool
 
 SECRET = "decode-tests-secret-0123456789-abcdefghijklmnop"
 
@@ -99,7 +98,8 @@ def test_raw_session_token_and_cookie_pair(cli: CLI) -> None:
     document = cli("decode", raw, "--json").json()
     assert document["kind"] == "session_token"
     assert document["details"]["signed"] is False
-    pair = f"Cookie: theme=dark; better-auth.session_token={quote(sign_session_token(raw, SECRET), safe='')}"
+    cookie = quote(sign_session_token(raw, SECRET), safe="")
+    pair = f"Cookie: theme=dark; better-auth.session_token={cookie}"
     document = cli("decode", pair, "--json").json()
     assert document["kind"] == "session_token"
     assert any("better-auth.session_token" in note for note in document["notes"])
@@ -107,7 +107,8 @@ def test_raw_session_token_and_cookie_pair(cli: CLI) -> None:
 
 def test_generic_jwe_is_recognised(cli: CLI) -> None:
     header = b64url_encode(json.dumps({"alg": "RSA-OAEP", "enc": "A256GCM"}).encode())
-    value = f"{header}.{b64url_encode(b'k' * 32)}.{b64url_encode(b'iv')}.{b64url_encode(b'c')}.{b64url_encode(b't')}"
+    parts = [header, *(b64url_encode(part) for part in (b"k" * 32, b"iv", b"c", b"t"))]
+    value = ".".join(parts)
     document = cli("decode", value, "--json").json()
     assert document["kind"] == "jwe"
     assert document["header"]["enc"] == "A256GCM"
@@ -132,8 +133,8 @@ def test_garbage_is_explained_with_exit_1(cli: CLI, value: str, phrase: str) -> 
 
 
 @pytest.fixture(scope="module")
-def cache_servers(better_auth_module_factory: ServerPool) -> Iterator[dict[str, BetterAuthServer]]:
-    yield {
+def cache_servers(better_auth_module_factory: ServerPool) -> dict[str, BetterAuthServer]:
+    return {
         strategy: better_auth_module_factory(COOKIE_CACHE_STRATEGY=strategy)
         for strategy in ("compact", "jwt", "jwe")
     }

@@ -89,7 +89,9 @@ def test_hs256_adds_a_different_jwt_secret_to_the_backend(cli: CLI, git_repo: Pa
     assert written[str(backend)]["variables"] == ["BETTER_AUTH_SECRET", "AUTHBRIDGE_JWT_SECRET"]
     jwt_secret = _env_value(backend, "AUTHBRIDGE_JWT_SECRET")
     ba_secret = _env_value(backend, "BETTER_AUTH_SECRET")
-    assert jwt_secret and ba_secret and jwt_secret != ba_secret
+    assert jwt_secret
+    assert ba_secret
+    assert jwt_secret != ba_secret
     assert _env_value(git_repo / "web" / ".env.local", "AUTHBRIDGE_JWT_SECRET") is None
 
 
@@ -109,7 +111,8 @@ def test_empty_placeholder_is_filled_without_force(cli: CLI, git_repo: Path) -> 
     assert cli("secret", "--write").code == 0
     lines = frontend.read_text().splitlines()
     assert lines[0] == "BETTER_AUTH_URL=http://localhost:3000"
-    assert lines[1].startswith("BETTER_AUTH_SECRET=") and len(lines[1]) > 40
+    assert lines[1].startswith("BETTER_AUTH_SECRET=")
+    assert len(lines[1]) > 40
     assert len(lines) == 2
 
 
@@ -120,7 +123,8 @@ def test_force_replaces_and_warns(cli: CLI, git_repo: Path) -> None:
     result = cli("secret", "--write", "--force", "--json")
     assert result.code == 0
     new = _env_value(frontend, "BETTER_AUTH_SECRET")
-    assert new and new != "old-old-old-old-old-old-old-old-old"
+    assert new
+    assert new != "old-old-old-old-old-old-old-old-old"
     assert _mode(frontend) == 0o600
     replaced = {entry["file"]: entry["replaced"] for entry in result.json()["written"]}
     assert replaced[str(frontend)] == ["BETTER_AUTH_SECRET"]
