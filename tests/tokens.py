@@ -33,6 +33,8 @@ _EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 class TestKey:
     """A signing key and the public JWK a Better Auth JWKS would publish for it."""
 
+    __test__ = False  # not a pytest test class
+
     kid: str
     alg: str
     private: Any = field(repr=False)
