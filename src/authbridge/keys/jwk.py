@@ -231,7 +231,10 @@ def parse_jwks(
     entries: list[Any] = document["keys"]
     if len(entries) > max_keys:
         raise ValueError(f"the JWK Set has more than {max_keys} keys")
-    kids = Counter(e.get("kid") for e in entries if isinstance(e, Mapping))
+    # Only string kids are counted: an array or object kid is unhashable, and rejected below.
+    kids = Counter(
+        e.get("kid") for e in entries if isinstance(e, Mapping) and type(e.get("kid")) is str
+    )
     keys: dict[str, VerificationKey] = {}
     problems: list[KeyProblem] = []
     for entry in entries:
