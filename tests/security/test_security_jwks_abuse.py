@@ -1,0 +1,183 @@
+"""Attack corpus, the issuer's JWKS endpoint: a random-kid flood (fetches counted), and a JWKS
+that is down, answers 500, answers garbage, or answers 5 MB. Real HTTP on 127.0.0.1.
+
+The verifier must stay bounded in requests, time and memory, and answer with its own errors
+(``UnknownKey``; ``KeysUnavailable`` = 503 only while no good set was ever fetched).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import time
+from collections.abc import Callable
+
+import pytest
+from security_support import refused
+
+from authbridge import Verifier
+from authbridge.errors import KeysUnavailable, UnknownKey
+from authbridge.keys.remote import RemoteJWKS
+from keys.jwks_server import JWKSServer, running_jwks_server
+from tokens import AUDIENCE, ISSUER, FixedClock, ba_claims, dumps, ed25519_key, jwks, sign_raw
+
+
+class MovableClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _verifier(url: str, clock: Callable[[], float] = time.monotonic, **options: float) -> Verifier:
+    source = RemoteJWKS(url, clock=clock, timeout=options.pop("timeout", 2.0), **options)
+    return Verifier(keys=source, issuer=ISSUER, audience=AUDIENCE, clock=FixedClock())
+
+
+async def test_random_kid_flood_costs_at_most_one_extra_fetch_per_cooldown() -> None:
+    real = ed25519_key("real")
+    clock = MovableClock()
+    with running_jwks_server() as server:
+        server.document = jwks(real)
+        verifier = _verifier(server.url, clock, cooldown=30)
+        try:
+            await verifier.start()
+            assert server.requests == 1
+            attacker = ed25519_key("x")
+            tokens = [
+                sign_raw(
+                    dumps({"alg": "EdDSA", "kid": secrets.token_urlsafe(12)}),
+                    dumps(ba_claims()),
+                    attacker.private,
+                    "EdDSA",
+                )
+                for _ in range(2000)
+            ]
+            started = time.perf_counter()
+            errors = await asyncio.gather(*(refused(verifier, t) for t in tokens))
+            elapsed = time.perf_counter() - started
+            assert all(isinstance(e, UnknownKey) for e in errors)
+            assert server.requests <= 2, server.requests
+            # A second wave inside the cooldown costs nothing.
+            await asyncio.gather(*(refused(verifier, t) for t in tokens[:500]))
+            assert server.requests <= 2
+            # After the cooldown, one more fetch at most, however large the wave.
+            clock.now += 31
+            await asyncio.gather(*(refused(verifier, t + "A") for t in tokens[:500]))
+            assert server.requests <= 3
+            assert elapsed < 10
+            # The real key still works throughout.
+            assert await verifier.verify(real.sign(ba_claims()))
+        finally:
+            await verifier.aclose()
+
+
+def _closed_port_url() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}/api/auth/jwks"
+
+
+def _break(server: JWKSServer, how: str) -> None:
+    if how == "500":
+        server.status = 500
+        server.body = b'{"error":"internal"}'
+    elif how == "garbage-html":
+        server.body = b"<html><body>Bad gateway</body></html>"
+    elif how == "garbage-binary":
+        server.body = bytes(range(256)) * 8
+    elif how == "garbage-json-array":
+        server.body = b'[{"keys":[]}]'
+    elif how == "garbage-keys-string":
+        server.body = b'{"keys":"eyJhbGciOiJub25lIn0"}'
+    elif how == "garbage-bad-keys":
+        server.body = b'{"keys":[{"kty":"OKP"},{"kid":[1]},{"kid":{"a":1}},1,null,"x"]}'
+    elif how == "5MB":
+        server.body = (
+            b'{"keys":[' + b'{"kty":"OKP","crv":"Ed25519","x":"AAAA"},' * 120_000 + b"{}]}"
+        )
+    elif how == "5MB-no-length":
+        server.endless = True
+    elif how == "slow":
+        server.delay = 5
+    else:
+        raise AssertionError(how)
+
+
+OUTAGES = [
+    "down",
+    "500",
+    "garbage-html",
+    "garbage-binary",
+    "garbage-json-array",
+    "garbage-keys-string",
+    "garbage-bad-keys",
+    "5MB",
+    "5MB-no-length",
+    "slow",
+]
+
+
+@pytest.mark.parametrize("how", OUTAGES)
+async def test_a_broken_jwks_with_no_keys_yet_is_a_bounded_503(how: str) -> None:
+    real = ed25519_key("real")
+    token = real.sign(ba_claims())
+    with running_jwks_server() as server:
+        url = server.url
+        if how == "down":
+            url = _closed_port_url()
+        else:
+            _break(server, how)
+        verifier = _verifier(url, timeout=1.0)
+        started = time.perf_counter()
+        try:
+            await verifier.start()  # logged, not raised
+            for _ in range(20):
+                error = await refused(verifier, token)
+                assert isinstance(error, KeysUnavailable), error
+                assert error.status == 503
+                assert error.retry_after >= 1
+        finally:
+            await verifier.aclose()
+        # Failed fetches are rate-limited too: 21 attempts cost a couple of requests.
+        assert server.requests <= 3
+        assert time.perf_counter() - started < 6
+
+
+@pytest.mark.parametrize("how", [h for h in OUTAGES if h != "down"])
+async def test_a_jwks_that_breaks_later_keeps_serving_the_last_good_keys(how: str) -> None:
+    real = ed25519_key("real")
+    clock = MovableClock()
+    with running_jwks_server() as server:
+        server.document = jwks(real)
+        verifier = _verifier(server.url, clock, timeout=1.0, ttl=60, min_ttl=60, cooldown=30)
+        try:
+            await verifier.start()
+            _break(server, how)
+            clock.now += 3600  # far past the TTL: a refetch is due, and fails
+            for _ in range(5):
+                assert (await verifier.verify(real.sign(ba_claims()))).sub
+            # An unknown kid during the outage is still just an unknown kid.
+            other = ed25519_key("other")
+            assert isinstance(await refused(verifier, other.sign(ba_claims())), UnknownKey)
+        finally:
+            await verifier.aclose()
+        assert server.requests <= 3
+
+
+@pytest.mark.parametrize("bad_kid", [[1], {"a": 1}, ["real"]], ids=repr)
+async def test_a_key_with_an_unhashable_kid_does_not_break_the_rest(bad_kid: object) -> None:
+    """V32: one malformed entry (here a kid that is a JSON array or object) is dropped with a
+    reason; the real key beside it still verifies."""
+    real = ed25519_key("real")
+    with running_jwks_server() as server:
+        server.document = {"keys": [{**ed25519_key("x").jwk, "kid": bad_kid}, real.jwk]}
+        verifier = _verifier(server.url)
+        try:
+            assert (await verifier.verify(real.sign(ba_claims()))).sub
+        finally:
+            await verifier.aclose()
