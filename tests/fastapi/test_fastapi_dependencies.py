@@ -6,7 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import HTTPConnection
 
+from authbridge.errors import SessionInvalid
 from authbridge.fastapi import (
     SCHEME_NAME,
     AuthBridge,
@@ -15,6 +17,7 @@ from authbridge.fastapi import (
     require_roles,
     require_scopes,
 )
+from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer
 from fastapi import Depends, FastAPI
 
@@ -278,3 +281,51 @@ def test_realm_is_checked(issuer: FakeIssuer) -> None:
         AuthBridge(issuer.verifier(), realm='bad"realm')
     bridge = AuthBridge(issuer.verifier(), realm="tasks api")
     assert bridge.realm == "tasks api"
+
+
+# --- the session-cookie hook ---------------------------------------------------------------
+
+
+class CookieSessions:
+    """A stand-in for the later session-cookie authenticator: a fixed cookie value."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self.calls = 0
+
+    async def authenticate(self, connection: HTTPConnection) -> Principal | None:
+        self.calls += 1
+        value = connection.cookies.get("session")
+        if value is None:
+            return None
+        if value != "good":
+            raise SessionInvalid()
+        return self.principal
+
+
+async def test_the_sessions_hook_is_used_only_without_a_header(issuer: FakeIssuer) -> None:
+    cookie_user = Principal(sub="cookie-user", issuer="https://x", credential="session")
+    sessions = CookieSessions(cookie_user)
+    bridge = AuthBridge(issuer.verifier(), sessions=sessions)
+    app = FastAPI()
+    bridge.install(app)
+
+    @app.get("/me")
+    async def me(user: CurrentUser) -> str:
+        return user.sub
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        client.cookies.set("session", "good")
+        assert (await client.get("/me")).json() == "cookie-user"
+        client.cookies.set("session", "forged")
+        bad = await client.get("/me")
+        assert bad.status_code == 401
+        assert 'error="invalid_token"' in bad.headers["www-authenticate"]
+        client.cookies.clear()
+        assert (await client.get("/me")).status_code == 401
+        client.cookies.set("session", "good")
+        calls = sessions.calls
+        response = await client.get("/me", headers=bearer(issuer.token()))
+        assert response.json() == issuer.user["id"]  # the header wins; cookie not consulted
+        assert sessions.calls == calls

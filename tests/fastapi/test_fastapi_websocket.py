@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 
 import pytest
@@ -139,3 +140,22 @@ def test_silence_times_out_with_1008(ws_client: TestClient) -> None:
         ws.receive_json()  # say nothing; the server gives up after 0.3 s
     assert caught.value.code == 1008
     assert caught.value.reason == "token_missing"
+
+
+def test_websocket_outcomes_are_audited(
+    ws_client: TestClient, issuer: FakeIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="authbridge.audit")
+    token = issuer.token()
+    with ws_client.websocket_connect("/ws", subprotocols=["bearer", token]) as ws:
+        ws.receive_json()
+    forged = FakeIssuer(issuer.base_url).token()
+    assert _closed_with(ws_client, "/ws", subprotocols=["bearer", forged]) == 1008
+    events = [r.audit for r in caplog.records if r.name == "authbridge.audit"]  # type: ignore[attr-defined]
+    assert [(e["transport"], e["outcome"], e["code"]) for e in events] == [
+        ("websocket", "success", "ok"),
+        ("websocket", "failure", "unknown_key"),
+    ]
+    assert events[0]["sub"] == issuer.user["id"]
+    for secret in (token, forged, token.split(".")[2], forged.split(".")[2]):
+        assert secret not in caplog.text

@@ -15,10 +15,11 @@ import weakref
 from collections.abc import Callable
 from typing import Annotated, Final
 
-from fastapi import Request, Security
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
+
+from fastapi import Request, Security
 
 from ..errors import AuthError, InsufficientScope, TokenMissing
 from ..principal import Principal

@@ -20,8 +20,9 @@ from collections.abc import MutableMapping, Sequence
 from typing import Annotated, Any, Final
 
 import anyio
-from fastapi import Depends, WebSocket, WebSocketException
 from starlette.websockets import WebSocketDisconnect
+
+from fastapi import Depends, WebSocket, WebSocketException
 
 from ..errors import AuthError, InvalidRequest, KeysUnavailable, TokenMissing
 from ..jose.strict_json import loads_object
@@ -132,7 +133,9 @@ async def authenticate_websocket(
         raise _refuse(bridge, exc, websocket, token) from None
     if not accepted:
         await websocket.accept(subprotocol=BEARER_SUBPROTOCOL if via_protocol else None)
-    bridge.audit.success(principal, scope=websocket.scope, cached=cached is not None)
+    bridge.audit.success(
+        principal, scope=websocket.scope, cached=cached is not None, transport="websocket"
+    )
     return principal
 
 
