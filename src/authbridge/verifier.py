@@ -44,6 +44,7 @@ from .principal import Principal
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from .revocation import RevocationList
     from .sessions.verifier import SessionVerifier
 
 __all__ = ["TrustedIssuer", "Verifier"]
@@ -140,6 +141,7 @@ class Verifier:
         issuers: Sequence[TrustedIssuer] = (),
         sessions: SessionVerifier | None = None,
         jwt_session_check: bool = False,
+        revocations: RevocationList | None = None,
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -172,6 +174,8 @@ class Verifier:
             )
         self.sessions = sessions if sessions is not None and sessions.enabled else None
         self._jwt_session_check = jwt_session_check
+        # Checked after verification and on every cache hit: in memory, no I/O.
+        self.revocations = revocations
         if not paths and self.sessions is None:
             raise ConfigError(
                 "BETTER_AUTH_URL",
@@ -259,6 +263,7 @@ class Verifier:
             cache_size=settings.token_cache_size,
             sessions=_session_verifier(settings),
             jwt_session_check=settings.jwt_session_check,
+            revocations=_revocation_list(settings),
             **extra,
         )
 
@@ -270,12 +275,16 @@ class Verifier:
             await path.keys.start()
         if self.sessions is not None:
             await self.sessions.start()
+        if self.revocations is not None:
+            await self.revocations.start()
 
     async def aclose(self) -> None:
         for path in self.paths:
             await path.keys.aclose()
         if self.sessions is not None:
             await self.sessions.aclose()
+        if self.revocations is not None:
+            await self.revocations.aclose()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -299,7 +308,11 @@ class Verifier:
         """
         if self._jwt_session_check:
             return None
-        return self.cache.get(token, self._clock())
+        principal = self.cache.get(token, self._clock())
+        revocations = self.revocations
+        if principal is not None and revocations is not None and not revocations.allows(principal):
+            return None  # ``verify`` raises the reason
+        return principal
 
     async def verify(self, token: str) -> Principal:
         """Verify a bearer credential. Raises an ``AuthError`` subclass on any failure."""
@@ -311,10 +324,15 @@ class Verifier:
                 raise TokenTooLarge()
             # A Better Auth session token is "token.signature" or a raw token: never 3 segments.
             if self.sessions is not None and token.count(".") != 2:
-                return await self.sessions.verify(token)
+                principal = await self.sessions.verify(token)
+                if self.revocations is not None:
+                    await self._check_revocation(principal)
+                return principal
             principal = await self._verify_jws(token)
         if self._jwt_session_check:
             await self._check_session(principal)
+        if self.revocations is not None:
+            await self._check_revocation(principal)
         return principal
 
     async def _verify_jws(self, token: str) -> Principal:
@@ -348,6 +366,14 @@ class Verifier:
             return
         if not await self.sessions.session_exists(principal.session_id):
             raise TokenRevoked()
+
+    async def _check_revocation(self, principal: Principal) -> None:
+        """Revoked sessions and per-user cutoffs shared across instances (``revocation.py``)."""
+        revocations = self.revocations
+        assert revocations is not None
+        if not revocations.started:
+            await revocations.start()  # lazily, when ``start()`` was not called
+        revocations.check(principal)
 
     def _route(self, jws: CompactJWS) -> TrustedIssuer:
         candidates = self._by_alg.get(jws.alg)
@@ -450,6 +476,27 @@ def _session_verifier(settings: Settings) -> SessionVerifier | None:
         timeout=settings.session_timeout,
     )
     return SessionVerifier(config)
+
+
+def _revocation_list(settings: Settings) -> RevocationList | None:
+    if not settings.revocation:
+        return None
+    if settings.redis_url is None:
+        raise ConfigError(
+            "AUTHBRIDGE_REVOCATION",
+            "needs a shared store so that every instance sees each revocation.",
+            "set AUTHBRIDGE_REDIS_URL (e.g. redis://127.0.0.1:6379/0).",
+        )
+    from .revocation import RevocationList
+
+    return RevocationList(
+        settings.redis_url.get_secret_value(),
+        prefix=settings.redis_prefix,
+        failure=settings.redis_failure,
+        resync_interval=settings.revocation_resync,
+        retention=settings.revocation_retention,
+        timeout=settings.redis_timeout,
+    )
 
 
 def _secret(value: SecretStr | None) -> str | None:
