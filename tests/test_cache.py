@@ -1,0 +1,97 @@
+"""The verified-token cache: bounded, expiring, evicted by key, never holding failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from authbridge import Principal, StaticJWKS, Verifier
+from authbridge.cache import TokenCache
+from authbridge.errors import InvalidSignature
+from tokens import AUDIENCE, ISSUER, NOW, FixedClock, ba_claims, ed25519_key, jwks
+
+
+def _principal(sub: str = "u1") -> Principal:
+    return Principal(sub=sub, issuer="https://i.example")
+
+
+def test_hit_until_the_deadline_then_gone() -> None:
+    cache = TokenCache(10)
+    principal = _principal()
+    cache.put("t1", principal, deadline=NOW + 10, key_ref=("jwks", "k1"))
+    assert cache.get("t1", NOW) is principal
+    assert cache.get("t1", NOW + 9.999) is principal
+    assert cache.get("t1", NOW + 10) is None
+    assert len(cache) == 0
+    assert cache.evict_keys([("jwks", "k1")]) == 0  # the index was cleaned up too
+
+
+def test_bounded_oldest_first() -> None:
+    cache = TokenCache(3)
+    for n in range(5):
+        cache.put(f"t{n}", _principal(str(n)), NOW + 100, ("jwks", "k1"))
+    assert len(cache) == 3
+    assert cache.get("t0", NOW) is None
+    assert cache.get("t1", NOW) is None
+    assert cache.get("t4", NOW) is not None
+    # Re-putting an existing token does not evict anything.
+    cache.put("t4", _principal("4"), NOW + 200, ("jwks", "k1"))
+    assert len(cache) == 3
+    assert cache.get("t2", NOW) is not None
+
+
+def test_eviction_by_key() -> None:
+    cache = TokenCache(10)
+    cache.put("a1", _principal(), NOW + 100, ("jwks", "a"))
+    cache.put("a2", _principal(), NOW + 100, ("jwks", "a"))
+    cache.put("b1", _principal(), NOW + 100, ("jwks", "b"))
+    cache.put("h1", _principal(), NOW + 100, ("hs", "a"))
+    assert cache.evict_keys([("jwks", "a"), ("jwks", "missing")]) == 2
+    assert cache.get("a1", NOW) is None
+    assert cache.get("a2", NOW) is None
+    assert cache.get("b1", NOW) is not None
+    assert cache.get("h1", NOW) is not None  # same kid on another path is untouched
+
+
+def test_size_zero_disables_caching_and_clear_empties() -> None:
+    off = TokenCache(0)
+    off.put("t", _principal(), NOW + 100, ("jwks", "k"))
+    assert off.get("t", NOW) is None
+    cache = TokenCache(5)
+    cache.put("t", _principal(), NOW + 100, ("jwks", "k"))
+    cache.clear()
+    assert len(cache) == 0
+    assert cache.evict_keys([("jwks", "k")]) == 0
+
+
+async def test_the_verifier_never_caches_failures() -> None:
+    key = ed25519_key("k1")
+    verifier = Verifier(
+        keys=StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE, clock=FixedClock()
+    )
+    good = key.sign(ba_claims())
+    head, payload, _ = good.split(".")
+    bad = f"{head}.{payload}.{'A' * 86}"
+    for _ in range(3):
+        with pytest.raises(InvalidSignature):
+            await verifier.verify(bad)
+    assert len(verifier.cache) == 0
+    await verifier.verify(good)
+    assert len(verifier.cache) == 1
+    assert verifier.verify_cached(good) is not None
+    assert verifier.verify_cached(bad) is None
+
+
+async def test_cached_entries_expire_with_the_token() -> None:
+    key = ed25519_key("k1")
+    clock = FixedClock()
+    verifier = Verifier(
+        keys=StaticJWKS(jwks(key)),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        clock=clock,
+    )
+    token = key.sign(ba_claims())
+    await verifier.verify(token)
+    assert verifier.verify_cached(token) is not None
+    clock.now = ba_claims()["exp"] + 30
+    assert verifier.verify_cached(token) is None

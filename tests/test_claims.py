@@ -1,0 +1,162 @@
+"""Claim rules and the Principal builder: roles, scopes, configurable names, deadlines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from authbridge import ClaimNames, ClaimRules, Principal
+from authbridge.claims import build_principal
+from authbridge.errors import InvalidClaims, TokenExpired
+from tokens import AUDIENCE, ISSUER, NOW, USER_ID, ba_claims
+
+RULES = ClaimRules(issuer=ISSUER, audiences=frozenset({AUDIENCE}))
+
+
+def _principal(names: ClaimNames | None = None, **claims: Any) -> Principal:
+    return build_principal(ba_claims(**claims), names or ClaimNames(), issuer=ISSUER)
+
+
+# --- roles -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("admin", {"admin"}),
+        ("admin,user", {"admin", "user"}),  # Better Auth admin plugin: several roles
+        ("admin, user", {"admin", "user"}),
+        (" admin ,, user ,", {"admin", "user"}),
+        ("", set()),
+        (None, set()),
+        (7, set()),
+        (["admin", "user"], {"admin", "user"}),
+    ],
+)
+def test_roles_from_the_role_claim(role: Any, expected: set[str]) -> None:
+    assert _principal(role=role).roles == expected
+
+
+def test_roles_from_a_roles_list_and_both_claims_merge() -> None:
+    assert _principal(roles=["editor", "viewer"]).roles == {"editor", "viewer"}
+    assert _principal(role="admin", roles=["editor"]).roles == {"admin", "editor"}
+    assert _principal(roles=["ok", 1, None, "", {"x": 1}]).roles == {"ok"}
+    assert _principal(roles="a,b").roles == {"a", "b"}
+
+
+# --- scopes ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        ({"scope": "tasks:read tasks:write"}, {"tasks:read", "tasks:write"}),
+        ({"scope": "  a   b  "}, {"a", "b"}),
+        ({"scope": "a,b"}, {"a,b"}),  # RFC 8693: space-delimited only
+        ({"scp": ["a", "b"]}, {"a", "b"}),
+        ({"scp": "a b"}, {"a", "b"}),
+        ({"scopes": ["x"]}, {"x"}),
+        ({"scope": "a", "scp": ["b"], "scopes": ["c"]}, {"a", "b", "c"}),
+        ({"scope": 5}, set()),
+        ({"scopes": [1, "ok"]}, {"ok"}),
+        ({}, set()),
+    ],
+)
+def test_scopes(claims: dict[str, Any], expected: set[str]) -> None:
+    assert _principal(**claims).scopes == expected
+
+
+# --- configurable names ------------------------------------------------------------------
+
+
+def test_claim_names_are_configurable() -> None:
+    names = ClaimNames(roles=("groups",), scopes=("permissions",), session_id="session_id")
+    principal = _principal(
+        names, groups=["ops"], permissions="read write", role="admin", scope="x", session_id="s1"
+    )
+    assert principal.roles == {"ops"}
+    assert principal.scopes == {"read", "write"}
+    assert principal.session_id == "s1"
+    none = ClaimNames(roles=(), scopes=())
+    assert _principal(none, role="admin", scope="x").roles == frozenset()
+
+
+# --- the other fields ---------------------------------------------------------------------
+
+
+def test_principal_fields_from_a_better_auth_token() -> None:
+    principal = _principal(sid="sess-1", aud=[AUDIENCE, "other"])
+    assert principal.sub == USER_ID
+    assert principal.issuer == ISSUER
+    assert principal.email == "ada@example.com"
+    assert principal.name == "Ada Lovelace"
+    assert principal.email_verified is True
+    assert principal.image is None
+    assert principal.session_id == "sess-1"
+    assert principal.audience == (AUDIENCE, "other")
+    assert principal.expires_at == datetime.fromtimestamp(int(NOW) + 900, UTC)
+    assert principal.credential == "jwt"
+    assert principal.claims["id"] == USER_ID
+
+
+def test_wrongly_typed_optional_claims_become_none() -> None:
+    principal = _principal(email=["a@b"], name=1, emailVerified="true", image={"u": 1}, sid=5)
+    assert (principal.email, principal.name, principal.email_verified) == (None, None, None)
+    assert (principal.image, principal.session_id) == (None, None)
+    assert _principal(emailVerified=None, email_verified=False).email_verified is None
+    claims = {k: v for k, v in ba_claims(email_verified=False).items() if k != "emailVerified"}
+    assert build_principal(claims, ClaimNames(), issuer=ISSUER).email_verified is False
+
+
+def test_principal_claims_are_read_only_and_principal_is_frozen() -> None:
+    principal = _principal()
+    with pytest.raises(TypeError):
+        principal.claims["sub"] = "x"  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        principal.sub = "x"  # type: ignore[misc]
+
+
+def test_has_scopes_and_roles() -> None:
+    principal = _principal(scope="a b", role="admin,user")
+    assert principal.has_scopes(["a", "b"])
+    assert not principal.has_scopes(["a", "c"])
+    assert principal.has_scopes(["a", "c"], any_of=True)
+    assert principal.has_scopes([])
+    assert principal.has_roles(["admin", "x"])
+    assert not principal.has_roles(["admin", "x"], any_of=False)
+
+
+# --- ClaimRules -------------------------------------------------------------------------------
+
+
+def test_validate_returns_the_deadline() -> None:
+    claims = ba_claims()
+    assert RULES.validate(claims, NOW) == claims["exp"] + RULES.leeway
+    aged = ClaimRules(issuer=ISSUER, audiences=frozenset({AUDIENCE}), max_age=60)
+    assert aged.validate(claims, NOW) == claims["iat"] + 60 + aged.leeway
+    with pytest.raises(TokenExpired):
+        aged.validate(claims, NOW + 100)
+
+
+def test_validate_names_the_missing_claim() -> None:
+    with pytest.raises(InvalidClaims) as info:
+        RULES.validate({k: v for k, v in ba_claims().items() if k != "aud"}, NOW)
+    assert "'aud'" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"leeway": -1}, {"leeway": 60.5}, {"issuer": ""}, {"audiences": frozenset()}],
+)
+def test_rules_refuse_bad_policy(options: dict[str, Any]) -> None:
+    base: dict[str, Any] = {"issuer": ISSUER, "audiences": frozenset({AUDIENCE})}
+    with pytest.raises(ValueError):
+        ClaimRules(**{**base, **options})
+
+
+def test_no_max_lifetime_allows_long_tokens() -> None:
+    rules = ClaimRules(issuer=ISSUER, audiences=frozenset({AUDIENCE}), max_lifetime=None)
+    claims = ba_claims(exp=int(NOW) + 10 * 365 * 86400)
+    assert rules.validate(claims, NOW) > NOW
