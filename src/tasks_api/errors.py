@@ -9,12 +9,13 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+
+from fastapi import FastAPI
 
 __all__ = [
     "ApiError",
@@ -119,7 +120,33 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "Internal server error.")
 
 
+def _document_validation_errors(app: FastAPI) -> None:
+    """Make the OpenAPI 422 schema FastAPI adds describe the body this app really sends."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemas = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = {
+                    "title": "HTTPValidationError",
+                    "type": "object",
+                    "required": ["detail", "code"],
+                    "properties": {
+                        "detail": {"type": "string", "title": "Detail"},
+                        "code": {"type": "string", "title": "Code"},
+                    },
+                }
+                schemas.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_validation_errors(app)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

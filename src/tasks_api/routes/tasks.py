@@ -41,7 +41,8 @@ _SEARCH_MAX: Final = 200
 
 Engine = Annotated[AsyncEngine, Depends(engine_of)]
 Codec = Annotated[CursorCodec, Depends(codec_of)]
-TaskId = Annotated[str, Path(description="The task's UUID.", max_length=64)]
+# No length limit here: every malformed id is the same 404 as an unknown one.
+TaskId = Annotated[str, Path(description="The task's UUID.")]
 IfMatch = Annotated[
     list[str] | None,
     Header(description="Write only if the task's current ETag is one of these (or `*`)."),
