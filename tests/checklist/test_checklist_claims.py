@@ -19,9 +19,11 @@ from authbridge.errors import (
     TokenExpired,
     TokenMalformed,
     TokenNotYetValid,
+    TokenRevoked,
 )
 from authbridge.jose.b64 import b64url_encode
 from authbridge.jose.sign import sign_compact
+from authbridge.revocation import RevocationList
 from tokens import (
     AUDIENCE,
     DROP,
@@ -316,16 +318,36 @@ async def test_v45_unknown_claims_grant_nothing() -> None:
         principal.claims["admin"] = False  # type: ignore[index]
 
 
-# --- V46 no denylist keyed on the raw token ----------------------------------------------
+# --- V46 revocation is keyed by (iss, sid) / (iss, sub), never by the raw token ---------------
 
 
-async def test_v46_no_token_denylist_and_the_token_cache_cannot_be_respelled() -> None:
-    """authbridge keeps no JWT denylist (revocation is the short ``exp``; sessions are
-    revoked in Better Auth's store). The only map keyed by token text is the verified-token
-    cache, which holds successes only; because base64url must be canonical (V5), no other
-    spelling of a verified token exists to look up or bypass anything."""
+async def test_v46_revocation_is_keyed_by_issuer_and_session_not_by_token_text() -> None:
+    """The revocation list (revocation.py) holds ``(iss, sid)`` and ``(iss, sub) -> cutoff``.
+    Revoking a session refuses *every* token carrying that sid, whatever its spelling or
+    signature; the only map keyed by token text is the verified-token cache, which holds
+    successes only and is re-checked against the revocation list on every hit."""
+    revocations = RevocationList()
+    verifier = jwks_verifier(KEY, revocations=revocations)
+    first = KEY.sign(ba_claims(sid="sess-1"))
+    second = KEY.sign(ba_claims(sid="sess-1", jti="another-token"))
+    other_session = KEY.sign(ba_claims(sid="sess-2"))
+    for token in (first, second, other_session):
+        assert (await verifier.verify(token)).sub == USER_ID
+    await revocations.revoke_session(ISSUER, "sess-1")
+    await rejects(verifier, first, TokenRevoked)  # even though it is in the token cache
+    await rejects(verifier, second, TokenRevoked)
+    assert verifier.verify_cached(first) is None
+    assert (await verifier.verify(other_session)).session_id == "sess-2"
+    # A user cutoff refuses every earlier token of that subject.
+    await revocations.revoke_user(ISSUER, USER_ID, not_before=T + 1)
+    await rejects(verifier, other_session, TokenRevoked)
+    fresh = KEY.sign(ba_claims(now=T + 2, sid="sess-3"))
+    clock_verifier = jwks_verifier(KEY, revocations=revocations, clock=FixedClock(T + 2))
+    assert (await clock_verifier.verify(fresh)).session_id == "sess-3"
+
+
+async def test_v46_no_other_spelling_of_a_cached_token_exists() -> None:
     verifier = jwks_verifier(KEY)
-    assert not any("deny" in name or "revok" in name for name in dir(verifier))
     token = KEY.sign(ba_claims())
     await verifier.verify(token)
     assert verifier.verify_cached(token) is not None
