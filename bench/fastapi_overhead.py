@@ -5,24 +5,34 @@ lazy dependency, plus a pure-ASGI middleware that only adds response headers) wi
 alternatives that were considered: verifying eagerly in a middleware, and no middleware.
 
     uv run python bench/fastapi_overhead.py [--requests 20000] [--rounds 5]
-"""
 
+With ``--http`` it also serves the shipped app with uvicorn (one worker) and drives it with
+``wrk`` over real HTTP, which is what a deployment sees.
+"""
 
 import argparse
 import asyncio
+import json
+import os
+import re
+import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
-
-from fastapi import Depends, FastAPI, Request
 
 from authbridge.errors import AuthError
 from authbridge.fastapi import AuthBridge, CurrentUser, require_scopes
 from authbridge.fastapi.credentials import bearer_from_headers
 from authbridge.fastapi.middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
+from authbridge.keys.static import StaticJWKS
 from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer
+from authbridge.verifier import Verifier
+from fastapi import Depends, FastAPI, Request
 
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -139,6 +149,103 @@ def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
     }
 
 
+def http_app() -> FastAPI:
+    """uvicorn factory for ``--http``: keys and issuer come from the parent process."""
+    config = json.loads(os.environ["AUTHBRIDGE_BENCH"])
+    verifier = Verifier(
+        keys=StaticJWKS(config["jwks"]), issuer=config["issuer"], audience=config["issuer"]
+    )
+    app = FastAPI()
+    AuthBridge(verifier).install(app)
+
+    @app.get("/bare")
+    async def bare() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/me")
+    async def me(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    @app.get("/scoped")
+    async def scoped(
+        user: Annotated[Principal, Depends(require_scopes("tasks:read"))],
+    ) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wrk(url: str, seconds: int, headers: dict[str, str]) -> float:
+    args = ["wrk", "-t1", "-c16", f"-d{seconds}s", url]
+    for name, value in headers.items():
+        args[1:1] = ["-H", f"{name}: {value}"]
+    output = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if match is None or "Non-2xx" in output:
+        raise SystemExit(f"wrk failed for {url}:\n{output}")
+    return float(match.group(1))
+
+
+def http_main(rounds: int, seconds: int) -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("--http needs wrk on PATH")
+    issuer = FakeIssuer()
+    token = issuer.token(scope="tasks:read")
+    env = dict(os.environ)
+    env["AUTHBRIDGE_BENCH"] = json.dumps({"jwks": issuer.jwks(), "issuer": issuer.base_url})
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "fastapi_overhead:http_app",
+            "--app-dir",
+            os.path.dirname(os.path.abspath(__file__)),
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        auth = {"Authorization": f"Bearer {token}"}
+        variants = {
+            "bare endpoint": ("/bare", {}),
+            "CurrentUser": ("/me", auth),
+            "require_scopes": ("/scoped", auth),
+        }
+        results: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(rounds):
+            for name, (path, headers) in variants.items():
+                results[name].append(_wrk(base + path, seconds, headers))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    baseline = statistics.median(results["bare endpoint"])
+    print(f"\nHTTP (uvicorn, 1 worker; wrk -c16), median of {rounds} x {seconds}s")
+    print(f"{'variant':40} {'req/s (median)':>15} {'vs bare':>8}")
+    for name, values in results.items():
+        rate = statistics.median(values)
+        print(f"{name:40} {rate:15,.0f} {rate / baseline:8.2f}")
+
+
 async def main(requests: int, rounds: int) -> None:
     issuer = FakeIssuer()
     token = issuer.token(scope="tasks:read")
@@ -160,5 +267,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--http", action="store_true", help="also measure over real HTTP")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per run")
     args = parser.parse_args()
     asyncio.run(main(args.requests, args.rounds))
+    if args.http:
+        http_main(args.rounds, args.seconds)

@@ -153,3 +153,16 @@ async def test_requests_never_block_the_event_loop(served: FakeIssuer) -> None:
                     "/submit", data={"access_token": good}, headers=bearer(good)
                 )
                 assert response.status_code == 400
+
+
+async def test_installing_twice_is_harmless(served: FakeIssuer) -> None:
+    bridge = AuthBridge(remote_verifier(served))
+    app = build_app(bridge)  # installs once
+    bridge.install(app)
+    assert sum(m.cls.__name__ == "AuthStateMiddleware" for m in app.user_middleware) == 1
+    async with LifespanManager(app):
+        assert bridge._users == 1
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/me", headers=bearer(served.token()))
+            assert response.headers["vary"] == "Authorization"

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, Protocol
 
-from fastapi import FastAPI
 from starlette.requests import HTTPConnection, Request
+
+from fastapi import FastAPI
 
 from ..errors import AuthError, InvalidRequest, TokenMissing
 from ..principal import Principal
@@ -27,6 +28,7 @@ __all__ = ["STATE_ATTRIBUTE", "AuthBridge", "CookieAuthenticator", "bridge_of"]
 
 STATE_ATTRIBUTE: Final = "authbridge"
 _MAX_FORM_CHECK_BYTES: Final = 1 << 20
+_INSTALLED: Final = "authbridge_installed"
 _BODYLESS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
@@ -99,7 +101,12 @@ class AuthBridge:
         prefetched at startup; don't also pass ``lifespan=bridge.lifespan`` (it would only be
         counted twice, harmlessly).
         """
+        if getattr(app.state, STATE_ATTRIBUTE, None) is self and getattr(
+            app.state, _INSTALLED, False
+        ):
+            return  # installing twice would stack middleware and lifespans
         setattr(app.state, STATE_ATTRIBUTE, self)
+        setattr(app.state, _INSTALLED, True)
         app.add_exception_handler(AuthHTTPException, auth_exception_handler)
         app.add_middleware(AuthStateMiddleware, bridge=self)
         declare_guard_scopes(app)
