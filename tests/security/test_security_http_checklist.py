@@ -1,0 +1,413 @@
+"""The checklist at the HTTP level, against the real Tasks API: V1, V2, V47–V56, and through
+HTTP a representative subset of the token-level items (none, key confusion, key references,
+JWE, claims, kid injection, size).
+
+V54 (foreign objects are 404s identical to missing ones) lives with the other API-abuse tests
+in ``test_security_api_abuse.py``; V56 (logs) in ``test_security_logs.py``.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from security_support import (
+    INVALID_TOKEN_CHALLENGE,
+    TasksApi,
+    assert_invalid_token,
+    make_caller,
+    running_tasks_api,
+    silence_client_logs,
+)
+
+from authbridge.jose.b64 import b64url_encode
+from authbridge.testing import FakeIssuer
+from security.log_guard import watch_token
+from tokens import dumps, ed25519_key, sign_raw
+
+MISSING_CHALLENGE = 'Bearer realm="api"'
+INVALID_REQUEST_CHALLENGE = (
+    'Bearer realm="api", error="invalid_request", '
+    'error_description="The request carries a malformed or duplicated credential"'
+)
+# RFC 6750 §3: error_description characters; the rest of the challenge is fixed syntax.
+_SAFE_HEADER = re.compile(r"[\x20-\x7e]*")
+
+
+def routes(task_id: str = "00000000-0000-4000-8000-000000000000") -> list[tuple[str, str]]:
+    return [
+        ("GET", "/api/tasks"),
+        ("POST", "/api/tasks"),
+        ("GET", f"/api/tasks/{task_id}"),
+        ("PATCH", f"/api/tasks/{task_id}"),
+        ("DELETE", f"/api/tasks/{task_id}"),
+        ("GET", "/api/me"),
+        ("GET", "/api/admin/stats"),
+    ]
+
+
+async def call(
+    api: TasksApi, method: str, path: str, headers: Any = None, **kwargs: Any
+) -> httpx.Response:
+    if method in ("POST", "PATCH") and "json" not in kwargs and "content" not in kwargs:
+        kwargs["json"] = {"title": "x"}
+    return await api.client.request(method, path, headers=headers, **kwargs)
+
+
+def assert_missing(response: httpx.Response) -> None:
+    """V47: no credentials (or another scheme): a bare challenge, no error code."""
+    assert response.status_code == 401, response.text
+    assert response.headers.get_list("www-authenticate") == [MISSING_CHALLENGE]
+    assert response.json()["code"] == "token_missing"
+
+
+def assert_invalid_request(response: httpx.Response) -> None:
+    assert response.status_code == 400, response.text
+    assert response.headers.get_list("www-authenticate") == [INVALID_REQUEST_CHALLENGE]
+    assert response.json()["code"] == "invalid_request"
+
+
+# --- V1, V2 ---------------------------------------------------------------------------------
+
+
+async def test_v01_a_token_counts_only_in_the_authorization_header(tasks_api: TasksApi) -> None:
+    token = tasks_api.alice.token
+    # httpx (the test's client) logs each URL at INFO: a token in a URL lands in logs, which
+    # is why V1 forbids it. Here the client is ours, not the system under test.
+    silence_client_logs()
+    # In the query string, a form body or a cookie, a valid token is no credential at all.
+    assert_missing(await tasks_api.client.get("/api/me", params={"access_token": token}))
+    assert_missing(
+        await tasks_api.client.post(
+            "/api/tasks",
+            content=f"access_token={token}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    )
+    assert_missing(
+        await tasks_api.client.get("/api/me", headers={"Cookie": f"access_token={token}"})
+    )
+    assert_missing(
+        await tasks_api.client.get("/api/me", headers={"X-Access-Token": token, "Token": token})
+    )
+    # The scheme name is case-insensitive (RFC 9110 §11.1).
+    for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+        response = await tasks_api.client.get(
+            "/api/me", headers={"Authorization": f"{scheme} {token}"}
+        )
+        assert response.status_code == 200, scheme
+        assert response.json()["sub"] == tasks_api.alice.sub
+
+
+async def test_v01_exactly_one_b64token_after_one_space(tasks_api: TasksApi) -> None:
+    token = tasks_api.alice.token
+    for value in (
+        f"Bearer  {token}",
+        f"Bearer {token} {token}",
+        f"Bearer {token} ",
+        f"Bearer\t{token}",
+        f"Bearer {token},",
+        f'Bearer "{token}"',
+        f"Bearer {token}\x00",
+    ):
+        response = await tasks_api.client.get("/api/me", headers={"Authorization": value})
+        assert response.status_code in (400, 401), value
+        assert response.status_code != 200
+
+
+async def test_v02_two_credentials_are_an_invalid_request(tasks_api: TasksApi) -> None:
+    silence_client_logs()  # the query-string credential would be in the client's URL log
+    alice, bob = tasks_api.alice, tasks_api.bob
+    two_headers = [
+        ("Authorization", f"Bearer {alice.token}"),
+        ("Authorization", f"Bearer {bob.token}"),
+    ]
+    for method, path in routes():
+        assert_invalid_request(await call(tasks_api, method, path, headers=two_headers))
+        same_twice = [("Authorization", f"Bearer {alice.token}")] * 2
+        assert_invalid_request(await call(tasks_api, method, path, headers=same_twice))
+        assert_invalid_request(
+            await call(
+                tasks_api, method, path, headers=alice.headers, params={"access_token": bob.token}
+            )
+        )
+    form = await tasks_api.client.post(
+        "/api/tasks",
+        content=f"title=x&access_token={bob.token}",
+        headers={**alice.headers, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_invalid_request(form)
+
+
+# --- V47–V53 ---------------------------------------------------------------------------------
+
+
+async def test_v47_no_credentials_or_another_scheme_is_a_bare_challenge(
+    tasks_api: TasksApi,
+) -> None:
+    token = tasks_api.alice.token
+    for method, path in routes():
+        for headers in (
+            None,
+            {"Authorization": f"Basic {b64url_encode(b'alice:secret')}"},
+            {"Authorization": f"Token {token}"},
+            {"Authorization": f"Digest {token}"},
+            {"Authorization": f"DPoP {token}"},
+            {"Authorization": token},
+        ):
+            assert_missing(await call(tasks_api, method, path, headers=headers))
+
+
+def _respell(last: str) -> str:
+    """Another base64url character for the last position (Ed25519: 86 chars, 2 spare bits)."""
+    return "B" if last == "A" else "A"
+
+
+def _bad_tokens(issuer: FakeIssuer) -> dict[str, str]:
+    """One token per failure reason, each built here."""
+    key = issuer.signing_key()
+    genuine = issuer.token()
+    head, payload, signature = genuine.split(".")
+    attacker = ed25519_key(key.kid)
+    public = key.private.public_key()
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    claims = issuer.claims()
+    tokens = {
+        "expired": issuer.token(now=time.time() - 7200),
+        "not yet valid": issuer.token(nbf=int(time.time()) + 3600),
+        "wrong issuer": issuer.token(iss=issuer.base_url + "/"),
+        "wrong audience": issuer.token(aud="https://other.example"),
+        "no sub": issuer.token(sub=None),
+        "exp as string": issuer.token(exp=str(int(time.time()) + 600)),
+        "bad signature": f"{head}.{payload}.{signature[:-4]}AAAA",
+        "signed by another key": attacker.sign(claims),
+        "unknown kid": issuer.token(header={"kid": "no-such-kid"}),
+        "alg none": f"{b64url_encode(dumps({'alg': 'none'}))}.{payload}.",
+        "alg NONE with sig": (
+            f"{b64url_encode(dumps({'alg': 'NONE', 'kid': key.kid}))}.{payload}.{signature}"
+        ),
+        "hs256 with public pem": sign_raw(
+            dumps({"alg": "HS256", "kid": key.kid}), dumps(claims), pem, "HS256"
+        ),
+        "embedded jwk": sign_raw(
+            dumps({"alg": "EdDSA", "kid": key.kid, "jwk": attacker.jwk}),
+            dumps(claims),
+            attacker.private,
+            "EdDSA",
+        ),
+        "jku": sign_raw(
+            dumps({"alg": "EdDSA", "kid": key.kid, "jku": "http://127.0.0.1:9/jwks"}),
+            dumps(claims),
+            attacker.private,
+            "EdDSA",
+        ),
+        "crit b64": sign_raw(
+            dumps({"alg": "EdDSA", "kid": key.kid, "crit": ["b64"], "b64": False}),
+            dumps(claims),
+            key.private,
+            "EdDSA",
+        ),
+        "jwe": (
+            f"{b64url_encode(dumps({'alg': 'dir', 'enc': 'A256GCM', 'zip': 'DEF'}))}.AA.AA.AA.AA"
+        ),
+        "duplicate alg": sign_raw(
+            f'{{"alg":"none","alg":"EdDSA","kid":"{key.kid}"}}'.encode(),
+            dumps(claims),
+            key.private,
+            "EdDSA",
+        ),
+        "utf-16 payload": sign_raw(
+            dumps({"alg": "EdDSA", "kid": key.kid}),
+            dumps(claims).decode().encode("utf-16"),
+            key.private,
+            "EdDSA",
+        ),
+        "kid traversal": issuer.token(header={"kid": "../../../../etc/passwd"}),
+        "kid crlf": issuer.token(header={"kid": 'x"\r\nX-Injected: 1'}),
+        "kid sql": issuer.token(header={"kid": "' OR 1=1 --"}),
+        "kid huge": issuer.token(header={"kid": "k" * 4000}),
+        "kid not a string": issuer.token(header={"kid": ["a"]}),
+        "oversized": genuine + "A" * 9000,
+        "two segments": f"{head}.{payload}",
+        "padding": f"{head}.{payload}.{signature}==",
+        "non-canonical base64": f"{head}.{payload}.{signature[:-1]}{_respell(signature[-1])}",
+        "not base64 json": "abc.def.ghi",
+    }
+    for token in tokens.values():
+        watch_token(token)
+    return tokens
+
+
+async def test_v48_v51_v53_every_bad_token_gets_one_identical_answer_on_every_route(
+    tasks_api: TasksApi,
+) -> None:
+    """Whatever failed, the status, headers and body are the same bytes (no oracle)."""
+    bad = _bad_tokens(tasks_api.issuer)
+    answers: dict[tuple[str, str], set[tuple[int, bytes, tuple[tuple[str, str], ...]]]] = {}
+    for token in bad.values():
+        for method, path in routes():
+            response = await call(
+                tasks_api, method, path, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert_invalid_token(response)
+            headers = tuple(
+                (k, v) for k, v in sorted(response.headers.items()) if k not in ("date",)
+            )
+            answers.setdefault((method, path), set()).add(
+                (response.status_code, response.content, headers)
+            )
+    for route, shapes in answers.items():
+        assert len(shapes) == 1, route
+
+
+async def test_v49_malformed_requests_are_400_invalid_request(tasks_api: TasksApi) -> None:
+    for method, path in routes():
+        for value in (
+            "Bearer",
+            "Bearer ",
+            "Bearer  ",
+            "Bearer a b",
+            "Bearer {}",
+            'Bearer "x"',
+            "Bearer ä",
+        ):
+            response = await call(
+                tasks_api, method, path, headers={"Authorization": value.encode("utf-8")}
+            )
+            assert_invalid_request(response)
+
+
+async def test_v50_missing_role_or_scope_is_403_insufficient_scope(tmp_path: Path) -> None:
+    issuer = FakeIssuer()
+    async with running_tasks_api(tmp_path, issuer) as api:
+        response = await api.client.get("/api/admin/stats", headers=api.alice.headers)
+        assert response.status_code == 403
+        challenge = response.headers["www-authenticate"]
+        assert 'error="insufficient_scope"' in challenge
+        admin = make_caller(issuer, role="admin")
+        assert (await api.client.get("/api/admin/stats", headers=admin.headers)).status_code == 200
+        # A forged admin token is a 401, never a 403: verification comes first.
+        forged = ed25519_key(issuer.signing_key().kid).sign(issuer.claims(role="admin"))
+        assert_invalid_token(
+            await api.client.get("/api/admin/stats", headers={"Authorization": f"Bearer {forged}"})
+        )
+
+
+async def test_v50_scoped_tasks_api_names_the_missing_scope(tmp_path: Path) -> None:
+    from asgi_lifespan import LifespanManager
+    from security_support import sqlite_settings
+
+    from authbridge.fastapi import AuthBridge
+    from tasks_api.app import create_app
+
+    issuer = FakeIssuer()
+    app = create_app(
+        sqlite_settings(tmp_path, require_scopes=True), bridge=AuthBridge(issuer.verifier())
+    )
+    reader = make_caller(issuer, scope="tasks:read")
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/api/tasks", headers=reader.headers)).status_code == 200
+            denied = await client.post("/api/tasks", json={"title": "x"}, headers=reader.headers)
+            assert denied.status_code == 403
+            assert denied.headers["www-authenticate"] == (
+                'Bearer realm="api", error="insufficient_scope", '
+                'error_description="The access token lacks the required scope or role", '
+                'scope="tasks:write"'
+            )
+
+
+async def test_v51_every_401_carries_one_challenge_with_one_realm(tasks_api: TasksApi) -> None:
+    bad = _bad_tokens(tasks_api.issuer)
+    for method, path in routes():
+        for headers in (None, {"Authorization": f"Bearer {bad['expired']}"}):
+            response = await call(tasks_api, method, path, headers=headers)
+            assert response.status_code == 401
+            challenges = response.headers.get_list("www-authenticate")
+            assert len(challenges) == 1
+            assert challenges[0].count("realm=") == 1
+            assert challenges[0].count("scope=") <= 1
+
+
+async def test_v52_nothing_the_client_sent_is_echoed_into_headers_or_body(
+    tasks_api: TasksApi,
+) -> None:
+    marker = "INJECTED-MARKER"
+    issuer = tasks_api.issuer
+    hostile = [
+        issuer.token(header={"kid": f'{marker}"\r\nSet-Cookie: a=b'}),
+        issuer.token(header={"kid": marker, "typ": f'{marker}\\"'}),
+        f"{b64url_encode(dumps({'alg': marker + chr(34), 'kid': marker}))}.e30.AAAA",
+        issuer.token(iss=f"{marker}\r\nX: y", aud=marker),
+    ]
+    for token in hostile:
+        watch_token(token)
+        response = await tasks_api.client.get(
+            "/api/tasks", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert_invalid_token(response)
+        raw_headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+        assert marker not in raw_headers
+        assert marker not in response.text
+        for value in response.headers.values():
+            assert _SAFE_HEADER.fullmatch(value)
+    assert INVALID_TOKEN_CHALLENGE.isascii()
+
+
+async def test_v53_unknown_kid_costs_about_what_a_bad_signature_costs(tasks_api: TasksApi) -> None:
+    """Coarse timing: no fetch or other slow path runs for a kid the issuer never had."""
+    issuer = tasks_api.issuer
+    genuine = issuer.token()
+    head, payload, signature = genuine.split(".")
+    bad_signature = f"{head}.{payload}.{'A' * len(signature)}"
+
+    async def median(make: Any) -> float:
+        times = []
+        for i in range(60):
+            token = watch_token(make(i))
+            started = time.perf_counter()
+            response = await tasks_api.client.get(
+                "/api/me", headers={"Authorization": f"Bearer {token}"}
+            )
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 401
+        return statistics.median(times[10:])
+
+    unknown = await median(lambda i: issuer.token(header={"kid": f"unknown-{i}"}))
+    forged = await median(lambda i: bad_signature)
+    assert unknown < 3 * forged + 0.005, (unknown, forged)
+
+
+async def test_v55_authenticated_answers_are_private(tasks_api: TasksApi) -> None:
+    alice = tasks_api.alice
+    task = await tasks_api.create(alice)
+    for method, path in routes(task["id"]):
+        if method == "DELETE" or path.endswith("/stats"):
+            continue
+        response = await call(tasks_api, method, path, headers=alice.headers)
+        assert response.status_code < 300, (method, path, response.status_code)
+        assert response.headers["cache-control"] in ("no-store", "private", "private, no-store")
+        assert "authorization" in response.headers["vary"].lower()
+    # Refusals are not cacheable either.
+    for headers in (None, {"Authorization": "Bearer a.b.c"}):
+        assert (await call(tasks_api, "GET", "/api/tasks", headers=headers)).headers[
+            "cache-control"
+        ] == "no-store"
+
+
+async def test_no_bad_token_on_any_route_is_a_5xx(tasks_api: TasksApi) -> None:
+    """The token-level corpus through HTTP never produces a server error."""
+    for token in _bad_tokens(tasks_api.issuer).values():
+        for method, path in routes():
+            response = await call(
+                tasks_api, method, path, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code < 500
