@@ -3,6 +3,7 @@ subprocess, in a fresh directory (no ``.env``) with authbridge's variables remov
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,20 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import CLI, DevIssuer, StaticServer, start_dev_issuer, stop
+
+
+@pytest.fixture(autouse=True)
+def _quiet_http_client_logs() -> Iterator[None]:
+    """The product runs in a subprocess here; in this process only the Better Auth harness's
+    HTTP client logs, and httpcore's DEBUG records echo its request headers (the session
+    token). Keep them from being created so the session log guard watches real leaks only."""
+    loggers = [logging.getLogger(name) for name in ("httpcore", "httpx")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.INFO)
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
 
 
 @pytest.fixture
