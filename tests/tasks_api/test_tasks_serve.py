@@ -1,0 +1,127 @@
+"""``authbridge serve``: the real command runs the Tasks API under uvicorn, configured only
+from the environment; page cursors work across several workers; bad settings exit 2."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from authbridge.testing import FakeIssuer
+
+AUTHBRIDGE = str(Path(sys.executable).with_name("authbridge"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHBRIDGE_", "BETTER_"))}
+    for name in ("DATABASE_URL", "DATABASE_SCHEMA", "TASKS_CURSOR_SECRET", "CORS_ORIGINS"):
+        keep.pop(name, None)
+    return {**keep, **extra}
+
+
+@contextmanager
+def serving(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[str]:
+    port = free_port()
+    log = (cwd / "serve.log").open("w")
+    process = subprocess.Popen(
+        [AUTHBRIDGE, "serve", "--port", str(port), *args],
+        env=env,
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, (cwd / "serve.log").read_text()
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, (cwd / "serve.log").read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # our own process group only
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+
+
+def test_serve_runs_the_api_with_several_workers(tmp_path: Path) -> None:
+    issuer = FakeIssuer(base_url=None)
+    with issuer.serving() as jwks_url:
+        env = clean_env(
+            AUTHBRIDGE_JWKS_URL=jwks_url,
+            AUTHBRIDGE_ISSUER=issuer.issuer,
+            AUTHBRIDGE_AUDIENCE=issuer.issuer,
+            DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/data/tasks.db",
+        )
+        with serving(["--workers", "2"], env, tmp_path) as url:
+            user = issuer.make_user()
+            auth = {"Authorization": f"Bearer {issuer.token(user)}"}
+            me = httpx.get(f"{url}/api/me", headers=auth)
+            assert me.status_code == 200
+            assert me.json()["sub"] == user["id"]
+            for n in range(6):
+                made = httpx.post(f"{url}/api/tasks", json={"title": f"t{n}"}, headers=auth)
+                assert made.status_code == 201
+            # Fresh connections land on either worker; every cursor must verify on both.
+            titles, cursor = [], None
+            while True:
+                params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+                page = httpx.get(f"{url}/api/tasks", params=params, headers=auth)
+                assert page.status_code == 200, page.text
+                titles += [item["title"] for item in page.json()["items"]]
+                cursor = page.json()["next_cursor"]
+                if cursor is None:
+                    break
+            assert titles == [f"t{n}" for n in reversed(range(6))]
+            assert httpx.get(f"{url}/api/tasks").status_code == 401
+    assert (tmp_path / "data" / "tasks.db").is_file()
+
+
+def test_serve_with_bad_settings_exits_2(tmp_path: Path) -> None:
+    no_keys = subprocess.run(
+        [AUTHBRIDGE, "serve", "--port", str(free_port())],
+        env=clean_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert no_keys.returncode == 2, no_keys.stdout + no_keys.stderr
+    assert "BETTER_AUTH_URL" in no_keys.stderr
+    bad_db = subprocess.run(
+        [AUTHBRIDGE, "serve", "--port", str(free_port())],
+        env=clean_env(DATABASE_URL="mysql://x", AUTHBRIDGE_JWT_SECRET="s" * 40),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert bad_db.returncode == 2, bad_db.stdout + bad_db.stderr
+    assert "DATABASE_URL" in bad_db.stderr
