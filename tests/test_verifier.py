@@ -1,0 +1,238 @@
+"""The Verifier: routing to exactly one trusted path, the token cache and its eviction."""
+
+from __future__ import annotations
+
+import pytest
+
+from authbridge import SharedSecret, StaticJWKS, TrustedIssuer, Verifier
+from authbridge.errors import (
+    AlgorithmNotAllowed,
+    ConfigError,
+    InvalidIssuer,
+    InvalidSignature,
+    TokenMissing,
+    TokenTooLarge,
+    UnknownKey,
+)
+from authbridge.jose.sign import sign_compact
+from authbridge.keys.jwk import VerificationKey, parse_jwks
+from authbridge.keys.source import KeySource, KeysRemovedListener
+from tokens import (
+    AUDIENCE,
+    ISSUER,
+    NOW,
+    USER_ID,
+    FixedClock,
+    TestKey,
+    ba_claims,
+    ec_key,
+    ed25519_key,
+    hs_secret,
+    jwks,
+)
+
+OTHER_ISSUER = "https://login.partner.example"
+
+
+class FakeKeys:
+    """A KeySource over a mutable key set that can announce removed kids, like RemoteJWKS."""
+
+    symmetric = False
+
+    def __init__(self, *keys: TestKey) -> None:
+        self.keys: dict[str, VerificationKey] = dict(parse_jwks(jwks(*keys)).keys)
+        self.listeners: list[KeysRemovedListener] = []
+        self.lookups = 0
+        self.started = self.closed = False
+
+    def cached_key(self, kid: str | None, alg: str) -> VerificationKey | None:
+        self.lookups += 1
+        return self.keys.get(kid) if kid else None
+
+    async def get_key(self, kid: str | None, alg: str) -> VerificationKey:
+        key = self.cached_key(kid, alg)
+        if key is None:
+            raise UnknownKey()
+        return key
+
+    def on_keys_removed(self, listener: KeysRemovedListener) -> None:
+        self.listeners.append(listener)
+
+    def remove(self, kid: str) -> None:
+        del self.keys[kid]
+        for listener in self.listeners:
+            listener(frozenset({kid}))
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_fake_keys_is_a_key_source() -> None:
+    assert isinstance(FakeKeys(), KeySource)
+    assert isinstance(SharedSecret(hs_secret()), KeySource)
+    assert isinstance(StaticJWKS(jwks()), KeySource)
+
+
+# --- routing ------------------------------------------------------------------------------------
+
+
+async def test_two_asymmetric_issuers_are_routed_by_iss() -> None:
+    ours, theirs = ed25519_key("k1"), ed25519_key("k2")
+    clock = FixedClock()
+    verifier = Verifier(
+        issuers=[
+            TrustedIssuer.create(StaticJWKS(jwks(ours)), issuer=ISSUER, audience=AUDIENCE),
+            TrustedIssuer.create(
+                StaticJWKS(jwks(theirs)), issuer=OTHER_ISSUER, audience=AUDIENCE, name="partner"
+            ),
+        ],
+        clock=clock,
+    )
+    assert (await verifier.verify(ours.sign(ba_claims()))).issuer == ISSUER
+    partner = await verifier.verify(theirs.sign(ba_claims(issuer=OTHER_ISSUER)))
+    assert partner.issuer == OTHER_ISSUER
+    # A token is never tried against the other issuer's keys.
+    with pytest.raises(UnknownKey):
+        await verifier.verify(theirs.sign(ba_claims()))  # claims our iss, signed by theirs
+    with pytest.raises(UnknownKey):
+        await verifier.verify(ours.sign(ba_claims(issuer=OTHER_ISSUER)))
+    with pytest.raises(InvalidIssuer):
+        await verifier.verify(ours.sign(ba_claims(issuer="https://unknown.example")))
+
+
+async def test_routing_by_alg_family() -> None:
+    key, secret = ed25519_key("k1"), hs_secret()
+    verifier = Verifier(
+        issuers=[
+            TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
+            TrustedIssuer.create(SharedSecret(secret), issuer=OTHER_ISSUER, audience="svc"),
+        ],
+        clock=FixedClock(),
+    )
+    assert [p.name for p in verifier.paths] == ["jwks", "hs"]
+    hs_token = sign_compact(
+        ba_claims(issuer=OTHER_ISSUER, audience="svc"), secret.encode(), "HS256"
+    )
+    assert (await verifier.verify(hs_token)).issuer == OTHER_ISSUER
+    assert (await verifier.verify(key.sign(ba_claims()))).issuer == ISSUER
+    es384 = sign_compact(ba_claims(), ec_key("p384", "P-384").private, "ES384", kid="x")
+    with pytest.raises(AlgorithmNotAllowed):
+        await verifier.verify(es384)  # ES384 is on no path's allow-list
+
+
+async def test_empty_and_oversized_tokens() -> None:
+    verifier = Verifier(keys=FakeKeys(), issuer=ISSUER, audience=AUDIENCE)
+    with pytest.raises(TokenMissing):
+        await verifier.verify("")
+    with pytest.raises(TokenTooLarge):
+        await verifier.verify("a" * 9000)
+
+
+def test_construction_errors() -> None:
+    with pytest.raises(ConfigError) as info:
+        Verifier()
+    assert info.value.variable == "BETTER_AUTH_URL"
+    with pytest.raises(ConfigError):
+        Verifier(keys=FakeKeys(), issuer=ISSUER)
+    with pytest.raises(ConfigError):
+        Verifier(keys=FakeKeys(), audience=AUDIENCE)
+    with pytest.raises(ConfigError):
+        Verifier(keys=FakeKeys(), issuer="", audience=AUDIENCE)
+    with pytest.raises(ConfigError):
+        Verifier(keys=FakeKeys(), issuer=ISSUER, audience=AUDIENCE, algorithms=["XS256"])
+
+
+async def test_lifecycle_starts_and_closes_key_sources() -> None:
+    keys = FakeKeys()
+    async with Verifier(keys=keys, issuer=ISSUER, audience=AUDIENCE) as verifier:
+        assert keys.started
+        assert verifier.paths[0].keys is keys
+    assert keys.closed
+
+
+# --- the token cache ------------------------------------------------------------------------
+
+
+async def test_a_repeated_token_is_a_cache_hit() -> None:
+    key = ed25519_key("k1")
+    keys = FakeKeys(key)
+    verifier = Verifier(keys=keys, issuer=ISSUER, audience=AUDIENCE, clock=FixedClock())
+    token = key.sign(ba_claims())
+    first = await verifier.verify(token)
+    lookups = keys.lookups
+    again = await verifier.verify(token)
+    assert again is first
+    assert keys.lookups == lookups  # no key lookup, no signature check
+    assert verifier.verify_cached(token) is first
+    assert first.sub == USER_ID
+
+
+async def test_cache_disabled() -> None:
+    key = ed25519_key("k1")
+    keys = FakeKeys(key)
+    verifier = Verifier(
+        keys=keys, issuer=ISSUER, audience=AUDIENCE, cache_size=0, clock=FixedClock()
+    )
+    token = key.sign(ba_claims())
+    await verifier.verify(token)
+    await verifier.verify(token)
+    assert keys.lookups == 2
+    assert verifier.verify_cached(token) is None
+
+
+async def test_cache_eviction_when_a_key_leaves_the_set() -> None:
+    a, b = ed25519_key("ka"), ed25519_key("kb")
+    keys = FakeKeys(a, b)
+    verifier = Verifier(keys=keys, issuer=ISSUER, audience=AUDIENCE, clock=FixedClock())
+    token_a, token_b = a.sign(ba_claims()), b.sign(ba_claims())
+    await verifier.verify(token_a)
+    await verifier.verify(token_b)
+    assert len(verifier.cache) == 2
+    keys.remove("ka")
+    assert verifier.verify_cached(token_a) is None
+    assert verifier.verify_cached(token_b) is not None
+    with pytest.raises(UnknownKey):
+        await verifier.verify(token_a)
+
+
+async def test_eviction_is_per_path() -> None:
+    """Two paths with the same kid: removing it from one leaves the other's tokens cached."""
+    ours, theirs = ed25519_key("same"), ed25519_key("same")
+    our_keys, their_keys = FakeKeys(ours), FakeKeys(theirs)
+    verifier = Verifier(
+        issuers=[
+            TrustedIssuer.create(our_keys, issuer=ISSUER, audience=AUDIENCE, name="ours"),
+            TrustedIssuer.create(their_keys, issuer=OTHER_ISSUER, audience=AUDIENCE, name="theirs"),
+        ],
+        clock=FixedClock(),
+    )
+    mine, partner = ours.sign(ba_claims()), theirs.sign(ba_claims(issuer=OTHER_ISSUER))
+    await verifier.verify(mine)
+    await verifier.verify(partner)
+    their_keys.remove("same")
+    assert verifier.verify_cached(mine) is not None
+    assert verifier.verify_cached(partner) is None
+
+
+async def test_cached_principal_respects_expiry() -> None:
+    key = ed25519_key("k1")
+    clock = FixedClock()
+    verifier = Verifier(keys=FakeKeys(key), issuer=ISSUER, audience=AUDIENCE, clock=clock)
+    token = key.sign(ba_claims(exp=int(NOW) + 60))
+    await verifier.verify(token)
+    clock.now = NOW + 89
+    assert verifier.verify_cached(token) is not None
+    clock.now = NOW + 90
+    assert verifier.verify_cached(token) is None
+
+
+async def test_failures_do_not_touch_the_cache() -> None:
+    key = ed25519_key("k1")
+    verifier = Verifier(keys=FakeKeys(key), issuer=ISSUER, audience=AUDIENCE, clock=FixedClock())
+    forged = key.sign(ba_claims())[:-4] + "AAAA"
+    with pytest.raises(InvalidSignature):
+        await verifier.verify(forged)
+    assert len(verifier.cache) == 0
