@@ -1,0 +1,118 @@
+"""``authbridge check``: effective settings with sources, secrets masked, and the checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cli_helpers import CLI, DevIssuer, Result
+
+STRONG = "check-tests-secret-0123456789-abcdefghijklmnopqrstuv"
+OTHER_STRONG = "check-tests-other-9876543210-zyxwvutsrqponmlkjihgf"
+
+
+def _rows(result: Result) -> dict[str, dict[str, object]]:
+    return {row["variable"]: row for row in result.json()["settings"]}
+
+
+def _checks(result: Result, step: str) -> list[dict[str, str]]:
+    return [c for c in result.json()["checks"] if c["step"] == step]
+
+
+def test_healthy_configuration(issuer_cli: CLI, dev_issuer: DevIssuer) -> None:
+    result = issuer_cli("check", "--json")
+    assert result.code == 0, result.output
+    document = result.json()
+    assert set(document) == {"ok", "settings", "checks"}
+    assert document["ok"] is True
+    rows = _rows(result)
+    for row in rows.values():
+        assert set(row) == {"variable", "value", "source"}
+    assert rows["BETTER_AUTH_URL"] == {
+        "variable": "BETTER_AUTH_URL",
+        "value": dev_issuer.issuer,
+        "source": "env",
+    }
+    assert rows["AUTHBRIDGE_LEEWAY_SECONDS"]["source"] == "default"
+    assert rows["effective issuer"]["value"] == dev_issuer.issuer
+    assert rows["effective issuer"]["source"] == "derived from BETTER_AUTH_URL"
+    assert rows["effective JWKS URL"]["value"] == dev_issuer.jwks_url
+    jwks = _checks(result, "jwks")
+    assert jwks[0]["status"] == "pass"
+    assert "1 usable key(s) (EdDSA)" in jwks[0]["detail"]
+    assert _checks(result, "issuer")[0]["status"] == "pass"
+    assert _checks(result, "audience")[0]["status"] == "pass"
+
+
+def test_dotenv_source_and_masked_secrets(issuer_cli: CLI, workdir: Path) -> None:
+    (workdir / ".env").write_text(f"AUTHBRIDGE_LEEWAY_SECONDS=10\nBETTER_AUTH_SECRET={STRONG}\n")
+    result = issuer_cli("check", "--json", env={"AUTHBRIDGE_JWT_SECRET": OTHER_STRONG})
+    assert result.code == 0, result.output
+    rows = _rows(result)
+    assert rows["AUTHBRIDGE_LEEWAY_SECONDS"] == {
+        "variable": "AUTHBRIDGE_LEEWAY_SECONDS",
+        "value": 10.0,
+        "source": ".env",
+    }
+    assert rows["BETTER_AUTH_SECRET"]["source"] == ".env"
+    assert rows["BETTER_AUTH_SECRET"]["value"] == f"•••••• ({len(STRONG)} chars)"
+    assert rows["AUTHBRIDGE_JWT_SECRET"]["source"] == "env"
+    human = issuer_cli("check", env={"AUTHBRIDGE_JWT_SECRET": OTHER_STRONG})
+    for output in (result.stdout, human.stdout):
+        assert STRONG not in output
+        assert OTHER_STRONG not in output
+    assert all(c["status"] == "pass" for c in _checks(result, "secret"))
+
+
+def test_better_auths_public_default_secret_fails(issuer_cli: CLI) -> None:
+    env = {"BETTER_AUTH_SECRET": "better-auth-secret-12345678901234567890"}
+    result = issuer_cli("check", "--json", env=env)
+    assert result.code == 1
+    (secret,) = _checks(result, "secret")
+    assert secret["status"] == "fail"
+    assert "public default secret" in secret["detail"]
+    assert "authbridge secret" in secret["fix"]
+
+
+def test_weak_jwt_secret_is_a_config_error(issuer_cli: CLI) -> None:
+    result = issuer_cli("check", "--json", env={"AUTHBRIDGE_JWT_SECRET": "too-short"})
+    assert result.code == 2
+    assert _checks(result, "verifier")[0]["status"] == "fail"
+    assert "AUTHBRIDGE_JWT_SECRET" in _checks(result, "verifier")[0]["detail"]
+
+
+def test_issuer_and_audience_disagreeing_with_better_auth_url(issuer_cli: CLI) -> None:
+    env = {"AUTHBRIDGE_ISSUER": "https://other.example", "AUTHBRIDGE_AUDIENCE": "api"}
+    result = issuer_cli("check", "--json", env=env)
+    assert _checks(result, "issuer")[0]["status"] == "warn"
+    assert "https://other.example" in _checks(result, "issuer")[0]["detail"]
+    assert _checks(result, "audience")[0]["status"] == "warn"
+    assert _rows(result)["effective issuer"]["source"] == "AUTHBRIDGE_ISSUER"
+
+
+def test_unreachable_jwks_fails_and_offline_skips_it(cli: CLI, closed_port: int) -> None:
+    env = {"BETTER_AUTH_URL": f"http://127.0.0.1:{closed_port}"}
+    result = cli("check", "--json", env=env)
+    assert result.code == 1
+    (jwks,) = _checks(result, "jwks")
+    assert jwks["status"] == "fail"
+    assert "ConnectError" in jwks["detail"]
+    offline = cli("check", "--json", "--offline", env=env)
+    assert offline.code == 0
+    assert _checks(offline, "jwks") == []
+
+
+def test_human_output(issuer_cli: CLI) -> None:
+    result = issuer_cli("check")
+    assert result.code == 0
+    assert "Effective configuration" in result.stdout
+    assert "derived from BETTER_AUTH_URL" in result.stdout
+    assert "✔ jwks" in result.stdout
+
+
+def test_configuration_errors_exit_2(cli: CLI) -> None:
+    nothing = cli("check")
+    assert nothing.code == 2
+    assert "no key source is configured" in nothing.stdout
+    invalid = cli("check", "--json", env={"AUTHBRIDGE_LEEWAY_SECONDS": "999"})
+    assert invalid.code == 2
+    assert invalid.json()["variable"] == "AUTHBRIDGE_LEEWAY_SECONDS"
