@@ -1,0 +1,48 @@
+"""Canonical base64url: round trips, and exactly one spelling per byte string (V4, V5)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from authbridge.jose.b64 import b64url_decode, b64url_encode
+
+
+@given(st.binary(max_size=300))
+def test_round_trip_without_padding(data: bytes) -> None:
+    text = b64url_encode(data)
+    assert "=" not in text
+    assert b64url_decode(text) == data
+    assert b64url_decode(text.encode()) == data
+
+
+@given(
+    st.text(
+        alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= .",
+        max_size=40,
+    )
+)
+def test_anything_accepted_is_the_one_canonical_spelling(text: str) -> None:
+    try:
+        data = b64url_decode(text)
+    except ValueError:
+        return
+    assert b64url_encode(data) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["A", "AAAAA", "AB", "AAB", "QQ=", "QQ==", "Q+Q", "Q/Q", " QQ", "QQ\n", "Q\u00e9", "Q.Q"],
+)
+def test_rejected_spellings(text: str) -> None:
+    with pytest.raises(ValueError):
+        b64url_decode(text)
+
+
+def test_lenient_decoders_would_accept_what_we_refuse() -> None:
+    assert base64.urlsafe_b64decode("AB==") == b"\x00" == b64url_decode("AA")
+    with pytest.raises(ValueError):
+        b64url_decode("AB")
