@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,3 @@ async def tasks_api(tmp_path: Path) -> AsyncIterator[TasksApi]:
     """The real Tasks API (real AuthBridge, FakeIssuer keys) with callers ``alice``/``bob``."""
     async with running_tasks_api(tmp_path) as api:
         yield api
-
-
-@pytest.fixture(autouse=True)
-def _restore_client_log_level() -> Iterator[None]:
-    """``silence_client_logs`` lasts one test only."""
-    logger = logging.getLogger("httpx")
-    level = logger.level
-    yield
-    logger.setLevel(level)

@@ -12,6 +12,14 @@ A record is a leak when it holds
   with, and anything a test registers with ``watch(value)``;
 * or anything shaped like a compact JWS or a Better Auth signed session token, whoever made it.
 
+HTTP transport loggers (``httpx``, ``httpcore``) are held to a narrower rule: they must never
+carry a *secret*, but tokens there are expected. They record what a *client* put on the wire:
+``httpcore`` dumps raw request/response headers at DEBUG (``Set-Cookie``, ``set-auth-jwt``) and
+``httpx`` logs each request URL at INFO, so the test suite's own clients (talking to Better
+Auth, or deliberately putting a token in a URL to prove it is refused) would show up there. The
+system under test never logs incoming requests through them; SECURITY.md tells deployments to
+keep them above DEBUG.
+
 Leaks are collected as they happen (with the test that was running) and reported at the end;
 the session then fails. Import this module as ``security.log_guard`` (never as ``log_guard``):
 the plugin's state lives in that one module object.
@@ -31,6 +39,9 @@ from typing import Any, Final
 import pytest
 
 __all__ = ["Leak", "LogGuard", "guard", "watch", "watch_token"]
+
+# Loggers of HTTP client transports: checked for secrets only (see the module docstring).
+TRANSPORT_LOGGERS: Final = ("httpx", "httpcore")
 
 # Shortest value worth watching: shorter strings collide with ordinary log text.
 MIN_WATCH_CHARS: Final = 16
@@ -71,11 +82,20 @@ class LogGuard:
     leaks: list[Leak] = field(default_factory=list)
     records_seen: int = 0
     current_test: str = "<collection or session>"
-    _prefixes: dict[str, set[str]] = field(default_factory=dict)
+    _secrets: dict[str, set[str]] = field(default_factory=dict)  # prefix -> values
+    _tokens: dict[str, set[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def watch(self, value: str | bytes) -> None:
-        """Report any later record that contains ``value`` (ignored if it is too short)."""
+        """Report any later record that contains the secret ``value`` (ignored if short)."""
+        self._add(self._secrets, value)
+
+    def watch_token(self, token: str) -> None:
+        """A compact token and, on its own, its signature segment."""
+        self._add(self._tokens, token)
+        self._add(self._tokens, token.rpartition(".")[2])
+
+    def _add(self, index: dict[str, set[str]], value: str | bytes) -> None:
         if isinstance(value, bytes):
             try:
                 value = value.decode("utf-8")
@@ -84,40 +104,46 @@ class LogGuard:
         if len(value) < MIN_WATCH_CHARS:
             return
         with self._lock:
-            self._prefixes.setdefault(value[:MIN_WATCH_CHARS], set()).add(value)
-
-    def watch_token(self, token: str) -> None:
-        """A compact token and, on its own, its signature segment."""
-        self.watch(token)
-        self.watch(token.rpartition(".")[2])
+            index.setdefault(value[:MIN_WATCH_CHARS], set()).add(value)
 
     @property
     def watched(self) -> int:
-        return sum(len(values) for values in self._prefixes.values())
+        return sum(len(v) for index in (self._secrets, self._tokens) for v in index.values())
 
-    def findings(self, text: str) -> list[str]:
+    def findings(self, text: str, *, secrets_only: bool = False) -> list[str]:
         """What in ``text`` is a leak: descriptions only, never the value itself."""
         found: list[str] = []
+        if _contains_watched(text, self._secrets, self._lock):
+            found.append("a watched secret")
+        if secrets_only:
+            return found
         if JWS_SHAPE.search(text):
             found.append("a compact JWS")
         if SESSION_TOKEN_SHAPE.search(text):
             found.append("a Better Auth signed session token")
-        with self._lock:
-            prefixes = self._prefixes
-            if prefixes:
-                width = MIN_WATCH_CHARS
-                for start in range(len(text) - width + 1):
-                    candidates = prefixes.get(text[start : start + width])
-                    if candidates and any(text.startswith(v, start) for v in candidates):
-                        found.append("a watched token, signature or secret")
-                        break
+        if _contains_watched(text, self._tokens, self._lock):
+            found.append("a watched token or signature")
         return found
 
     def inspect(self, record: logging.LogRecord) -> None:
         text = record_text(record)
         self.records_seen += 1
-        for what in self.findings(text):
+        transport = record.name.split(".", 1)[0] in TRANSPORT_LOGGERS
+        for what in self.findings(text, secrets_only=transport):
             self.leaks.append(Leak(record.name, record.levelname, self.current_test, what))
+
+
+def _contains_watched(text: str, index: dict[str, set[str]], lock: threading.Lock) -> bool:
+    """One dict lookup per position of ``text``, whatever the number of watched values."""
+    width = MIN_WATCH_CHARS
+    with lock:
+        if not index:
+            return False
+        for start in range(len(text) - width + 1):
+            candidates = index.get(text[start : start + width])
+            if candidates and any(text.startswith(v, start) for v in candidates):
+                return True
+    return False
 
 
 def record_text(record: logging.LogRecord) -> str:

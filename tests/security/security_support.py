@@ -5,7 +5,6 @@ on SQLite with a real ``AuthBridge``, two callers, and the one shape every token
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -128,15 +127,6 @@ async def running_tasks_api(
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://tasks.test") as client:
             yield TasksApi(app, client, issuer, make_caller(issuer), make_caller(issuer))
-
-
-def silence_client_logs() -> None:
-    """Quiet the test client's own request log (httpx logs each URL at INFO) for this test.
-
-    Used only by tests that deliberately put a token in a URL; the server side is still
-    guarded. An autouse fixture in this suite's conftest restores the level after each test.
-    """
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 INVALID_TOKEN_CHALLENGE = (
