@@ -30,3 +30,9 @@ def test_usage_errors_exit_2(cli: CLI) -> None:
     assert cli("decode").code == 2  # missing argument
     assert cli("mint").code == 2  # missing --sub
     assert cli("secret", "--bytes", "many").code == 2
+
+
+def test_serve_is_registered_and_checks_settings_first(cli: CLI) -> None:
+    result = cli("serve", "--port", "8765")
+    assert result.code == 2
+    assert "BETTER_AUTH_URL" in result.stderr

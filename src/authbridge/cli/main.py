@@ -6,8 +6,6 @@ refused); 2 usage or configuration error (the variable and the fix are printed).
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from .check_cmd import check_command
@@ -15,8 +13,8 @@ from .decode_cmd import decode_command
 from .dev_issuer import dev_issuer_command
 from .jwks_cmd import jwks_command
 from .mint_cmd import mint_command
-from .output import fail_usage, guarded
 from .secret_cmd import secret_command
+from .serve import serve
 from .verify_cmd import verify_command
 
 __all__ = ["app"]
@@ -44,18 +42,5 @@ app.command("jwks")(jwks_command)
 app.command("check")(check_command)
 
 
-@app.command("serve")
-@guarded
-def serve_command(
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port.")] = 8000,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
-    reload: Annotated[bool, typer.Option("--reload", help="Reload on code changes (dev).")] = False,
-) -> None:
-    """Run the Tasks API (uvicorn)."""
-    try:
-        # Imported lazily: the server stack is heavy and not needed by other commands.
-        from .serve import serve
-    except ImportError as exc:
-        fail_usage(f"the Tasks API server is not available ({exc.name or exc})")
-    serve(host=host, port=port, workers=workers, reload=reload)
+# serve.py (owned by the Tasks API) keeps its heavy imports inside the function.
+app.command("serve")(serve)
