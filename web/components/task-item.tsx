@@ -18,6 +18,14 @@ export function TaskItem({ task, onError }: { task: Task; onError: OnError }) {
     onError: (error) => onError(`Could not delete “${task.title}”: ${errorMessage(error)}`),
   });
   const checkboxId = `done-${task.id}`;
+  const editButton = useRef<HTMLButtonElement>(null);
+  const wasEditing = useRef(false);
+
+  // Keyboard users land back on "Edit" when the inline form closes (saved or cancelled).
+  useEffect(() => {
+    if (wasEditing.current && !editing) editButton.current?.focus();
+    wasEditing.current = editing;
+  }, [editing]);
 
   function toggle() {
     onError(null);
@@ -57,7 +65,12 @@ export function TaskItem({ task, onError }: { task: Task; onError: OnError }) {
         </p>
       </div>
       <div className="task-actions">
-        <button type="button" onClick={() => setEditing(true)} aria-label={`Edit “${task.title}”`}>
+        <button
+          ref={editButton}
+          type="button"
+          onClick={() => setEditing(true)}
+          aria-label={`Edit “${task.title}”`}
+        >
           Edit
         </button>
         <button

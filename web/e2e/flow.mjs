@@ -203,6 +203,8 @@ async function main() {
   assert.equal(edit.status(), 200, "PATCH title");
   assert.equal((await edit.json()).title, "Write quarterly report");
   await taskRow(pageA, "Write quarterly report").waitFor();
+  const focused = await pageA.evaluate(() => document.activeElement?.getAttribute("aria-label"));
+  assert.equal(focused, "Edit “Write quarterly report”", "focus returns to Edit after saving");
   step("A renamed “Write report” to “Write quarterly report”");
 
   const del = await apiCall(pageA, "DELETE", "/api/tasks/", () =>
