@@ -22,14 +22,32 @@ def split_list(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+_DEFAULT_PORTS: dict[str, int] = {"http": 80, "https": 443}
+
+
 def origin_of(url: str, variable: str = "BETTER_AUTH_URL") -> str:
-    """``scheme://host[:port]``, as Better Auth derives its iss and aud from its base URL."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            variable, f"{url!r} is not an http(s) URL.", "set it like https://auth.example.com"
-        )
-    return f"{parts.scheme}://{parts.netloc}"
+    """``scheme://host[:port]``, as Better Auth derives its iss and aud from its base URL.
+
+    Mirrors JavaScript's ``new URL(url).origin``: lower-case host, punycode for non-ASCII
+    hosts, no user info, and no port when it is the scheme's default.
+    """
+    problem = ConfigError(
+        variable, "is not an http(s) URL.", "set it like https://auth.example.com"
+    )
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+        if host and not host.isascii():
+            host = host.encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        raise problem from None
+    if parts.scheme not in _DEFAULT_PORTS or not host:
+        raise problem
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
+        return f"{parts.scheme}://{host}:{port}"
+    return f"{parts.scheme}://{host}"
 
 
 def _env(name: str) -> Any:
