@@ -4,6 +4,7 @@ the fix, and the values derived from BETTER_AUTH_URL are Better Auth's own."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -362,3 +363,36 @@ def test_claim_policy_reaches_the_verifier() -> None:
 def test_split_list() -> None:
     assert split_list(" a, ,b ,") == ["a", "b"]
     assert split_list(None) == []
+
+
+ORIGIN_CASES = [
+    "https://user:pw@AUTH.Example.com:443/x",
+    "http://Localhost:80/",
+    "http://127.0.0.1:3000/api/auth",
+    "https://bücher.example/",
+    "https://[::1]:8443/",
+    "HTTPS://A.com:8443",
+    "https://auth.example.com/",
+]
+
+
+def test_origin_matches_javascripts_url_origin() -> None:
+    """Better Auth sets iss/aud to ``new URL(baseURL).origin``: ask Node for the truth."""
+    script = "console.log(JSON.stringify(JSON.parse(process.argv[1]).map(u => new URL(u).origin)))"
+    result = subprocess.run(
+        ["node", "-e", script, json.dumps(ORIGIN_CASES)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    expected = json.loads(result.stdout)
+    assert [origin_of(url) for url in ORIGIN_CASES] == expected
+
+
+@pytest.mark.parametrize("url", ["https://a.example:99999", "http://[::1", "https://a.example:x"])
+def test_origin_refuses_broken_urls_without_echoing_them(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        origin_of(url, "AUTHBRIDGE_X")
+    assert info.value.variable == "AUTHBRIDGE_X"
+    assert url not in str(info.value)
