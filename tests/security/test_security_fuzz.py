@@ -1,0 +1,190 @@
+"""Hypothesis over the parser, the verifier and the HTTP layer.
+
+Invariants:
+
+* the parser and the verifier raise only ``AuthError`` subclasses, whatever the input;
+* nothing is accepted without a trusted key's signature (mutants of a genuine token, and
+  tokens with generated headers and claims signed by an attacker's key, always fail);
+* over HTTP, never a 5xx; a 200 only for a genuine token; every 401 carries
+  ``WWW-Authenticate``, and a bad token always gets the one ``invalid_token`` answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from security_support import INVALID_TOKEN_CHALLENGE, KeyRing, TasksApi
+
+from authbridge.errors import AuthError
+from authbridge.jose.b64 import b64url_decode, b64url_encode
+from authbridge.jose.parse import parse_compact
+from authbridge.jose.strict_json import loads_object
+from security.log_guard import watch_token
+from tokens import ba_claims, dumps, ed25519_key, sign_raw
+
+RING = KeyRing()
+GENUINE = {key.alg: key.sign(ba_claims()) for key in RING.all}
+ATTACKER = ed25519_key(RING.ed.kid)
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+# CI size; a longer hunt: AUTHBRIDGE_FUZZ_EXAMPLES=20000 pytest tests/security/test_security_fuzz.py
+FUZZ = settings(
+    max_examples=int(os.environ.get("AUTHBRIDGE_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@st.composite
+def mutants(draw: st.DrawFn) -> str:
+    """A genuine token with a few characters replaced, inserted or deleted."""
+    token = draw(st.sampled_from(sorted(GENUINE.values())))
+    chars = list(token)
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        i = draw(st.integers(min_value=0, max_value=len(chars) - 1))
+        op = draw(st.sampled_from(["replace", "insert", "delete"]))
+        c = draw(st.sampled_from(B64URL + ".=+/ ~"))
+        if op == "replace":
+            chars[i] = c
+        elif op == "insert":
+            chars.insert(i, c)
+        elif len(chars) > 1:
+            del chars[i]
+    return "".join(chars)
+
+
+@st.composite
+def forged(draw: st.DrawFn) -> str:
+    """A well-formed token with generated header and claims, signed by an attacker's key."""
+    header: dict[str, Any] = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "alg": st.sampled_from(["EdDSA", "ES256", "RS256", "HS256", "none", "Ed25519"]),
+                "kid": st.sampled_from([RING.ed.kid, RING.ec.kid, "x"]) | st.text(max_size=10),
+                "typ": st.sampled_from(["JWT", "jwt", "at+jwt"]),
+                "jwk": st.just(ATTACKER.jwk),
+                "crit": st.lists(st.text(max_size=5), max_size=2),
+            },
+        )
+    )
+    claims = draw(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+    if draw(st.booleans()):
+        claims = {**ba_claims(), **claims}
+    return sign_raw(dumps(header), dumps(claims), ATTACKER.private, "EdDSA")
+
+
+tokens_strategy = (
+    mutants()
+    | forged()
+    | st.text(alphabet=B64URL + ".", max_size=300)
+    | st.text(max_size=100)
+    | st.builds(
+        lambda h, p, s: f"{b64url_encode(h)}.{b64url_encode(p)}.{b64url_encode(s)}",
+        st.binary(max_size=60),
+        st.binary(max_size=200),
+        st.binary(max_size=80),
+    )
+)
+
+
+@FUZZ
+@given(text=st.text(max_size=400) | st.text(alphabet=B64URL + ".=", max_size=400))
+def test_parser_raises_only_auth_errors(text: str) -> None:
+    try:
+        jws = parse_compact(text, max_bytes=8192)
+    except AuthError:
+        return
+    assert text.count(".") == 2
+    assert isinstance(jws.alg, str)
+    assert jws.alg
+
+
+@FUZZ
+@given(raw=st.binary(max_size=300))
+def test_strict_json_raises_only_value_error(raw: bytes) -> None:
+    try:
+        loaded = loads_object(raw)
+    except ValueError:
+        return
+    assert isinstance(loaded, dict)
+    assert json.loads(raw.decode("utf-8")) == loaded
+
+
+@FUZZ
+@given(data=st.binary(max_size=100), text=st.text(alphabet=B64URL + "=+/ ", max_size=60))
+def test_base64url_has_exactly_one_spelling(data: bytes, text: str) -> None:
+    assert b64url_decode(b64url_encode(data)) == data
+    try:
+        decoded = b64url_decode(text)
+    except ValueError:
+        return
+    assert b64url_encode(decoded) == text  # anything accepted is the canonical spelling
+
+
+@FUZZ
+@given(token=tokens_strategy)
+async def test_verifier_accepts_nothing_but_the_genuine_tokens(token: str) -> None:
+    assume(token not in GENUINE.values())
+    watch_token(token)
+    for verifier in (RING.jwks_only(), RING.two_paths()):
+        try:
+            principal = await verifier.verify(token)
+        except AuthError:
+            continue
+        pytest.fail(f"accepted a token not signed by a trusted key: sub={principal.sub!r}")
+
+
+def _header_values() -> st.SearchStrategy[bytes]:
+    printable = st.binary(max_size=80).map(
+        lambda b: bytes(c for c in b if c not in (0, 10, 13) and c >= 32)
+    )
+    return st.one_of(
+        tokens_strategy.map(lambda t: b"Bearer " + t.encode("utf-8", "replace")),
+        st.sampled_from([b"Bearer", b"Bearer ", b"bearer  x", b"Basic YTpi", b""]),
+        printable,
+        printable.map(lambda b: b"Bearer " + b),
+    )
+
+
+@FUZZ
+@given(value=_header_values(), route=st.sampled_from(["/api/tasks", "/api/me", "/api/tasks/x"]))
+async def test_http_never_5xx_and_every_refusal_is_a_proper_401(
+    tasks_api: TasksApi, value: bytes, route: str
+) -> None:
+    """One app for all examples (the fixture is shared on purpose)."""
+    genuine = tasks_api.alice.headers["Authorization"].encode()
+    assume(value != genuine)
+    text = value.decode("latin-1")
+    if text.startswith("Bearer "):
+        watch_token(text[7:])
+    response = await tasks_api.client.get(route, headers=[(b"Authorization", value)])
+    assert response.status_code < 500, response.text
+    assert response.status_code != 200
+    if response.status_code == 401:
+        challenges = response.headers.get_list("www-authenticate")
+        assert len(challenges) == 1
+        assert challenges[0] in (INVALID_TOKEN_CHALLENGE, 'Bearer realm="api"')
+        if challenges[0] == INVALID_TOKEN_CHALLENGE:
+            assert response.json()["code"] == "invalid_token"
+    else:
+        assert response.status_code == 400
+        assert 'error="invalid_request"' in response.headers["www-authenticate"]
