@@ -227,12 +227,38 @@ _REJECTED_HEADERS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(_REJECTED_HEADERS))
-async def test_header_members_that_change_processing_are_rejected(name: str) -> None:
-    token = _signed_with_header(_REJECTED_HEADERS[name])
-    error = await rejects(VERIFIER, token, TokenMalformed, key_material(ED))
-    if name.startswith("v19-enc"):
-        assert "JWE" in error.message
+async def _rejected(prefix: str) -> None:
+    names = [n for n in _REJECTED_HEADERS if n.startswith(prefix)]
+    assert names
+    for name in names:
+        token = _signed_with_header(_REJECTED_HEADERS[name])
+        error = await rejects(VERIFIER, token, TokenMalformed, key_material(ED))
+        if name == "v19-enc":
+            assert "JWE" in error.message
+
+
+async def test_v12_crit_is_rejected() -> None:
+    await _rejected("v12-")
+
+
+async def test_v13_b64_false_is_rejected() -> None:
+    await _rejected("v13-")
+
+
+async def test_v14_certificate_thumbprints_are_rejected() -> None:
+    await _rejected("v14-")
+
+
+async def test_v17_cty_is_rejected() -> None:
+    await _rejected("v17-")
+
+
+async def test_v18_unknown_header_params_are_rejected() -> None:
+    await _rejected("v18-")
+
+
+async def test_v19_jwe_zip_p2c_members_are_rejected() -> None:
+    await _rejected("v19-")
 
 
 async def test_v18_an_application_may_allow_an_extra_member_deliberately() -> None:
