@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from authbridge import SharedSecret, StaticJWKS, TrustedIssuer, Verifier
 from authbridge.errors import (
     AlgorithmNotAllowed,
+    AuthError,
     ConfigError,
     InvalidIssuer,
     InvalidSignature,
@@ -25,10 +31,12 @@ from tokens import (
     FixedClock,
     TestKey,
     ba_claims,
+    dumps,
     ec_key,
     ed25519_key,
     hs_secret,
     jwks,
+    sign_raw,
 )
 
 OTHER_ISSUER = "https://login.partner.example"
@@ -236,3 +244,73 @@ async def test_failures_do_not_touch_the_cache() -> None:
     with pytest.raises(InvalidSignature):
         await verifier.verify(forged)
     assert len(verifier.cache) == 0
+
+
+# --- robustness: anything at all is a clean AuthError ------------------------------------------
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_REGISTERED = [
+    "alg",
+    "kid",
+    "typ",
+    "crit",
+    "iss",
+    "aud",
+    "sub",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "role",
+    "scope",
+]
+_FUZZ_KEY = ed25519_key("k1")
+_FUZZ_SECRET = hs_secret()
+
+
+def _fuzz_verifier() -> Verifier:
+    return Verifier(
+        issuers=[
+            TrustedIssuer.create(StaticJWKS(jwks(_FUZZ_KEY)), issuer=ISSUER, audience=AUDIENCE),
+            TrustedIssuer.create(
+                StaticJWKS(jwks(ed25519_key("k2"))), issuer=OTHER_ISSUER, audience=AUDIENCE
+            ),
+            TrustedIssuer.create(SharedSecret(_FUZZ_SECRET), issuer=ISSUER, audience="svc"),
+        ],
+        clock=FixedClock(),
+    )
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(
+    header=st.dictionaries(st.sampled_from(_REGISTERED), _json, max_size=4),
+    claims=st.dictionaries(st.sampled_from(_REGISTERED), _json, max_size=8),
+    alg=st.sampled_from(["EdDSA", "HS256"]),
+)
+async def test_signed_garbage_only_raises_auth_errors(
+    header: dict[str, Any], claims: dict[str, Any], alg: str
+) -> None:
+    base = ba_claims()
+    merged = {**base, **claims}
+    head = {"alg": alg, "kid": "k1", **header}
+    key: Any = _FUZZ_KEY.private if alg == "EdDSA" else _FUZZ_SECRET.encode()
+    token = sign_raw(dumps(head), json.dumps(merged, allow_nan=True).encode(), key, alg)
+    try:
+        principal = await _fuzz_verifier().verify(token)
+    except AuthError:
+        return
+    assert type(principal.sub) is str
+    assert principal.sub
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(token=st.text(max_size=200) | st.from_regex(r"[A-Za-z0-9_\-.=+/ ]{0,120}", fullmatch=True))
+async def test_arbitrary_text_only_raises_auth_errors(token: str) -> None:
+    with pytest.raises(AuthError):
+        await _fuzz_verifier().verify(token)
