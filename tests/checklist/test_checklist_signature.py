@@ -21,17 +21,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 import authbridge.verifier as verifier_module
-from authbridge.errors import AuthError, InvalidSignature
+from authbridge import StaticJWKS, TrustedIssuer, Verifier
+from authbridge.errors import AuthError, InvalidSignature, TokenMalformed
 from authbridge.jose.algorithms import get_algorithm
 from authbridge.jose.b64 import b64url_decode, b64url_encode
 from authbridge.jose.sign import sign_compact
 from tokens import (
+    AUDIENCE,
+    ISSUER,
     FixedClock,
     ba_claims,
     dumps,
     ec_key,
     ed25519_key,
     hs_secret,
+    jwks,
     rsa_key,
     sign_raw,
 )
@@ -239,3 +243,24 @@ async def test_v36_no_failure_leaks_material() -> None:
                 await verifier.verify(token)
             assert_error_is_safe(info.value, token, [secret, hostile, *key_material(ED, EC, RSA)])
             assert info.value.message.isprintable()
+
+
+async def test_v33_with_several_issuers_only_iss_is_read_to_route() -> None:
+    """Two asymmetric issuers: ``iss`` is read (untrusted) only to pick the path; every
+    claim is still checked after that path's signature check."""
+    partner = ed25519_key("p-1")
+    verifier = Verifier(
+        issuers=[
+            TrustedIssuer.create(StaticJWKS(jwks(ED)), issuer=ISSUER, audience=AUDIENCE),
+            TrustedIssuer.create(
+                StaticJWKS(jwks(partner)), issuer="https://partner.example", audience=AUDIENCE
+            ),
+        ],
+        clock=FixedClock(),
+    )
+    forged = _with_signature(ED.sign(ba_claims(exp=1)), bytes(64))
+    await rejects(verifier, forged, InvalidSignature)  # expired claims never looked at
+    header = dumps({"alg": "EdDSA", "kid": ED.kid})
+    garbage = _with_signature(sign_raw(header, b"\xff not json", ED.private, "EdDSA"), bytes(64))
+    # Routing needs iss: an unreadable payload is malformed before any key is used.
+    await rejects(verifier, garbage, TokenMalformed)
