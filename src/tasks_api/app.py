@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from authbridge.fastapi import AuthBridge
+from fastapi import FastAPI
 
 from .body_limit import BodyLimitMiddleware
 from .cursor import CursorCodec
@@ -65,7 +65,7 @@ def create_app(
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.origins,
-        allow_credentials=True,
+        allow_credentials=settings.cors_credentials,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "If-Match", "Content-Type"],
         expose_headers=["ETag", "Location"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,10 @@ _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 def _env(name: str, default: Any, **constraints: Any) -> Any:
     return Field(default=default, validation_alias=AliasChoices(name), **constraints)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 class ServiceSettings(BaseSettings):
@@ -50,9 +55,24 @@ class ServiceSettings(BaseSettings):
             raise ValueError("use a lower-case identifier: letters, digits and underscores")
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _plain_origins(cls, value: str) -> str:
+        for origin in _split(value):
+            parts = urlsplit(origin)
+            exact = f"{parts.scheme}://{parts.netloc}"
+            if origin != "*" and (parts.scheme not in ("http", "https") or origin != exact):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return value
+
     @property
     def origins(self) -> list[str]:
-        return [part.strip() for part in self.cors_origins.split(",") if part.strip()]
+        return _split(self.cors_origins)
+
+    @property
+    def cors_credentials(self) -> bool:
+        # Never combine credentials with a wildcard: it would trust every site's cookies.
+        return "*" not in self.origins
 
     @property
     def is_sqlite(self) -> bool:

@@ -170,3 +170,20 @@ async def test_readyz_503_until_migrated(tmp_path: Path) -> None:
         response = await client.get("/readyz")
         assert response.status_code == 503
         assert response.json()["checks"] == {"database": False, "keys": True}
+
+
+@pytest.mark.parametrize(
+    "value", ["localhost:3000", "https://app.example.com/", "ftp://x.example", "https://a.b/path"]
+)
+def test_cors_origins_must_be_origins(value: str) -> None:
+    from authbridge.errors import ConfigError
+    from tasks_api.settings import load_service_settings
+
+    with pytest.raises(ConfigError) as caught:
+        load_service_settings(cors_origins=value)
+    assert caught.value.variable == "CORS_ORIGINS"
+
+
+def test_wildcard_cors_never_allows_credentials() -> None:
+    assert ServiceSettings(cors_origins="*").cors_credentials is False
+    assert ServiceSettings(cors_origins="http://localhost:3000").cors_credentials is True

@@ -106,7 +106,7 @@ async def test_patch_rejects(api: Api, alice: Caller, body: dict[str, Any], fiel
         b'{"title": "a", "title": "b"}',  # duplicate keys
         b'{"title": "ok"',
         b"\xff\xfe{}",
-        b"[" * 100_000 + b"]" * 100_000,  # deep nesting (under the size limit? no: 413)
+        b"[" * 100_000 + b"]" * 100_000,  # deep nesting, over the size limit: 413
         b'"just a string"',
         b"[]",
         b"null",
