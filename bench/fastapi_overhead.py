@@ -95,6 +95,15 @@ def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
     bare = FastAPI()
     bare.get("/bare")(ok)
 
+    # For scale: what FastAPI charges for any one dependency, with no authbridge at all.
+    async def nothing() -> None:
+        return None
+
+    async def with_empty_dependency(_: Annotated[None, Depends(nothing)]) -> dict[str, bool]:
+        return {"ok": True}
+
+    bare.get("/empty-dependency")(with_empty_dependency)
+
     shipped = FastAPI()
     bridge = AuthBridge(issuer.verifier())
     bridge.install(shipped)
@@ -141,6 +150,7 @@ def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
 
     return {
         "bare endpoint (no authbridge)": (bare, "/bare", False),
+        "empty dependency (no authbridge)": (bare, "/empty-dependency", False),
         "bare endpoint, bridge installed": (shipped, "/bare", False),
         "CurrentUser (shipped)": (shipped, "/me", True),
         "require_scopes (shipped)": (shipped, "/scoped", True),

@@ -11,9 +11,10 @@ built by ``require_scopes``/``require_roles`` carry per-call defaults that FastA
 as real objects.
 """
 
+import logging
 import weakref
-from collections.abc import Callable
-from typing import Annotated, Final
+from collections.abc import Callable, MutableMapping
+from typing import Annotated, Any, Final
 
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
@@ -41,6 +42,26 @@ __all__ = [
 _DESCRIPTION: Final = (
     "A Better Auth JWT (or a service token) sent as `Authorization: Bearer <token>`."
 )
+
+
+def _settled(scope: MutableMapping[str, Any]) -> Principal | None:
+    """Synchronous fast path: the Principal already found for this request, or one the
+    verifier's token cache answers for at once. None means "take the full path"."""
+    slot = scope.get(SLOT_KEY)
+    if slot is None:
+        return None
+    result = slot.result
+    if isinstance(result, Principal):
+        return result
+    bridge = slot.bridge
+    if result is not None or bridge is None:
+        return None
+    principal: Principal | None = bridge.cached(scope)
+    if principal is not None:
+        slot.result = principal
+        if bridge.audit.logger.isEnabledFor(logging.DEBUG):
+            bridge.audit.success(principal, scope=scope, cached=True)
+    return principal
 
 
 async def authenticated(request: Request, *, optional: bool = False) -> Principal | None:
@@ -101,7 +122,7 @@ class BearerPrincipal(SecurityBase):
         _ALL.add(self)
 
     async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
-        principal = await authenticated(request)
+        principal = _settled(request.scope) or await authenticated(request)
         assert principal is not None
         self.authorize(request, principal, security_scopes.scopes)
         return principal
