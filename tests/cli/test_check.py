@@ -116,3 +116,14 @@ def test_configuration_errors_exit_2(cli: CLI) -> None:
     invalid = cli("check", "--json", env={"AUTHBRIDGE_LEEWAY_SECONDS": "999"})
     assert invalid.code == 2
     assert invalid.json()["variable"] == "AUTHBRIDGE_LEEWAY_SECONDS"
+
+
+def test_passwords_in_urls_are_masked(issuer_cli: CLI) -> None:
+    url = "postgresql+asyncpg://tasks:hunter2-database-password@127.0.0.1:5432/test"
+    result = issuer_cli(
+        "check", "--json", "--offline", env={"AUTHBRIDGE_SESSION_DATABASE_URL": url}
+    )
+    assert result.code == 0, result.output
+    row = _rows(result)["AUTHBRIDGE_SESSION_DATABASE_URL"]
+    assert row["value"] == "postgresql+asyncpg://tasks:••••••@127.0.0.1:5432/test"
+    assert "hunter2-database-password" not in result.stdout

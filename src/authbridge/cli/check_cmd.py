@@ -11,6 +11,7 @@ import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from dotenv import dotenv_values
@@ -38,6 +39,28 @@ def _variable(field_name: str) -> str:
     return field_name.upper()
 
 
+_SENSITIVE_WORDS = ("SECRET", "PASSWORD", "TOKEN", "PRIVATE")
+
+
+def _shown_value(variable: str, value: Any) -> Any:
+    """The value as it may be displayed: secrets masked, URL passwords hidden."""
+    if isinstance(value, SecretStr):
+        return mask_secret(value.get_secret_value())
+    if not isinstance(value, str):
+        return value
+    if any(word in variable for word in _SENSITIVE_WORDS):
+        return mask_secret(value)
+    if variable == "AUTHBRIDGE_JWKS":
+        return f"(inline JWK Set, {len(value)} chars)"
+    parts = urlsplit(value)
+    if parts.scheme and parts.password is not None:
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        user = f"{parts.username}:" if parts.username else ":"
+        return urlunsplit(parts._replace(netloc=f"{user}••••••@{host}{port}"))
+    return value
+
+
 def effective_settings(settings: Settings) -> list[dict[str, Any]]:
     """Every setting: its variable, its (masked) value and where it came from."""
     dotenv = {k: v for k, v in dotenv_values(Path(".env")).items() if v is not None}
@@ -51,13 +74,9 @@ def effective_settings(settings: Settings) -> list[dict[str, Any]]:
             source = ".env"
         else:
             source = "default"
-        if isinstance(value, SecretStr):
-            shown: Any = mask_secret(value.get_secret_value())
-        elif variable == "AUTHBRIDGE_JWKS" and value:
-            shown = f"(inline JWK Set, {len(value)} chars)"
-        else:
-            shown = value
-        rows.append({"variable": variable, "value": shown, "source": source})
+        rows.append(
+            {"variable": variable, "value": _shown_value(variable, value), "source": source}
+        )
     derived_from = "derived from BETTER_AUTH_URL"
     issuer_source = "AUTHBRIDGE_ISSUER" if settings.issuer else derived_from
     audience_source = "AUTHBRIDGE_AUDIENCE" if settings.audience else derived_from

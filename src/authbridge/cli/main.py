@@ -6,6 +6,8 @@ refused); 2 usage or configuration error (the variable and the fix are printed).
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from .check_cmd import check_command
@@ -18,6 +20,10 @@ from .serve import serve
 from .verify_cmd import verify_command
 
 __all__ = ["app"]
+
+# The commands report what the library would log (a failed JWKS fetch, say) in their own
+# output; without this, Python's last-resort handler would print it a second time.
+logging.getLogger("authbridge").addHandler(logging.NullHandler())
 
 app = typer.Typer(
     name="authbridge",
