@@ -278,7 +278,7 @@ def check_command(
 
 def _render(rows: list[dict[str, Any]], checks: list[Check]) -> None:
     table = Table(title="Effective configuration")
-    table.add_column("variable")
+    table.add_column("variable", no_wrap=True)
     table.add_column("value", overflow="fold")
     table.add_column("source")
     for row in rows:

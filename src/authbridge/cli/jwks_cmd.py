@@ -132,8 +132,9 @@ def _render(source: str, rows: list[dict[str, Any]], error: str | None, usable: 
         console.print(f"[red]✘[/] {escape(error)}")
         return
     table = Table(show_lines=False)
-    for column in ("kid", "kty", "alg", "curve/size", "thumbprint", "status"):
-        table.add_column(column, overflow="fold")
+    for column in ("kid", "kty", "alg", "curve/size", "thumbprint"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("status", overflow="fold")
     for row in rows:
         status = (
             "[green]ok[/]" if row["usable"] else f"[red]refused:[/] {escape(str(row['problem']))}"
