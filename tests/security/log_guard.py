@@ -192,15 +192,27 @@ def watch_token(token: str) -> str:
 
 
 @contextmanager
-def capturing(target: LogGuard) -> Iterator[LogGuard]:
-    """Scan records into ``target`` (not the session guard) for the block: for self-tests."""
+def capturing(target: LogGuard, *, isolated: tuple[str, ...] = ()) -> Iterator[LogGuard]:
+    """Scan records into ``target`` (not the session guard) for the block: for self-tests.
+
+    With ``isolated`` logger names, only those loggers are captured and their records do not
+    propagate to the root (so a deliberate leak never reaches the session guard).
+    """
     handler = _GuardHandler(target)
-    root = logging.getLogger()
-    root.addHandler(handler)
+    loggers = [logging.getLogger(name) for name in isolated] or [logging.getLogger()]
+    saved = [(logger, logger.propagate, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        if isolated:
+            logger.propagate = False
+            logger.setLevel(logging.DEBUG)
     try:
         yield target
     finally:
-        root.removeHandler(handler)
+        for logger, propagate, level in saved:
+            logger.removeHandler(handler)
+            logger.propagate = propagate
+            logger.setLevel(level)
 
 
 # --- automatic watching -------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,16 +16,29 @@ from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+from cryptography.hazmat.primitives import serialization
 
 from authbridge import SharedSecret, StaticJWKS, TrustedIssuer, Verifier
 from authbridge.errors import AuthError
 from authbridge.fastapi import AuthBridge
+from authbridge.jose.b64 import b64url_encode
 from authbridge.testing import FakeIssuer
 from fastapi import FastAPI
 from security.log_guard import watch, watch_token
 from tasks_api.app import create_app
 from tasks_api.settings import ServiceSettings
-from tokens import AUDIENCE, ISSUER, FixedClock, TestKey, ec_key, ed25519_key, jwks, rsa_key
+from tokens import (
+    AUDIENCE,
+    ISSUER,
+    FixedClock,
+    TestKey,
+    dumps,
+    ec_key,
+    ed25519_key,
+    jwks,
+    rsa_key,
+    sign_raw,
+)
 
 HS_ISSUER = "https://services.example.com"
 HS_AUDIENCE = "https://tasks.example.com"
@@ -198,3 +212,88 @@ def header_of(token: str) -> Mapping[str, Any]:
 
     loaded: Mapping[str, Any] = json.loads(b64url_decode(token.split(".")[0]))
     return loaded
+
+
+# --- one bad token per failure reason ---------------------------------------------------
+
+
+def _respell(last: str) -> str:
+    """Another base64url character for the last position (Ed25519: 86 chars, 2 spare bits)."""
+    return "B" if last == "A" else "A"
+
+
+def bad_tokens(issuer: FakeIssuer) -> dict[str, str]:
+    """One token per failure reason, each built here."""
+    key = issuer.signing_key()
+    genuine = issuer.token()
+    head, payload, signature = genuine.split(".")
+    attacker = ed25519_key(key.kid)
+    public = key.private.public_key()
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    claims = issuer.claims()
+    tokens = {
+        "expired": issuer.token(now=time.time() - 7200),
+        "not yet valid": issuer.token(nbf=int(time.time()) + 3600),
+        "wrong issuer": issuer.token(iss=issuer.base_url + "/"),
+        "wrong audience": issuer.token(aud="https://other.example"),
+        "no sub": issuer.token(sub=None),
+        "exp as string": issuer.token(exp=str(int(time.time()) + 600)),
+        "bad signature": f"{head}.{payload}.{signature[:-4]}AAAA",
+        "signed by another key": attacker.sign(claims),
+        "unknown kid": issuer.token(header={"kid": "no-such-kid"}),
+        "alg none": f"{b64url_encode(dumps({'alg': 'none'}))}.{payload}.",
+        "alg NONE with sig": (
+            f"{b64url_encode(dumps({'alg': 'NONE', 'kid': key.kid}))}.{payload}.{signature}"
+        ),
+        "hs256 with public pem": sign_raw(
+            dumps({"alg": "HS256", "kid": key.kid}), dumps(claims), pem, "HS256"
+        ),
+        "embedded jwk": sign_raw(
+            dumps({"alg": "EdDSA", "kid": key.kid, "jwk": attacker.jwk}),
+            dumps(claims),
+            attacker.private,
+            "EdDSA",
+        ),
+        "jku": sign_raw(
+            dumps({"alg": "EdDSA", "kid": key.kid, "jku": "http://127.0.0.1:9/jwks"}),
+            dumps(claims),
+            attacker.private,
+            "EdDSA",
+        ),
+        "crit b64": sign_raw(
+            dumps({"alg": "EdDSA", "kid": key.kid, "crit": ["b64"], "b64": False}),
+            dumps(claims),
+            key.private,
+            "EdDSA",
+        ),
+        "jwe": (
+            f"{b64url_encode(dumps({'alg': 'dir', 'enc': 'A256GCM', 'zip': 'DEF'}))}.AA.AA.AA.AA"
+        ),
+        "duplicate alg": sign_raw(
+            f'{{"alg":"none","alg":"EdDSA","kid":"{key.kid}"}}'.encode(),
+            dumps(claims),
+            key.private,
+            "EdDSA",
+        ),
+        "utf-16 payload": sign_raw(
+            dumps({"alg": "EdDSA", "kid": key.kid}),
+            dumps(claims).decode().encode("utf-16"),
+            key.private,
+            "EdDSA",
+        ),
+        "kid traversal": issuer.token(header={"kid": "../../../../etc/passwd"}),
+        "kid crlf": issuer.token(header={"kid": 'x"\r\nX-Injected: 1'}),
+        "kid sql": issuer.token(header={"kid": "' OR 1=1 --"}),
+        "kid huge": issuer.token(header={"kid": "k" * 4000}),
+        "kid not a string": issuer.token(header={"kid": ["a"]}),
+        "oversized": genuine + "A" * 9000,
+        "two segments": f"{head}.{payload}",
+        "padding": f"{head}.{payload}.{signature}==",
+        "non-canonical base64": f"{head}.{payload}.{signature[:-1]}{_respell(signature[-1])}",
+        "not base64 json": "abc.def.ghi",
+    }
+    for token in tokens.values():
+        watch_token(token)
+    return tokens

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives import serialization
 from security_support import (
     INVALID_TOKEN_CHALLENGE,
     TasksApi,
     assert_invalid_token,
+    bad_tokens,
     make_caller,
     running_tasks_api,
 )
@@ -27,7 +27,7 @@ from security_support import (
 from authbridge.jose.b64 import b64url_encode
 from authbridge.testing import FakeIssuer
 from security.log_guard import watch_token
-from tokens import dumps, ed25519_key, sign_raw
+from tokens import dumps, ed25519_key
 
 MISSING_CHALLENGE = 'Bearer realm="api"'
 INVALID_REQUEST_CHALLENGE = (
@@ -158,93 +158,11 @@ async def test_v47_no_credentials_or_another_scheme_is_a_bare_challenge(
             assert_missing(await call(tasks_api, method, path, headers=headers))
 
 
-def _respell(last: str) -> str:
-    """Another base64url character for the last position (Ed25519: 86 chars, 2 spare bits)."""
-    return "B" if last == "A" else "A"
-
-
-def _bad_tokens(issuer: FakeIssuer) -> dict[str, str]:
-    """One token per failure reason, each built here."""
-    key = issuer.signing_key()
-    genuine = issuer.token()
-    head, payload, signature = genuine.split(".")
-    attacker = ed25519_key(key.kid)
-    public = key.private.public_key()
-    pem = public.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    claims = issuer.claims()
-    tokens = {
-        "expired": issuer.token(now=time.time() - 7200),
-        "not yet valid": issuer.token(nbf=int(time.time()) + 3600),
-        "wrong issuer": issuer.token(iss=issuer.base_url + "/"),
-        "wrong audience": issuer.token(aud="https://other.example"),
-        "no sub": issuer.token(sub=None),
-        "exp as string": issuer.token(exp=str(int(time.time()) + 600)),
-        "bad signature": f"{head}.{payload}.{signature[:-4]}AAAA",
-        "signed by another key": attacker.sign(claims),
-        "unknown kid": issuer.token(header={"kid": "no-such-kid"}),
-        "alg none": f"{b64url_encode(dumps({'alg': 'none'}))}.{payload}.",
-        "alg NONE with sig": (
-            f"{b64url_encode(dumps({'alg': 'NONE', 'kid': key.kid}))}.{payload}.{signature}"
-        ),
-        "hs256 with public pem": sign_raw(
-            dumps({"alg": "HS256", "kid": key.kid}), dumps(claims), pem, "HS256"
-        ),
-        "embedded jwk": sign_raw(
-            dumps({"alg": "EdDSA", "kid": key.kid, "jwk": attacker.jwk}),
-            dumps(claims),
-            attacker.private,
-            "EdDSA",
-        ),
-        "jku": sign_raw(
-            dumps({"alg": "EdDSA", "kid": key.kid, "jku": "http://127.0.0.1:9/jwks"}),
-            dumps(claims),
-            attacker.private,
-            "EdDSA",
-        ),
-        "crit b64": sign_raw(
-            dumps({"alg": "EdDSA", "kid": key.kid, "crit": ["b64"], "b64": False}),
-            dumps(claims),
-            key.private,
-            "EdDSA",
-        ),
-        "jwe": (
-            f"{b64url_encode(dumps({'alg': 'dir', 'enc': 'A256GCM', 'zip': 'DEF'}))}.AA.AA.AA.AA"
-        ),
-        "duplicate alg": sign_raw(
-            f'{{"alg":"none","alg":"EdDSA","kid":"{key.kid}"}}'.encode(),
-            dumps(claims),
-            key.private,
-            "EdDSA",
-        ),
-        "utf-16 payload": sign_raw(
-            dumps({"alg": "EdDSA", "kid": key.kid}),
-            dumps(claims).decode().encode("utf-16"),
-            key.private,
-            "EdDSA",
-        ),
-        "kid traversal": issuer.token(header={"kid": "../../../../etc/passwd"}),
-        "kid crlf": issuer.token(header={"kid": 'x"\r\nX-Injected: 1'}),
-        "kid sql": issuer.token(header={"kid": "' OR 1=1 --"}),
-        "kid huge": issuer.token(header={"kid": "k" * 4000}),
-        "kid not a string": issuer.token(header={"kid": ["a"]}),
-        "oversized": genuine + "A" * 9000,
-        "two segments": f"{head}.{payload}",
-        "padding": f"{head}.{payload}.{signature}==",
-        "non-canonical base64": f"{head}.{payload}.{signature[:-1]}{_respell(signature[-1])}",
-        "not base64 json": "abc.def.ghi",
-    }
-    for token in tokens.values():
-        watch_token(token)
-    return tokens
-
-
 async def test_v48_v51_v53_every_bad_token_gets_one_identical_answer_on_every_route(
     tasks_api: TasksApi,
 ) -> None:
     """Whatever failed, the status, headers and body are the same bytes (no oracle)."""
-    bad = _bad_tokens(tasks_api.issuer)
+    bad = bad_tokens(tasks_api.issuer)
     answers: dict[tuple[str, str], set[tuple[int, bytes, tuple[tuple[str, str], ...]]]] = {}
     for token in bad.values():
         for method, path in routes():
@@ -321,7 +239,7 @@ async def test_v50_scoped_tasks_api_names_the_missing_scope(tmp_path: Path) -> N
 
 
 async def test_v51_every_401_carries_one_challenge_with_one_realm(tasks_api: TasksApi) -> None:
-    bad = _bad_tokens(tasks_api.issuer)
+    bad = bad_tokens(tasks_api.issuer)
     for method, path in routes():
         for headers in (None, {"Authorization": f"Bearer {bad['expired']}"}):
             response = await call(tasks_api, method, path, headers=headers)
@@ -400,7 +318,7 @@ async def test_v55_authenticated_answers_are_private(tasks_api: TasksApi) -> Non
 
 async def test_no_bad_token_on_any_route_is_a_5xx(tasks_api: TasksApi) -> None:
     """The token-level corpus through HTTP never produces a server error."""
-    for token in _bad_tokens(tasks_api.issuer).values():
+    for token in bad_tokens(tasks_api.issuer).values():
         for method, path in routes():
             response = await call(
                 tasks_api, method, path, headers={"Authorization": f"Bearer {token}"}

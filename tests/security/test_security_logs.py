@@ -1,0 +1,108 @@
+"""V56: logs never carry a token, a signature or a secret, and attacker-sized values are cut.
+
+The session-wide guard (``log_guard``) checks every record of the whole run; these tests
+check the guard itself, and drive the attack corpus through the Tasks API with a private
+guard so that a leak fails *this* test, with the record in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from security_support import TasksApi, bad_tokens
+
+from authbridge.jose.b64 import b64url_encode
+from security.log_guard import LogGuard, capturing, guard
+from tokens import ba_claims, cookie_cache_jwt, ed25519_key, hs_secret
+
+TOKEN_HEADER = b64url_encode(b'{"alg":"EdDSA","kid":"k"}')
+
+
+def test_v56_the_guard_catches_every_kind_of_leak() -> None:
+    key = ed25519_key("k")
+    token = key.sign(ba_claims())
+    secret = hs_secret()
+    private = LogGuard()
+    private.watch(secret)
+    private.watch_token(token)
+    session_token = "edIda55cDWMSK41DH5zG9ea1wmojrLkn.aiP24XcSDqz0+3z+b/BR084HfjFXgsewPsPg3p+3G1E="
+    logger = logging.getLogger("authbridge.selftest")
+    names = ("authbridge.selftest", "httpx.selftest", "httpcore.selftest")
+    with capturing(private, isolated=names):
+        logger.warning("token %s", token)
+        logger.warning("signature only: %s", token.rsplit(".", 1)[1])
+        logger.error("secret in extra", extra={"config": {"secret": secret}})
+        logger.info("cookie better-auth.session_token=%s", session_token.replace("+", "%2B"))
+        try:
+            raise ValueError(f"bad token {token}")
+        except ValueError:
+            logger.exception("failed")
+        logging.getLogger("httpx.selftest").info("GET /x?access_token=%s", token)  # allowed
+        logging.getLogger("httpcore.selftest").debug("headers %s", secret)  # never a secret
+        logger.info("an ordinary line about kid=%s and sub=%s", "ed-1", "u" * 32)
+    whats = [leak.what for leak in private.leaks]
+    assert "a watched token or signature" in whats
+    assert whats.count("a watched secret") == 2
+    assert "a Better Auth signed session token" in whats
+    assert whats.count("a compact JWS") == 2  # the message and the exception text
+    assert private.records_seen == 8
+    loggers = {leak.logger for leak in private.leaks}
+    assert "httpcore.selftest" in loggers
+    assert "httpx.selftest" not in loggers
+    # Leak reports never repeat the value.
+    assert all(token not in str(leak) and secret not in str(leak) for leak in private.leaks)
+
+
+def test_v56_the_session_guard_is_installed_and_watching() -> None:
+    root = logging.getLogger()
+    assert root.getEffectiveLevel() == logging.DEBUG
+    assert any(type(h).__name__ == "_GuardHandler" for h in root.handlers)
+    before = guard.watched
+    ed25519_key("w").sign(ba_claims())  # minted through the wrapped signer
+    cookie_cache_jwt(hs_secret())  # and the HMAC key it was made with
+    assert guard.watched >= before + 3
+
+
+async def test_v56_the_attack_corpus_through_http_leaves_no_token_in_any_log(
+    tasks_api: TasksApi,
+) -> None:
+    private = LogGuard()
+    bad = bad_tokens(tasks_api.issuer)
+    for token in bad.values():
+        private.watch_token(token)
+    private.watch(tasks_api.issuer.secret)
+    audit: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.name == "authbridge.audit":
+                audit.append(record)
+
+    keeper = Keep(logging.DEBUG)
+    logging.getLogger().addHandler(keeper)
+    try:
+        with capturing(private):
+            for token in bad.values():
+                await tasks_api.client.get(
+                    "/api/tasks",
+                    headers={"Authorization": f"Bearer {token}", "X-Request-ID": token[:200]},
+                )
+                time.sleep(0.001)
+            await tasks_api.client.get("/api/tasks", headers=tasks_api.alice.headers)
+    finally:
+        logging.getLogger().removeHandler(keeper)
+    assert private.leaks == [], private.leaks
+    assert audit, "the audit log recorded nothing"
+    failures = [r for r in audit if r.audit["outcome"] == "failure"]  # type: ignore[attr-defined]
+    assert failures
+    for record in audit:
+        message = record.getMessage()
+        assert "\r" not in message
+        assert "\n" not in message
+        event = record.audit  # type: ignore[attr-defined]
+        for field in ("kid", "iss", "alg"):
+            value = event.get(field)
+            assert value is None or len(value) <= 67, (field, len(value))
+        # An attacker-chosen request id that is not a short safe string is replaced.
+        assert len(event["request_id"]) <= 64
