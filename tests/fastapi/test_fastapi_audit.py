@@ -207,3 +207,30 @@ def test_token_hints_never_fail() -> None:
     for junk in ("", "a", "a.b", "a.b.c.d", "!!!.@@@.###", "e30.e30.e30", "W10.W10.x"):
         assert token_hints(junk) in {(None, None, None)}
     assert token_hints("eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.e30.x") == ("EdDSA", "k1", None)
+
+
+def test_jws_shaped_values_are_redacted() -> None:
+    token = FakeIssuer().token()
+    head, payload, signature = token.split(".")
+    for value in (token, f"kid-{token}", f"{head}.{payload}", f"x.{payload}.{signature}"):
+        cleaned = clean(value)
+        assert cleaned is not None
+        assert "[redacted]" in cleaned
+        for part in (payload[:20], signature[:20]):
+            assert part not in cleaned
+    assert clean("https://auth.example.com") == "https://auth.example.com"
+    assert clean("api.my-company.internal1") == "api.my-company.internal1"
+
+
+async def test_a_token_pasted_into_the_kid_is_not_logged(
+    client: httpx.AsyncClient, issuer: FakeIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    secret_token = issuer.token()
+    pasted = secret_token[:250]  # the header, a dot, and the start of the payload
+    carrier = FakeIssuer(issuer.base_url).token(header={"kid": pasted})
+    await client.get("/me", headers=bearer(carrier))
+    (event,) = events(caplog)
+    assert event["kid"].startswith("[redacted]")
+    payload_start = secret_token.split(".")[1][:40]
+    assert payload_start not in caplog.text
