@@ -1,0 +1,99 @@
+"""The apps under load, one uvicorn process each (factories for ``uvicorn --factory``).
+
+* ``bare_app``: the endpoint with no authentication at all;
+* ``authbridge_app``: the same endpoint behind authbridge (``CurrentUser``);
+* ``pyjwt_app``: the same endpoint behind FastAPI's ``HTTPBearer`` and ``PyJWT``, the usual
+  hand-written baseline (no cache: every request verifies);
+* ``tasks_app`` / ``tasks_noauth_app``: the Tasks API, and the same app with authentication
+  replaced by a fixed caller (``dependency_overrides``), for the cost of auth on real handlers.
+
+No ``from __future__ import annotations``: FastAPI must resolve the local dependencies.
+
+Keys and the caller come from ``BENCH_*`` variables set by ``bench/http_bench.py``; authbridge reads
+its usual ``AUTHBRIDGE_*`` variables (a static JWKS, so no issuer has to run).
+"""
+
+import json
+import os
+from typing import Annotated, Any
+
+import jwt
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from authbridge.fastapi import AuthBridge, CurrentUser
+from authbridge.fastapi.dependencies import principal_overrides
+from authbridge.principal import Principal
+from fastapi import Depends, FastAPI, HTTPException
+
+__all__ = ["authbridge_app", "bare_app", "pyjwt_app", "tasks_app", "tasks_noauth_app"]
+
+
+def bare_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"sub": "anonymous"}
+
+    return app
+
+
+def authbridge_app() -> FastAPI:
+    app = FastAPI()
+    AuthBridge.from_env().install(app)
+
+    @app.get("/hello")
+    async def hello(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    return app
+
+
+def pyjwt_app() -> FastAPI:
+    issuer = os.environ["AUTHBRIDGE_ISSUER"]
+    document: dict[str, Any] = json.loads(os.environ["AUTHBRIDGE_JWKS"])
+    keys = {jwk["kid"]: jwt.PyJWK(jwk) for jwk in document["keys"]}
+    bearer = HTTPBearer()
+
+    async def current_user(
+        credentials: Annotated[HTTPAuthorizationCredentials, Depends(bearer)],
+    ) -> dict[str, Any]:
+        token = credentials.credentials
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = keys[kid]
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[key.algorithm_name],
+                audience=issuer,
+                issuer=issuer,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except (jwt.PyJWTError, KeyError):
+            raise HTTPException(401, "invalid token", {"WWW-Authenticate": "Bearer"}) from None
+        return claims
+
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello(user: Annotated[dict[str, Any], Depends(current_user)]) -> dict[str, str]:
+        return {"sub": user["sub"]}
+
+    return app
+
+
+def tasks_app() -> FastAPI:
+    from tasks_api.app import create_app
+
+    return create_app()
+
+
+def tasks_noauth_app() -> FastAPI:
+    """The Tasks API with every authbridge dependency answering a fixed caller."""
+    from tasks_api.app import create_app
+
+    app = create_app()
+    caller = Principal(sub=os.environ["BENCH_SUB"], issuer=os.environ["AUTHBRIDGE_ISSUER"])
+    app.dependency_overrides.update(principal_overrides(caller))
+    return app

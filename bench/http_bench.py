@@ -1,0 +1,709 @@
+"""HTTP benchmark: req/s, p50 and p99 of real uvicorn servers under load from another process.
+
+Every server runs at once on its own loopback port (idle ones cost nothing); rounds alternate
+between scenarios so drift on this shared machine hits each alike, and each figure is the
+median over rounds. Ratios are against the bare endpoint measured in the same run.
+
+Load comes from ``wrk`` (Debian's package; installed with apt-get when missing and we are
+root) or, failing that, from ``bench/loadgen.py``. Loopback only; every run is bounded by
+``--duration`` per measurement and a total time cap.
+
+    uv run python bench/http_bench.py [--quick] [--duration 5] [--rounds 3] [--loadgen python]
+
+Writes ``bench/results/http.json``, ``http.md`` and ``http.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from authbridge.testing import FakeIssuer
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+ISSUER = "http://127.0.0.1:3000"
+POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+MAX_TOTAL_SECONDS = 20 * 60
+CREATE_BODY = '{"title": "benchmark task", "priority": "high"}'
+
+# --- wrk scripts ------------------------------------------------------------------------------
+
+WRK_DONE = """
+threads = {}
+setup = function(thread) table.insert(threads, thread) end
+done = function(summary, latency, requests)
+  local wrapped = 0
+  for _, t in ipairs(threads) do if t:get("wrapped") == 1 then wrapped = 1 end end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, ' ..
+    '"errors": %d, "non_2xx": %d, "wrapped": %d}\\n',
+    summary.requests, summary.duration, math.floor(latency:percentile(50)),
+    math.floor(latency:percentile(99)), e.connect + e.read + e.write + e.timeout, e.status,
+    wrapped))
+end
+"""
+
+WRK_TOKENS = """
+local tokens = {}
+local i = 0
+wrapped = 0
+init = function(args)
+  for line in io.lines(args[1]) do tokens[#tokens + 1] = line end
+end
+request = function()
+  i = i + 1
+  if i > #tokens then i = 1; wrapped = 1 end
+  return wrk.format(nil, nil, {["Authorization"] = "Bearer " .. tokens[i]})
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string literal is a valid Lua string literal here
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    factory: str
+    env: dict[str, str]
+    workers: int = 1
+    ready_path: str = "/hello"
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, workdir: Path) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"apps.endpoints:{self.factory}",
+            "--app-dir",
+            str(ROOT / "bench"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        log = open(workdir / f"{self.name}.log", "wb")  # noqa: SIM115 - lives with the process
+        self.process = subprocess.Popen(
+            command, env=self.env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server {self.name} exited; see its log")
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(self.origin + self.ready_path, timeout=1)
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"server {self.name} did not start")
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and its worker processes (Linux ``/proc``)."""
+        assert self.process is not None
+        return sum(_process_cpu(pid) for pid in _process_tree(self.process.pid))
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process_tree(pid: int) -> list[int]:
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            for child in task.read_text().split():
+                pids += _process_tree(int(child))
+    return pids
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+@dataclass
+class Scenario:
+    name: str
+    server: Server
+    path: str
+    method: str = "GET"
+    token: str | None = None
+    fresh_tokens: bool = False  # a new token per request: cache misses
+    body: str | None = None
+    connections: int = 32
+
+
+@dataclass
+class Measurement:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    non_2xx: int
+    wrapped: bool
+    cpu_us: float = float("nan")  # server CPU time per request
+
+
+# --- load -------------------------------------------------------------------------------------
+
+
+def ensure_wrk() -> str | None:
+    """wrk's path; installs Debian's package if we may. None means use the Python fallback."""
+    found = shutil.which("wrk")
+    if found or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return found
+    print("wrk not found: apt-get install -y wrk", flush=True)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "timeout": 300}
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(["apt-get", "install", "-y", "wrk"], env=env, **quiet).returncode:
+        subprocess.run(["apt-get", "update"], env=env, **quiet)
+        subprocess.run(["apt-get", "install", "-y", "wrk"], env=env, **quiet)
+    return shutil.which("wrk")
+
+
+class Load:
+    """Runs one measurement with wrk or the Python generator, in a separate process."""
+
+    def __init__(self, wrk: str | None, workdir: Path, duration: float) -> None:
+        self.wrk = wrk
+        self.workdir = workdir
+        self.duration = duration
+
+    @property
+    def generator(self) -> str:
+        return "wrk" if self.wrk else "bench/loadgen.py"
+
+    def run(self, scenario: Scenario, tokens_file: Path | None, duration: float) -> Measurement:
+        url = scenario.server.origin + scenario.path
+        if self.wrk:
+            return self._wrk(scenario, url, tokens_file, duration)
+        return self._python(scenario, url, tokens_file, duration)
+
+    def _wrk(
+        self, scenario: Scenario, url: str, tokens_file: Path | None, duration: float
+    ) -> Measurement:
+        assert self.wrk is not None
+        lines = [f"wrk.method = {lua_string(scenario.method)}"]
+        if scenario.body is not None:
+            lines.append(f"wrk.body = {lua_string(scenario.body)}")
+            lines.append('wrk.headers["Content-Type"] = "application/json"')
+        if scenario.token is not None:
+            lines.append(f'wrk.headers["Authorization"] = {lua_string("Bearer " + scenario.token)}')
+        script = "\n".join(lines) + WRK_DONE + (WRK_TOKENS if tokens_file else "")
+        script_path = self.workdir / "scenario.lua"
+        script_path.write_text(script)
+        command = [
+            self.wrk,
+            "-t1",
+            f"-c{scenario.connections}",
+            f"-d{max(1, round(duration))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script_path),
+            url,
+        ]
+        if tokens_file is not None:
+            command += ["--", str(tokens_file)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
+        for line in done.stdout.splitlines():
+            if line.startswith("BENCH_JSON "):
+                raw = json.loads(line[len("BENCH_JSON ") :])
+                seconds = raw["duration_us"] / 1e6
+                return Measurement(
+                    rps=raw["requests"] / seconds,
+                    p50_ms=raw["p50_us"] / 1000,
+                    p99_ms=raw["p99_us"] / 1000,
+                    requests=raw["requests"],
+                    errors=raw["errors"],
+                    non_2xx=raw["non_2xx"],
+                    wrapped=bool(raw["wrapped"]),
+                )
+        raise RuntimeError(f"wrk gave no result: {done.stdout[-500:]} {done.stderr[-500:]}")
+
+    def _python(
+        self, scenario: Scenario, url: str, tokens_file: Path | None, duration: float
+    ) -> Measurement:
+        command = [
+            sys.executable,
+            str(ROOT / "bench" / "loadgen.py"),
+            url,
+            "--duration",
+            str(duration),
+            "--connections",
+            str(scenario.connections),
+            "--method",
+            scenario.method,
+        ]
+        if scenario.token is not None:
+            command += ["--header", f"Authorization: Bearer {scenario.token}"]
+        if scenario.body is not None:
+            command += ["--header", "Content-Type: application/json", "--body", scenario.body]
+        if tokens_file is not None:
+            command += ["--tokens", str(tokens_file)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
+        raw = json.loads(done.stdout.strip().splitlines()[-1])
+        return Measurement(
+            rps=raw["rps"],
+            p50_ms=raw["p50_ms"],
+            p99_ms=raw["p99_ms"],
+            requests=raw["requests"],
+            errors=raw["errors"],
+            non_2xx=raw["non_2xx"],
+            wrapped=bool(raw["wrapped"]),
+        )
+
+
+# --- setup ------------------------------------------------------------------------------------
+
+
+def base_env(issuer: FakeIssuer) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AUTHBRIDGE_", "BETTER_AUTH_", "DATABASE_", "TASKS_"))
+    }
+    env.update(
+        {
+            "AUTHBRIDGE_JWKS": json.dumps(issuer.jwks()),
+            "AUTHBRIDGE_ISSUER": ISSUER,
+            "AUTHBRIDGE_AUDIENCE": ISSUER,
+            "AUTHBRIDGE_ENV": "production",
+            "BENCH_SUB": issuer.user["id"],
+            "TASKS_CURSOR_SECRET": secrets.token_urlsafe(32),
+            "PYTHONPATH": str(ROOT / "src"),
+        }
+    )
+    return env
+
+
+def tasks_env(env: dict[str, str], workdir: Path, backend: str, schema: str) -> dict[str, str]:
+    if backend == "sqlite":
+        return {**env, "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / schema}.db"}
+    return {
+        **env,
+        "DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        "DATABASE_SCHEMA": schema,
+    }
+
+
+def seed(server: Server, token: str | None, count: int = 40) -> None:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(base_url=server.origin, headers=headers, timeout=30) as client:
+        for number in range(count):
+            answer = client.post("/api/tasks", json={"title": f"seed {number}"})
+            if answer.status_code != 201:
+                raise RuntimeError(f"seeding {server.name}: HTTP {answer.status_code}")
+
+
+async def drop_schemas(names: list[str]) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_DSN)
+    try:
+        for name in names:
+            await connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await connection.close()
+
+
+@contextlib.contextmanager
+def running(servers: list[Server], workdir: Path) -> Iterator[None]:
+    try:
+        for server in servers:
+            server.start(workdir)
+        for server in servers:
+            server.wait_ready()
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario], list[str]]:
+    env = base_env(issuer)
+    token = issuer.token(sid="bench-session")
+    bare = Server("bare", "bare_app", env)
+    protected = Server("authbridge", "authbridge_app", env)
+    protected2 = Server("authbridge-2w", "authbridge_app", env, workers=2)
+    baseline = Server("pyjwt", "pyjwt_app", env)
+    scenarios = [
+        Scenario("bare endpoint", bare, "/hello"),
+        Scenario("authbridge, cache hit", protected, "/hello", token=token),
+        Scenario("authbridge, cache miss", protected, "/hello", fresh_tokens=True),
+        Scenario("HTTPBearer + PyJWT", baseline, "/hello", token=token),
+        Scenario("authbridge, cache hit, 2 workers", protected2, "/hello", token=token),
+    ]
+    schemas: list[str] = []
+    for backend in ("sqlite", "postgres"):
+        for auth in (True, False):
+            schema = f"bench_{run_id}_{backend[:2]}_{'auth' if auth else 'open'}"
+            schemas.append(schema)
+            server = Server(
+                f"tasks-{backend}-{'auth' if auth else 'noauth'}",
+                "tasks_app" if auth else "tasks_noauth_app",
+                tasks_env(env, workdir, backend, schema),
+                ready_path="/healthz",
+            )
+            suffix = "" if auth else " (no auth)"
+            bearer = token if auth else None
+            scenarios.append(
+                Scenario(f"tasks list, {backend}{suffix}", server, "/api/tasks", token=bearer)
+            )
+            scenarios.append(
+                Scenario(
+                    f"tasks create, {backend}{suffix}",
+                    server,
+                    "/api/tasks",
+                    method="POST",
+                    token=bearer,
+                    body=CREATE_BODY,
+                )
+            )
+    pg2 = Server(
+        "tasks-postgres-auth-2w",
+        "tasks_app",
+        tasks_env(env, workdir, "postgres", f"bench_{run_id}_po_auth"),
+        workers=2,
+        ready_path="/healthz",
+    )
+    scenarios.append(Scenario("tasks list, postgres, 2 workers", pg2, "/api/tasks", token=token))
+    return scenarios, [s for s in schemas if "_po_" in s]
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+TARGETS = [
+    ("authbridge, cache hit", "bare endpoint", 0.85, "protected on a cache hit ≥ 0.85× bare"),
+    (
+        "tasks list, sqlite",
+        "tasks list, sqlite (no auth)",
+        0.8,
+        "Tasks list (SQLite) under auth ≥ 0.8× without",
+    ),
+    (
+        "tasks list, postgres",
+        "tasks list, postgres (no auth)",
+        0.8,
+        "Tasks list (PostgreSQL) under auth ≥ 0.8× without",
+    ),
+    (
+        "authbridge, cache hit, 2 workers",
+        "authbridge, cache hit",
+        1.7,
+        "2 workers ≥ 1.7× 1 worker (cache hit)",
+    ),
+    (
+        "tasks list, postgres, 2 workers",
+        "tasks list, postgres",
+        1.7,
+        "2 workers ≥ 1.7× 1 worker (Tasks list, PostgreSQL)",
+    ),
+]
+
+
+def summarize(results: dict[str, list[Measurement]]) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    bare = statistics.median(m.rps for m in results["bare endpoint"])
+    bare_cpu = statistics.median(m.cpu_us for m in results["bare endpoint"])
+    for name, runs in results.items():
+        rps = statistics.median(m.rps for m in runs)
+        rows[name] = {
+            "rps": rps,
+            "p50_ms": statistics.median(m.p50_ms for m in runs),
+            "p99_ms": statistics.median(m.p99_ms for m in runs),
+            "vs_bare": rps / bare,
+            "cpu_us": statistics.median(m.cpu_us for m in runs),
+            "cpu_vs_bare": bare_cpu / statistics.median(m.cpu_us for m in runs),
+            "rounds": [round(m.rps, 1) for m in runs],
+            "requests": sum(m.requests for m in runs),
+            "failed": sum(m.errors + m.non_2xx for m in runs),
+            "tokens_reused": any(m.wrapped for m in runs),
+        }
+    return rows
+
+
+def evaluate(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for row, against, floor, label in TARGETS:
+        if row not in rows or against not in rows:
+            continue
+        ratio = rows[row]["rps"] / rows[against]["rps"]
+        # Per request of server CPU: robust to other load on the machine (not for scaling).
+        cpu_ratio = rows[against]["cpu_us"] / rows[row]["cpu_us"]
+        clean = rows[row]["failed"] == 0 and rows[against]["failed"] == 0
+        out.append(
+            {
+                "target": label,
+                "ratio": ratio,
+                "cpu_ratio": None if "workers" in row else cpu_ratio,
+                "floor": floor,
+                "met": clean and ratio >= floor,
+            }
+        )
+    return out
+
+
+def markdown(
+    meta: dict[str, Any], rows: dict[str, dict[str, Any]], targets: list[dict[str, Any]]
+) -> str:
+    lines = [
+        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs), Python "
+        f"{meta['python']}, uvicorn (uvloop, httptools), load from {meta['generator']} "
+        f"(1 thread, {meta['connections']} connections, {meta['duration']} s × "
+        f"{meta['rounds']} alternated rounds, medians; loopback; load generator and server "
+        "share the machine). Tokens: EdDSA, Better Auth's default payload.",
+        "",
+        "| scenario | req/s | p50 ms | p99 ms | × bare | server CPU µs/req | × bare (CPU) "
+        "| failed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in rows.items():
+        note = " (tokens reused)" if row["tokens_reused"] else ""
+        lines.append(
+            f"| {name}{note} | {row['rps']:,.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} "
+            f"| {row['vs_bare']:.2f} | {row['cpu_us']:.0f} | {row['cpu_vs_bare']:.2f} "
+            f"| {row['failed']} |"
+        )
+    lines += [
+        "",
+        "| target | req/s ratio | CPU-per-request ratio | met (req/s) |",
+        "|---|---:|---:|---|",
+    ]
+    for target in targets:
+        cpu = f"{target['cpu_ratio']:.2f}×" if target["cpu_ratio"] is not None else "n/a"
+        lines.append(
+            f"| {target['target']} | {target['ratio']:.2f}× | {cpu} "
+            f"| {'yes' if target['met'] else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def chart(rows: dict[str, dict[str, Any]], meta: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(rows)
+    values = [rows[n]["rps"] for n in names]
+    colors = [
+        "#888888"
+        if n == "bare endpoint"
+        else "#d62728"
+        if "PyJWT" in n
+        else "#1f77b4"
+        if n.startswith("authbridge")
+        else "#2ca02c"
+        if "no auth" not in n
+        else "#98df8a"
+        for n in names
+    ]
+    fig, ax = plt.subplots(figsize=(9, 0.42 * len(names) + 1.4))
+    bars = ax.barh(names[::-1], values[::-1], color=colors[::-1])
+    for bar, name in zip(bars, names[::-1], strict=True):
+        row = rows[name]
+        ax.text(
+            bar.get_width(),
+            bar.get_y() + bar.get_height() / 2,
+            f" {row['rps']:,.0f}  ({row['vs_bare']:.2f}× bare, p99 {row['p99_ms']:.1f} ms)",
+            va="center",
+            fontsize=8,
+        )
+    ax.set_xlabel("requests per second (median of rounds; higher is better)")
+    ax.set_xlim(0, max(values) * 1.45)
+    ax.set_title(
+        f"authbridge HTTP benchmark — {meta['generator']}, {meta['cpus']} CPUs, {meta['date']}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="2 s × 1 round (smoke)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--only", help="comma list of scenario name prefixes to run")
+    parser.add_argument("--out", default=str(RESULTS), help="results directory")
+    args = parser.parse_args()
+    if args.quick:
+        args.duration, args.rounds = 2.0, 1
+    if not 1 <= args.duration <= 30 or not 1 <= args.rounds <= 10:
+        parser.error("duration must be 1-30 s and rounds 1-10")
+
+    wrk = None if args.loadgen == "python" else ensure_wrk()
+    if args.loadgen == "wrk" and wrk is None:
+        parser.error("wrk is not available")
+    issuer = FakeIssuer(ISSUER)
+    run_id = secrets.token_hex(3)
+    with tempfile.TemporaryDirectory(prefix="authbridge-bench-") as tmp:
+        workdir = Path(tmp)
+        scenarios, pg_schemas = build(issuer, workdir, run_id)
+        if args.only:
+            prefixes = [p.strip() for p in args.only.split(",")]
+            keep = [
+                s
+                for s in scenarios
+                if s.name == "bare endpoint" or s.name.startswith(tuple(prefixes))
+            ]
+            scenarios = keep
+        for scenario in scenarios:
+            scenario.connections = args.connections
+        servers = list({id(s.server): s.server for s in scenarios}.values())
+        budget = len(scenarios) * args.rounds * (args.duration + 1.5) + 60
+        if budget > MAX_TOTAL_SECONDS:
+            parser.error(
+                f"this run would take about {budget:.0f} s; the cap is {MAX_TOTAL_SECONDS}"
+            )
+        print(
+            f"{len(scenarios)} scenarios × {args.rounds} rounds × {args.duration:g} s "
+            f"(about {budget / 60:.1f} min), load from {'wrk' if wrk else 'loadgen.py'}",
+            flush=True,
+        )
+        load = Load(wrk, workdir, args.duration)
+        results: dict[str, list[Measurement]] = {s.name: [] for s in scenarios}
+        miss_rate = 4000.0
+        token_serial = 0
+        try:
+            with running(servers, workdir):
+                for server in servers:
+                    if server.factory.startswith("tasks"):
+                        seed(server, None if "noauth" in server.factory else issuer.token())
+                for round_number in range(args.rounds):
+                    for scenario in scenarios:
+                        tokens_file = None
+                        if scenario.fresh_tokens:
+                            # Enough distinct tokens that none repeats (the cache holds 10k).
+                            count = int(miss_rate * 1.6 * (args.duration + 1)) + 1000
+                            tokens_file = workdir / "tokens.txt"
+                            with tokens_file.open("w") as out:
+                                for _ in range(count):
+                                    token_serial += 1
+                                    out.write(issuer.token(sid=f"miss-{token_serial}") + "\n")
+                        if round_number == 0:  # warm up: imports, connections, caches
+                            load.run(scenario, tokens_file, 1.0)
+                            if tokens_file is not None:  # the warm-up used these tokens
+                                with tokens_file.open("w") as out:
+                                    for _ in range(count):
+                                        token_serial += 1
+                                        out.write(issuer.token(sid=f"miss-{token_serial}") + "\n")
+                        cpu_before = scenario.server.cpu_seconds()
+                        measured = load.run(scenario, tokens_file, args.duration)
+                        cpu = scenario.server.cpu_seconds() - cpu_before
+                        measured.cpu_us = cpu / max(measured.requests, 1) * 1e6
+                        if scenario.fresh_tokens:
+                            miss_rate = max(miss_rate, measured.rps)
+                        results[scenario.name].append(measured)
+                        print(
+                            f"round {round_number + 1}  {scenario.name:40} "
+                            f"{measured.rps:10,.0f} req/s"
+                            f"  p50 {measured.p50_ms:6.2f} ms  p99 {measured.p99_ms:6.2f} ms"
+                            f"  server CPU {measured.cpu_us:6.1f} µs/req"
+                            + (
+                                f"  FAILED {measured.errors + measured.non_2xx}"
+                                if measured.errors + measured.non_2xx
+                                else ""
+                            )
+                            + ("  (tokens reused)" if measured.wrapped else ""),
+                            flush=True,
+                        )
+        finally:
+            if pg_schemas:
+                asyncio.run(drop_schemas(pg_schemas))
+
+    rows = summarize(results)
+    targets = evaluate(rows)
+    meta = {
+        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "generator": "wrk 4.1" if wrk else "bench/loadgen.py",
+        "duration": args.duration,
+        "rounds": args.rounds,
+        "connections": args.connections,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "http.json").write_text(
+        json.dumps({"meta": meta, "rows": rows, "targets": targets}, indent=2) + "\n"
+    )
+    (out / "http.md").write_text(markdown(meta, rows, targets))
+    chart(rows, meta, out / "http.png")
+    print()
+    print(markdown(meta, rows, targets))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
