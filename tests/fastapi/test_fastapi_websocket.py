@@ -159,3 +159,16 @@ def test_websocket_outcomes_are_audited(
     assert events[0]["sub"] == issuer.user["id"]
     for secret in (token, forged, token.split(".")[2], forged.split(".")[2]):
         assert secret not in caplog.text
+
+
+def test_refusals_reach_the_client_as_a_close_frame(
+    ws_client: TestClient, issuer: FakeIssuer
+) -> None:
+    # The handshake completes (selecting "bearer" as the browser offered it), then the server
+    # closes with 1008 and the public code, which a browser's onclose handler can read.
+    forged = FakeIssuer(issuer.base_url).token()
+    with ws_client.websocket_connect("/ws", subprotocols=["bearer", forged]) as ws:
+        assert ws.accepted_subprotocol == "bearer"
+        with pytest.raises(WebSocketDisconnect) as caught:
+            ws.receive_json()
+    assert (caught.value.code, caught.value.reason) == (1008, "invalid_token")

@@ -9,8 +9,9 @@ Browsers cannot set ``Authorization`` on a WebSocket, so three ways are accepted
 3. neither: the server accepts, and the first message must be
    ``{"type": "auth", "token": "<token>"}`` within ``websocket_auth_timeout`` seconds.
 
-A refused connection is closed with code 1008 (policy violation), or 1013 (try again later)
-when the issuer's keys are unavailable. ``?access_token=`` is never read.
+A refused connection is accepted and then closed with code 1008 (policy violation), or 1013
+(try again later) when the issuer's keys are unavailable, so a browser's ``onclose`` sees the
+code and reason (a refused handshake would only show 1006). ``?access_token=`` is never read.
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ def _protocol_token(offered: Sequence[str]) -> str | None:
     if index + 1 >= len(offered) or _TOKEN.fullmatch(offered[index + 1]) is None:
         raise InvalidRequest("The bearer subprotocol carries no well-formed token.")
     return offered[index + 1]
+
+
+def _offered_bearer(websocket: WebSocket) -> str | None:
+    """Select ``bearer`` if the client offered it (a browser fails the handshake otherwise)."""
+    offered = websocket.scope.get("subprotocols") or ()
+    return BEARER_SUBPROTOCOL if BEARER_SUBPROTOCOL in offered else None
 
 
 def _handshake_token(scope: MutableMapping[str, Any]) -> tuple[str | None, bool]:
@@ -130,7 +137,12 @@ async def authenticate_websocket(
         cached = bridge.verifier.verify_cached(token)
         principal = cached or await bridge.verifier.verify(token)
     except AuthError as exc:
-        raise _refuse(bridge, exc, websocket, token) from None
+        refusal = _refuse(bridge, exc, websocket, token)
+        if not accepted:
+            # A browser sees only "1006" when the handshake itself is refused: accept, so the
+            # close code and reason reach its onclose handler. No app code runs.
+            await websocket.accept(subprotocol=_offered_bearer(websocket))
+        raise refusal from None
     if not accepted:
         await websocket.accept(subprotocol=BEARER_SUBPROTOCOL if via_protocol else None)
     bridge.audit.success(
