@@ -94,7 +94,9 @@ class ClaimRules:
                 raise InvalidClaims("The claim 'sub' is not a short non-empty string.")
         if "jti" in claims and type(claims["jti"]) is not str:  # RFC 7519 §4.1.7
             raise InvalidClaims("The claim 'jti' is not a string.")
-        if self.max_lifetime is not None and exp is not None:
+        if self.max_lifetime is not None:
+            if exp is None:  # a lifetime cap cannot hold for a token that never expires (V38)
+                raise InvalidClaims("The token lacks the required claim 'exp'.")
             if exp > now + self.max_lifetime + leeway:
                 raise InvalidClaims("The token lives longer than this API allows.")
             if iat is not None and exp - iat > self.max_lifetime:
