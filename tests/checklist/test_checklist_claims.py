@@ -106,6 +106,16 @@ async def test_v38_max_lifetime() -> None:
     await _accepts(day, iat=T, exp=T + 86400)
 
 
+async def test_v38_a_lifetime_cap_needs_exp_even_if_configuration_drops_it() -> None:
+    no_exp = jwks_verifier(KEY, required_claims=["iat", "iss", "aud", "sub"])
+    await rejects(no_exp, KEY.sign(ba_claims(exp=DROP)), InvalidClaims)
+    # Only an explicit "no lifetime cap" lets a token without exp through.
+    uncapped = jwks_verifier(
+        KEY, required_claims=["iat", "iss", "aud", "sub"], max_token_lifetime=None
+    )
+    assert (await uncapped.verify(KEY.sign(ba_claims(exp=DROP)))).expires_at is None
+
+
 # --- V39 iat ----------------------------------------------------------------------------------
 
 
