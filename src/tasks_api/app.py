@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from starlette.middleware.cors import CORSMiddleware
-
 from authbridge.fastapi import AuthBridge
 from fastapi import FastAPI
 
 from .body_limit import BodyLimitMiddleware
+from .cors import JSONErrorCORSMiddleware
 from .cursor import CursorCodec
 from .db import create_engine
 from .dependencies import CODEC_STATE, ENGINE_STATE
@@ -63,7 +62,7 @@ def create_app(
     # Added last = outermost: CORS headers also go on 413 answers.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        CORSMiddleware,
+        JSONErrorCORSMiddleware,
         allow_origins=settings.origins,
         allow_credentials=settings.cors_credentials,
         allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],

@@ -114,6 +114,8 @@ async def test_cors_preflight_and_exposed_headers(api: Api, alice: Caller) -> No
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
     )
     assert "access-control-allow-origin" not in stranger.headers
+    assert stranger.status_code == 400
+    assert stranger.json() == {"detail": "Disallowed CORS origin.", "code": "cors_rejected"}
 
 
 async def test_cors_origins_from_the_environment(
