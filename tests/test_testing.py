@@ -242,7 +242,7 @@ async def test_override_user(install: bool, fake_issuer: FakeIssuer) -> None:
         with override_user(app, None):
             response = await client.get("/me")
             assert response.status_code == 401
-            assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+            assert response.headers["www-authenticate"] == 'Bearer realm="authbridge"'
             assert (await client.get("/maybe")).json() is None
         assert app.dependency_overrides == {}
         if install:  # back to real verification

@@ -442,7 +442,7 @@ def override_user(app: Any, principal: Principal | None) -> Iterator[None]:
     from .fastapi.dependencies import principal_overrides
 
     bridge = getattr(app.state, "authbridge", None)
-    realm = getattr(bridge, "realm", "api")
+    realm = getattr(bridge, "realm", "authbridge")
     replacements = principal_overrides(principal, realm)
     saved = {dep: app.dependency_overrides.get(dep) for dep in replacements}
     app.dependency_overrides.update(replacements)

@@ -142,7 +142,7 @@ async def test_no_credentials_on_guarded_routes_is_401(client: httpx.AsyncClient
     for path in ("/read", "/admin", "/admin-reader", "/write-security"):
         response = await client.get(path)
         assert response.status_code == 401
-        assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+        assert response.headers["www-authenticate"] == 'Bearer realm="authbridge"'
 
 
 # --- verify once per request ---------------------------------------------------------------
@@ -257,7 +257,7 @@ async def test_lifespan_only_still_answers_with_rfc6750_status_and_headers(
     ):
         response = await client.get("/me")
         assert response.status_code == 401
-        assert response.headers["www-authenticate"] == 'Bearer realm="api"'
+        assert response.headers["www-authenticate"] == 'Bearer realm="authbridge"'
         assert response.json() == {"detail": "Authentication is required."}
         ok = await client.get("/me", headers=bearer(issuer.token()))
         assert ok.json() == issuer.user["id"]

@@ -25,10 +25,10 @@ PAYLOAD = GOOD.split(".")[1]
 
 EXPECTED_CODES = {400: "invalid_request", 401: {"token_missing", "invalid_token"}}
 CHALLENGES = {
-    'Bearer realm="api"',
-    'Bearer realm="api", error="invalid_token", '
+    'Bearer realm="authbridge"',
+    'Bearer realm="authbridge", error="invalid_token", '
     'error_description="The access token is invalid or has expired"',
-    'Bearer realm="api", error="invalid_request", '
+    'Bearer realm="authbridge", error="invalid_request", '
     'error_description="The request carries a malformed or duplicated credential"',
 }
 

@@ -15,13 +15,13 @@ from authbridge.testing import FakeIssuer
 from authbridge.verifier import Verifier
 from fastapi import FastAPI
 
-REALM_ONLY = 'Bearer realm="api"'
+REALM_ONLY = 'Bearer realm="authbridge"'
 INVALID_TOKEN = (
-    'Bearer realm="api", error="invalid_token", '
+    'Bearer realm="authbridge", error="invalid_token", '
     'error_description="The access token is invalid or has expired"'
 )
 INVALID_REQUEST = (
-    'Bearer realm="api", error="invalid_request", '
+    'Bearer realm="authbridge", error="invalid_request", '
     'error_description="The request carries a malformed or duplicated credential"'
 )
 
@@ -266,7 +266,7 @@ async def test_missing_scope_is_403_with_scope(
     response = await client.get("/read-write", headers=bearer(issuer.token(scope="tasks:read")))
     assert response.status_code == 403
     assert response.headers["www-authenticate"] == (
-        'Bearer realm="api", error="insufficient_scope", '
+        'Bearer realm="authbridge", error="insufficient_scope", '
         'error_description="The access token lacks the required scope or role", '
         'scope="tasks:read tasks:write"'
     )

@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection, Request
 
 from fastapi import FastAPI
 
+from ..config import Settings, load_settings
 from ..errors import AuthError, InvalidRequest, TokenMissing
 from ..principal import Principal
 from ..verifier import Verifier
@@ -22,7 +23,13 @@ from .audit import AuditLog
 from .credentials import FORM_CONTENT_TYPE, bearer_from_headers, form_has_access_token, header_value
 from .middleware import AuthStateMiddleware
 from .openapi import declare_guard_scopes
-from .responses import AuthHTTPException, auth_exception_handler, check_realm, http_error_for
+from .responses import (
+    DEFAULT_REALM,
+    AuthHTTPException,
+    auth_exception_handler,
+    check_realm,
+    http_error_for,
+)
 
 __all__ = ["STATE_ATTRIBUTE", "AuthBridge", "CookieAuthenticator", "bridge_of"]
 
@@ -51,7 +58,7 @@ class AuthBridge:
         self,
         verifier: Verifier,
         *,
-        realm: str = "api",
+        realm: str = DEFAULT_REALM,
         sessions: CookieAuthenticator | None = None,
         audit: AuditLog | None = None,
         websocket_auth_timeout: float = 10.0,
@@ -65,11 +72,13 @@ class AuthBridge:
 
     @classmethod
     def from_env(cls, **options: Any) -> AuthBridge:
-        """Build the verifier from environment variables (and ``.env``)."""
-        return cls(Verifier.from_env(), **options)
+        """Build everything from environment variables (and ``.env``); see ``Settings``."""
+        return cls.from_settings(load_settings(), **options)
 
     @classmethod
-    def from_settings(cls, settings: Any, **options: Any) -> AuthBridge:
+    def from_settings(cls, settings: Settings, **options: Any) -> AuthBridge:
+        """The verifier from ``settings``; ``realm`` from ``AUTHBRIDGE_REALM`` unless given."""
+        options.setdefault("realm", settings.realm)
         return cls(Verifier.from_settings(settings), **options)
 
     # --- wiring ---------------------------------------------------------------------------

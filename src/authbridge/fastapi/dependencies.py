@@ -27,7 +27,7 @@ from ..principal import Principal
 from .bridge import STATE_ATTRIBUTE, AuthBridge, bridge_of
 from .middleware import SLOT_KEY, AuthSlot, slot_of
 from .openapi import SCHEME_NAME
-from .responses import AuthHTTPException, check_scope_names, http_error_for
+from .responses import DEFAULT_REALM, AuthHTTPException, check_scope_names, http_error_for
 
 __all__ = [
     "CurrentUser",
@@ -106,7 +106,7 @@ def _deny(
     error = InsufficientScope(required=scopes)
     bridge = getattr(request.app.state, STATE_ATTRIBUTE, None)
     if not isinstance(bridge, AuthBridge):  # a test's override_user without a bridge
-        return http_error_for(error, "api")
+        return http_error_for(error, DEFAULT_REALM)
     return bridge.refuse(error, request.scope, principal=principal, required=scopes + roles)
 
 
@@ -217,7 +217,7 @@ def require_roles(*roles: str, all_of: bool = False) -> RoleGuard:
 
 
 def principal_overrides(
-    principal: Principal | None, realm: str = "api"
+    principal: Principal | None, realm: str = DEFAULT_REALM
 ) -> dict[Callable[..., object], Callable[..., object]]:
     """``app.dependency_overrides`` entries making every authbridge dependency see ``principal``
     instead of verifying a credential. Guards still check scopes and roles against it;

@@ -36,6 +36,7 @@ _SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _QUOTED_SAFE: Final = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 
 NO_STORE: Final = "no-store"
+DEFAULT_REALM: Final = "authbridge"  # the same default as the AUTHBRIDGE_REALM setting
 
 # Fixed descriptions: only characters RFC 6750 §3 allows in error_description.
 _DESCRIPTIONS: Final = {
