@@ -11,6 +11,8 @@ from typing import Any, Final
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -115,6 +117,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, str(code), detail, exc.headers)
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    # The exception text may name hosts and users: log its type only.
+    logger.warning("database unavailable on %s (%s)", request.url.path, type(exc).__name__)
+    return error_response(
+        503,
+        "database_unavailable",
+        "The database is unavailable. Retry later.",
+        {"Retry-After": "5", "Cache-Control": "no-store"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Internal server error.")
@@ -150,4 +163,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Connection-level failures (server down, pool exhausted, refused socket): 503, not 500.
+    for failure in (OperationalError, InterfaceError, PoolTimeout, ConnectionError):
+        app.add_exception_handler(failure, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

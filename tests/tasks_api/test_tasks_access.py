@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,28 @@ def test_cors_origins_must_be_origins(value: str) -> None:
 def test_wildcard_cors_never_allows_credentials() -> None:
     assert ServiceSettings(cors_origins="*").cors_credentials is False
     assert ServiceSettings(cors_origins="http://localhost:3000").cors_credentials is True
+
+
+async def test_database_down_is_503_not_500(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = ServiceSettings(
+        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/test",
+        run_migrations=False,
+    )
+    issuer = FakeIssuer()
+    caller = make_caller(issuer)
+    async with running_api(settings, issuer) as (_, client):
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"database": False, "keys": True}
+        for method, body in [("GET", None), ("POST", {"title": "x"})]:
+            response = await client.request(method, "/api/tasks", json=body, headers=caller.headers)
+            assert response.status_code == 503, response.text
+            assert response.json() == {
+                "detail": "The database is unavailable. Retry later.",
+                "code": "database_unavailable",
+            }
+            assert response.headers["retry-after"] == "5"
+            assert str(port) not in response.text
