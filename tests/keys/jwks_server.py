@@ -137,6 +137,7 @@ class TLSMaterial:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive, as real issuers do
+    disable_nagle_algorithm = True  # headers and body go out separately: no 40 ms stalls
 
     def setup(self) -> None:
         context = self.server.owner.tls_context
