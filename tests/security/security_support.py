@@ -4,7 +4,9 @@ on SQLite with a real ``AuthBridge``, two callers, and the one shape every token
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import socket
 import threading
 import time
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import serialization
 
@@ -143,8 +146,11 @@ async def running_tasks_api(
             yield TasksApi(app, client, issuer, make_caller(issuer), make_caller(issuer))
 
 
+# The default realm of AuthBridge, whatever it is today.
+REALM: str = inspect.signature(AuthBridge).parameters["realm"].default
+MISSING_CHALLENGE = f'Bearer realm="{REALM}"'
 INVALID_TOKEN_CHALLENGE = (
-    'Bearer realm="api", error="invalid_token", '
+    f'Bearer realm="{REALM}", error="invalid_token", '
     'error_description="The access token is invalid or has expired"'
 )
 
@@ -158,6 +164,29 @@ def assert_invalid_token(response: httpx.Response) -> None:
         "code": "invalid_token",
     }
     assert response.headers["cache-control"] == "no-store"
+
+
+class UvicornThread:
+    """uvicorn serving an app on 127.0.0.1 in a background thread: a real socket and h11."""
+
+    def __init__(self, app: FastAPI) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()))
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
 
 
 # --- listeners that must never be contacted -----------------------------------------------

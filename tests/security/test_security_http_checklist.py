@@ -17,21 +17,26 @@ from typing import Any
 import httpx
 from security_support import (
     INVALID_TOKEN_CHALLENGE,
+    MISSING_CHALLENGE,
+    REALM,
     TasksApi,
+    UvicornThread,
     assert_invalid_token,
     bad_tokens,
     make_caller,
     running_tasks_api,
+    sqlite_settings,
 )
 
+from authbridge.fastapi import AuthBridge
 from authbridge.jose.b64 import b64url_encode
 from authbridge.testing import FakeIssuer
 from security.log_guard import watch_token
+from tasks_api.app import create_app
 from tokens import dumps, ed25519_key
 
-MISSING_CHALLENGE = 'Bearer realm="api"'
 INVALID_REQUEST_CHALLENGE = (
-    'Bearer realm="api", error="invalid_request", '
+    f'Bearer realm="{REALM}", error="invalid_request", '
     'error_description="The request carries a malformed or duplicated credential"'
 )
 # RFC 6750 §3: error_description characters; the rest of the challenge is fixed syntax.
@@ -232,7 +237,7 @@ async def test_v50_scoped_tasks_api_names_the_missing_scope(tmp_path: Path) -> N
             denied = await client.post("/api/tasks", json={"title": "x"}, headers=reader.headers)
             assert denied.status_code == 403
             assert denied.headers["www-authenticate"] == (
-                'Bearer realm="api", error="insufficient_scope", '
+                f'Bearer realm="{REALM}", error="insufficient_scope", '
                 'error_description="The access token lacks the required scope or role", '
                 'scope="tasks:write"'
             )
@@ -324,3 +329,33 @@ async def test_no_bad_token_on_any_route_is_a_5xx(tasks_api: TasksApi) -> None:
                 tasks_api, method, path, headers={"Authorization": f"Bearer {token}"}
             )
             assert response.status_code < 500
+
+
+async def test_oversized_authorization_headers_are_refused_not_crashed(tasks_api: TasksApi) -> None:
+    genuine = tasks_api.alice.token
+    for size in (8193, 65536, 1 << 20):
+        padded = genuine + "A" * (size - len(genuine))
+        response = await tasks_api.client.get(
+            "/api/tasks", headers={"Authorization": f"Bearer {padded}"}
+        )
+        assert_invalid_token(response)
+    many = [("Authorization", f"Bearer {genuine}")] + [
+        (f"X-Pad-{i}", "a" * 100) for i in range(500)
+    ]
+    assert (await tasks_api.client.get("/api/me", headers=many)).status_code == 200
+
+
+def test_oversized_headers_over_a_real_socket_are_refused_not_crashed(tmp_path: Path) -> None:
+    """Through uvicorn (h11): the server's own header limit answers before the app."""
+    issuer = FakeIssuer()
+    app = create_app(sqlite_settings(tmp_path), bridge=AuthBridge(issuer.verifier()))
+    caller = make_caller(issuer)
+    with UvicornThread(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
+        assert client.get("/api/me", headers=caller.headers).status_code == 200
+        for size in (10_000, 100_000, 1 << 20):
+            try:
+                response = client.get("/api/me", headers={"Authorization": "Bearer " + "A" * size})
+            except httpx.RemoteProtocolError:
+                continue  # the server closed the connection: refused, and still alive
+            assert response.status_code in (400, 401, 413, 431), response.status_code
+        assert client.get("/api/me", headers=caller.headers).status_code == 200

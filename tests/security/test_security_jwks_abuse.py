@@ -12,9 +12,10 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from security_support import refused
+from security_support import refused, running_tasks_api
 
 from authbridge import Verifier
 from authbridge.errors import KeysUnavailable, UnknownKey
@@ -181,3 +182,55 @@ async def test_a_key_with_an_unhashable_kid_does_not_break_the_rest(bad_kid: obj
             assert (await verifier.verify(real.sign(ba_claims()))).sub
         finally:
             await verifier.aclose()
+
+
+# --- the same through HTTP, against the Tasks API ------------------------------------------
+
+
+async def test_http_random_kid_flood_and_outage_answers(tmp_path: Path) -> None:
+    """Over HTTP: a kid flood is 401s for one extra fetch at most; with the issuer down and no
+    keys yet, a genuine token is a 503 with Retry-After (never a 500), a garbage one a 401."""
+    real = ed25519_key("real")
+    attacker = ed25519_key("x")
+    with running_jwks_server() as server:
+        server.document = jwks(real)
+        verifier = Verifier(
+            keys=RemoteJWKS(server.url, cooldown=3600, timeout=1.0),
+            issuer=ISSUER,
+            audience=AUDIENCE,
+        )
+        async with running_tasks_api(tmp_path / "up", verifier=verifier) as api:
+            genuine = real.sign(ba_claims(now=time.time()))
+            ok = await api.client.get("/api/me", headers={"Authorization": f"Bearer {genuine}"})
+            assert ok.status_code == 200
+            flood = [
+                sign_raw(
+                    dumps({"alg": "EdDSA", "kid": secrets.token_hex(8)}),
+                    dumps(ba_claims(now=time.time())),
+                    attacker.private,
+                    "EdDSA",
+                )
+                for _ in range(300)
+            ]
+            answers = await asyncio.gather(
+                *(
+                    api.client.get("/api/tasks", headers={"Authorization": f"Bearer {t}"})
+                    for t in flood
+                )
+            )
+            assert {a.status_code for a in answers} == {401}
+            assert server.requests <= 2
+
+    down = Verifier(
+        keys=RemoteJWKS(_closed_port_url(), timeout=1.0), issuer=ISSUER, audience=AUDIENCE
+    )
+    async with running_tasks_api(tmp_path / "down", verifier=down) as api:
+        token = real.sign(ba_claims(now=time.time()))
+        unavailable = await api.client.get(
+            "/api/tasks", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert unavailable.status_code == 503
+        assert int(unavailable.headers["retry-after"]) >= 1
+        assert unavailable.json()["code"] == "keys_unavailable"
+        garbage = await api.client.get("/api/tasks", headers={"Authorization": "Bearer a.b.c"})
+        assert garbage.status_code == 401
