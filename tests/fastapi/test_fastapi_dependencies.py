@@ -229,6 +229,7 @@ def test_openapi_declares_the_bearer_scheme_and_scopes(app: FastAPI) -> None:
     assert paths["/write-security"]["get"]["security"] == [{SCHEME_NAME: ["tasks:write"]}]
     assert paths["/admin"]["get"]["security"] == [{SCHEME_NAME: []}]
     assert paths["/admin-reader"]["get"]["security"] == [{SCHEME_NAME: ["tasks:read"]}]
+    assert paths["/maybe"]["get"]["security"] == [{SCHEME_NAME: []}, {}]  # anonymous allowed
 
 
 async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:

@@ -1,4 +1,5 @@
-"""List ``require_scopes`` scopes on each route's OpenAPI security requirement.
+"""List ``require_scopes`` scopes on each route's OpenAPI security requirement, and mark
+routes whose only credential dependency is ``OptionalUser`` as open to anonymous callers.
 
 FastAPI lists scopes only from ``Security(..., scopes=[...])``. A guard from
 ``require_scopes`` is used as a plain ``Depends`` and carries its scopes itself (which keeps a
@@ -20,12 +21,12 @@ __all__ = ["SCHEME_NAME", "declare_guard_scopes"]
 SCHEME_NAME: Final = "bearerAuth"
 
 
-def _guard_scopes(dependant: Dependant, found: list[str]) -> list[str]:
-    declared = getattr(dependant.call, "declared_scopes", None)
-    if callable(declared):
-        found.extend(scope for scope in declared() if scope not in found)
+def _guards(dependant: Dependant, found: list[Any]) -> list[Any]:
+    """Every authbridge dependency object in the route's dependency tree."""
+    if callable(getattr(dependant.call, "declared_scopes", None)):
+        found.append(dependant.call)
     for sub in dependant.dependencies:
-        _guard_scopes(sub, found)
+        _guards(sub, found)
     return found
 
 
@@ -33,9 +34,11 @@ def _merge(app: FastAPI, schema: dict[str, Any]) -> None:
     for route in app.routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
-        scopes = _guard_scopes(route.dependant, [])
-        if not scopes:
+        guards = _guards(route.dependant, [])
+        if not guards:
             continue
+        scopes = list(dict.fromkeys(s for guard in guards for s in guard.declared_scopes()))
+        optional = all(getattr(guard, "optional", False) for guard in guards)
         path_item = schema.get("paths", {}).get(route.path_format, {})
         for method in route.methods or ():
             operation = path_item.get(method.lower())
@@ -47,6 +50,8 @@ def _merge(app: FastAPI, schema: dict[str, Any]) -> None:
                 entry = {SCHEME_NAME: []}
                 requirements.append(entry)
             entry[SCHEME_NAME] = list(dict.fromkeys([*entry[SCHEME_NAME], *scopes]))
+            if optional and {} not in requirements:
+                requirements.append({})  # OpenAPI's way to say "or no credentials at all"
 
 
 def declare_guard_scopes(app: FastAPI) -> None:
