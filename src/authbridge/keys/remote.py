@@ -13,12 +13,18 @@ Rules (V27–V31):
   random kids costs at most one extra fetch per cooldown; a new key verifies within one.
 * **Single flight.** Every caller that needs a fetch while one is under way waits for it.
 * **Stale if error.** A failed fetch never evicts the last good keys; they are served until a
-  fetch succeeds. Failed fetches are rate-limited too. Only when no set was ever fetched does
-  ``get_key`` raise ``KeysUnavailable``.
+  fetch succeeds. A set with no usable key counts as a failed fetch. Failed fetches are
+  rate-limited too (the cooldown; 1, 2, 4… s while no keys exist yet). Only when no set was
+  ever fetched does ``get_key`` raise ``KeysUnavailable``.
 * **Fetch limits.** ``https`` only (plain ``http`` only for a loopback host, for development
   and tests), no redirects, a total timeout, a body size cap (the body is streamed and
-  reading stops at the cap), a maximum number of keys, and a JSON object with a ``keys``
-  array. The content type is not checked.
+  reading stops at the cap; a gzip/deflate body is inflated only up to the cap), a maximum
+  number of keys, and a strict JSON object with a ``keys`` array. The content type is not
+  checked.
+* **Listeners.** After each successful fetch, ``on_keys_removed`` listeners get the kids that
+  left the set or whose key material or algorithm changed (to evict verified tokens).
+* **Never blocks the loop.** I/O is async httpx; the client, whose creation reads the CA
+  bundle from disk, is created in a worker thread.
 * **Algorithms.** Keys are looked up by kid alone. Each key is bound to one algorithm when it
   is loaded (``VerificationKey.alg``); the verifier must check ``key.alg == alg`` itself.
 
