@@ -415,16 +415,27 @@ def _jwks_source(settings: Settings, asymmetric: list[str]) -> KeySource | None:
         return None
     from .keys.remote import RemoteJWKS
 
-    return RemoteJWKS(
-        url,
-        ttl=settings.jwks_cache_ttl,
-        cooldown=settings.jwks_cooldown,
-        timeout=settings.jwks_timeout,
-        max_bytes=settings.jwks_max_bytes,
-        max_keys=settings.jwks_max_keys,
-        rsa_algorithm=rsa_algorithm,
-        variable="AUTHBRIDGE_JWKS_URL" if settings.jwks_url else "BETTER_AUTH_URL",
-    )
+    options: dict[str, Any] = {
+        "ttl": settings.jwks_cache_ttl,
+        "cooldown": settings.jwks_cooldown,
+        "timeout": settings.jwks_timeout,
+        "max_bytes": settings.jwks_max_bytes,
+        "max_keys": settings.jwks_max_keys,
+        "rsa_algorithm": rsa_algorithm,
+        "variable": "AUTHBRIDGE_JWKS_URL" if settings.jwks_url else "BETTER_AUTH_URL",
+    }
+    if settings.redis_url is not None and settings.jwks_shared_cache:
+        # N workers, one fetch: the set is shared through Redis (keys/shared_jwks.py).
+        from .keys.shared_jwks import SharedRemoteJWKS
+
+        return SharedRemoteJWKS(
+            url,
+            redis_url=settings.redis_url.get_secret_value(),
+            prefix=settings.redis_prefix,
+            redis_timeout=settings.redis_timeout,
+            **options,
+        )
+    return RemoteJWKS(url, **options)
 
 
 _JWKS_FIX: Final = 'provide JSON like {"keys": [...]} as served by /api/auth/jwks.'
