@@ -94,11 +94,17 @@ class AuthBridge:
             await self.shutdown()
 
     async def startup(self) -> None:
+        """Start the verifier when the first app using this bridge starts."""
         self._users += 1
         if self._users == 1:
-            await self.verifier.start()
+            try:
+                await self.verifier.start()
+            except BaseException:
+                self._users -= 1
+                raise
 
     async def shutdown(self) -> None:
+        """Close the verifier's clients when the last app using this bridge stops."""
         self._users -= 1
         if self._users == 0:
             await self.verifier.aclose()

@@ -6,9 +6,8 @@ outcome is kept in the request's ``AuthSlot``), answers failures with RFC 6750 e
 enforces any ``Security(..., scopes=[...])`` scopes with all-of semantics. Verification always
 comes before authorization: a forged token gets 401, never 403.
 
-This module deliberately does not use ``from __future__ import annotations``: the guards
-built by ``require_scopes``/``require_roles`` carry per-call defaults that FastAPI must see
-as real objects.
+``require_scopes``/``require_roles`` build guards of the same kind, so a guarded route is
+still one dependency; ``install`` lists guard scopes in OpenAPI (``openapi.py``).
 """
 
 import logging
