@@ -382,16 +382,16 @@ class RemoteJWKS:
             logger.debug("fetching JWKS from %s (%s)", self._url_for_log(), reason)
             try:
                 document, cache_control = await self._download()
-                parsed = parse_jwks(
-                    document, rsa_algorithm=self._rsa_algorithm, max_keys=self._max_keys
-                )
+                try:
+                    parsed = parse_jwks(
+                        document, rsa_algorithm=self._rsa_algorithm, max_keys=self._max_keys
+                    )
+                except ValueError as exc:  # the document as a whole; a fixed message
+                    raise _FetchFailed(str(exc)) from None
                 self._note_problems(parsed.problems)
                 if not parsed.keys:
                     raise _FetchFailed("the JWK Set has no usable keys")
             except _FetchFailed as exc:
-                self._record_failure(str(exc))
-                return False
-            except ValueError as exc:  # parse_jwks: the document as a whole is unusable
                 self._record_failure(str(exc))
                 return False
             except Exception as exc:  # noqa: BLE001 - stale-if-error must hold for any failure
