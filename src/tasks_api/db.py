@@ -25,14 +25,25 @@ def ensure_sqlite_directory(database_url: str) -> None:
 def create_engine(settings: ServiceSettings) -> AsyncEngine:
     """An async engine; PostgreSQL connections use ``DATABASE_SCHEMA`` as their search path."""
     connect_args: dict[str, Any] = {}
+    pool: dict[str, Any] = {}
     if settings.is_sqlite:
         ensure_sqlite_directory(settings.database_url)
         connect_args["timeout"] = 30  # seconds a writer waits for the file lock
-    elif settings.database_schema:
-        connect_args["server_settings"] = {"search_path": settings.database_schema}
-    engine = create_async_engine(
-        settings.database_url, connect_args=connect_args, pool_pre_ping=not settings.is_sqlite
-    )
+    else:
+        if settings.database_schema:
+            connect_args["server_settings"] = {"search_path": settings.database_schema}
+        # A server that is down or restarting must fail fast (answered 503), not hang.
+        connect_args["timeout"] = settings.connect_timeout
+        pool = {
+            "pool_size": settings.pool_size,
+            "max_overflow": settings.max_overflow,
+            "pool_timeout": settings.pool_timeout,
+            "pool_recycle": settings.pool_recycle,
+            # Checks each connection as it leaves the pool: after a restart of PostgreSQL
+            # the dead ones are replaced instead of failing a request.
+            "pool_pre_ping": True,
+        }
+    engine = create_async_engine(settings.database_url, connect_args=connect_args, **pool)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

@@ -39,6 +39,12 @@ class ServiceSettings(BaseSettings):
     run_migrations: bool = _env("TASKS_RUN_MIGRATIONS", True)
     cursor_secret: SecretStr | None = _env("TASKS_CURSOR_SECRET", None)
     max_body_bytes: int = _env("TASKS_MAX_BODY_BYTES", 65536, ge=1024, le=10 * 1024 * 1024)
+    # PostgreSQL connection pool, per worker process (workers × (size + overflow) connections).
+    pool_size: int = _env("DATABASE_POOL_SIZE", 5, ge=1, le=200)
+    max_overflow: int = _env("DATABASE_MAX_OVERFLOW", 10, ge=0, le=200)
+    pool_timeout: float = _env("DATABASE_POOL_TIMEOUT", 10.0, gt=0, le=300)
+    pool_recycle: float = _env("DATABASE_POOL_RECYCLE", 1800.0, gt=0)
+    connect_timeout: float = _env("DATABASE_CONNECT_TIMEOUT", 5.0, gt=0, le=120)
 
     @field_validator("database_url")
     @classmethod
@@ -87,6 +93,11 @@ _VARIABLES = {
     "run_migrations": "TASKS_RUN_MIGRATIONS",
     "cursor_secret": "TASKS_CURSOR_SECRET",
     "max_body_bytes": "TASKS_MAX_BODY_BYTES",
+    "pool_size": "DATABASE_POOL_SIZE",
+    "max_overflow": "DATABASE_MAX_OVERFLOW",
+    "pool_timeout": "DATABASE_POOL_TIMEOUT",
+    "pool_recycle": "DATABASE_POOL_RECYCLE",
+    "connect_timeout": "DATABASE_CONNECT_TIMEOUT",
 }
 
 
