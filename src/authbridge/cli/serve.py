@@ -30,17 +30,36 @@ def _check_settings() -> None:
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    host: Annotated[str, typer.Option(envvar="HOST", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, envvar="PORT", help="Port to listen on.")
+    ] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, envvar="WEB_CONCURRENCY", help="Worker processes.")
+    ] = 1,
     reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
     proxy_headers: Annotated[
-        bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips.")
+        bool,
+        typer.Option(
+            envvar="PROXY_HEADERS", help="Trust X-Forwarded-* from --forwarded-allow-ips."
+        ),
     ] = False,
     forwarded_allow_ips: Annotated[
-        str, typer.Option(help="Comma list of proxy IPs whose forwarded headers are trusted.")
+        str,
+        typer.Option(
+            envvar="FORWARDED_ALLOW_IPS",
+            help="Comma list of proxy IPs (or CIDRs) whose forwarded headers are trusted.",
+        ),
     ] = "127.0.0.1",
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    graceful_timeout: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            envvar="GRACEFUL_SHUTDOWN_SECONDS",
+            help="On SIGTERM, seconds to let requests in flight finish before closing.",
+        ),
+    ] = 20,
+    log_level: Annotated[str, typer.Option(envvar="LOG_LEVEL", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the Tasks API (``tasks_api.app:create_app``) with uvicorn."""
     import uvicorn
@@ -64,5 +83,6 @@ def serve(
         reload=reload,
         proxy_headers=proxy_headers,
         forwarded_allow_ips=forwarded_allow_ips,
+        timeout_graceful_shutdown=graceful_timeout,
         log_level=log_level,
     )
