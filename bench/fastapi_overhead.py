@@ -145,7 +145,7 @@ def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
         return {"sub": user.sub}
 
     eager.get("/me")(eager_me)
-    eager.add_middleware(EagerMiddleware)  # type: ignore[arg-type]
+    eager.add_middleware(EagerMiddleware)
     eager.add_middleware(AuthStateMiddleware)
 
     return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 from fastapi_sample_app import build_app
@@ -53,8 +54,8 @@ async def call(path: str, headers: list[tuple[bytes, bytes]], query: bytes = b""
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
+    async def send(message: MutableMapping[str, Any]) -> None:
+        messages.append(dict(message))
 
     await APP(scope, receive, send)
     start = messages[0]

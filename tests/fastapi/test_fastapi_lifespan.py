@@ -14,6 +14,7 @@ from blockbuster import BlockBuster, BlockingError, blockbuster_ctx
 from fastapi_sample_app import build_app
 
 from authbridge.fastapi import AuthBridge, CurrentUser
+from authbridge.fastapi.middleware import AuthStateMiddleware
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.testing import FakeIssuer
 from authbridge.verifier import Verifier
@@ -159,7 +160,8 @@ async def test_installing_twice_is_harmless(served: FakeIssuer) -> None:
     bridge = AuthBridge(remote_verifier(served))
     app = build_app(bridge)  # installs once
     bridge.install(app)
-    assert sum(m.cls.__name__ == "AuthStateMiddleware" for m in app.user_middleware) == 1
+    classes: list[object] = [m.cls for m in app.user_middleware]
+    assert classes.count(AuthStateMiddleware) == 1
     async with LifespanManager(app):
         assert bridge._users == 1
         transport = httpx.ASGITransport(app=app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -51,7 +52,7 @@ async def multi_client(issuer: FakeIssuer, partner: FakeIssuer) -> AsyncIterator
         yield client
 
 
-def service_token(issuer: FakeIssuer, **claims: object) -> str:
+def service_token(issuer: FakeIssuer, **claims: Any) -> str:
     return issuer.token(
         alg="HS256", iss=SERVICE_ISSUER, aud=SERVICE_AUDIENCE, sub="svc-reporting", **claims
     )

@@ -152,7 +152,7 @@ async def test_public_routes_are_untouched(client: httpx.AsyncClient, issuer: Fa
 async def test_malformed_bearer_header_is_invalid_request(
     client: httpx.AsyncClient, value: str
 ) -> None:
-    headers = [("Authorization", value.encode("latin-1"))]
+    headers = [(b"authorization", value.encode("latin-1"))]
     assert_invalid_request(await client.get("/me", headers=headers))
 
 
