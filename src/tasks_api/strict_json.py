@@ -1,5 +1,9 @@
 """Request bodies parsed strictly: no NaN/Infinity, no huge numbers, no lone surrogates,
-no duplicate keys. Each is a JSON error, which FastAPI answers with 422 (never 500)."""
+no duplicate keys. Each is a JSON error, which FastAPI answers with 422 (never 500).
+
+FastAPI parses the body before it runs any dependency, so without care a request with no
+token and a broken body would get 422 instead of 401. A body that fails to parse therefore
+first authenticates the request (through the same, overridable, ``get_principal``)."""
 
 from __future__ import annotations
 
@@ -9,8 +13,11 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
 from fastapi.routing import APIRoute
+from fastapi.security import SecurityScopes
 from starlette.requests import Request
 from starlette.responses import Response
+
+from authbridge.fastapi import get_principal
 
 __all__ = ["StrictJSONRequest", "StrictJSONRoute", "loads_strict"]
 
@@ -87,8 +94,16 @@ def loads_strict(raw: bytes) -> Any:
 class StrictJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = loads_strict(await self.body())
+            try:
+                self._json = loads_strict(await self.body())
+            except json.JSONDecodeError:
+                await self._authenticate()  # 401 (RFC 6750) before 422
+                raise
         return self._json
+
+    async def _authenticate(self) -> None:
+        dependency = self.app.dependency_overrides.get(get_principal, get_principal)
+        await dependency(self, SecurityScopes())
 
 
 class StrictJSONRoute(APIRoute):

@@ -211,3 +211,28 @@ async def test_search_treats_like_wildcards_literally(api: Api, alice: Caller) -
     assert await titles("0%") == ["100% done"]
     assert await titles("e_c") == ["snake_case"]
     assert await titles("DONE") == ["100% done", "1000 done"]  # case-insensitive
+
+
+async def test_broken_body_without_a_token_is_401_not_422(api: Api, alice: Caller) -> None:
+    broken = b'{"title": '
+    for headers, status in [
+        ({}, 401),
+        ({"Authorization": "Bearer not.a.jwt"}, 401),
+        (dict(alice.headers), 422),
+    ]:
+        response = await api.client.post("/api/tasks", content=broken, headers={**headers, **JSON})
+        assert response.status_code == status, response.text
+    task = await api.create(alice)
+    anonymous = await api.client.patch(f"/api/tasks/{task['id']}", content=broken, headers=JSON)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_broken_body_honours_override_user(api: Api) -> None:
+    from authbridge.testing import override_user
+
+    with override_user(api.app, api.issuer.principal()):
+        response = await api.client.post("/api/tasks", content=b"{", headers=JSON)
+        assert response.status_code == 422
+        made = await api.client.post("/api/tasks", json={"title": "via override"})
+        assert made.status_code == 201
