@@ -33,7 +33,8 @@ async def test_optional_user_is_none_without_credentials(client: httpx.AsyncClie
     response = await client.get("/maybe")
     assert response.status_code == 200
     assert response.json() == {"sub": None}
-    assert "cache-control" not in response.headers  # nobody was authenticated
+    assert "cache-control" not in response.headers  # nobody was authenticated...
+    assert response.headers["vary"] == "Authorization"  # ...but the answer depends on it
 
 
 async def test_optional_user_with_a_good_token(

@@ -3,7 +3,9 @@
 The dependencies record each request's authentication outcome in an ``AuthSlot`` kept in the
 ASGI scope (so several dependencies verify only once). When the response starts and the slot
 holds a ``Principal``, this middleware adds ``Cache-Control: no-store`` (unless the endpoint
-chose its own cache policy) and ``Vary: Authorization``, whatever the endpoint returned.
+chose its own cache policy) and ``Vary: Authorization``, whatever the endpoint returned. An
+optional-auth route answering a signed-out caller gets ``Vary: Authorization`` only: its
+response depends on that header too.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ def slot_of(scope: Scope) -> AuthSlot:
     return slot
 
 
-def _private(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    has_cache_control = False
+def _private(headers: list[tuple[bytes, bytes]], *, no_store: bool) -> list[tuple[bytes, bytes]]:
+    has_cache_control = not no_store
     vary_index = -1
     for index, (key, _) in enumerate(headers):
         if key == _CACHE_CONTROL:
@@ -72,9 +74,13 @@ class AuthStateMiddleware:
         slot = scope[SLOT_KEY] = AuthSlot(self.bridge)
 
         async def send_private(message: Message) -> None:
-            if message["type"] == "http.response.start" and isinstance(slot.result, Principal):
-                headers: Any = message.get("headers") or []
-                message["headers"] = _private(list(headers))
+            if message["type"] == "http.response.start":
+                if isinstance(slot.result, Principal):
+                    headers: Any = message.get("headers") or []
+                    message["headers"] = _private(list(headers), no_store=True)
+                elif slot.anonymous:  # an optional-auth route answered a signed-out caller
+                    headers = message.get("headers") or []
+                    message["headers"] = _private(list(headers), no_store=False)
             await send(message)
 
         await self.app(scope, receive, send_private)
