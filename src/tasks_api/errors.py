@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -128,6 +128,26 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+def is_connection_failure(exc: DBAPIError) -> bool:
+    """A driver error that means "the server cannot be reached right now", not a bad query:
+    SQLSTATE class 08 (connection exception) or 57P01-57P03 (shutting down, crashed, starting
+    up: asyncpg reports these as a plain ``DBAPIError`` during a restart of PostgreSQL)."""
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if isinstance(state, str) and (state.startswith("08") or state in _RESTART_STATES):
+        return True
+    return bool(exc.connection_invalidated)
+
+
+_RESTART_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+async def _driver_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DBAPIError)
+    if is_connection_failure(exc):
+        return await _database_unavailable(request, exc)
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "Internal server error.")
@@ -166,4 +186,5 @@ def install_error_handlers(app: FastAPI) -> None:
     # Connection-level failures (server down, pool exhausted, refused socket): 503, not 500.
     for failure in (OperationalError, InterfaceError, PoolTimeout, ConnectionError):
         app.add_exception_handler(failure, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _driver_error)  # other driver errors: by SQLSTATE
     app.add_exception_handler(Exception, _unexpected)
