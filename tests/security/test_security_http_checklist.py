@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import serialization
 from security_support import (
+    HS_AUDIENCE,
+    HS_ISSUER,
     INVALID_TOKEN_CHALLENGE,
     MISSING_CHALLENGE,
     REALM,
@@ -28,12 +31,13 @@ from security_support import (
     sqlite_settings,
 )
 
+from authbridge import TrustedIssuer, Verifier
 from authbridge.fastapi import AuthBridge
 from authbridge.jose.b64 import b64url_encode
 from authbridge.testing import FakeIssuer
 from security.log_guard import watch_token
 from tasks_api.app import create_app
-from tokens import dumps, ed25519_key
+from tokens import dumps, ed25519_key, sign_raw
 
 INVALID_REQUEST_CHALLENGE = (
     f'Bearer realm="{REALM}", error="invalid_request", '
@@ -359,3 +363,50 @@ def test_oversized_headers_over_a_real_socket_are_refused_not_crashed(tmp_path: 
                 continue  # the server closed the connection: refused, and still alive
             assert response.status_code in (400, 401, 413, 431), response.status_code
         assert client.get("/api/me", headers=caller.headers).status_code == 200
+
+
+async def test_key_confusion_through_http_with_both_paths_configured(tmp_path: Path) -> None:
+    """The Tasks API trusting the JWKS *and* an HS256 secret: an HMAC keyed with any encoding
+    of any published public key gets the one invalid_token answer."""
+    issuer = FakeIssuer()
+    for alg in ("EdDSA", "ES256", "RS256"):
+        issuer.signing_key(alg)
+    hs_path = TrustedIssuer.create(issuer.shared_secret(), issuer=HS_ISSUER, audience=HS_AUDIENCE)
+    verifier = Verifier(issuers=[issuer.trusted_issuer(), hs_path])
+    async with running_tasks_api(tmp_path, issuer, verifier=verifier) as api:
+        service = sign_raw(
+            dumps({"alg": "HS256"}),
+            dumps(issuer.claims(iss=HS_ISSUER, aud=HS_AUDIENCE)),
+            issuer.secret.encode(),
+            "HS256",
+        )
+        ok = await api.client.get("/api/me", headers={"Authorization": f"Bearer {service}"})
+        assert ok.status_code == 200  # the HS256 path is live
+        tried = 0
+        for alg in ("EdDSA", "ES256", "RS256"):
+            key = issuer.signing_key(alg)
+            public = key.private.public_key()
+            encodings = [
+                public.public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                ),
+                public.public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                ),
+                public.public_bytes(
+                    serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+                ),
+                dumps(dict(key.public_jwk)),
+                dumps(issuer.jwks()),
+            ]
+            for secret in encodings:
+                for claims in (issuer.claims(), issuer.claims(iss=HS_ISSUER, aud=HS_AUDIENCE)):
+                    token = sign_raw(
+                        dumps({"alg": "HS256", "kid": key.kid}), dumps(claims), secret, "HS256"
+                    )
+                    response = await api.client.get(
+                        "/api/tasks", headers={"Authorization": f"Bearer {watch_token(token)}"}
+                    )
+                    assert_invalid_token(response)
+                    tried += 1
+        assert tried == 30
