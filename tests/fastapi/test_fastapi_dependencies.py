@@ -19,7 +19,7 @@ from authbridge.fastapi import (
 )
 from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -331,3 +331,25 @@ async def test_the_sessions_hook_is_used_only_without_a_header(issuer: FakeIssue
         response = await client.get("/me", headers=bearer(issuer.token()))
         assert response.json() == issuer.user["id"]  # the header wins; cookie not consulted
         assert sessions.calls == calls
+
+
+async def test_router_level_guards(issuer: FakeIssuer) -> None:
+    bridge = AuthBridge(issuer.verifier())
+    app = FastAPI()
+    router = APIRouter(prefix="/reports", dependencies=[Depends(require_scopes("reports:read"))])
+
+    @router.get("/daily")
+    async def daily(user: CurrentUser) -> str:
+        return user.sub
+
+    app.include_router(router)
+    bridge.install(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        allowed = issuer.token(scope="reports:read")
+        assert (await client.get("/reports/daily", headers=bearer(allowed))).status_code == 200
+        other = issuer.token(scope="tasks:read")
+        assert (await client.get("/reports/daily", headers=bearer(other))).status_code == 403
+        assert (await client.get("/reports/daily")).status_code == 401
+    security = app.openapi()["paths"]["/reports/daily"]["get"]["security"]
+    assert security == [{SCHEME_NAME: ["reports:read"]}]

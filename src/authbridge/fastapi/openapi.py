@@ -8,7 +8,7 @@ protected route at one dependency), so ``AuthBridge.install`` adds them to the s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from fastapi.dependencies.models import Dependant
@@ -30,9 +30,22 @@ def _guards(dependant: Dependant, found: list[Any]) -> list[Any]:
     return found
 
 
+def _api_routes(app: FastAPI) -> Iterator[Any]:
+    """Every API route, including those of included routers (which newer FastAPI versions
+    keep nested instead of copying into ``app.routes``)."""
+    try:
+        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # older FastAPI: included routes are flattened into app.routes
+        yield from (route for route in app.routes if isinstance(route, APIRoute))
+        return
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
 def _merge(app: FastAPI, schema: dict[str, Any]) -> None:
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    for route in _api_routes(app):
+        if not route.include_in_schema:
             continue
         guards = _guards(route.dependant, [])
         if not guards:
