@@ -7,9 +7,10 @@ seen: the formatted message, the ``extra`` fields, and any exception or stack te
 A record is a leak when it holds
 
 * a *watched* value: every token, signature segment and HMAC key passed through
-  ``authbridge.jose.sign.sign_compact`` (so every token minted by ``tests/tokens.py`` and by
-  ``authbridge.testing.FakeIssuer``), every Better Auth secret the test harness starts a server
-  with, and anything a test registers with ``watch(value)``;
+  ``authbridge.jose.sign.sign_compact`` or ``tests/tokens.py``'s ``sign_raw`` (so every token
+  minted by ``tests/tokens.py`` and by ``authbridge.testing.FakeIssuer``), every Better Auth
+  secret the test harness starts a server with, and anything a test registers with
+  ``watch(value)``;
 * or anything shaped like a compact JWS or a Better Auth signed session token, whoever made it.
 
 HTTP transport loggers (``httpx``, ``httpcore``) are held to a narrower rule: they must never
@@ -234,6 +235,22 @@ def _watching_signer(sign: Callable[..., str]) -> Callable[..., str]:
     return signed
 
 
+def _watching_raw_signer(sign: Callable[..., str]) -> Callable[..., str]:
+    if getattr(sign, "_log_guard_wrapped", False):
+        return sign
+
+    @functools.wraps(sign)
+    def signed(header: bytes, payload: bytes, key: Any, alg: str) -> str:
+        token = sign(header, payload, key, alg)
+        guard.watch_token(token)
+        if isinstance(key, bytes | str):
+            guard.watch(key)
+        return token
+
+    signed._log_guard_wrapped = True  # type: ignore[attr-defined]
+    return signed
+
+
 def _install_watchers() -> None:
     """Wrap the project's signer everywhere it was imported, and the harness's secrets."""
     import sys
@@ -245,6 +262,12 @@ def _install_watchers() -> None:
     for module in list(sys.modules.values()):
         if getattr(module, "sign_compact", None) is getattr(wrapped, "__wrapped__", None):
             module.sign_compact = wrapped  # type: ignore[attr-defined]
+    try:
+        import tokens  # tests/tokens.py: wrap it before any test module imports from it
+    except ImportError:
+        pass
+    else:
+        tokens.sign_raw = _watching_raw_signer(tokens.sign_raw)  # type: ignore[assignment]
     try:
         from harness import better_auth
     except ImportError:

@@ -106,3 +106,11 @@ async def test_v56_the_attack_corpus_through_http_leaves_no_token_in_any_log(
             assert value is None or len(value) <= 67, (field, len(value))
         # An attacker-chosen request id that is not a short safe string is replaced.
         assert len(event["request_id"]) <= 64
+
+
+def test_v56_tokens_from_sign_raw_are_watched_too() -> None:
+    from tokens import dumps, sign_raw
+
+    before = guard.watched
+    sign_raw(dumps({"alg": "HS256"}), dumps({"sub": "x"}), hs_secret().encode(), "HS256")
+    assert guard.watched >= before + 3  # token, signature, key
