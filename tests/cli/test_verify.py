@@ -401,3 +401,10 @@ def test_real_session_data_cookie_passed_as_jwt(
     assert check(result, "format")["status"] == "fail"
     assert "session_data" in check(result, "format")["fix"]
     assert "It was signed with BETTER_AUTH_SECRET" in check(result, "signature")["detail"]
+
+
+def test_secret_can_come_from_the_environment_instead_of_argv(cli: CLI) -> None:
+    token = _mint(cli, "--alg", "HS256", "--secret", SECRET_A, "--iss", SERVICE)
+    result = _verify(cli, token, env={**HS_ENV, "AUTHBRIDGE_VERIFY_SECRET": SECRET_A})
+    assert result.code == 0, result.output
+    assert result.json()["principal"]["issuer"] == SERVICE
