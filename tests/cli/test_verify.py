@@ -408,3 +408,49 @@ def test_secret_can_come_from_the_environment_instead_of_argv(cli: CLI) -> None:
     result = _verify(cli, token, env={**HS_ENV, "AUTHBRIDGE_VERIFY_SECRET": SECRET_A})
     assert result.code == 0, result.output
     assert result.json()["principal"]["issuer"] == SERVICE
+
+
+# --- session mode: session tokens are credentials -------------------------------------------
+
+
+def _session_env(server: BetterAuthServer, secret: str | None = None) -> dict[str, str]:
+    return {
+        "BETTER_AUTH_URL": server.url,
+        "BETTER_AUTH_SECRET": secret or server.secret,
+        "AUTHBRIDGE_SESSION_MODE": "remote",
+    }
+
+
+def test_session_mode_accepts_a_real_session_token(cli: CLI, better_auth: BetterAuthServer) -> None:
+    user = better_auth.sign_up()
+    result = _verify(cli, user.cookie_value, env=_session_env(better_auth))
+    assert result.code == 0, result.output
+    document = result.json()
+    assert check(result, "format")["status"] == "pass"
+    assert "session mode (remote) is on" in check(result, "format")["detail"]
+    assert check(result, "signature")["detail"] == "the HMAC matches BETTER_AUTH_SECRET"
+    assert document["principal"]["sub"] == user.id
+    assert document["principal"]["credential"] == "session"
+
+
+def test_session_mode_with_another_secret(cli: CLI, better_auth: BetterAuthServer) -> None:
+    user = better_auth.sign_up()
+    result = _verify(cli, user.signed_token, env=_session_env(better_auth, SECRET_B))
+    assert result.code == 1
+    signature = check(result, "signature")
+    assert signature["status"] == "fail"
+    assert "does not match BETTER_AUTH_SECRET" in signature["detail"]
+    assert "same BETTER_AUTH_SECRET" in signature["fix"]
+    assert result.json()["error"]["code"] == "invalid_signature"
+
+
+def test_session_mode_after_sign_out(cli: CLI, better_auth: BetterAuthServer) -> None:
+    user = better_auth.sign_up()
+    better_auth.sign_out(user)
+    result = _verify(cli, user.signed_token, env=_session_env(better_auth))
+    assert result.code == 1
+    session = check(result, "session")
+    assert session["status"] == "fail"
+    assert "signed out" in session["detail"]
+    assert "Sign in again" in session["fix"]
+    assert result.json()["error"]["code"] == "session_invalid"

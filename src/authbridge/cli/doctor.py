@@ -210,7 +210,14 @@ def _route(
         asymmetric_paths = [p for p in verifier.paths if not p.keys.symmetric]
         iss = claims.get("iss") if claims else None
         base = _origin_or_none(iss)
-        if algorithm is None:
+        if not verifier.paths:
+            diagnosis.add(
+                "alg",
+                "fail",
+                "This API has no JWT path configured: it accepts Better Auth session tokens only.",
+                "To accept JWTs, set BETTER_AUTH_URL (JWKS) or AUTHBRIDGE_JWT_SECRET (HS256).",
+            )
+        elif algorithm is None:
             diagnosis.add(
                 "alg",
                 "fail",
@@ -528,7 +535,9 @@ async def diagnose(cleaned: CleanToken, verifier: Verifier, settings: Settings) 
     diagnosis = Diagnosis(recognize(value))
     for note in cleaned.notes:
         diagnosis.add("input", "warn", note)
-    if _check_format(diagnosis, value):
+    if diagnosis.recognized.kind == "session_token" and verifier.sessions is not None:
+        _check_session_token(diagnosis, verifier, value)
+    elif _check_format(diagnosis, value):
         jws = _check_header(diagnosis, value, settings)
         if jws is not None:
             try:
@@ -550,7 +559,91 @@ async def diagnose(cleaned: CleanToken, verifier: Verifier, settings: Settings) 
     except AuthError as exc:
         diagnosis.error_code = exc.code
         diagnosis.error_message = exc.message
+        _explain_late_failure(diagnosis, exc)
+    except Exception as exc:  # noqa: BLE001 - a store outage must be reported, not a traceback
+        diagnosis.error_code = "internal_error"
+        diagnosis.error_message = f"verification failed with {type(exc).__name__}"
+        diagnosis.add(
+            "verdict",
+            "fail",
+            f"The verifier raised {type(exc).__name__} (the API would answer 500 or 503).",
+            "Check that the session database / Redis / auth server the settings name is up.",
+        )
     else:
         diagnosis.valid = True
         diagnosis.principal = _principal_dict(principal)
     return diagnosis
+
+
+def _check_session_token(diagnosis: Diagnosis, verifier: Verifier, value: str) -> None:
+    """Session mode is on: a session token is a legitimate credential here."""
+    from ..sessions.token import parse_session_credential, verify_token_signature
+
+    sessions = verifier.sessions
+    assert sessions is not None
+    config = sessions.config
+    diagnosis.add(
+        "format",
+        "pass",
+        f"a {diagnosis.recognized.title}; session mode ({config.mode}) is on, so it is checked "
+        "against the session store",
+    )
+    try:
+        parsed = parse_session_credential(value, allow_unsigned=config.allow_unsigned)
+    except AuthError as exc:
+        diagnosis.add(
+            "signature",
+            "fail",
+            exc.message,
+            "Send the signed token (set-auth-token or the session cookie), or allow raw tokens "
+            "with AUTHBRIDGE_SESSION_ALLOW_UNSIGNED=true (Better Auth's default bearer() does).",
+        )
+        return
+    secret = config.current_secret
+    if parsed.signature is None:
+        diagnosis.add("signature", "info", "an unsigned session token (allowed by the settings)")
+    elif secret is None:
+        diagnosis.add(
+            "signature",
+            "info",
+            "BETTER_AUTH_SECRET is not set: the HMAC is left to the remote Better Auth to check",
+        )
+    else:
+        try:
+            verify_token_signature(parsed, secret)
+        except AuthError:
+            diagnosis.add(
+                "signature",
+                "fail",
+                "The HMAC does not match BETTER_AUTH_SECRET: Better Auth signed it with another "
+                "secret.",
+                "Give the API the same BETTER_AUTH_SECRET (or the first entry of "
+                "BETTER_AUTH_SECRETS) as the Better Auth server.",
+            )
+            return
+        diagnosis.add("signature", "pass", "the HMAC matches BETTER_AUTH_SECRET")
+
+
+def _explain_late_failure(diagnosis: Diagnosis, error: AuthError) -> None:
+    """A failure no earlier step showed: session lookup, revocation, or anything new."""
+    if any(check.status == "fail" for check in diagnosis.checks):
+        return
+    if error.code == "session_invalid":
+        diagnosis.add(
+            "session",
+            "fail",
+            "No live session has this token: the user signed out, the session expired, or the "
+            "session store is not Better Auth's.",
+            "Sign in again. Check that AUTHBRIDGE_SESSION_DATABASE_URL is Better Auth's "
+            "database (database mode) or that BETTER_AUTH_URL reaches it (remote mode).",
+        )
+    elif error.code == "token_revoked":
+        diagnosis.add(
+            "revocation",
+            "fail",
+            "The token is valid but revoked: its session (sid) was signed out or revoked, or "
+            "the user's tokens were cut off.",
+            "Sign in again to get a new session and token.",
+        )
+    else:
+        diagnosis.add("verdict", "fail", error.message)
