@@ -188,3 +188,29 @@ async def test_http_never_5xx_and_every_refusal_is_a_proper_401(
     else:
         assert response.status_code == 400
         assert 'error="invalid_request"' in response.headers["www-authenticate"]
+
+
+_CLAIM_NAMES = [
+    "sub", "email", "name", "image", "emailVerified", "email_verified", "role", "roles",
+    "scope", "scp", "scopes", "sid", "aud", "iss", "iat", "nbf", "exp", "id",
+]  # fmt: skip
+
+
+@FUZZ
+@given(overrides=st.dictionaries(st.sampled_from(_CLAIM_NAMES), json_values, max_size=5))
+async def test_genuinely_signed_odd_claims_never_break_the_api(
+    tasks_api: TasksApi, overrides: dict[str, Any]
+) -> None:
+    """The issuer's own signature over claims of any JSON type (custom payloads, a user's
+    odd profile fields): /api/me and /api/tasks answer 200, 401 or 403, never a 5xx."""
+    issuer = tasks_api.issuer
+    claims = {**issuer.claims(), **overrides}
+    key = issuer.signing_key()
+    token = watch_token(
+        sign_raw(dumps({"alg": "EdDSA", "kid": key.kid}), dumps(claims), key.private, "EdDSA")
+    )
+    for route in ("/api/me", "/api/tasks"):
+        response = await tasks_api.client.get(route, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code in (200, 401, 403), (route, response.status_code, response.text)
+        if response.status_code == 200 and route == "/api/me":
+            assert response.json()["sub"] == claims["sub"]
