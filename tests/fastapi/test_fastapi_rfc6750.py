@@ -311,3 +311,21 @@ async def test_keys_unavailable_is_503_with_retry_after() -> None:
         "detail": "Authentication is temporarily unavailable. Retry later.",
         "code": "keys_unavailable",
     }
+
+
+async def test_the_cache_fast_path_never_skips_request_checks(
+    client: httpx.AsyncClient, issuer: FakeIssuer, quiet_httpx: None
+) -> None:
+    token = issuer.token()
+    assert (await client.get("/me", headers=bearer(token))).status_code == 200  # now cached
+    two = [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]
+    assert_invalid_request(await client.get("/me", headers=two))
+    query = await client.get("/me", params={"access_token": "x"}, headers=bearer(token))
+    assert_invalid_request(query)
+    form = await client.post("/submit", data={"access_token": "x"}, headers=bearer(token))
+    assert_invalid_request(form)
+    spaced = [(b"authorization", b"Bearer  " + token.encode())]
+    assert_invalid_request(await client.get("/me", headers=spaced))
+    trailing = [(b"authorization", b"Bearer " + token.encode() + b" ")]
+    assert_invalid_request(await client.get("/me", headers=trailing))
+    assert (await client.get("/me", headers=bearer(token))).status_code == 200

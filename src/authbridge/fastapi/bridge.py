@@ -20,7 +20,13 @@ from ..errors import AuthError, InvalidRequest, TokenMissing
 from ..principal import Principal
 from ..verifier import Verifier
 from .audit import AuditLog
-from .credentials import FORM_CONTENT_TYPE, bearer_from_headers, form_has_access_token, header_value
+from .credentials import (
+    FORM_CONTENT_TYPE,
+    bearer_candidate,
+    bearer_from_headers,
+    form_has_access_token,
+    header_value,
+)
 from .middleware import AuthStateMiddleware
 from .openapi import declare_guard_scopes
 from .responses import (
@@ -147,10 +153,9 @@ class AuthBridge:
         """The synchronous fast path: the Principal if the request's one bearer token is in
         the verifier's cache and nothing else needs checking; else None (use ``resolve``)."""
         headers = scope["headers"]
-        try:
-            token = bearer_from_headers(headers, scope.get("query_string", b""))
-        except AuthError:
-            return None  # the slow path reports it
+        token = bearer_candidate(headers)
+        if token is None or b"access_token" in scope.get("query_string", b""):
+            return None  # the full path checks (and reports) it
         if scope.get("method") not in _BODYLESS and _maybe_form(headers):
             return None
         return self.verifier.verify_cached(token)

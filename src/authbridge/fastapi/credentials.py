@@ -17,6 +17,7 @@ from ..errors import InvalidRequest, TokenMissing
 
 __all__ = [
     "FORM_CONTENT_TYPE",
+    "bearer_candidate",
     "bearer_from_headers",
     "header_value",
     "query_has_access_token",
@@ -71,6 +72,24 @@ def bearer_from_headers(headers: Iterable[tuple[bytes, bytes]], query_string: by
     if query_has_access_token(query_string):
         raise InvalidRequest("The request carries more than one credential.")
     return token
+
+
+def bearer_candidate(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The text after ``Bearer `` in the only ``Authorization`` header, unchecked; else None.
+
+    For the token-cache fast path only: a string found in the verifier's cache already passed
+    the strict compact-JWS check, so the b64token syntax check can be skipped. Anything else
+    takes ``bearer_from_headers``.
+    """
+    found: bytes | None = None
+    for key, value in headers:
+        if key == _AUTHORIZATION:
+            if found is not None:
+                return None
+            found = value
+    if found is None or found[:7].lower() != b"bearer ":
+        return None
+    return found[7:].decode("latin-1")
 
 
 def form_has_access_token(body: bytes) -> bool:
