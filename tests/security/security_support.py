@@ -38,6 +38,7 @@ from tokens import (
     dumps,
     ec_key,
     ed25519_key,
+    hs_secret,
     jwks,
     rsa_key,
     sign_raw,
@@ -54,7 +55,7 @@ class KeyRing:
     ed: TestKey = field(default_factory=lambda: ed25519_key("ed-1"))
     ec: TestKey = field(default_factory=lambda: ec_key("ec-1"))
     rsa: TestKey = field(default_factory=lambda: rsa_key("rsa-1"))
-    secret: str = field(default_factory=lambda: str(watch(_fresh_secret())))
+    secret: str = field(default_factory=lambda: str(watch(hs_secret())))
 
     @property
     def all(self) -> tuple[TestKey, ...]:
@@ -73,12 +74,6 @@ class KeyRing:
 
     def two_paths(self, **options: Any) -> Verifier:
         return Verifier(issuers=[self.jwks_path(), self.hs_path()], clock=FixedClock(), **options)
-
-
-def _fresh_secret() -> str:
-    from tokens import hs_secret
-
-    return hs_secret()
 
 
 async def refused(verifier: Verifier, token: str) -> AuthError:
