@@ -4,6 +4,10 @@
 * ``authbridge_app``: the same endpoint behind authbridge (``CurrentUser``);
 * ``pyjwt_app``: the same endpoint behind FastAPI's ``HTTPBearer`` and ``PyJWT``, the usual
   hand-written baseline (no cache: every request verifies);
+* ``middleware_auth_app``: the alternative design measured: a pure-ASGI middleware verifies,
+  the endpoint reads ``request.user`` (no dependency; see ``middleware_auth.py``);
+* ``empty_dependency_app``: the endpoint with one empty ``async`` dependency and no
+  authentication: FastAPI's own floor for any dependency-based design;
 * ``tasks_app`` / ``tasks_noauth_app``: the Tasks API, and the same app with authentication
   replaced by a fixed caller (``dependency_overrides``), for the cost of auth on real handlers.
 
@@ -23,9 +27,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from authbridge.fastapi import AuthBridge, CurrentUser
 from authbridge.fastapi.dependencies import principal_overrides
 from authbridge.principal import Principal
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 
-__all__ = ["authbridge_app", "bare_app", "pyjwt_app", "tasks_app", "tasks_noauth_app"]
+from .middleware_auth import MiddlewareAuth
+
+__all__ = [
+    "authbridge_app",
+    "bare_app",
+    "empty_dependency_app",
+    "middleware_auth_app",
+    "pyjwt_app",
+    "tasks_app",
+    "tasks_noauth_app",
+]
 
 
 def bare_app() -> FastAPI:
@@ -45,6 +59,31 @@ def authbridge_app() -> FastAPI:
     @app.get("/hello")
     async def hello(user: CurrentUser) -> dict[str, str]:
         return {"sub": user.sub}
+
+    return app
+
+
+def middleware_auth_app() -> FastAPI:
+    bridge = AuthBridge.from_env()
+    app = FastAPI(lifespan=bridge.lifespan)
+
+    @app.get("/hello")
+    async def hello(request: Request) -> dict[str, str]:
+        return {"sub": request.user.sub}
+
+    app.add_middleware(MiddlewareAuth, bridge=bridge, protected=("/hello",))
+    return app
+
+
+def empty_dependency_app() -> FastAPI:
+    app = FastAPI()
+
+    async def nobody() -> str:
+        return "anonymous"
+
+    @app.get("/hello")
+    async def hello(sub: Annotated[str, Depends(nobody)]) -> dict[str, str]:
+        return {"sub": sub}
 
     return app
 
