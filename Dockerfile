@@ -1,0 +1,39 @@
+# The Tasks API with authbridge: `authbridge serve` under uvicorn.
+#
+# UNTESTED: this project is developed on a machine without a Docker engine, so this file has
+# never been built. It follows the tested commands in docs/deploy.md; build and check it
+# yourself before relying on it.
+#
+#   docker build -t authbridge-api .
+#   docker run -p 8000:8000 -e BETTER_AUTH_URL=https://app.example.com \
+#     -e DATABASE_URL=postgresql+asyncpg://... -e TASKS_CURSOR_SECRET=... authbridge-api
+
+FROM python:3.11-slim AS build
+COPY --from=ghcr.io/astral-sh/uv:latest /uv /usr/local/bin/uv
+WORKDIR /app
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+# Dependencies first: this layer is reused until uv.lock changes.
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY src ./src
+RUN uv sync --frozen --no-dev --no-editable
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home-dir /app app
+WORKDIR /app
+COPY --from=build /app/.venv /app/.venv
+ENV PATH=/app/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    WEB_CONCURRENCY=2 \
+    GRACEFUL_SHUTDOWN_SECONDS=20 \
+    AUTHBRIDGE_ENV=production
+USER app
+EXPOSE 8000
+# Liveness only: /readyz (database and keys) belongs to the load balancer, so that a database
+# outage takes instances out of rotation instead of restarting them.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+STOPSIGNAL SIGTERM
+CMD ["authbridge", "serve"]
