@@ -214,3 +214,52 @@ async def test_genuinely_signed_odd_claims_never_break_the_api(
         assert response.status_code in (200, 401, 403), (route, response.status_code, response.text)
         if response.status_code == 200 and route == "/api/me":
             assert response.json()["sub"] == claims["sub"]
+
+
+_printable = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+    max_size=120,
+)
+
+
+@FUZZ
+@given(
+    method=st.sampled_from(["GET", "PATCH", "DELETE"]),
+    if_match=_printable | st.sampled_from(['"x"', "*", 'W/"x"', '"a", "b"', ",,,"]),
+    request_id=_printable,
+    origin=_printable,
+    content_type=_printable | st.sampled_from(["application/json", "text/plain", ""]),
+    body=st.binary(max_size=200) | st.sampled_from([b'{"title":"t"}', b"{}", b"[]", b"null"]),
+)
+async def test_other_request_headers_never_break_the_api(
+    tasks_api: TasksApi,
+    method: str,
+    if_match: str,
+    request_id: str,
+    origin: str,
+    content_type: str,
+    body: bytes,
+) -> None:
+    """With a valid token, odd If-Match, X-Request-ID, Origin, Content-Type and bodies on the
+    task routes: never a 5xx, and Bob's requests never touch Alice's task."""
+    task_id = (await tasks_api.create(tasks_api.alice))["id"]
+    headers = {
+        **tasks_api.bob.headers,
+        "If-Match": if_match,
+        "X-Request-ID": request_id,
+        "Origin": origin,
+        "Content-Type": content_type,
+    }
+    encoded = {k: v.encode("latin-1") for k, v in headers.items()}
+    for target in (task_id, "00000000-0000-4000-8000-000000000000"):
+        response = await tasks_api.client.request(
+            method,
+            f"/api/tasks/{target}",
+            headers=encoded,
+            content=body if method == "PATCH" else None,
+        )
+        assert response.status_code < 500, response.text
+        assert response.status_code not in (200, 204)
+    mine = await tasks_api.client.get(f"/api/tasks/{task_id}", headers=tasks_api.alice.headers)
+    assert mine.status_code == 200
+    assert mine.json()["title"] == "a task"
