@@ -29,7 +29,6 @@ from ..errors import (
 from ..jose.algorithms import ALGORITHMS
 from ..jose.parse import CompactJWS, decode_payload, parse_compact
 from ..keys.jwk import VerificationKey
-from ..keys.remote import RemoteJWKS, describe_kid
 from ..keys.secret import SharedSecret
 from ..keys.static import StaticJWKS
 from ..verifier import TrustedIssuer, Verifier
@@ -38,6 +37,21 @@ from .timefmt import describe_duration, describe_time
 from .token_input import CleanToken
 
 __all__ = ["Check", "Diagnosis", "diagnose"]
+
+
+def describe_kid(kid: object) -> str:
+    # keys.remote pulls in httpx; imported on use so commands that never verify start fast.
+    from ..keys.remote import describe_kid as describe
+
+    return describe(kid)
+
+
+def _remote_jwks(keys: object) -> Any:
+    """``keys`` if it is a ``RemoteJWKS``, else None (imported on use, see above)."""
+    from ..keys.remote import RemoteJWKS
+
+    return keys if isinstance(keys, RemoteJWKS) else None
+
 
 Status = Literal["pass", "fail", "warn", "info", "skip"]
 
@@ -85,8 +99,9 @@ class Diagnosis:
 
 def describe_source(path: TrustedIssuer) -> str:
     keys = path.keys
-    if isinstance(keys, RemoteJWKS):
-        return f"the JWKS at {keys.url}"
+    remote = _remote_jwks(keys)
+    if remote is not None:
+        return f"the JWKS at {remote.url}"
     if isinstance(keys, StaticJWKS):
         return "the static JWKS (AUTHBRIDGE_JWKS / AUTHBRIDGE_JWKS_FILE)"
     if isinstance(keys, SharedSecret):
@@ -102,15 +117,15 @@ def _claim_variables(path: TrustedIssuer) -> tuple[str, str]:
 
 def _known_kids(path: TrustedIssuer) -> dict[str, VerificationKey]:
     keys = path.keys
-    if isinstance(keys, RemoteJWKS | StaticJWKS):
-        return dict(keys.keys)
+    if isinstance(keys, StaticJWKS) or _remote_jwks(keys) is not None:
+        return dict(keys.keys)  # type: ignore[attr-defined]
     return {}
 
 
 def _key_problems(path: TrustedIssuer) -> list[tuple[str | None, str]]:
     keys = path.keys
-    if isinstance(keys, RemoteJWKS | StaticJWKS):
-        return [(problem.kid, problem.reason) for problem in keys.problems]
+    if isinstance(keys, StaticJWKS) or _remote_jwks(keys) is not None:
+        return [(problem.kid, problem.reason) for problem in keys.problems]  # type: ignore[attr-defined]
     return []
 
 
@@ -289,7 +304,8 @@ async def _lookup_key(
     try:
         key = keys.cached_key(jws.kid, jws.alg) or await keys.get_key(jws.kid, jws.alg)
     except KeysUnavailable:
-        error = keys.last_error if isinstance(keys, RemoteJWKS) else None
+        remote = _remote_jwks(keys)
+        error = remote.last_error if remote is not None else None
         where = describe_source(path)
         diagnosis.add(
             "key",

@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from ..jose.strict_json import loads_object
-from ..keys.remote import check_jwks_url
 
 __all__ = ["JWKSFetchError", "fetch_jwks_document"]
 
@@ -21,6 +18,10 @@ def fetch_jwks_document(
     source: str, *, timeout: float, max_bytes: int, variable: str = "URL"
 ) -> dict[str, Any]:
     """GET ``source`` (https, or http on loopback) without redirects, or read a local file."""
+    import httpx  # heavy: imported only when a set is fetched
+
+    from ..keys.remote import check_jwks_url
+
     if not source.startswith(("http://", "https://")) and Path(source).is_file():
         body = Path(source).read_bytes()[: max_bytes + 1]
     else:
