@@ -14,6 +14,11 @@ from authbridge.errors import ConfigError
 __all__ = ["DEFAULT_DATABASE_URL", "ServiceSettings", "load_service_settings"]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/tasks.db"
+_ASYNC_DRIVERS = {
+    "sqlite://": "sqlite+aiosqlite://",
+    "postgres://": "postgresql+asyncpg://",
+    "postgresql://": "postgresql+asyncpg://",
+}
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -49,6 +54,10 @@ class ServiceSettings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_driver(cls, value: str) -> str:
+        # Plain URLs (as many hosts hand them out) get the async driver this service uses.
+        for plain, driver in _ASYNC_DRIVERS.items():
+            if value.startswith(plain):
+                value = driver + value[len(plain) :]
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db")
         return value

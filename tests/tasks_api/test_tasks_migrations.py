@@ -154,3 +154,26 @@ def test_default_database_is_a_sqlite_file_under_data(
 
     asyncio.run(go())
     assert (tmp_path / "data" / "tasks.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://u@db:5432/app", "postgresql+asyncpg://u@db:5432/app"),
+        ("postgresql://u@db/app", "postgresql+asyncpg://u@db/app"),
+        ("sqlite:///./x.db", "sqlite+aiosqlite:///./x.db"),
+        ("postgresql+asyncpg://u@db/app", "postgresql+asyncpg://u@db/app"),
+    ],
+)
+def test_plain_database_urls_get_the_async_driver(given: str, used: str) -> None:
+    assert ServiceSettings(database_url=given).database_url == used
+
+
+@pytest.mark.parametrize("url", ["mysql://u@db/app", "postgresql+psycopg2://u@db/app", "x"])
+def test_unsupported_database_urls_are_config_errors(url: str) -> None:
+    from authbridge.errors import ConfigError
+    from tasks_api.settings import load_service_settings
+
+    with pytest.raises(ConfigError) as caught:
+        load_service_settings(database_url=url)
+    assert caught.value.variable == "DATABASE_URL"
