@@ -86,6 +86,25 @@ def lua_string(text: str) -> str:
 # --- servers ----------------------------------------------------------------------------------
 
 
+def favour_this_run() -> None:
+    """Give this benchmark a fair share of a busy shared machine (root only).
+
+    The kernel shares CPU between sessions first ("autogroups"), so ``nice`` alone cannot
+    lift a benchmark above other sessions' jobs. Re-run in a new session of our own and raise
+    that session's weight; children (servers, wrk) inherit it. Nothing outside this run's
+    own process tree is touched.
+    """
+    autogroup = Path("/proc/self/autogroup")
+    if os.geteuid() != 0 or not autogroup.exists() or shutil.which("setsid") is None:
+        return
+    if os.environ.get("AUTHBRIDGE_BENCH_SESSION") != "1":
+        os.environ["AUTHBRIDGE_BENCH_SESSION"] = "1"
+        sys.stdout.flush()
+        os.execvp("setsid", ["setsid", "--wait", sys.executable, *sys.argv])
+    with contextlib.suppress(OSError):
+        autogroup.write_text("-10")
+
+
 def favoured() -> list[str]:
     """A command prefix giving the benchmark's processes priority over other work on this
     shared machine (root only), so that background jobs disturb the figures less."""
@@ -618,6 +637,7 @@ def main() -> int:
     parser.add_argument("--only", help="comma list of scenario name prefixes to run")
     parser.add_argument("--out", default=str(RESULTS), help="results directory")
     args = parser.parse_args()
+    favour_this_run()
     if args.quick:
         args.duration, args.rounds = 2.0, 1
     if not 1 <= args.duration <= 30 or not 1 <= args.rounds <= 10:
