@@ -29,7 +29,11 @@ def free_port() -> int:
 
 def clean_env(**extra: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHBRIDGE_", "BETTER_"))}
-    for name in ("DATABASE_URL", "DATABASE_SCHEMA", "TASKS_CURSOR_SECRET", "CORS_ORIGINS"):
+    for name in (
+        *("DATABASE_URL", "DATABASE_SCHEMA", "TASKS_CURSOR_SECRET", "CORS_ORIGINS"),
+        *("HOST", "PORT", "WEB_CONCURRENCY", "LOG_LEVEL", "PROXY_HEADERS"),
+        *("FORWARDED_ALLOW_IPS", "GRACEFUL_SHUTDOWN_SECONDS"),
+    ):
         keep.pop(name, None)
     return {**keep, **extra}
 
