@@ -3,10 +3,10 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help uv deps lint typecheck pytest test run bench fuzz clean
+.PHONY: help uv deps web-deps web-build web-test lint typecheck pytest test run bench fuzz clean
 
 help:
-	@echo "make run    - run the system (API, and the web app once it exists)"
+	@echo "make run    - run the system: web on :3000, Tasks API on :8000"
 	@echo "make test   - lint, type-check and run every test"
 	@echo "make bench  - run the benchmarks"
 
@@ -16,9 +16,27 @@ uv:
 deps: uv
 	@$(UV) sync --frozen --quiet
 
+# npm ci again only when the lockfile changes; next build again only when a source changes.
+web/node_modules/.installed: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web-deps: web/node_modules/.installed
+
+WEB_SOURCES := $(shell find web/app web/components web/hooks web/lib web/types web/public -type f 2>/dev/null) \
+	web/package.json web/next.config.ts web/tsconfig.json web/instrumentation.ts
+
+web/.next/BUILD_ID: web/node_modules/.installed $(WEB_SOURCES)
+	cd web && npm run build
+
+web-build: web/.next/BUILD_ID
+
+web-test: web-deps
+	cd web && npm run typecheck && npm test
+
 lint: deps
-	$(UV) run ruff check src tests bench
-	$(UV) run ruff format --check src tests bench
+	$(UV) run ruff check src tests bench scripts
+	$(UV) run ruff format --check src tests bench scripts
 
 typecheck: deps
 	$(UV) run mypy
@@ -26,10 +44,10 @@ typecheck: deps
 pytest: deps
 	$(UV) run pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck web-test pytest
 
-run: deps
-	$(UV) run authbridge serve
+run: deps web-build
+	$(UV) run python scripts/run_system.py
 
 bench: deps
 	$(UV) run python bench/verify.py
