@@ -19,6 +19,7 @@ from ..config import Settings, load_settings
 from ..errors import AuthError, InvalidRequest, TokenMissing
 from ..principal import Principal
 from ..verifier import Verifier
+from .access_log import redact_access_log
 from .audit import AuditLog
 from .credentials import (
     FORM_CONTENT_TYPE,
@@ -131,6 +132,7 @@ class AuthBridge:
         app.add_exception_handler(AuthHTTPException, auth_exception_handler)
         app.add_middleware(AuthStateMiddleware, bridge=self)
         declare_guard_scopes(app)
+        redact_access_log()  # a client's ?access_token= must not land in uvicorn's access log
         if lifespan:
             app.router.lifespan_context = self._wrap_lifespan(app.router.lifespan_context)
 

@@ -1,0 +1,48 @@
+"""Keep query-string tokens out of the server's access log (V56).
+
+authbridge never reads ``?access_token=`` (V1), but a client that sends one still gets its URL
+written to uvicorn's access log, token included. ``redact_access_log`` adds a filter to the
+``uvicorn.access`` logger that replaces the value of every ``access_token`` query parameter
+(any letter case) with ``[redacted]`` before the line is formatted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Final
+
+__all__ = ["ACCESS_LOGGER", "QueryTokenRedactor", "redact_access_log", "redact_query_tokens"]
+
+ACCESS_LOGGER: Final = "uvicorn.access"
+REDACTED: Final = "[redacted]"
+# The parameter name may be percent-encoded by a client (access%5Ftoken).
+_QUERY_TOKEN: Final = re.compile(r"(?i)((?:^|[?&;])access(?:_|%5f)token=)[^&;#\s\"]*")
+
+
+def redact_query_tokens(text: str) -> str:
+    """``text`` with every ``access_token`` query value replaced by ``[redacted]``."""
+    if "token" not in text.lower():
+        return text
+    return _QUERY_TOKEN.sub(lambda match: match.group(1) + REDACTED, text)
+
+
+class QueryTokenRedactor(logging.Filter):
+    """Rewrites the string arguments (uvicorn passes the path with its query) of a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple):
+            record.args = tuple(
+                redact_query_tokens(arg) if isinstance(arg, str) else arg for arg in args
+            )
+        if isinstance(record.msg, str):
+            record.msg = redact_query_tokens(record.msg)
+        return True
+
+
+def redact_access_log(logger_name: str = ACCESS_LOGGER) -> None:
+    """Install the filter once on ``logger_name`` (idempotent)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(existing, QueryTokenRedactor) for existing in logger.filters):
+        logger.addFilter(QueryTokenRedactor())
