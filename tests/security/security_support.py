@@ -164,8 +164,8 @@ def assert_invalid_token(response: httpx.Response) -> None:
 class UvicornThread:
     """uvicorn serving an app on 127.0.0.1 in a background thread: a real socket and h11."""
 
-    def __init__(self, app: FastAPI) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
+    def __init__(self, app: FastAPI, *, log_level: str = "warning") -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level=log_level)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve()))
 

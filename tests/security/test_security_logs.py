@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
-from security_support import TasksApi, bad_tokens
+import httpx
+from security_support import (
+    TasksApi,
+    UvicornThread,
+    bad_tokens,
+    make_caller,
+    sqlite_settings,
+)
 
+from authbridge.fastapi import AuthBridge
 from authbridge.jose.b64 import b64url_encode
+from authbridge.testing import FakeIssuer
 from security.log_guard import LogGuard, capturing, guard
+from tasks_api.app import create_app
 from tokens import ba_claims, cookie_cache_jwt, ed25519_key, hs_secret
 
 TOKEN_HEADER = b64url_encode(b'{"alg":"EdDSA","kid":"k"}')
@@ -114,3 +125,48 @@ def test_v56_tokens_from_sign_raw_are_watched_too() -> None:
     before = guard.watched
     sign_raw(dumps({"alg": "HS256"}), dumps({"sub": "x"}), hs_secret().encode(), "HS256")
     assert guard.watched >= before + 3  # token, signature, key
+
+
+def test_v56_a_token_sent_in_the_query_string_stays_out_of_the_access_log(
+    tmp_path: Path,
+) -> None:
+    """RFC 6750 §2.3 clients put the token in ``?access_token=``; authbridge ignores it, but
+    the server's access log (uvicorn's, as ``authbridge serve`` runs it) must not keep it."""
+    issuer = FakeIssuer()
+    app = create_app(sqlite_settings(tmp_path), bridge=AuthBridge(issuer.verifier()))
+    caller = make_caller(issuer)
+    private = LogGuard()
+    private.watch_token(caller.token)
+    with (
+        UvicornThread(app, log_level="info") as base_url,
+        capturing(private, isolated=("uvicorn.access",)),
+    ):
+        with httpx.Client(base_url=base_url, timeout=10) as client:
+            alone = client.get("/api/tasks", params={"access_token": caller.token})
+            both = client.get(
+                "/api/tasks", params={"access_token": caller.token}, headers=caller.headers
+            )
+            deep = client.get("/api/tasks", params={"q": "x", "ACCESS_TOKEN": caller.token})
+        time.sleep(0.2)  # the access log line is written after the response
+    assert (alone.status_code, both.status_code) == (401, 400)
+    assert deep.status_code == 401
+    assert private.records_seen >= 3
+    assert private.leaks == [], [leak.what for leak in private.leaks]
+
+
+def test_v56_query_token_redaction_spellings() -> None:
+    from authbridge.fastapi.access_log import redact_query_tokens
+
+    token = ed25519_key("r").sign(ba_claims())
+    for path in (
+        f"/api/tasks?access_token={token}",
+        f"/api/tasks?q=1&access_token={token}&limit=2",
+        f"/api/tasks?ACCESS_TOKEN={token}",
+        f"/api/tasks?access%5Ftoken={token}",
+        f"/api/tasks?a=1;access_token={token}",
+    ):
+        redacted = redact_query_tokens(path)
+        assert token not in redacted
+        assert "[redacted]" in redacted
+    assert redact_query_tokens("/api/tasks?q=access_token") == "/api/tasks?q=access_token"
+    assert redact_query_tokens("/api/tasks?limit=2") == "/api/tasks?limit=2"
