@@ -2,8 +2,9 @@
 
 authbridge never reads ``?access_token=`` (V1), but a client that sends one still gets its URL
 written to uvicorn's access log, token included. ``redact_access_log`` adds a filter to the
-``uvicorn.access`` logger that replaces the value of every ``access_token`` query parameter
-(any letter case) with ``[redacted]`` before the line is formatted.
+``uvicorn.access`` logger that replaces, before the line is formatted, the value of every
+``access_token`` query parameter (any letter case) and anything shaped like a compact JWS
+(a token pasted into a path) with ``[redacted]``.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ ACCESS_LOGGER: Final = "uvicorn.access"
 REDACTED: Final = "[redacted]"
 # The parameter name may be percent-encoded by a client (access%5Ftoken).
 _QUERY_TOKEN: Final = re.compile(r"(?i)((?:^|[?&;])access(?:_|%5f)token=)[^&;#\s\"]*")
+# A base64url JSON header ("eyJ" is '{"') followed by two more segments.
+_JWS: Final = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 
 
 def redact_query_tokens(text: str) -> str:
-    """``text`` with every ``access_token`` query value replaced by ``[redacted]``."""
-    if "token" not in text.lower():
-        return text
-    return _QUERY_TOKEN.sub(lambda match: match.group(1) + REDACTED, text)
+    """``text`` with every ``access_token`` query value and JWS replaced by ``[redacted]``."""
+    if "token" in text.lower():
+        text = _QUERY_TOKEN.sub(lambda match: match.group(1) + REDACTED, text)
+    if "eyJ" in text:
+        text = _JWS.sub(REDACTED, text)
+    return text
 
 
 class QueryTokenRedactor(logging.Filter):
