@@ -51,8 +51,9 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 class CookieAuthenticator(Protocol):
     """Hook for session-cookie credentials (Better Auth ``session_token``).
 
-    Consulted only when a request carries no ``Authorization`` header. Return None when the
-    request has no cookie credential; raise an ``AuthError`` for a bad one.
+    Consulted only when a request carries no bearer credential (the header wins). Return
+    None when the request has no cookie credential; raise an ``AuthError`` for a bad one.
+    ``SessionCookieAuthenticator`` is the shipped implementation.
     """
 
     async def authenticate(self, connection: HTTPConnection) -> Principal | None: ...
@@ -73,6 +74,8 @@ class AuthBridge:
         self.verifier = verifier
         self.realm = check_realm(realm)
         self.sessions = sessions
+        # Session mode: bearer values may be URL-encoded session tokens (they contain "%").
+        self._session_bearers = verifier.sessions is not None
         self.audit = audit or AuditLog()
         self.websocket_auth_timeout = websocket_auth_timeout
         self._users = 0  # apps currently running with this bridge
@@ -84,9 +87,19 @@ class AuthBridge:
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> AuthBridge:
-        """The verifier from ``settings``; ``realm`` from ``AUTHBRIDGE_REALM`` unless given."""
+        """The verifier from ``settings``; ``realm`` from ``AUTHBRIDGE_REALM`` unless given.
+
+        With ``AUTHBRIDGE_SESSION_COOKIE=on`` the session cookie becomes a credential too
+        (``SessionCookieAuthenticator``, with its CSRF origin check), unless ``sessions=``
+        is given.
+        """
         options.setdefault("realm", settings.realm)
-        return cls(Verifier.from_settings(settings), **options)
+        verifier = Verifier.from_settings(settings)
+        if settings.session_cookie and verifier.sessions is not None:
+            from .session_cookies import SessionCookieAuthenticator
+
+            options.setdefault("sessions", SessionCookieAuthenticator(verifier.sessions))
+        return cls(verifier, **options)
 
     # --- wiring ---------------------------------------------------------------------------
 
@@ -166,7 +179,11 @@ class AuthBridge:
         """Like ``authenticate``; also says whether the answer came from the token cache."""
         scope = connection.scope
         try:
-            token = bearer_from_headers(scope["headers"], scope.get("query_string", b""))
+            token = bearer_from_headers(
+                scope["headers"],
+                scope.get("query_string", b""),
+                session_tokens=self._session_bearers,
+            )
         except TokenMissing:
             if self.sessions is not None:
                 principal = await self.sessions.authenticate(connection)

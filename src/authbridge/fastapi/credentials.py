@@ -25,6 +25,9 @@ __all__ = [
 
 # RFC 6750 §2.1 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+# With session mode on, a Better Auth session token may also arrive URL-encoded, as copied
+# from its cookie ("token.sig%3D"): the same characters plus "%".
+_SESSION_TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/%]+=*")
 FORM_CONTENT_TYPE: Final = b"application/x-www-form-urlencoded"
 _AUTHORIZATION: Final = b"authorization"
 
@@ -45,8 +48,15 @@ def query_has_access_token(query_string: bytes) -> bool:
     return any(name == "access_token" for name, _ in parse_qsl(text, keep_blank_values=True))
 
 
-def bearer_from_headers(headers: Iterable[tuple[bytes, bytes]], query_string: bytes = b"") -> str:
+def bearer_from_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    query_string: bytes = b"",
+    *,
+    session_tokens: bool = False,
+) -> str:
     """Return the bearer token, or raise ``TokenMissing`` / ``InvalidRequest``.
+
+    ``session_tokens`` also admits ``%`` (a URL-encoded Better Auth session token).
 
     * no ``Authorization`` header, or another scheme (``Basic ...``): ``TokenMissing``, which
       the HTTP layer answers with a 401 challenge carrying no error code (V47);
@@ -67,7 +77,8 @@ def bearer_from_headers(headers: Iterable[tuple[bytes, bytes]], query_string: by
         raise TokenMissing("The request uses an authentication scheme this API does not accept.")
     # Exactly one space, then exactly one b64token (RFC 6750 §2.1).
     token = credentials.decode("latin-1")
-    if not token or _B64TOKEN.fullmatch(token) is None:
+    syntax = _SESSION_TOKEN if session_tokens else _B64TOKEN
+    if not token or syntax.fullmatch(token) is None:
         raise InvalidRequest("The Authorization header is malformed.")
     if query_has_access_token(query_string):
         raise InvalidRequest("The request carries more than one credential.")

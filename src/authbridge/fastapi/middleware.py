@@ -3,9 +3,10 @@
 The dependencies record each request's authentication outcome in an ``AuthSlot`` kept in the
 ASGI scope (so several dependencies verify only once). When the response starts and the slot
 holds a ``Principal``, this middleware adds ``Cache-Control: no-store`` (unless the endpoint
-chose its own cache policy) and ``Vary: Authorization``, whatever the endpoint returned. An
-optional-auth route answering a signed-out caller gets ``Vary: Authorization`` only: its
-response depends on that header too.
+chose its own cache policy) and ``Vary: Authorization`` (``Authorization, Cookie`` when the
+bridge accepts session cookies), whatever the endpoint returned. An
+optional-auth route answering a signed-out caller gets the ``Vary`` header only: its
+response depends on those headers too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ __all__ = ["SLOT_KEY", "AuthSlot", "AuthStateMiddleware", "slot_of"]
 SLOT_KEY: Final = "authbridge.slot"
 _CACHE_CONTROL: Final = b"cache-control"
 _VARY: Final = b"vary"
+_BEARER_VARY: Final = (b"Authorization",)
+# Cookie mode: the answer also depends on the session cookie.
+_COOKIE_VARY: Final = (b"Authorization", b"Cookie")
 
 
 class AuthSlot:
@@ -41,7 +45,9 @@ def slot_of(scope: Scope) -> AuthSlot:
     return slot
 
 
-def _private(headers: list[tuple[bytes, bytes]], *, no_store: bool) -> list[tuple[bytes, bytes]]:
+def _private(
+    headers: list[tuple[bytes, bytes]], *, no_store: bool, vary: tuple[bytes, ...] = _BEARER_VARY
+) -> list[tuple[bytes, bytes]]:
     has_cache_control = not no_store
     vary_index = -1
     for index, (key, _) in enumerate(headers):
@@ -52,11 +58,15 @@ def _private(headers: list[tuple[bytes, bytes]], *, no_store: bool) -> list[tupl
     if not has_cache_control:
         headers.append((_CACHE_CONTROL, b"no-store"))
     if vary_index < 0:
-        headers.append((_VARY, b"Authorization"))
+        headers.append((_VARY, b", ".join(vary)))
     else:
         value = headers[vary_index][1]
-        if b"authorization" not in value.lower() and value.strip() != b"*":
-            headers[vary_index] = (_VARY, value + b", Authorization")
+        if value.strip() != b"*":
+            lowered = value.lower()
+            for name in vary:
+                if name.lower() not in lowered:
+                    value += b", " + name
+            headers[vary_index] = (_VARY, value)
     return headers
 
 
@@ -66,21 +76,24 @@ class AuthStateMiddleware:
     def __init__(self, app: ASGIApp, bridge: Any = None) -> None:
         self.app = app
         self.bridge = bridge
+        cookies = getattr(bridge, "sessions", None) is not None
+        self.vary = _COOKIE_VARY if cookies else _BEARER_VARY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         slot = scope[SLOT_KEY] = AuthSlot(self.bridge)
+        vary = self.vary
 
         async def send_private(message: Message) -> None:
             if message["type"] == "http.response.start":
                 if isinstance(slot.result, Principal):
                     headers: Any = message.get("headers") or []
-                    message["headers"] = _private(list(headers), no_store=True)
+                    message["headers"] = _private(list(headers), no_store=True, vary=vary)
                 elif slot.anonymous:  # an optional-auth route answered a signed-out caller
                     headers = message.get("headers") or []
-                    message["headers"] = _private(list(headers), no_store=False)
+                    message["headers"] = _private(list(headers), no_store=False, vary=vary)
             await send(message)
 
         await self.app(scope, receive, send_private)

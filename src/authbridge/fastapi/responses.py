@@ -21,7 +21,14 @@ from starlette.responses import Response
 
 from fastapi import HTTPException
 
-from ..errors import AuthError, InsufficientScope, InvalidRequest, KeysUnavailable, TokenMissing
+from ..errors import (
+    AuthError,
+    CsrfRejected,
+    InsufficientScope,
+    InvalidRequest,
+    KeysUnavailable,
+    TokenMissing,
+)
 
 __all__ = [
     "AuthHTTPException",
@@ -50,6 +57,7 @@ _BODY_DETAIL: Final = {
     "invalid_request": "The request carries a malformed or duplicated credential.",
     "insufficient_scope": "The access token lacks the required scope or role.",
     "keys_unavailable": "Authentication is temporarily unavailable. Retry later.",
+    "csrf_rejected": "The request's origin is not trusted.",
     "forbidden": "The request is not allowed.",
 }
 
@@ -104,7 +112,9 @@ def public_code(error: AuthError) -> str:
         return "insufficient_scope"
     if isinstance(error, KeysUnavailable):
         return "keys_unavailable"
-    if error.status == 403:  # e.g. a CSRF refusal for cookie credentials: not a token problem
+    if isinstance(error, CsrfRejected):  # a cookie sent cross-site: not a token problem
+        return "csrf_rejected"
+    if error.status == 403:
         return "forbidden"
     return "invalid_token"
 
@@ -129,7 +139,7 @@ def http_error_for(error: AuthError, realm: str) -> AuthHTTPException:
         assert isinstance(error, KeysUnavailable)
         headers["Retry-After"] = str(max(1, int(error.retry_after)))
         return AuthHTTPException(503, code, headers)
-    if code == "forbidden":
+    if code in ("csrf_rejected", "forbidden"):
         return AuthHTTPException(403, code, headers)
     headers["WWW-Authenticate"] = _challenge(realm, "invalid_token")
     return AuthHTTPException(401, "invalid_token", headers)

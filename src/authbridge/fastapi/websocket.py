@@ -1,12 +1,14 @@
 """WebSocket authentication that browsers can use.
 
-Browsers cannot set ``Authorization`` on a WebSocket, so three ways are accepted, in order:
+Browsers cannot set ``Authorization`` on a WebSocket, so these ways are accepted, in order:
 
 1. ``new WebSocket(url, ["bearer", token])``: the token travels in ``Sec-WebSocket-Protocol``;
    the server accepts the connection with the subprotocol ``bearer`` only (never echoing the
    token back);
 2. ``Authorization: Bearer <token>`` on the handshake (non-browser clients);
-3. neither: the server accepts, and the first message must be
+3. in cookie mode (``AUTHBRIDGE_SESSION_COOKIE=on``), Better Auth's session cookie, when the
+   handshake's ``Origin`` is trusted (cross-site WebSocket hijacking is refused);
+4. none of these: the server accepts, and the first message must be
    ``{"type": "auth", "token": "<token>"}`` within ``websocket_auth_timeout`` seconds.
 
 A refused connection is accepted and then closed with code 1008 (policy violation), or 1013
@@ -128,6 +130,15 @@ async def authenticate_websocket(
     token: str | None = None
     try:
         token, via_protocol = _handshake_token(websocket.scope)
+        if token is None and bridge.sessions is not None:
+            # Cookie mode: the browser's session cookie, with the handshake's Origin checked.
+            principal = await bridge.sessions.authenticate(websocket)
+            if principal is not None:
+                await websocket.accept()
+                bridge.audit.success(
+                    principal, scope=websocket.scope, cached=False, transport="websocket"
+                )
+                return principal
         if token is None:
             await websocket.accept()
             accepted = True
