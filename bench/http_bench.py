@@ -582,40 +582,57 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+def _color(name: str) -> str:
+    if name == "bare endpoint":
+        return "#888888"
+    if "PyJWT" in name:
+        return "#d62728"
+    if name.startswith("authbridge"):
+        return "#1f77b4"
+    if name.startswith(("alt:", "FastAPI floor")):
+        return "#9467bd"
+    return "#98df8a" if "no auth" in name else "#2ca02c"
+
+
 def chart(rows: dict[str, dict[str, Any]], meta: dict[str, Any], path: Path) -> None:
+    """Two panels, each on its own scale: the endpoint variants, and the Tasks API."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(rows)
-    values = [rows[n]["rps"] for n in names]
-    colors = [
-        "#888888"
-        if n == "bare endpoint"
-        else "#d62728"
-        if "PyJWT" in n
-        else "#1f77b4"
-        if n.startswith("authbridge")
-        else "#2ca02c"
-        if "no auth" not in n
-        else "#98df8a"
-        for n in names
+    groups = [
+        ("endpoint variants (label: × bare, p99)", [n for n in rows if not n.startswith("tasks")]),
+        ("Tasks API (label: p50, p99)", [n for n in rows if n.startswith("tasks")]),
     ]
-    fig, ax = plt.subplots(figsize=(9, 0.42 * len(names) + 1.4))
-    bars = ax.barh(names[::-1], values[::-1], color=colors[::-1])
-    for bar, name in zip(bars, names[::-1], strict=True):
-        row = rows[name]
-        ax.text(
-            bar.get_width(),
-            bar.get_y() + bar.get_height() / 2,
-            f" {row['rps']:,.0f}  ({row['vs_bare']:.2f}× bare, p99 {row['p99_ms']:.1f} ms)",
-            va="center",
-            fontsize=8,
-        )
-    ax.set_xlabel("requests per second (median of rounds; higher is better)")
-    ax.set_xlim(0, max(values) * 1.45)
-    ax.set_title(
+    groups = [(title, names) for title, names in groups if names]
+    heights = [0.42 * len(names) + 0.9 for _, names in groups]
+    fig, axes = plt.subplots(
+        len(groups),
+        1,
+        figsize=(9.5, sum(heights) + 0.8),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
+    for ax, (title, names) in zip(axes[:, 0], groups, strict=True):
+        values = [rows[n]["rps"] for n in names]
+        bars = ax.barh(names[::-1], values[::-1], color=[_color(n) for n in names[::-1]])
+        for bar, name in zip(bars, names[::-1], strict=True):
+            row = rows[name]
+            if name.startswith("tasks"):
+                label = (
+                    f" {row['rps']:,.0f}  (p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms)"
+                )
+            else:
+                label = f" {row['rps']:,.0f}  ({row['vs_bare']:.2f}×, p99 {row['p99_ms']:.1f} ms)"
+            ax.text(
+                bar.get_width(), bar.get_y() + bar.get_height() / 2, label, va="center", fontsize=8
+            )
+        ax.set_xlim(0, max(values) * 1.5)
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.tick_params(axis="y", labelsize=8)
+    axes[-1, 0].set_xlabel("requests per second, one worker unless noted (median of rounds)")
+    fig.suptitle(
         f"authbridge HTTP benchmark — {meta['generator']}, {meta['cpus']} CPUs, {meta['date']}",
         fontsize=10,
     )
@@ -636,7 +653,17 @@ def main() -> int:
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--only", help="comma list of scenario name prefixes to run")
     parser.add_argument("--out", default=str(RESULTS), help="results directory")
+    parser.add_argument(
+        "--render", action="store_true", help="only redraw http.md and http.png from http.json"
+    )
     args = parser.parse_args()
+    if args.render:
+        saved = json.loads((Path(args.out) / "http.json").read_text())
+        (Path(args.out) / "http.md").write_text(
+            markdown(saved["meta"], saved["rows"], saved["targets"])
+        )
+        chart(saved["rows"], saved["meta"], Path(args.out) / "http.png")
+        return 0
     favour_this_run()
     if args.quick:
         args.duration, args.rounds = 2.0, 1
