@@ -6,6 +6,7 @@ engine is created and, unless ``TASKS_RUN_MIGRATIONS=false``, migrated to head.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,7 +19,7 @@ from .cursor import CursorCodec
 from .db import create_engine
 from .dependencies import CODEC_STATE, ENGINE_STATE
 from .errors import install_error_handlers
-from .migrate import migrate
+from .migrate import upgrade_off_loop
 from .routes.account import build_account_router
 from .routes.health import build_health_router
 from .routes.tasks import build_tasks_router
@@ -37,10 +38,11 @@ def create_app(
 
     @asynccontextmanager
     async def database_lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
+        if settings.run_migrations:
+            await upgrade_off_loop(settings)
+        # Off the loop too: creating the engine may create the SQLite file's directory.
+        engine = await asyncio.to_thread(create_engine, settings)
         try:
-            if settings.run_migrations:
-                await migrate(engine, schema=settings.database_schema)
             setattr(app.state, ENGINE_STATE, engine)
             yield
         finally:

@@ -21,9 +21,17 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .db import create_engine
 from .models import VERSION_TABLE
+from .settings import ServiceSettings
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "migrate"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "current_revision",
+    "migrate",
+    "upgrade_off_loop",
+]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _ADVISORY_LOCK_KEY = 0x7A5C_0001  # any constant unique to this service
@@ -94,3 +102,20 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as connection:
         return await connection.run_sync(read)
+
+
+async def upgrade_off_loop(settings: ServiceSettings) -> None:
+    """Upgrade to head from a worker thread, with its own event loop and engine.
+
+    Alembic reads its scripts from disk (and SQLite may wait on the migration file lock);
+    none of that may block the loop that serves requests.
+    """
+
+    async def upgrade() -> None:
+        engine = create_engine(settings)
+        try:
+            await migrate(engine, schema=settings.database_schema)
+        finally:
+            await engine.dispose()
+
+    await asyncio.to_thread(asyncio.run, upgrade())
