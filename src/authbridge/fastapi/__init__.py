@@ -26,6 +26,7 @@ from .dependencies import (
 )
 from .openapi import SCHEME_NAME
 from .responses import AuthHTTPException
+from .session_cookies import SessionCookieAuthenticator
 from .websocket import WebSocketUser, authenticate_websocket, websocket_user
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "CurrentUser",
     "FailureThrottle",
     "OptionalUser",
+    "SessionCookieAuthenticator",
     "WebSocketUser",
     "authenticate_websocket",
     "bearer_scheme",
