@@ -359,7 +359,7 @@ async def test_malformed_bearer_is_still_400_in_session_mode(client: httpx.Async
         assert response.json()["code"] == "invalid_request"
 
 
-# ---- CSRF -----------------------------------------------------------------------------------------
+# ---- CSRF --------------------------------------------------------------------------------
 
 
 def csrf_body() -> dict[str, str]:
