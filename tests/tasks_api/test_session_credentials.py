@@ -1,0 +1,309 @@
+"""The Tasks API with Better Auth session credentials, end to end, on SQLite and PostgreSQL.
+
+A real Better Auth server (Node) signs users up and out; its database (SQLite file, or a
+schema of the local PostgreSQL) is the one authbridge reads sessions from. The Tasks API is
+configured only through environment variables, as ``authbridge serve`` would be, and its own
+database follows the same backend. JWTs and session tokens work side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from harness.better_auth import BAUser, BetterAuthServer, ServerPool
+from tasks_api.app import create_app
+from tasks_api.settings import ServiceSettings
+
+pytestmark = pytest.mark.interop
+
+BETTER_AUTH_PG = "postgresql://postgres@127.0.0.1:5432/test"
+WEB_ORIGIN = "http://localhost:3000"
+EVIL_ORIGIN = "https://evil.example"
+AUTHBRIDGE = str(Path(sys.executable).with_name("authbridge"))
+
+ServerFor = Callable[[str], BetterAuthServer]
+
+
+@pytest.fixture(scope="module")
+def servers(better_auth_module_factory: ServerPool) -> ServerFor:
+    """One Better Auth server per database backend, started when first needed."""
+    started: dict[str, BetterAuthServer] = {}
+
+    def server_for(backend: str) -> BetterAuthServer:
+        if backend not in started:
+            env: dict[str, str | int] = {"JWT_DEFINE_PAYLOAD": 1, "HARNESS_ADMIN": 1}
+            if backend == "postgres":
+                env["DATABASE_URL"] = BETTER_AUTH_PG
+            started[backend] = better_auth_module_factory(**env)
+        return started[backend]
+
+    return server_for
+
+
+@pytest.fixture
+def server(backend: str, servers: ServerFor) -> BetterAuthServer:
+    return servers(backend)
+
+
+def session_env(server: BetterAuthServer, **extra: str) -> dict[str, str]:
+    """Every authbridge variable the deployment needs: JWKS and the shared session table."""
+    env = {
+        "BETTER_AUTH_URL": server.base_url,
+        "BETTER_AUTH_SECRET": server.secret,
+        "AUTHBRIDGE_JWKS_URL": server.jwks_url,
+        "AUTHBRIDGE_SESSION_MODE": "database",
+        "AUTHBRIDGE_SESSION_DATABASE_URL": server.env.get("DATABASE_URL") or server.env["DB_PATH"],
+        "AUTHBRIDGE_SESSION_COOKIE": "on",
+        "AUTHBRIDGE_TRUSTED_ORIGINS": WEB_ORIGIN,
+    }
+    schema = server.env.get("DB_SCHEMA")
+    if schema:
+        env["AUTHBRIDGE_SESSION_TABLES"] = json.dumps({"schema": schema})
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(autouse=True)
+def no_outside_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Only the variables a test sets count: none from the caller, no ``.env`` in the cwd."""
+    for name in list(os.environ):
+        if name.startswith(("AUTHBRIDGE_", "BETTER_AUTH")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@asynccontextmanager
+async def tasks_api(
+    settings: ServiceSettings, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = create_app(settings)  # AuthBridge.from_env(): the same settings `serve` reads
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://tasks.test") as client:
+            yield client
+
+
+def with_cookie(user: BAUser, **headers: str) -> dict[str, str]:
+    """The cookie exactly as Better Auth set it, and the browser's other headers."""
+    return {"Cookie": user.cookie_header, **headers}
+
+
+def from_web(user: BAUser) -> dict[str, str]:
+    return with_cookie(user, Origin=WEB_ORIGIN)
+
+
+def titles(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return sorted(task["title"] for task in response.json()["items"])
+
+
+async def test_session_token_and_cookie_then_sign_out(
+    server: BetterAuthServer, settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = server.sign_up(name="Session User")
+    session_body, _ = server.get_session(user)
+    assert session_body is not None
+    session_id = session_body["session"]["id"]
+    async with tasks_api(settings, session_env(server), monkeypatch) as client:
+        me = await client.get("/api/me", headers=user.bearer)
+        assert me.status_code == 200, me.text
+        assert me.json()["sub"] == user.id
+        assert me.json()["credential"] == "session"
+        assert me.json()["session_id"] == session_id
+        assert me.json()["email"] == user.email
+
+        by_bearer = await client.post("/api/tasks", json={"title": "bearer"}, headers=user.bearer)
+        assert by_bearer.status_code == 201, by_bearer.text
+        encoded = {"Authorization": f"Bearer {user.cookie_value}"}  # URL-encoded form
+        by_encoded = await client.post("/api/tasks", json={"title": "encoded"}, headers=encoded)
+        assert by_encoded.status_code == 201, by_encoded.text
+        by_cookie = await client.post(
+            "/api/tasks", json={"title": "cookie"}, headers=from_web(user)
+        )
+        assert by_cookie.status_code == 201, by_cookie.text
+        assert by_cookie.headers["vary"] == "Authorization, Cookie"
+
+        expected = ["bearer", "cookie", "encoded"]
+        assert titles(await client.get("/api/tasks", headers=with_cookie(user))) == expected
+        assert titles(await client.get("/api/tasks", headers=user.bearer)) == expected
+        # The JWT for the same user sees the same tasks: both resolve to the user's id.
+        jwt_headers = {"Authorization": f"Bearer {server.get_jwt(user)}"}
+        assert titles(await client.get("/api/tasks", headers=jwt_headers)) == expected
+
+        server.sign_out(user)
+        for headers in (user.bearer, encoded, with_cookie(user), from_web(user)):
+            gone = await client.get("/api/tasks", headers=headers)
+            assert gone.status_code == 401
+            assert gone.json()["code"] == "invalid_token"
+        refused = await client.post("/api/tasks", json={"title": "late"}, headers=from_web(user))
+        assert refused.status_code == 401
+        # Without AUTHBRIDGE_JWT_SESSION_CHECK a JWT stays valid until it expires.
+        assert (await client.get("/api/tasks", headers=jwt_headers)).status_code == 200
+
+
+async def test_jwt_with_sid_is_rejected_right_after_sign_out(
+    server: BetterAuthServer, settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, other = server.sign_up(), server.sign_up()
+    jwt = {"Authorization": f"Bearer {server.get_jwt(user)}"}
+    other_jwt = {"Authorization": f"Bearer {server.get_jwt(other)}"}
+    env = session_env(server, AUTHBRIDGE_JWT_SESSION_CHECK="true")
+    async with tasks_api(settings, env, monkeypatch) as client:
+        me = (await client.get("/api/me", headers=jwt)).json()
+        assert me["credential"] == "jwt"
+        assert me["session_id"]  # Better Auth put the session id in `sid`
+        assert (
+            await client.post("/api/tasks", json={"title": "t"}, headers=jwt)
+        ).status_code == 201
+        for _ in range(3):  # verified repeatedly (cached signature, fresh session lookup)
+            assert (await client.get("/api/tasks", headers=jwt)).status_code == 200
+
+        server.sign_out(user)
+        revoked = await client.get("/api/tasks", headers=jwt)
+        assert revoked.status_code == 401
+        assert revoked.json()["code"] == "invalid_token"
+        assert (await client.get("/api/tasks", headers=other_jwt)).status_code == 200
+
+
+async def test_csrf_rules_on_the_tasks_api(
+    server: BetterAuthServer, settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = server.sign_up()
+    async with tasks_api(settings, session_env(server), monkeypatch) as client:
+        cross_site = await client.post(
+            "/api/tasks", json={"title": "x"}, headers=with_cookie(user, Origin=EVIL_ORIGIN)
+        )
+        assert cross_site.status_code == 403
+        assert cross_site.json() == {
+            "detail": "The request's origin is not trusted.",
+            "code": "csrf_rejected",
+        }
+        no_origin = await client.post("/api/tasks", json={"title": "x"}, headers=with_cookie(user))
+        assert no_origin.status_code == 403
+        assert no_origin.json()["code"] == "csrf_rejected"
+        assert titles(await client.get("/api/tasks", headers=user.bearer)) == []
+
+        same_site = await client.post("/api/tasks", json={"title": "ok"}, headers=from_web(user))
+        assert same_site.status_code == 201
+        task_url = same_site.headers["location"]
+        by_referer = await client.post(
+            "/api/tasks",
+            json={"title": "ref"},
+            headers=with_cookie(user, Referer=f"{WEB_ORIGIN}/tasks"),
+        )
+        assert by_referer.status_code == 201
+        foreign_read = await client.get("/api/tasks", headers=with_cookie(user, Origin=EVIL_ORIGIN))
+        assert titles(foreign_read) == ["ok", "ref"]
+        foreign_delete = await client.delete(
+            task_url, headers=with_cookie(user, Origin=EVIL_ORIGIN)
+        )
+        assert foreign_delete.status_code == 403
+        assert (await client.get(task_url, headers=from_web(user))).status_code == 200
+
+
+async def test_session_mode_off_refuses_session_credentials(
+    server: BetterAuthServer, settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = server.sign_up()
+    env = {
+        "BETTER_AUTH_URL": server.base_url,
+        "AUTHBRIDGE_JWKS_URL": server.jwks_url,
+    }
+    async with tasks_api(settings, env, monkeypatch) as client:
+        assert (await client.get("/api/tasks", headers=user.bearer)).status_code == 401
+        cookie_only = await client.get("/api/tasks", headers=from_web(user))
+        assert cookie_only.status_code == 401
+        assert cookie_only.json()["code"] == "token_missing"
+        jwt = {"Authorization": f"Bearer {server.get_jwt(user)}"}
+        assert (await client.get("/api/tasks", headers=jwt)).status_code == 200
+
+
+# ---- `authbridge serve`: a real process configured only by the environment -------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(servers: ServerFor, tmp_path: Path) -> Iterator[tuple[str, BetterAuthServer]]:
+    """``authbridge serve`` in session mode (SQLite for both), until the test ends."""
+    server = servers("sqlite")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHBRIDGE_", "BETTER_"))}
+    for name in ("DATABASE_URL", "DATABASE_SCHEMA", "PORT", "HOST", "WEB_CONCURRENCY"):
+        keep.pop(name, None)
+    env = {
+        **keep,
+        **session_env(server),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/tasks.db",
+        "CORS_ORIGINS": WEB_ORIGIN,
+    }
+    port = _free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [AUTHBRIDGE, "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield url, server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_authbridge_serve_reads_the_session_settings(
+    served: tuple[str, BetterAuthServer],
+) -> None:
+    url, server = served
+    user = server.sign_up()
+    with httpx.Client(base_url=url, timeout=10, trust_env=False) as client:
+        made = client.post("/api/tasks", json={"title": "served"}, headers=from_web(user))
+        assert made.status_code == 201, made.text
+        listed = client.get("/api/tasks", headers=user.bearer)
+        assert titles(listed) == ["served"]
+        jwt = {"Authorization": f"Bearer {server.get_jwt(user)}"}
+        assert titles(client.get("/api/tasks", headers=jwt)) == ["served"]
+        # A browser on the web origin reads it with credentials (CORS), the cookie carrying auth.
+        cors = client.get("/api/tasks", headers=from_web(user))
+        assert cors.headers["access-control-allow-origin"] == WEB_ORIGIN
+        assert cors.headers["access-control-allow-credentials"] == "true"
+        server.sign_out(user)
+        assert client.get("/api/tasks", headers=from_web(user)).status_code == 401
