@@ -82,3 +82,16 @@ def test_port_in_use_is_a_usage_error(cli: CLI, workdir: Path) -> None:
         assert f"cannot listen on 127.0.0.1:{port}" in clash.stderr
     finally:
         stop(issuer.process)
+
+
+def test_a_keys_file_broken_while_serving_answers_500(workdir: Path) -> None:
+    keys_file = workdir / "keys.json"
+    issuer = start_dev_issuer(workdir, keys_file)
+    try:
+        keys_file.write_text("not json")
+        response = httpx.get(issuer.jwks_url, trust_env=False)
+        assert response.status_code == 500
+        assert "not a readable authbridge dev keys file" in response.json()["message"]
+        assert issuer.process.poll() is None  # still serving
+    finally:
+        stop(issuer.process)

@@ -149,3 +149,12 @@ def test_production_refusal_in_json(cli: CLI) -> None:
     result = cli("mint", "--sub", "a", "--json", env={"AUTHBRIDGE_ENV": "production"})
     assert result.code == 2
     assert result.json()["variable"] == "AUTHBRIDGE_ENV"
+
+
+def test_a_corrupt_keys_file_is_a_config_error(cli: CLI, workdir: Path) -> None:
+    keys_file = workdir / "keys.json"
+    keys_file.write_text('{"keys": [{"kid": "x"}]}')
+    result = cli("mint", "--sub", "alice", "--keys-file", str(keys_file))
+    assert result.code == 2
+    assert "not a readable authbridge dev keys file" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar
 import typer
 
 from ..config import load_settings
+from ..errors import ConfigError
 from .dev_guard import dev_key_store, refuse_in_production
 from .devkeys import ASYMMETRIC_DEV_ALGORITHMS, DevKeyStore
 from .output import console, err_console, escape, fail_usage, guarded
@@ -33,7 +34,12 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == JWKS_PATH:
-            self._send(200, self.store.public_jwks())
+            try:
+                document = self.store.public_jwks()
+            except ConfigError as exc:
+                self._send(500, {"message": exc.problem})
+                return
+            self._send(200, document)
         elif path in ("/api/auth/ok", "/__health"):
             self._send(200, {"ok": True})
         else:

@@ -16,6 +16,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from ..errors import ConfigError
 from ..jose.algorithms import PrivateKey
 from ..jose.b64 import b64url_encode
 from ..keys.jwk import thumbprint
@@ -91,14 +92,26 @@ class DevKeyStore:
     def load(self) -> list[DevKey]:
         if not self.path.exists():
             return []
-        document = json.loads(self.path.read_text(encoding="utf-8"))
+        try:
+            return self._parse(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            raise ConfigError(
+                "--keys-file",
+                f"{self.path} is not a readable authbridge dev keys file.",
+                "delete it; the next `authbridge mint` makes new dev keys.",
+            ) from None
+
+    @staticmethod
+    def _parse(text: str) -> list[DevKey]:
         keys: list[DevKey] = []
-        for entry in document.get("keys", []):
+        for entry in json.loads(text)["keys"]:
             private = serialization.load_pem_private_key(entry["private_pem"].encode(), None)
             if not isinstance(
                 private, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
             ):
                 raise ValueError("unsupported key type in the dev keys file")
+            if entry["alg"] not in ASYMMETRIC_DEV_ALGORITHMS or type(entry["kid"]) is not str:
+                raise ValueError("unexpected key entry")
             keys.append(DevKey(kid=entry["kid"], alg=entry["alg"], private_key=private))
         return keys
 
