@@ -214,3 +214,16 @@ def test_compact_cookie_cache_shape_without_a_server(cli: CLI) -> None:
     assert document["kind"] == "cookie_cache_compact"
     assert "T" * 32 not in json.dumps(document)
     assert base64.urlsafe_b64decode(value + "==")  # sanity: it really is base64url JSON
+
+
+def test_pasted_better_auth_response_headers(cli: CLI, better_auth: BetterAuthServer) -> None:
+    user = better_auth.sign_up()
+    _, jwt_header = better_auth.get_session(user)
+    assert jwt_header is not None
+    document = cli("decode", f"set-auth-jwt: {jwt_header}", "--json").json()
+    assert document["kind"] == "jwt"
+    assert document["claims"]["sub"] == user.id
+    assert "Read the value of Better Auth's set-auth-jwt header." in document["notes"]
+    document = cli("decode", f"Set-Auth-Token: {user.signed_token}", "--json").json()
+    assert document["kind"] == "session_token"
+    assert document["details"]["signed"] is True

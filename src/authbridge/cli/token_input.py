@@ -15,6 +15,8 @@ __all__ = ["MAX_INPUT_CHARS", "CleanToken", "clean_token", "read_token_argument"
 
 MAX_INPUT_CHARS: Final = 64 * 1024
 _HEADER: Final = re.compile(r"^authorization\s*:\s*", re.IGNORECASE)
+# Better Auth's response headers: set-auth-jwt (a JWT), set-auth-token (the session token).
+_RESPONSE_HEADER: Final = re.compile(r"^(set-auth-jwt|set-auth-token)\s*:\s*", re.IGNORECASE)
 _BEARER: Final = re.compile(r"^bearer\s+", re.IGNORECASE)
 _COOKIE_HEADER: Final = re.compile(r"^(set-)?cookie\s*:\s*", re.IGNORECASE)
 _COOKIE_PAIR: Final = re.compile(
@@ -43,6 +45,10 @@ def clean_token(raw: str) -> CleanToken:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         value = value[1:-1].strip()
         notes.append("Removed the surrounding quotes.")
+    response_header = _RESPONSE_HEADER.match(value)
+    if response_header:
+        value = value[response_header.end() :].strip()
+        notes.append(f"Read the value of Better Auth's {response_header.group(1).lower()} header.")
     header = _HEADER.match(value)
     if header:
         value = value[header.end() :]
