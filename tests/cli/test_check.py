@@ -127,3 +127,25 @@ def test_passwords_in_urls_are_masked(issuer_cli: CLI) -> None:
     row = _rows(result)["AUTHBRIDGE_SESSION_DATABASE_URL"]
     assert row["value"] == "postgresql+asyncpg://tasks:••••••@127.0.0.1:5432/test"
     assert "hunter2-database-password" not in result.stdout
+
+
+def test_frontend_env_must_agree_with_the_api(
+    issuer_cli: CLI, dev_issuer: DevIssuer, git_repo: Path
+) -> None:
+    frontend = git_repo / "web" / ".env.local"
+    localhost = dev_issuer.issuer.replace("127.0.0.1", "localhost")
+    frontend.write_text(f"BETTER_AUTH_URL={localhost}\nBETTER_AUTH_SECRET={OTHER_STRONG}\n")
+    result = issuer_cli("check", "--json", env={"BETTER_AUTH_SECRET": STRONG})
+    assert result.code == 1
+    secret, url = _checks(result, "frontend")
+    assert secret["status"] == "fail"
+    assert "BETTER_AUTH_SECRET differs between web/.env.local and this API" in secret["detail"]
+    assert url["status"] == "warn"
+    assert localhost in url["detail"]
+    assert STRONG not in result.stdout
+    assert OTHER_STRONG not in result.stdout
+
+    frontend.write_text(f"BETTER_AUTH_URL={dev_issuer.issuer}\nBETTER_AUTH_SECRET={STRONG}\n")
+    agreed = issuer_cli("check", "--json", env={"BETTER_AUTH_SECRET": STRONG})
+    assert agreed.code == 0, agreed.output
+    assert [c["status"] for c in _checks(agreed, "frontend")] == ["pass", "pass"]

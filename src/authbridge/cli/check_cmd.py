@@ -2,11 +2,13 @@
 
 Secrets are shown masked (presence and length only). Checks: the settings load, a verifier
 can be built from them, the JWKS answers with usable keys, issuer and audience agree with
-``BETTER_AUTH_URL``, and secrets are strong enough.
+``BETTER_AUTH_URL``, secrets are strong enough, and the frontend's ``web/.env.local`` (when
+present) has the same ``BETTER_AUTH_SECRET`` and ``BETTER_AUTH_URL``.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 from pathlib import Path
@@ -18,14 +20,17 @@ from dotenv import dotenv_values
 from pydantic import AliasChoices, SecretStr
 from rich.table import Table
 
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, origin_of
 from ..errors import ConfigError
 from ..keys.secret import check_secret
 from ..verifier import Verifier
 from .doctor import Check
+from .envfile import read_env_value
 from .jwks_cmd import describe_key_set
 from .jwks_fetch import JWKSFetchError, fetch_jwks_document
 from .output import EXIT_INVALID, EXIT_USAGE, console, emit_json, escape, guarded, mask_secret
+from .private_files import repo_root
+from .secret_cmd import FRONTEND_ENV
 
 __all__ = ["check_command", "effective_settings"]
 
@@ -181,6 +186,46 @@ def _check_origins(settings: Settings, checks: list[Check]) -> None:
         )
 
 
+def _check_frontend(settings: Settings, checks: list[Check]) -> None:
+    """The API and the Next.js frontend must agree on the secret and the base URL."""
+    frontend = repo_root() / FRONTEND_ENV
+    if not frontend.is_file():
+        return
+    shown = str(FRONTEND_ENV)
+    web_secret = read_env_value(frontend, "BETTER_AUTH_SECRET")
+    api_secret = settings.current_better_auth_secret()
+    if web_secret and api_secret and not hmac.compare_digest(web_secret, api_secret):
+        checks.append(
+            Check(
+                "frontend",
+                "fail",
+                f"BETTER_AUTH_SECRET differs between {shown} and this API: session tokens and "
+                "cookies will fail their signature check.",
+                "Use the same value in both (`authbridge secret --write --force` sets both).",
+            )
+        )
+    elif web_secret and api_secret:
+        checks.append(Check("frontend", "pass", f"BETTER_AUTH_SECRET matches {shown}"))
+    web_url = read_env_value(frontend, "BETTER_AUTH_URL")
+    if web_url and settings.better_auth_url:
+        try:
+            same = origin_of(web_url) == settings.base_origin
+        except ConfigError:
+            same = False
+        if same:
+            checks.append(Check("frontend", "pass", f"BETTER_AUTH_URL matches {shown}"))
+        else:
+            checks.append(
+                Check(
+                    "frontend",
+                    "warn",
+                    f"BETTER_AUTH_URL is {web_url} in {shown} but {settings.better_auth_url} "
+                    "here: tokens' iss and aud come from the frontend's value.",
+                    "Make them the same origin (localhost and 127.0.0.1 differ).",
+                )
+            )
+
+
 def _check_jwks(settings: Settings, checks: list[Check]) -> None:
     asymmetric, _ = settings.split_algorithms()
     source = settings.resolved_jwks_url() or settings.jwks_file
@@ -257,6 +302,7 @@ def check_command(
         checks.append(Check("verifier", "pass", f"trusted paths: {paths}"))
     _check_origins(settings, checks)
     _check_secrets(settings, checks)
+    _check_frontend(settings, checks)
     if not skip_network:
         _check_jwks(settings, checks)
     failed = any(check.status == "fail" for check in checks)
