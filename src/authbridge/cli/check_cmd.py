@@ -82,7 +82,9 @@ def effective_settings(settings: Settings) -> list[dict[str, Any]]:
         rows.append(
             {"variable": variable, "value": _shown_value(variable, value), "source": source}
         )
-    derived_from = "derived from BETTER_AUTH_URL"
+    derived_from = (
+        "derived from BETTER_AUTH_URL" if settings.better_auth_url else "unset (no BETTER_AUTH_URL)"
+    )
     issuer_source = "AUTHBRIDGE_ISSUER" if settings.issuer else derived_from
     audience_source = "AUTHBRIDGE_AUDIENCE" if settings.audience else derived_from
     jwks_source = "AUTHBRIDGE_JWKS_URL" if settings.jwks_url else derived_from
