@@ -4,7 +4,8 @@ authbridge never reads ``?access_token=`` (V1), but a client that sends one stil
 written to uvicorn's access log, token included. ``redact_access_log`` adds a filter to the
 ``uvicorn.access`` logger that replaces, before the line is formatted, the value of every
 ``access_token`` query parameter (any letter case) and anything shaped like a compact JWS
-(a token pasted into a path) with ``[redacted]``.
+(a token pasted into a path) with ``[redacted]``. uvicorn logs WebSocket handshakes, URL and
+all, on ``uvicorn.error``, so that logger gets the filter too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import logging
 import re
 from typing import Final
 
-__all__ = ["ACCESS_LOGGER", "QueryTokenRedactor", "redact_access_log", "redact_query_tokens"]
+__all__ = ["ACCESS_LOGGERS", "QueryTokenRedactor", "redact_access_log", "redact_query_tokens"]
 
-ACCESS_LOGGER: Final = "uvicorn.access"
+ACCESS_LOGGERS: Final = ("uvicorn.access", "uvicorn.error")
 REDACTED: Final = "[redacted]"
 # The parameter name may be percent-encoded by a client (access%5Ftoken).
 _QUERY_TOKEN: Final = re.compile(r"(?i)((?:^|[?&;])access(?:_|%5f)token=)[^&;#\s\"]*")
@@ -46,8 +47,9 @@ class QueryTokenRedactor(logging.Filter):
         return True
 
 
-def redact_access_log(logger_name: str = ACCESS_LOGGER) -> None:
-    """Install the filter once on ``logger_name`` (idempotent)."""
-    logger = logging.getLogger(logger_name)
-    if not any(isinstance(existing, QueryTokenRedactor) for existing in logger.filters):
-        logger.addFilter(QueryTokenRedactor())
+def redact_access_log(logger_names: tuple[str, ...] = ACCESS_LOGGERS) -> None:
+    """Install the filter once on each logger (idempotent)."""
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, QueryTokenRedactor) for existing in logger.filters):
+            logger.addFilter(QueryTokenRedactor())
