@@ -7,6 +7,8 @@ guard so that a leak fails *this* test, with the record in hand.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
 from pathlib import Path
@@ -20,9 +22,10 @@ from security_support import (
     sqlite_settings,
 )
 
-from authbridge.fastapi import AuthBridge
+from authbridge.fastapi import AuthBridge, WebSocketUser
 from authbridge.jose.b64 import b64url_encode
 from authbridge.testing import FakeIssuer
+from fastapi import WebSocket
 from security.log_guard import LogGuard, capturing, guard
 from tasks_api.app import create_app
 from tokens import ba_claims, cookie_cache_jwt, ed25519_key, hs_secret
@@ -174,3 +177,36 @@ def test_v56_query_token_redaction_spellings() -> None:
         assert "[redacted]" in redacted
     assert redact_query_tokens("/api/tasks?q=access_token") == "/api/tasks?q=access_token"
     assert redact_query_tokens("/api/tasks?limit=2") == "/api/tasks?limit=2"
+
+
+async def test_v56_a_websocket_url_token_stays_out_of_the_server_log() -> None:
+    """Browsers cannot set headers on a WebSocket, so some clients put the token in the URL;
+    uvicorn logs each handshake's URL on ``uvicorn.error``."""
+    import websockets
+
+    from fastapi import FastAPI
+
+    issuer = FakeIssuer()
+    bridge = AuthBridge(issuer.verifier())
+    app = FastAPI()
+    bridge.install(app)
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket, user: WebSocketUser) -> None:
+        await websocket.send_json({"sub": user.sub})
+        await websocket.close()
+
+    caller = make_caller(issuer)
+    private = LogGuard()
+    private.watch_token(caller.token)
+    with (
+        UvicornThread(app, log_level="info") as base_url,
+        capturing(private, isolated=("uvicorn.error", "uvicorn.access")),
+    ):
+        url = base_url.replace("http://", "ws://") + f"/ws?access_token={caller.token}"
+        async with websockets.connect(url, subprotocols=["bearer", caller.token]) as socket:
+            reply = json.loads(await socket.recv())
+        await asyncio.sleep(0.2)
+    assert reply == {"sub": caller.sub}
+    assert private.records_seen >= 1
+    assert private.leaks == [], [leak.what for leak in private.leaks]
