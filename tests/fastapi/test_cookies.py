@@ -29,6 +29,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.websockets import WebSocketDisconnect
 
@@ -566,3 +569,110 @@ def test_websocket_cookie_needs_a_trusted_origin(
             socket.receive_json()
         assert closed.value.code == 1008
         assert closed.value.reason == "csrf_rejected"
+
+
+# ---- robustness: any cookie or origin bytes get a clean answer ----------------------------------
+
+COOKIE_NAME = b"better-auth.session_token"
+REFUSALS = {401: {"token_missing", "invalid_token"}, 403: {"csrf_rejected"}}
+
+
+async def raw_call(app: Any, method: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, Any]:
+    """One request straight into the ASGI app, below any HTTP client's header checks."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "https",
+        "path": "/items" if method != "GET" else "/me",
+        "raw_path": b"/items",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"api.test"), *headers],
+        "client": ("127.0.0.1", 1234),
+        "server": ("127.0.0.1", 443),
+    }
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        messages.append(dict(message))
+
+    await app(scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    return messages[0]["status"], json.loads(body)
+
+
+@pytest.fixture
+async def live_app(database: AuthDatabase, jwt_issuer: FakeIssuer) -> AsyncIterator[Any]:
+    app = build_app(AuthBridge.from_settings(session_settings(database, jwt_issuer)))
+    async with LifespanManager(app) as manager:
+        yield manager.app
+
+
+@pytest.fixture
+async def live_session(database: AuthDatabase) -> Session:
+    return await database.sign_in()
+
+
+junk = st.binary(max_size=200)
+cookie_values = st.one_of(
+    junk,
+    st.builds(lambda v: COOKIE_NAME + b"=" + v, junk),
+    st.builds(lambda v: b"a=1; " + COOKIE_NAME + b"=" + v + b"; b=2", junk),
+)
+origins = st.one_of(
+    junk,
+    st.sampled_from([APP_ORIGIN, AUTH_URL, EVIL_ORIGIN, "null", ""]).map(str.encode),
+)
+
+
+@hypothesis_settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    method=st.sampled_from(["GET", "POST", "DELETE"]),
+    cookie_value=cookie_values,
+    origin=st.one_of(st.none(), origins),
+    referer=st.one_of(st.none(), origins),
+)
+async def test_any_cookie_and_origin_is_answered_cleanly(
+    live_app: Any,
+    method: str,
+    cookie_value: bytes,
+    origin: bytes | None,
+    referer: bytes | None,
+) -> None:
+    headers = [(b"cookie", cookie_value)]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    if referer is not None:
+        headers.append((b"referer", referer))
+    status, body = await raw_call(live_app, method, headers)
+    assert status in REFUSALS, body  # no valid session cookie among these bytes
+    assert body["code"] in REFUSALS[status]
+
+
+@hypothesis_settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(method=st.sampled_from(["GET", "POST", "DELETE"]), origin=origins, referer=origins)
+async def test_a_valid_cookie_passes_exactly_when_the_origin_is_trusted(
+    live_app: Any, live_session: Session, method: str, origin: bytes, referer: bytes
+) -> None:
+    cookie_header = COOKIE_NAME + b"=" + live_session.cookie_value.encode()
+    headers = [(b"cookie", cookie_header), (b"origin", origin), (b"referer", referer)]
+    status, body = await raw_call(live_app, method, headers)
+    trusted = origin in (APP_ORIGIN.encode(), AUTH_URL.encode())
+    if method == "GET" or trusted:
+        assert status == 200, body
+        assert body["sub"] == live_session.user_id
+    else:
+        assert (status, body["code"]) == (403, "csrf_rejected")
