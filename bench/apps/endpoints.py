@@ -8,8 +8,8 @@
   the endpoint reads ``request.user`` (no dependency; see ``middleware_auth.py``);
 * ``empty_dependency_app``: the endpoint with one empty ``async`` dependency and no
   authentication: FastAPI's own floor for any dependency-based design;
-* ``tasks_app`` / ``tasks_noauth_app``: the Tasks API, and the same app with authentication
-  replaced by a fixed caller (``dependency_overrides``), for the cost of auth on real handlers.
+* ``tasks_app`` / ``tasks_noauth_app``: the Tasks API, and the same app whose authbridge
+  dependency returns a fixed caller without verifying, for the cost of auth on real handlers.
 
 No ``from __future__ import annotations``: FastAPI must resolve the local dependencies.
 
@@ -22,10 +22,10 @@ import os
 from typing import Annotated, Any
 
 import jwt
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from authbridge.fastapi import AuthBridge, CurrentUser
-from authbridge.fastapi.dependencies import principal_overrides
+from authbridge.fastapi.dependencies import BearerPrincipal
 from authbridge.principal import Principal
 from fastapi import Depends, FastAPI, HTTPException, Request
 
@@ -129,10 +129,20 @@ def tasks_app() -> FastAPI:
 
 
 def tasks_noauth_app() -> FastAPI:
-    """The Tasks API with every authbridge dependency answering a fixed caller."""
+    """The Tasks API with authbridge's dependency answering a fixed caller at once.
+
+    The dependency stays in place (same FastAPI work per request); only verification is
+    skipped. ``app.dependency_overrides`` is not used: FastAPI re-inspects an overridden
+    dependency's signature on every request, which would make "without auth" the slower one.
+    """
     from tasks_api.app import create_app
 
-    app = create_app()
     caller = Principal(sub=os.environ["BENCH_SUB"], issuer=os.environ["AUTHBRIDGE_ISSUER"])
-    app.dependency_overrides.update(principal_overrides(caller))
-    return app
+
+    async def fixed_caller(
+        self: BearerPrincipal, request: Request, security_scopes: SecurityScopes
+    ) -> Principal:
+        return caller
+
+    BearerPrincipal.__call__ = fixed_caller  # type: ignore[method-assign]  # this process only
+    return create_app()
