@@ -1,0 +1,126 @@
+"""End to end: ``authbridge serve --workers 2`` configured from the environment with Redis.
+A revocation made from a shell reaches both worker processes within a second, on cache hits;
+the shared JWKS copy means the workers fetch the issuer's keys once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from scale_helpers import REDIS_URL, free_port
+
+from authbridge.testing import FakeIssuer
+
+pytestmark = [pytest.mark.redis]
+
+
+@pytest.fixture
+def issuer() -> Iterator[FakeIssuer]:
+    fake = FakeIssuer(base_url=None)
+    fake.start_server()
+    try:
+        yield fake
+    finally:
+        fake.stop_server()
+
+
+@pytest.fixture
+def server(issuer: FakeIssuer, prefix: str, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AUTHBRIDGE_", "BETTER_AUTH_", "DATABASE_", "TASKS_"))
+    }
+    env.update(
+        AUTHBRIDGE_JWKS_URL=issuer.jwks_url,
+        AUTHBRIDGE_ISSUER=issuer.issuer,
+        AUTHBRIDGE_AUDIENCE=issuer.issuer,
+        AUTHBRIDGE_REDIS_URL=REDIS_URL,
+        AUTHBRIDGE_REDIS_PREFIX=prefix,
+        AUTHBRIDGE_REVOCATION="true",
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}",
+    )
+    authbridge = Path(sys.executable).parent / "authbridge"
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [str(authbridge), "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(origin + "/readyz", timeout=2).status_code == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((tmp_path / "server.log").read_text()[-3000:])
+            time.sleep(0.2)
+        yield origin
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+async def statuses(client: httpx.AsyncClient, token: str, count: int) -> set[int]:
+    """Statuses of ``count`` requests over fresh connections (so both workers answer)."""
+
+    async def one() -> int:
+        answer = await client.get(
+            "/api/tasks", headers={"Authorization": f"Bearer {token}", "Connection": "close"}
+        )
+        return answer.status_code
+
+    return set(await asyncio.gather(*(one() for _ in range(count))))
+
+
+async def test_sign_out_everywhere_reaches_every_worker(
+    server: str, issuer: FakeIssuer, prefix: str, redis_client: Redis
+) -> None:
+    token = issuer.token(now=time.time() - 30)
+    other_user = issuer.token(issuer.make_user(), now=time.time() - 30)
+    async with httpx.AsyncClient(base_url=server, timeout=30) as client:
+        assert await statuses(client, token, 40) == {200}  # both workers have it cached now
+        env = {**os.environ, "AUTHBRIDGE_REDIS_URL": REDIS_URL, "AUTHBRIDGE_REDIS_PREFIX": prefix}
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "authbridge.revocation",
+                "user",
+                issuer.issuer,
+                issuer.user["id"],
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        await asyncio.sleep(1.0)
+        assert await statuses(client, token, 40) == {401}
+        assert await statuses(client, other_user, 10) == {200}
+        fresh = issuer.token(now=time.time() + 1)  # a new sign-in, next second
+        assert await statuses(client, fresh, 10) == {200}
+    # Two workers, one fetch of the issuer's keys (the other took the shared copy).
+    assert issuer.server is not None
+    assert issuer.server.requests == 1
