@@ -318,6 +318,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not guard.leaks:
+        terminalreporter.write_line(
+            f"log guard: {guard.records_seen} log records checked against {guard.watched} "
+            "watched tokens and secrets: no leak"
+        )
         return
     terminalreporter.section("log guard: secrets in log records", red=True)
     terminalreporter.line(
