@@ -13,11 +13,12 @@ A record is a leak when it holds
   ``watch(value)``;
 * or anything shaped like a compact JWS or a Better Auth signed session token, whoever made it.
 
-HTTP transport loggers (``httpx``, ``httpcore``) are held to a narrower rule: they must never
-carry a *secret*, but tokens there are expected. They record what a *client* put on the wire:
-``httpcore`` dumps raw request/response headers at DEBUG (``Set-Cookie``, ``set-auth-jwt``) and
-``httpx`` logs each request URL at INFO, so the test suite's own clients (talking to Better
-Auth, or deliberately putting a token in a URL to prove it is refused) would show up there. The
+HTTP transport loggers (``httpx``, ``httpcore``, ``websockets``) are held to a narrower rule:
+they must never carry a *secret*, but tokens there are expected. They record what a *client*
+put on the wire: ``httpcore`` and ``websockets`` dump raw headers at DEBUG (``Set-Cookie``,
+``set-auth-jwt``, ``Sec-WebSocket-Protocol``) and ``httpx`` logs each request URL at INFO, so
+the test suite's own clients (talking to Better Auth, or deliberately putting a token in a URL
+to prove it is refused) would show up there. The
 system under test never logs incoming requests through them; SECURITY.md tells deployments to
 keep them above DEBUG.
 
@@ -42,7 +43,7 @@ import pytest
 __all__ = ["Leak", "LogGuard", "guard", "watch", "watch_token"]
 
 # Loggers of HTTP client transports: checked for secrets only (see the module docstring).
-TRANSPORT_LOGGERS: Final = ("httpx", "httpcore")
+TRANSPORT_LOGGERS: Final = ("httpx", "httpcore", "websockets")
 
 # Shortest value worth watching: shorter strings collide with ordinary log text.
 MIN_WATCH_CHARS: Final = 16
