@@ -112,9 +112,10 @@ async def run(args: argparse.Namespace, tokens: list[str] | None) -> dict[str, f
     budget = [args.max_requests]
     started = time.perf_counter()
     stop_at = started + args.duration
+    shared_index = count()  # one sequence for all connections: each token is sent once
     await asyncio.gather(
         *(
-            worker(host, port, requests, fixed, count(), stop_at, budget, latencies, stats)
+            worker(host, port, requests, fixed, shared_index, stop_at, budget, latencies, stats)
             for _ in range(args.connections)
         )
     )
