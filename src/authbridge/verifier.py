@@ -7,6 +7,7 @@ exactly one path, by the family of its ``alg`` and, when several paths share a f
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from .errors import (
     ConfigError,
     InvalidIssuer,
     InvalidSignature,
+    KeysUnavailable,
     TokenMissing,
     TokenRevoked,
     TokenTooLarge,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = ["TrustedIssuer", "Verifier"]
 
 DEFAULT_MAX_TOKEN_BYTES: Final = 8192
+_sessions_logger: Final = logging.getLogger("authbridge.sessions")
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +277,14 @@ class Verifier:
         for path in self.paths:
             await path.keys.start()
         if self.sessions is not None:
-            await self.sessions.start()
+            try:
+                await self.sessions.start()
+            except KeysUnavailable:
+                # Like a down JWKS, not fatal: Better Auth may not have migrated its tables
+                # yet. Session credentials get 503 until the store answers.
+                _sessions_logger.warning(
+                    "session store check failed at startup; it is retried on first use"
+                )
         if self.revocations is not None:
             await self.revocations.start()
 

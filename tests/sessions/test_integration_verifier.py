@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sessions_builders import new_token, sign
 
 from authbridge.config import Settings
 from authbridge.errors import ConfigError, SessionInvalid, TokenRevoked
@@ -169,3 +170,31 @@ async def test_secure_cookie_with_custom_prefix_over_http(better_auth_factory: S
             assert response.json() == user.id
             server.sign_out(user)
             assert (await client.post("/whoami", headers=headers)).status_code == 401
+
+
+async def test_starts_before_better_auth_has_made_its_tables(
+    better_auth_factory: ServerPool, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``make run`` starts the API and Better Auth together: an empty session database at
+    startup is a warning, then 503s, and sessions work once Better Auth has migrated."""
+    import secrets
+
+    from authbridge.errors import KeysUnavailable
+
+    db_path = tmp_path / "later.db"
+    secret = secrets.token_urlsafe(32)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        BETTER_AUTH_URL="http://127.0.0.1:9",
+        BETTER_AUTH_SECRET=secret,
+        AUTHBRIDGE_SESSION_MODE="database",
+        AUTHBRIDGE_SESSION_DATABASE_URL=str(db_path),
+    )
+    with caplog.at_level("WARNING", logger="authbridge.sessions"):
+        async with Verifier.from_settings(settings) as verifier:
+            assert "session store check failed" in caplog.text
+            with pytest.raises(KeysUnavailable):
+                await verifier.verify(sign(new_token(), secret))  # signed, so looked up
+            server = better_auth_factory(BETTER_AUTH_SECRET=secret, DB_PATH=str(db_path))
+            user = server.sign_up()
+            assert (await verifier.verify(user.signed_token)).sub == user.id
