@@ -184,7 +184,15 @@ def _check_format(diagnosis: Diagnosis, value: str) -> bool:
     if found.kind == "jwt":
         diagnosis.add("format", "pass", "a compact JWS: three base64url segments")
         return True
-    reason = " ".join([f"This is a {found.title}, not a JWT.", *found.explanation])
+    if found.kind == "unknown":
+        opening = f"{found.title}."
+    else:
+        title = found.title
+        if title.startswith(("Encrypted", "Empty")):  # common nouns, not names
+            title = title[0].lower() + title[1:]
+        article = "an" if title[0] in "AEIOUaeiou" else "a"
+        opening = f"This is {article} {title}, not a JWT."
+    reason = " ".join([opening, *found.explanation])
     diagnosis.add("format", "fail", reason, _FORMAT_FIX.get(found.kind))
     return found.is_jws
 
