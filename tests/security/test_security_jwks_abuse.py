@@ -105,6 +105,9 @@ def _break(server: JWKSServer, how: str) -> None:
         server.endless = True
     elif how == "slow":
         server.delay = 5
+    elif how == "gzip-bomb":  # ~50 KB on the wire, 50 MB inflated
+        server.body = b'{"keys":[' + b" " * 50_000_000 + b"]}"
+        server.encoding = "gzip"
     else:
         raise AssertionError(how)
 
@@ -120,6 +123,7 @@ OUTAGES = [
     "5MB",
     "5MB-no-length",
     "slow",
+    "gzip-bomb",
 ]
 
 
