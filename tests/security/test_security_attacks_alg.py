@@ -65,14 +65,13 @@ async def test_baseline_the_real_keys_verify(ring: KeyRing) -> None:
         for key in ring.all:
             principal = await verifier.verify(key.sign(ba_claims()))
             assert principal.issuer == ISSUER
-        hs = sign_raw(
-            dumps({"alg": "HS256"}),
-            dumps(ba_claims(issuer=HS_ISSUER, audience=HS_AUDIENCE)),
-            ring.secret.encode(),
-            "HS256",
-        )
-        if len(verifier.paths) == 2:
-            assert (await verifier.verify(hs)).issuer == HS_ISSUER
+    service_token = sign_raw(
+        dumps({"alg": "HS256"}),
+        dumps(ba_claims(issuer=HS_ISSUER, audience=HS_AUDIENCE)),
+        ring.secret.encode(),
+        "HS256",
+    )
+    assert (await ring.two_paths().verify(service_token)).issuer == HS_ISSUER
 
 
 # --- alg none ------------------------------------------------------------------------------
