@@ -8,6 +8,7 @@ each is the one property under test.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import time
@@ -89,7 +90,7 @@ async def test_embedded_and_remote_key_references_are_refused_and_never_contacte
                 for verifier in (ring.jwks_only(), ring.two_paths()):
                     error = await refused(verifier, token)
                     assert isinstance(error, TokenMalformed), (sorted(extra), error)
-        time.sleep(0.2)  # a background fetch, if any, would have connected by now
+        await asyncio.sleep(0.2)  # a background fetch, if any, would have connected by now
         assert served.requests == 0
         assert [trap.connections for trap in traps] == [0, 0]
 
