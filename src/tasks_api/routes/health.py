@@ -2,6 +2,8 @@
 
 import asyncio
 import logging
+import time
+import weakref
 from typing import Any, Final
 
 from fastapi.responses import JSONResponse
@@ -18,6 +20,10 @@ __all__ = ["build_health_router", "database_ready", "keys_ready"]
 
 logger = logging.getLogger("tasks_api")
 _CHECK_TIMEOUT_S: Final = 3.0
+# /readyz needs no credentials: probes may refetch an empty key set at most this often, so a
+# flood of them never becomes a flood of JWKS requests to the issuer.
+_REFRESH_INTERVAL_S: Final = 5.0
+_last_refresh: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
 
 
 async def database_ready(engine: AsyncEngine) -> bool:
@@ -41,6 +47,11 @@ async def keys_ready(bridge: AuthBridge) -> bool:
         refresh = getattr(source, "refresh", None)
         if refresh is None:
             return False
+        now = time.monotonic()
+        last = _last_refresh.get(source)
+        if last is not None and now - last < _REFRESH_INTERVAL_S:
+            return False  # refetched moments ago and still empty
+        _last_refresh[source] = now
         try:
             async with asyncio.timeout(_CHECK_TIMEOUT_S):
                 await refresh(reason="readiness")
