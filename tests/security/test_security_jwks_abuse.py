@@ -238,3 +238,19 @@ async def test_http_random_kid_flood_and_outage_answers(tmp_path: Path) -> None:
         assert unavailable.json()["code"] == "keys_unavailable"
         garbage = await api.client.get("/api/tasks", headers={"Authorization": "Bearer a.b.c"})
         assert garbage.status_code == 401
+
+
+async def test_unauthenticated_readiness_probes_cannot_drive_jwks_fetches(tmp_path: Path) -> None:
+    """``/readyz`` needs no credentials. While the issuer fails, hammering it must not turn
+    into one JWKS request per probe (an amplifier against the issuer)."""
+    with running_jwks_server() as server:
+        server.status = 500
+        verifier = Verifier(
+            keys=RemoteJWKS(server.url, timeout=1.0), issuer=ISSUER, audience=AUDIENCE
+        )
+        async with running_tasks_api(tmp_path, verifier=verifier) as api:
+            started = server.requests
+            answers = [(await api.client.get("/readyz")).status_code for _ in range(50)]
+            probes = server.requests - started
+    assert set(answers) == {503}
+    assert probes <= 5, f"{probes} JWKS requests for 50 unauthenticated probes"
