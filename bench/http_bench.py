@@ -613,6 +613,12 @@ def markdown(
         "share the machine). Tokens: EdDSA, Better Auth's default payload; every request to "
         "the micro endpoints carries the same Authorization header, bare included.",
         "",
+        "*server CPU µs/req* is the CPU time the server's processes used divided by the requests "
+        "answered: steadier than req/s when other jobs share the machine. *× bare (CPU)* is "
+        "bare's CPU per request divided by the row's. One worker unless the row says 2 "
+        "(the 2-worker servers share the 1-worker rows' databases). *alt* and *FastAPI floor* "
+        "rows are measured alternatives, not shipped code (bench/apps/).",
+        "",
         "| scenario | req/s | p50 ms | p99 ms | × bare | server CPU µs/req | × bare (CPU) "
         "| failed |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
