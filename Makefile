@@ -3,12 +3,14 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help uv deps web-deps web-build web-test lint typecheck pytest test run bench fuzz clean
+.PHONY: help uv deps web-deps web-build web-test lint typecheck pytest test run bench bench-quick fuzz clean
 
 help:
 	@echo "make run    - run the system: web on :3000, Tasks API on :8000"
 	@echo "make test   - lint, type-check and run every test"
-	@echo "make bench  - run the benchmarks"
+	@echo "make bench  - run the benchmarks (micro and HTTP); make bench-quick for a smoke run"
+	@echo "make lint   - ruff and mypy --strict only"
+	@echo "make fuzz   - Atheris over the token parser (FUZZ_SECONDS=60)"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --quiet uv
@@ -37,6 +39,7 @@ web-test: web-deps
 lint: deps
 	$(UV) run ruff check src tests bench scripts
 	$(UV) run ruff format --check src tests bench scripts
+	$(UV) run mypy
 
 typecheck: deps
 	$(UV) run mypy
@@ -44,13 +47,23 @@ typecheck: deps
 pytest: deps
 	$(UV) run pytest $(PYTEST_ARGS)
 
-test: lint typecheck web-test pytest
+test: lint web-test pytest
 
 run: deps web-build
 	$(UV) run python scripts/run_system.py
 
 bench: deps
-	$(UV) run python bench/verify.py
+	$(UV) run python bench/verify.py --markdown bench/results/verify.md
+	$(UV) run python bench/http_bench.py
+
+bench-quick: deps
+	$(UV) run python bench/verify.py --quick
+	$(UV) run python bench/http_bench.py --quick --out /tmp/authbridge-bench
+
+# Coverage-guided fuzzing of the token path (Atheris is fetched for the run, not a dependency).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	$(UV) run --with atheris python tests/security/fuzz_parser.py -max_total_time=$(FUZZ_SECONDS)
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
