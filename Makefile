@@ -1,6 +1,7 @@
 # One entry point for everything. Each target installs what it needs.
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the copy `make uv` installs with pip (run as a module).
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 
 .PHONY: help uv deps web-deps web-build web-test lint typecheck pytest test run bench bench-quick fuzz clean
@@ -13,7 +14,8 @@ help:
 	@echo "make fuzz   - Atheris over the token parser (FUZZ_SECONDS=60)"
 
 uv:
-	@command -v uv >/dev/null 2>&1 || test -x "$(UV)" || python3 -m pip install --quiet uv
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+		python3 -m pip install --quiet uv
 
 deps: uv
 	@$(UV) sync --frozen --quiet
