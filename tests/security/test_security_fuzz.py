@@ -32,7 +32,8 @@ GENUINE = {key.alg: key.sign(ba_claims()) for key in RING.all}
 ATTACKER = ed25519_key(RING.ed.kid)
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
-# CI size; a longer hunt: AUTHBRIDGE_FUZZ_EXAMPLES=20000 pytest tests/security/test_security_fuzz.py
+# CI size (about 10 s per test). A longer hunt:
+# AUTHBRIDGE_FUZZ_EXAMPLES=5000 uv run pytest tests/security/test_security_fuzz.py --timeout=0
 FUZZ = settings(
     max_examples=int(os.environ.get("AUTHBRIDGE_FUZZ_EXAMPLES", "300")),
     deadline=None,
