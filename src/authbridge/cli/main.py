@@ -15,6 +15,7 @@ from .decode_cmd import decode_command
 from .dev_issuer import dev_issuer_command
 from .jwks_cmd import jwks_command
 from .mint_cmd import mint_command
+from .revoke_cmd import revoke_command
 from .secret_cmd import secret_command
 from .serve import serve
 from .verify_cmd import verify_command
@@ -46,6 +47,7 @@ app.command("mint")(mint_command)
 app.command("dev-issuer")(dev_issuer_command)
 app.command("jwks")(jwks_command)
 app.command("check")(check_command)
+app.command("revoke")(revoke_command)
 
 
 # serve.py (owned by the Tasks API) keeps its heavy imports inside the function.
