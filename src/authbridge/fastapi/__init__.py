@@ -25,6 +25,7 @@ from .dependencies import (
     require_scopes,
 )
 from .openapi import SCHEME_NAME
+from .protect import principal_of
 from .responses import AuthHTTPException
 from .session_cookies import SessionCookieAuthenticator
 from .websocket import WebSocketUser, authenticate_websocket, websocket_user
@@ -44,6 +45,7 @@ __all__ = [
     "bearer_scheme",
     "get_principal",
     "optional_principal",
+    "principal_of",
     "require_roles",
     "require_scopes",
     "websocket_user",

@@ -30,6 +30,7 @@ from .credentials import (
 )
 from .middleware import AuthStateMiddleware
 from .openapi import declare_guard_scopes
+from .protect import ProtectingMiddleware, check_prefixes
 from .responses import (
     DEFAULT_REALM,
     AuthHTTPException,
@@ -129,13 +130,21 @@ class AuthBridge:
         if self._users == 0:
             await self.verifier.aclose()
 
-    def install(self, app: FastAPI, *, lifespan: bool = True) -> None:
+    def install(
+        self, app: FastAPI, *, lifespan: bool = True, protect: str | Iterable[str] = ()
+    ) -> None:
         """Register the error handler and header middleware, and store the bridge on the app.
 
         With ``lifespan=True`` (the default) the app's own lifespan is wrapped so keys are
         prefetched at startup; don't also pass ``lifespan=bridge.lifespan`` (it would only be
         counted twice, harmlessly).
+
+        ``protect=("/api/",)`` turns on the fast path (``protect.py``): the middleware itself
+        authenticates every request whose path starts with one of these prefixes, and
+        handlers read the result with ``principal_of(request)`` (or ``CurrentUser``, which
+        then reuses it).
         """
+        prefixes = check_prefixes(protect)
         if getattr(app.state, STATE_ATTRIBUTE, None) is self and getattr(
             app.state, _INSTALLED, False
         ):
@@ -143,8 +152,11 @@ class AuthBridge:
         setattr(app.state, STATE_ATTRIBUTE, self)
         setattr(app.state, _INSTALLED, True)
         app.add_exception_handler(AuthHTTPException, auth_exception_handler)
-        app.add_middleware(AuthStateMiddleware, bridge=self)
-        declare_guard_scopes(app)
+        if prefixes:
+            app.add_middleware(ProtectingMiddleware, bridge=self, protect=prefixes)
+        else:
+            app.add_middleware(AuthStateMiddleware, bridge=self)
+        declare_guard_scopes(app, protect=prefixes)
         redact_access_log()  # a client's ?access_token= must not land in uvicorn's access log
         if lifespan:
             app.router.lifespan_context = self._wrap_lifespan(app.router.lifespan_context)

@@ -84,6 +84,10 @@ class AuthStateMiddleware:
             await self.app(scope, receive, send)
             return
         slot = scope[SLOT_KEY] = AuthSlot(self.bridge)
+        await self.forward(scope, receive, send, slot)
+
+    async def forward(self, scope: Scope, receive: Receive, send: Send, slot: AuthSlot) -> None:
+        """Run the app, privatizing the response if ``slot`` ends up holding a Principal."""
         vary = self.vary
 
         async def send_private(message: Message) -> None:

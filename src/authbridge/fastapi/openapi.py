@@ -43,15 +43,19 @@ def _api_routes(app: FastAPI) -> Iterator[Any]:
             yield context
 
 
-def _merge(app: FastAPI, schema: dict[str, Any]) -> None:
+def _merge(app: FastAPI, schema: dict[str, Any], protect: tuple[str, ...] = ()) -> None:
     for route in _api_routes(app):
         if not route.include_in_schema:
             continue
         guards = _guards(route.dependant, [])
-        if not guards:
+        # Under a protect= prefix the middleware requires credentials, dependency or not.
+        protected = bool(protect) and route.path_format.startswith(protect)
+        if not guards and not protected:
             continue
+        if protected:
+            _declare_scheme(schema)
         scopes = list(dict.fromkeys(s for guard in guards for s in guard.declared_scopes()))
-        optional = all(getattr(guard, "optional", False) for guard in guards)
+        optional = not protected and all(getattr(guard, "optional", False) for guard in guards)
         path_item = schema.get("paths", {}).get(route.path_format, {})
         for method in route.methods or ():
             operation = path_item.get(method.lower())
@@ -67,8 +71,18 @@ def _merge(app: FastAPI, schema: dict[str, Any]) -> None:
                 requirements.append({})  # OpenAPI's way to say "or no credentials at all"
 
 
-def declare_guard_scopes(app: FastAPI) -> None:
-    """Wrap ``app.openapi`` so the generated schema lists every guard's scopes."""
+def _declare_scheme(schema: dict[str, Any]) -> None:
+    """The bearer scheme, for routes protected by prefix alone (no dependency declares it)."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    if SCHEME_NAME not in schemes:
+        from .dependencies import get_principal  # the scheme's one definition
+
+        schemes[SCHEME_NAME] = get_principal.model.model_dump(by_alias=True, exclude_none=True)
+
+
+def declare_guard_scopes(app: FastAPI, *, protect: tuple[str, ...] = ()) -> None:
+    """Wrap ``app.openapi`` so the generated schema lists every guard's scopes, and a bearer
+    requirement on every route under a ``protect=`` prefix."""
     original: Callable[[], dict[str, Any]] = app.openapi
     if getattr(original, "_authbridge", False):
         return
@@ -77,7 +91,7 @@ def declare_guard_scopes(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
-        _merge(app, schema)
+        _merge(app, schema, protect)
         return schema
 
     openapi._authbridge = True  # type: ignore[attr-defined]

@@ -1,0 +1,150 @@
+"""The fast path: authenticate requests under protected path prefixes in the ASGI middleware.
+
+``bridge.install(app, protect=("/api/",))`` swaps the header middleware for
+``ProtectingMiddleware``, which verifies every HTTP request whose route path starts with a
+listed prefix *before* routing, with no FastAPI dependency (each dependency costs a fixed
+amount of framework work per request, about as much as authbridge's own work on a cache hit).
+The verifier's synchronous cache answers first; anything else takes ``AuthBridge.resolve``,
+the same code the dependencies run (duplicate credentials, ``?access_token=``, form bodies,
+session cookies and their CSRF check). Failures get the same RFC 6750 answer, through the
+app's handler for ``AuthHTTPException``, and the same audit event.
+
+The Principal is stored in the request's ``AuthSlot`` (so ``CurrentUser`` and the guards reuse
+it instead of verifying again), in ``request.state.principal`` and in ``scope["user"]``;
+``principal_of(request)`` reads it at no cost.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Final
+
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import AuthError
+from ..principal import Principal
+from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
+from .responses import AuthHTTPException, auth_exception_handler
+
+if TYPE_CHECKING:
+    from .bridge import AuthBridge
+
+__all__ = ["ProtectingMiddleware", "check_prefixes", "principal_of"]
+
+_PREFLIGHT_HEADER: Final = b"access-control-request-method"
+
+
+def check_prefixes(protect: str | Iterable[str]) -> tuple[str, ...]:
+    """``protect=`` as a tuple of path prefixes, each starting with ``/``."""
+    prefixes = (protect,) if isinstance(protect, str) else tuple(protect)
+    for prefix in prefixes:
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
+            raise ValueError("protect= takes path prefixes starting with '/', such as '/api/'")
+    return prefixes
+
+
+def principal_of(connection: HTTPConnection) -> Principal:
+    """The Principal the middleware (or a dependency) found for this request.
+
+    Zero cost: no verification, no dependency. Raises ``RuntimeError`` on a request that
+    nothing authenticated (a route outside ``protect=`` without ``CurrentUser``): that is a
+    wiring mistake, not a client error.
+    """
+    slot = connection.scope.get(SLOT_KEY)
+    result = slot.result if slot is not None else None
+    if isinstance(result, Principal):
+        return result
+    raise RuntimeError(
+        "principal_of: this request was not authenticated; list its path in "
+        "bridge.install(app, protect=...) or use the CurrentUser dependency"
+    )
+
+
+def _route_path(scope: Scope) -> str:
+    """The path routes match against: ``scope["path"]`` without ``root_path`` (Starlette's
+    rule), so a prefix means the same thing behind a proxy that sets ``root_path``."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] == "/":
+        return path[len(root) :]
+    return path
+
+
+def _is_preflight(scope: Scope) -> bool:
+    """A CORS preflight never carries credentials (Fetch spec); CORS middleware answers it."""
+    if scope.get("method") != "OPTIONS":
+        return False
+    return any(key == _PREFLIGHT_HEADER for key, _ in scope["headers"])
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that first hands back the body the form check already read."""
+    pending = True
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+class ProtectingMiddleware(AuthStateMiddleware):
+    """``AuthStateMiddleware`` that also authenticates requests under ``protect`` prefixes."""
+
+    def __init__(self, app: ASGIApp, bridge: AuthBridge, protect: tuple[str, ...]) -> None:
+        super().__init__(app, bridge)
+        self.protect = protect
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or not _route_path(scope).startswith(self.protect)
+            or _is_preflight(scope)
+        ):
+            await super().__call__(scope, receive, send)
+            return
+        bridge: AuthBridge = self.bridge
+        slot = scope[SLOT_KEY] = AuthSlot(bridge)
+        # Fast path: a token the verifier has seen costs a header scan and a dict lookup.
+        principal = bridge.cached(scope)
+        if principal is not None:
+            if bridge.audit.logger.isEnabledFor(logging.DEBUG):
+                bridge.audit.success(principal, scope=scope, cached=True)
+        else:
+            request = Request(scope, receive)
+            try:
+                principal, cached = await bridge.resolve(request)
+            except AuthError as exc:
+                slot.result = error = bridge.refuse(exc, scope)
+                await _answer(request, error, send)
+                return
+            except ClientDisconnect:  # gone while the form check read the body
+                return
+            bridge.audit.success(principal, scope=scope, cached=cached)
+            body = getattr(request, "_body", None)  # read by the form check: hand it on
+            if body is not None:
+                receive = _replay(body, receive)
+        slot.result = principal
+        scope["user"] = principal
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["principal"] = principal
+        await self.forward(scope, receive, send, slot)
+
+
+async def _answer(request: Request, error: AuthHTTPException, send: Send) -> None:
+    """Send the refusal through the app's own handler for it, as the dependencies would."""
+    app: Any = request.scope.get("app")
+    handlers = getattr(app, "exception_handlers", {})
+    handler = handlers.get(AuthHTTPException, auth_exception_handler)
+    response = handler(request, error)
+    if inspect.isawaitable(response):
+        response = await response
+    await response(request.scope, request.receive, send)
