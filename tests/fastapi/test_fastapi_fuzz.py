@@ -21,8 +21,12 @@ from fastapi import FastAPI
 
 ISSUER = FakeIssuer()
 APP: FastAPI = build_app(AuthBridge(ISSUER.verifier()))
-GOOD = ISSUER.token()
-PAYLOAD = GOOD.split(".")[1]
+
+
+def good_token() -> str:
+    """A fresh token per example: one minted at import would expire during a long suite."""
+    return ISSUER.token()
+
 
 EXPECTED_CODES = {400: "invalid_request", 401: {"token_missing", "invalid_token"}}
 CHALLENGES = {
@@ -103,7 +107,7 @@ def test_guarded_routes_refuse_cleanly_too(value: bytes, query: bytes) -> None:
 @fuzz_settings
 @given(segment=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
 def test_mangled_payloads_are_invalid_tokens(segment: str) -> None:
-    head, _, signature = GOOD.split(".")
+    head, _, signature = good_token().split(".")
     token = f"{head}.{segment}.{signature}".encode()
     status, headers, body = asyncio.run(call("/me", [(b"authorization", b"Bearer " + token)]))
     assert status == 401
@@ -116,7 +120,8 @@ def test_mangled_payloads_are_invalid_tokens(segment: str) -> None:
 def test_request_ids_and_queries_never_break_a_good_request(
     request_id: bytes, query: bytes
 ) -> None:
-    headers = [(b"authorization", b"Bearer " + GOOD.encode()), (b"x-request-id", request_id)]
+    good = good_token()
+    headers = [(b"authorization", b"Bearer " + good.encode()), (b"x-request-id", request_id)]
     status, response_headers, body = asyncio.run(call("/me", headers, query))
     if b"access_token" in query:
         assert status in (200, 400)  # 400 only when it really is an access_token parameter
@@ -127,4 +132,4 @@ def test_request_ids_and_queries_never_break_a_good_request(
     fixed |= {v.encode() for v in CHALLENGES}
     for name, value in response_headers:
         assert value in fixed or (name == b"content-length" and value.isdigit())
-        assert PAYLOAD.encode() not in value
+        assert good.split(".")[1].encode() not in value

@@ -96,7 +96,9 @@ async def test_a_key_of_another_algorithm_is_returned_for_the_verifier_to_refuse
     assert key.alg == "EdDSA"
 
 
-async def test_ttl_expiry_refetches(jwks: RemoteJWKS, server: JWKSServer, clock: FakeClock) -> None:
+async def test_v29_ttl_expiry_refetches(
+    jwks: RemoteJWKS, server: JWKSServer, clock: FakeClock
+) -> None:
     await jwks.start()
     clock.advance(599)
     assert jwks.cached_key("kid-a", "EdDSA") is not None
@@ -153,7 +155,7 @@ async def test_custom_ttl_bounds_apply(server: JWKSServer, clock: FakeClock) -> 
         await source.aclose()
 
 
-async def test_rotation_new_kid_verifies_on_the_first_miss_then_cooldown_applies(
+async def test_v31_rotation_new_kid_verifies_on_the_first_miss_then_cooldown_applies(
     jwks: RemoteJWKS, server: JWKSServer, clock: FakeClock, key_a: IssuerKey, key_b: IssuerKey
 ) -> None:
     await jwks.start()
@@ -192,7 +194,7 @@ async def test_a_routine_fetch_rearms_the_immediate_refetch(
     assert server.requests == 4
 
 
-async def test_unknown_kid_is_negatively_cached_for_the_cooldown(
+async def test_v29_unknown_kid_is_negatively_cached_for_the_cooldown(
     jwks: RemoteJWKS, server: JWKSServer, clock: FakeClock, key_a: IssuerKey, key_b: IssuerKey
 ) -> None:
     await jwks.start()
@@ -224,7 +226,7 @@ async def test_a_known_bad_kid_does_not_spend_the_rearmed_refetch(
     assert server.requests == 4
 
 
-async def test_a_flood_of_random_kids_costs_at_most_two_fetches(
+async def test_v29_a_flood_of_random_kids_costs_at_most_two_fetches(
     jwks: RemoteJWKS, server: JWKSServer
 ) -> None:
     for _ in range(1000):
@@ -251,7 +253,7 @@ async def test_a_flood_after_start_costs_one_extra_fetch_per_cooldown(
     assert server.requests == 3
 
 
-async def test_concurrent_misses_share_one_request(
+async def test_v29_concurrent_misses_share_one_request(
     jwks: RemoteJWKS, server: JWKSServer, key_a: IssuerKey, key_b: IssuerKey
 ) -> None:
     await jwks.start()
@@ -309,7 +311,7 @@ async def test_kids_that_cannot_exist_never_cause_a_fetch(
     assert server.requests == 1
 
 
-async def test_listeners_hear_of_removed_and_replaced_kids(
+async def test_v31_listeners_hear_of_removed_and_replaced_kids(
     jwks: RemoteJWKS, server: JWKSServer, clock: FakeClock, key_a: IssuerKey, key_b: IssuerKey
 ) -> None:
     heard: list[frozenset[str]] = []

@@ -124,7 +124,7 @@ OUTAGES: dict[str, Callable[[JWKSServer], str]] = {
 
 
 @pytest.mark.parametrize("break_issuer", OUTAGES.values(), ids=OUTAGES.keys())
-async def test_outage_keeps_serving_stale_keys(
+async def test_v30_outage_keeps_serving_stale_keys(
     jwks: RemoteJWKS,
     server: JWKSServer,
     clock: FakeClock,
@@ -213,7 +213,7 @@ async def test_no_keys_backoff_grows_and_is_reported(
     assert (await jwks.get_key("kid-a", "EdDSA")).kid == "kid-a"
 
 
-async def test_timeout_is_total_and_prompt(server: JWKSServer) -> None:
+async def test_v28_timeout_is_total_and_prompt(server: JWKSServer) -> None:
     server.delay = 5.0
     source = RemoteJWKS(server.url, timeout=0.5)
     try:
@@ -239,7 +239,7 @@ async def test_a_slow_drip_cannot_outlast_the_total_timeout(server: JWKSServer) 
     assert 0.4 < elapsed < 1.5
 
 
-async def test_endless_body_stops_at_the_cap_quickly(server: JWKSServer) -> None:
+async def test_v28_endless_body_stops_at_the_cap_quickly(server: JWKSServer) -> None:
     server.endless = True
     source = RemoteJWKS(server.url, timeout=10, max_bytes=4096)
     try:
@@ -267,7 +267,7 @@ async def test_a_document_just_under_the_cap_is_accepted(
         await source.aclose()
 
 
-async def test_max_keys_is_configurable(server: JWKSServer) -> None:
+async def test_v28_max_keys_is_configurable(server: JWKSServer) -> None:
     server.serve_keys(*(ed25519_key(f"k{i}") for i in range(3)))
     small = RemoteJWKS(server.url, max_keys=2)
     large = RemoteJWKS(server.url, max_keys=3)
@@ -281,7 +281,7 @@ async def test_max_keys_is_configurable(server: JWKSServer) -> None:
     assert len(large.keys) == 3
 
 
-async def test_redirects_are_not_followed_even_with_a_permissive_client(
+async def test_v28_redirects_are_not_followed_even_with_a_permissive_client(
     server: JWKSServer,
 ) -> None:
     server.status = 301
@@ -330,7 +330,7 @@ async def test_failure_logs_carry_no_body(
         "not a url at all",
     ],
 )
-def test_bad_urls_are_config_errors_naming_the_variable(url: str) -> None:
+def test_v28_bad_urls_are_config_errors_naming_the_variable(url: str) -> None:
     with pytest.raises(ConfigError) as caught:
         RemoteJWKS(url, variable="MY_JWKS_URL")
     assert caught.value.variable == "MY_JWKS_URL"
