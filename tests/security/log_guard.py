@@ -13,12 +13,14 @@ A record is a leak when it holds
   ``watch(value)``;
 * or anything shaped like a compact JWS or a Better Auth signed session token, whoever made it.
 
-HTTP transport loggers (``httpx``, ``httpcore``, ``websockets``) are held to a narrower rule:
-they must never carry a *secret*, but tokens there are expected. They record what a *client*
-put on the wire: ``httpcore`` and ``websockets`` dump raw headers at DEBUG (``Set-Cookie``,
-``set-auth-jwt``, ``Sec-WebSocket-Protocol``) and ``httpx`` logs each request URL at INFO, so
-the test suite's own clients (talking to Better Auth, or deliberately putting a token in a URL
-to prove it is refused) would show up there. The
+Third-party I/O loggers (``httpx``, ``httpcore``, ``websockets``; ``aiosqlite``, ``asyncpg``,
+``sqlalchemy``) are held to a narrower rule: they must never carry a *secret*, but tokens there
+are expected. They record what went over a wire: ``httpcore`` and ``websockets`` dump raw
+headers at DEBUG (``Set-Cookie``, ``set-auth-jwt``, ``Sec-WebSocket-Protocol``), ``httpx``
+logs each request URL at INFO (the test suite's own clients talk to Better Auth, or
+deliberately put a token in a URL to prove it is refused), and the database drivers log query
+parameters at DEBUG (a session lookup's parameter is the session token). authbridge cannot
+change what they log; SECURITY.md tells deployments to keep them above DEBUG. The
 system under test never logs incoming requests through them; SECURITY.md tells deployments to
 keep them above DEBUG.
 
@@ -42,8 +44,8 @@ import pytest
 
 __all__ = ["Leak", "LogGuard", "guard", "watch", "watch_token"]
 
-# Loggers of HTTP client transports: checked for secrets only (see the module docstring).
-TRANSPORT_LOGGERS: Final = ("httpx", "httpcore", "websockets")
+# Third-party I/O loggers: checked for secrets only (see the module docstring).
+TRANSPORT_LOGGERS: Final = ("httpx", "httpcore", "websockets", "aiosqlite", "asyncpg", "sqlalchemy")
 
 # Shortest value worth watching: shorter strings collide with ordinary log text.
 MIN_WATCH_CHARS: Final = 16
@@ -96,6 +98,10 @@ class LogGuard:
         """A compact token and, on its own, its signature segment."""
         self._add(self._tokens, token)
         self._add(self._tokens, token.rpartition(".")[2])
+
+    def watch_credential(self, value: str) -> None:
+        """A credential that is not a JWS (a session token, a cookie value), watched whole."""
+        self._add(self._tokens, value)
 
     def _add(self, index: dict[str, set[str]], value: str | bytes) -> None:
         if isinstance(value, bytes):
@@ -191,6 +197,11 @@ def watch(value: str | bytes) -> str | bytes:
 def watch_token(token: str) -> str:
     guard.watch_token(token)
     return token
+
+
+def watch_credential(value: str) -> str:
+    guard.watch_credential(value)
+    return value
 
 
 @contextmanager
