@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from authbridge.errors import AuthError
-from authbridge.fastapi import AuthBridge, CurrentUser, require_scopes
+from authbridge.fastapi import AuthBridge, CurrentUser, principal_of, require_scopes
 from authbridge.fastapi.credentials import bearer_from_headers
 from authbridge.fastapi.middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
 from authbridge.keys.static import StaticJWKS
@@ -111,6 +111,17 @@ def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
     shipped.get("/me")(me)
     shipped.get("/scoped")(scoped)
 
+    # The shipped fast path: install(protect=...) verifies in the middleware; no dependency.
+    fast = FastAPI()
+    AuthBridge(issuer.verifier()).install(fast, protect=("/api/",))
+
+    async def fast_me(request: Request) -> dict[str, str]:
+        return {"sub": principal_of(request).sub}
+
+    fast.get("/api/me")(fast_me)
+    fast.get("/api/current-user")(me)  # CurrentUser under protect: reuses the middleware's result
+    fast.get("/bare")(ok)
+
     # No middleware: lifespan only (no Cache-Control/Vary on success; measured for its cost).
     no_middleware = FastAPI()
     no_middleware.state.authbridge = AuthBridge(issuer.verifier())
@@ -154,6 +165,9 @@ def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
         "bare endpoint, bridge installed": (shipped, "/bare", False),
         "CurrentUser (shipped)": (shipped, "/me", True),
         "require_scopes (shipped)": (shipped, "/scoped", True),
+        "fast path: protect= + principal_of": (fast, "/api/me", True),
+        "fast path: protect= + CurrentUser": (fast, "/api/current-user", True),
+        "fast path app, unprotected path": (fast, "/bare", False),
         "CurrentUser, no middleware": (no_middleware, "/me", True),
         "eager middleware + slot dependency": (eager, "/me", True),
     }

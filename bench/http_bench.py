@@ -448,6 +448,7 @@ def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario
     protected2 = Server("authbridge-2w", "authbridge_app", env, workers=2)
     baseline = Server("pyjwt", "pyjwt_app", env)
     middleware = Server("middleware-auth", "middleware_auth_app", env)
+    fast_path = Server("authbridge-fast-path", "fast_path_app", env)
     revoking = Server(
         "authbridge-revocation",
         "authbridge_app",
@@ -465,6 +466,7 @@ def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario
         Scenario("bare endpoint", bare, "/hello", token=token),
         Scenario("authbridge, cache hit", protected, "/hello", token=token),
         Scenario("authbridge, cache miss", protected, "/hello", fresh_tokens=True),
+        Scenario("authbridge fast path (protect=), cache hit", fast_path, "/hello", token=token),
         Scenario("authbridge, cache hit, revocation list on", revoking, "/hello", token=token),
         Scenario("HTTPBearer + PyJWT", baseline, "/hello", token=token),
         Scenario("alt: middleware + request.user, hit", middleware, "/hello", token=token),
@@ -521,6 +523,12 @@ def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario
 
 TARGETS = [
     ("authbridge, cache hit", "bare endpoint", 0.85, "protected on a cache hit ≥ 0.85× bare"),
+    (
+        "authbridge fast path (protect=), cache hit",
+        "bare endpoint",
+        0.85,
+        "same, shipped fast path (install(app, protect=...))",
+    ),
     (
         "alt: middleware + request.user, hit",
         "bare endpoint",

@@ -4,6 +4,8 @@
 * ``authbridge_app``: the same endpoint behind authbridge (``CurrentUser``);
 * ``pyjwt_app``: the same endpoint behind FastAPI's ``HTTPBearer`` and ``PyJWT``, the usual
   hand-written baseline (no cache: every request verifies);
+* ``fast_path_app``: the shipped fast path, ``bridge.install(app, protect=...)``: authbridge's
+  own middleware verifies, the endpoint reads ``principal_of(request)`` (no dependency);
 * ``middleware_auth_app``: the alternative design measured: a pure-ASGI middleware verifies,
   the endpoint reads ``request.user`` (no dependency; see ``middleware_auth.py``);
 * ``empty_dependency_app``: the endpoint with one empty ``async`` dependency and no
@@ -24,7 +26,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from authbridge.fastapi import AuthBridge, CurrentUser
+from authbridge.fastapi import AuthBridge, CurrentUser, principal_of
 from authbridge.fastapi.dependencies import BearerPrincipal
 from authbridge.principal import Principal
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -35,6 +37,7 @@ __all__ = [
     "authbridge_app",
     "bare_app",
     "empty_dependency_app",
+    "fast_path_app",
     "middleware_auth_app",
     "pyjwt_app",
     "tasks_app",
@@ -59,6 +62,17 @@ def authbridge_app() -> FastAPI:
     @app.get("/hello")
     async def hello(user: CurrentUser) -> dict[str, str]:
         return {"sub": user.sub}
+
+    return app
+
+
+def fast_path_app() -> FastAPI:
+    app = FastAPI()
+    AuthBridge.from_env().install(app, protect=("/hello",))
+
+    @app.get("/hello")
+    async def hello(request: Request) -> dict[str, str]:
+        return {"sub": principal_of(request).sub}
 
     return app
 

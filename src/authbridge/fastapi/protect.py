@@ -75,8 +75,6 @@ def _route_path(scope: Scope) -> str:
 
 def _is_preflight(scope: Scope) -> bool:
     """A CORS preflight never carries credentials (Fetch spec); CORS middleware answers it."""
-    if scope.get("method") != "OPTIONS":
-        return False
     return any(key == _PREFLIGHT_HEADER for key, _ in scope["headers"])
 
 
@@ -102,12 +100,16 @@ class ProtectingMiddleware(AuthStateMiddleware):
         self.protect = protect
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or not _route_path(scope).startswith(self.protect)
-            or _is_preflight(scope)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = _route_path(scope) if scope.get("root_path") else scope["path"]
+        if not path.startswith(self.protect) or (
+            scope["method"] == "OPTIONS" and _is_preflight(scope)
         ):
-            await super().__call__(scope, receive, send)
+            # Not protected here: the dependencies decide, exactly as without protect=.
+            slot = scope[SLOT_KEY] = AuthSlot(self.bridge)
+            await self.forward(scope, receive, send, slot)
             return
         bridge: AuthBridge = self.bridge
         slot = scope[SLOT_KEY] = AuthSlot(bridge)
