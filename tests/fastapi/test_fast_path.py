@@ -20,6 +20,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import PlainTextResponse, Response
 from test_cookies import (
     APP_ORIGIN,
     AUTH_URL,
@@ -38,9 +39,11 @@ from test_fastapi_rfc6750 import (
 
 from authbridge.fastapi import (
     AuthBridge,
+    AuthHTTPException,
     CurrentUser,
     FailureThrottle,
     OptionalUser,
+    WebSocketUser,
     principal_of,
     require_roles,
     require_scopes,
@@ -50,7 +53,7 @@ from authbridge.keys.remote import RemoteJWKS
 from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer
 from authbridge.verifier import Verifier
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, WebSocket
 
 PROTECT = ("/api/",)
 ReadWriteUser = Annotated[Principal, Depends(require_scopes("tasks:read", "tasks:write"))]
@@ -495,3 +498,42 @@ async def test_session_cookies_and_csrf_match_the_dependency_path(
     assert quick == slow
     assert [answer[0] for answer in quick] == [200, 401, 200, 403, 403, 200, 200, 401]
     assert (b"vary", b"Authorization, Cookie") in quick[0][1]
+
+
+# ---- what the fast path leaves to others ------------------------------------------------------
+
+
+def test_websockets_under_a_prefix_keep_their_own_authentication(issuer: FakeIssuer) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient
+
+    app = build(make_bridge(issuer), fast=True)
+
+    @app.websocket("/api/ws")
+    async def ws(websocket: WebSocket, user: WebSocketUser) -> None:
+        await websocket.send_json({"sub": user.sub})
+        await websocket.close()
+
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/api/ws", subprotocols=["bearer", issuer.token()]) as socket,
+    ):
+        assert socket.receive_json() == {"sub": issuer.user["id"]}
+
+
+async def test_the_apps_own_handler_for_auth_errors_is_used(issuer: FakeIssuer) -> None:
+    app = build(make_bridge(issuer), fast=True)
+
+    async def teapot(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, AuthHTTPException)
+        return PlainTextResponse(exc.code, status_code=exc.status_code, headers=exc.headers)
+
+    app.add_exception_handler(AuthHTTPException, teapot)
+    async with client_for(app) as client:
+        response = await client.get("/api/plain", headers=bearer("nope"))
+    assert response.status_code == 401
+    assert response.text == "invalid_token"
+    assert response.headers["www-authenticate"] == INVALID_TOKEN
