@@ -38,6 +38,7 @@ from .jose.parse import (
     decode_payload,
     parse_compact,
 )
+from .keys.jwk import VerificationKey
 from .keys.secret import SharedSecret
 from .keys.source import KeySource
 from .keys.static import StaticJWKS
@@ -338,33 +339,40 @@ class Verifier:
                 if self.revocations is not None:
                     await self._check_revocation(principal)
                 return principal
-            principal = await self._verify_jws(token)
+            # Inline rather than a nested coroutine: this is every new token's path.
+            jws = parse_compact(
+                token,
+                max_bytes=self._options.max_token_bytes,
+                rules=self._options.header_rules,
+                header_cache=self._header_cache,
+            )
+            path = self._route(jws)
+            key = self._cached_key(jws, path) or await path.keys.get_key(jws.kid, jws.alg)
+            principal = self._verify_signed(token, jws, path, key)
         if self._jwt_session_check:
             await self._check_session(principal)
         if self.revocations is not None:
             await self._check_revocation(principal)
         return principal
 
-    async def _verify_jws(self, token: str) -> Principal:
-        jws = parse_compact(
-            token,
-            max_bytes=self._options.max_token_bytes,
-            rules=self._options.header_rules,
-            header_cache=self._header_cache,
-        )
-        path = self._route(jws)
+    @staticmethod
+    def _cached_key(jws: CompactJWS, path: TrustedIssuer) -> VerificationKey | None:
         keys = path.keys
         if jws.kid is None and not keys.symmetric:
             raise UnknownKey("The token names no key id.")
-        key = keys.cached_key(jws.kid, jws.alg) or await keys.get_key(jws.kid, jws.alg)
+        return keys.cached_key(jws.kid, jws.alg)
+
+    def _verify_signed(
+        self, token: str, jws: CompactJWS, path: TrustedIssuer, key: VerificationKey
+    ) -> Principal:
+        """Signature, then claims, then the Principal (V33: no claim is read before)."""
         # The algorithm is bound to the key; the header only has to agree with it (V9).
         if key.algorithm.name != jws.alg:
             raise AlgorithmNotAllowed("The token's algorithm does not match its key.")
         if not key.algorithm.verify(key.key, jws.signing_input, jws.signature):
             raise InvalidSignature()
         claims = decode_payload(jws)
-        now = self._clock()
-        deadline = path.rules.validate(claims, now)
+        deadline = path.rules.validate(claims, self._clock())
         principal = build_principal(claims, self._options.claim_names, issuer=path.rules.issuer)
         self.cache.put(token, principal, deadline, (path.name, key.kid))
         return principal

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ..errors import TokenMalformed, TokenTooLarge
-from .b64 import b64url_decode
+from .b64 import b64url_decode, decode_segment
 from .strict_json import loads_object
 
 __all__ = ["CompactJWS", "HeaderRules", "decode_payload", "parse_compact"]
@@ -35,8 +35,9 @@ class HeaderRules:
 DEFAULT_HEADER_RULES: Final = HeaderRules()
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJWS:
+class CompactJWS(NamedTuple):
+    """A parsed token. A tuple, because one is built for every token verified."""
+
     header: dict[str, Any]
     alg: str
     kid: str | None
@@ -90,17 +91,10 @@ def parse_compact(
     else:
         header, alg, kid = verdict
     try:
-        signature = b64url_decode(raw[last + 1 :])
+        signature = decode_segment(raw[last + 1 :])
     except ValueError:
         raise _malformed("the signature is not strict base64url") from None
-    return CompactJWS(
-        header=header,
-        alg=alg,
-        kid=kid,
-        signing_input=raw[:last],
-        signature=signature,
-        payload_segment=raw[first + 1 : last],
-    )
+    return CompactJWS(header, alg, kid, raw[:last], signature, raw[first + 1 : last])
 
 
 def check_header(header: dict[str, Any], rules: HeaderRules) -> tuple[str, str | None]:
@@ -130,6 +124,6 @@ def check_header(header: dict[str, Any], rules: HeaderRules) -> tuple[str, str |
 def decode_payload(jws: CompactJWS) -> dict[str, Any]:
     """Decode the claims. Call only after the signature has been verified (V33)."""
     try:
-        return loads_object(b64url_decode(jws.payload_segment))
+        return loads_object(decode_segment(jws.payload_segment))
     except ValueError:
         raise _malformed("the claims are not strict base64url JSON") from None
