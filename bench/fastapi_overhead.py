@@ -24,6 +24,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+from fastapi import Depends, FastAPI, Request
+
 from authbridge.errors import AuthError
 from authbridge.fastapi import AuthBridge, CurrentUser, principal_of, require_scopes
 from authbridge.fastapi.credentials import bearer_from_headers
@@ -32,7 +34,6 @@ from authbridge.keys.static import StaticJWKS
 from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer
 from authbridge.verifier import Verifier
-from fastapi import Depends, FastAPI, Request
 
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 

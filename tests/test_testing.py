@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import httpx
 import jwt as pyjwt
 import pytest
+from fastapi import Depends, FastAPI
 
 from authbridge import testing as plugin
 from authbridge.errors import KeysUnavailable, UnknownKey
@@ -24,7 +25,6 @@ from authbridge.keys.remote import RemoteJWKS
 from authbridge.principal import Principal
 from authbridge.testing import ASYMMETRIC_ALGORITHMS, FakeIssuer, override_user
 from authbridge.verifier import TrustedIssuer, Verifier
-from fastapi import Depends, FastAPI
 
 # The plugin's fixtures, taken into this module (test_the_pytest_plugin_works_in_a_users_project
 # checks ``pytest_plugins = ["authbridge.testing"]`` itself, in a separate pytest run).

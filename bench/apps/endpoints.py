@@ -24,12 +24,12 @@ import os
 from typing import Annotated, Any
 
 import jwt
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
 from authbridge.fastapi import AuthBridge, CurrentUser, principal_of
 from authbridge.fastapi.dependencies import BearerPrincipal
 from authbridge.principal import Principal
-from fastapi import Depends, FastAPI, HTTPException, Request
 
 from .middleware_auth import MiddlewareAuth
 

@@ -10,8 +10,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from authbridge.fastapi import AuthBridge
 from fastapi import FastAPI
+
+from authbridge.fastapi import AuthBridge
 
 from .body_limit import BodyLimitMiddleware
 from .cors import JSONErrorCORSMiddleware

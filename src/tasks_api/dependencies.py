@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge import Principal
 from authbridge.fastapi import CurrentUser, require_scopes
-from fastapi import Depends, Request
 
 from .cursor import CursorCodec
 

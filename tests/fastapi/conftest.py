@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi_sample_app import build_app
 
 from authbridge.fastapi import AuthBridge
 from authbridge.testing import FakeIssuer
-from fastapi import FastAPI
 
 
 @pytest.fixture

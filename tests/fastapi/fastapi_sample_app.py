@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Depends, FastAPI, Security, WebSocket
 from fastapi.responses import PlainTextResponse, Response
 
 from authbridge.fastapi import (
@@ -17,7 +18,6 @@ from authbridge.fastapi import (
     require_scopes,
 )
 from authbridge.principal import Principal
-from fastapi import Depends, FastAPI, Security, WebSocket
 
 ReadUser = Annotated[Principal, Depends(require_scopes("tasks:read"))]
 ReadWriteUser = Annotated[Principal, Depends(require_scopes("tasks:read", "tasks:write"))]

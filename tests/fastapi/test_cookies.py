@@ -29,6 +29,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI, WebSocket
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -46,7 +47,6 @@ from authbridge.fastapi import (
     WebSocketUser,
 )
 from authbridge.testing import FakeIssuer
-from fastapi import FastAPI, WebSocket
 
 # Starlette's TestClient drives WebSockets; its notice about httpx is not ours to act on.
 with warnings.catch_warnings():

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse, Response
 from test_cookies import (
@@ -53,7 +54,6 @@ from authbridge.keys.remote import RemoteJWKS
 from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer
 from authbridge.verifier import Verifier
-from fastapi import Depends, FastAPI, Request, WebSocket
 
 PROTECT = ("/api/",)
 ReadWriteUser = Annotated[Principal, Depends(require_scopes("tasks:read", "tasks:write"))]

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.requests import HTTPConnection
 
 from authbridge.errors import SessionInvalid
@@ -19,7 +20,6 @@ from authbridge.fastapi import (
 )
 from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer
-from fastapi import APIRouter, Depends, FastAPI
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -11,13 +11,13 @@ import json
 from collections.abc import MutableMapping
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi_sample_app import build_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from authbridge.fastapi import AuthBridge
 from authbridge.testing import FakeIssuer
-from fastapi import FastAPI
 
 ISSUER = FakeIssuer()
 APP: FastAPI = build_app(AuthBridge(ISSUER.verifier()))

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from blockbuster import BlockBuster, BlockingError, blockbuster_ctx
+from fastapi import FastAPI
 from fastapi_sample_app import build_app
 
 from authbridge.fastapi import AuthBridge, CurrentUser
@@ -18,7 +19,6 @@ from authbridge.fastapi.middleware import AuthStateMiddleware
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.testing import FakeIssuer
 from authbridge.verifier import Verifier
-from fastapi import FastAPI
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -7,13 +7,13 @@ import time
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi_sample_app import build_app
 
 from authbridge.fastapi import AuthBridge
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.testing import FakeIssuer
 from authbridge.verifier import Verifier
-from fastapi import FastAPI
 
 REALM_ONLY = 'Bearer realm="authbridge"'
 INVALID_TOKEN = (

@@ -7,10 +7,10 @@ import logging
 import warnings
 
 import pytest
+from fastapi import FastAPI
 from starlette.websockets import WebSocketDisconnect
 
 from authbridge.testing import FakeIssuer
-from fastapi import FastAPI
 
 # Starlette's TestClient drives WebSockets; its notice about httpx is not ours to act on.
 with warnings.catch_warnings():

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 
 from authbridge.fastapi import AuthBridge
 from authbridge.revocation import RevocationList
 from authbridge.testing import FakeIssuer
-from fastapi import FastAPI, Request
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from apps.middleware_auth import MiddlewareAuth

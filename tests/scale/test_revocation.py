@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from redis.asyncio import Redis
 from scale_helpers import REDIS_URL, PrivateRedis
 
@@ -26,7 +27,6 @@ from authbridge.errors import ConfigError, TokenRevoked
 from authbridge.fastapi import AuthBridge, CurrentUser
 from authbridge.revocation import RevocationList, RevocationUnavailable
 from authbridge.testing import FakeIssuer
-from fastapi import FastAPI
 
 pytestmark = pytest.mark.redis
 

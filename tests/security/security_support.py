@@ -20,13 +20,13 @@ import httpx
 import uvicorn
 from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import serialization
+from fastapi import FastAPI
 
 from authbridge import SharedSecret, StaticJWKS, TrustedIssuer, Verifier
 from authbridge.errors import AuthError
 from authbridge.fastapi import AuthBridge
 from authbridge.jose.b64 import b64url_encode
 from authbridge.testing import FakeIssuer
-from fastapi import FastAPI
 from security.log_guard import watch, watch_token
 from tasks_api.app import create_app
 from tasks_api.settings import ServiceSettings

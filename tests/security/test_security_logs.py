@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+from fastapi import WebSocket
 from security_support import (
     TasksApi,
     UvicornThread,
@@ -25,7 +26,6 @@ from security_support import (
 from authbridge.fastapi import AuthBridge, WebSocketUser
 from authbridge.jose.b64 import b64url_encode
 from authbridge.testing import FakeIssuer
-from fastapi import WebSocket
 from security.log_guard import LogGuard, capturing, guard
 from tasks_api.app import create_app
 from tokens import ba_claims, cookie_cache_jwt, ed25519_key, hs_secret
@@ -182,7 +182,6 @@ async def test_v56_a_websocket_url_token_stays_out_of_the_server_log() -> None:
     """Browsers cannot set headers on a WebSocket, so some clients put the token in the URL;
     uvicorn logs each handshake's URL on ``uvicorn.error``."""
     import websockets
-
     from fastapi import FastAPI
 
     issuer = FakeIssuer()

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from authbridge import Principal
 from authbridge.config import Settings
 from authbridge.fastapi import AuthBridge, CurrentUser
-from fastapi import FastAPI
 from harness.better_auth import BAUser, BetterAuthServer, ServerPool
 
 pytestmark = pytest.mark.interop

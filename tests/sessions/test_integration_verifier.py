@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from sessions_builders import new_token, sign
 
 from authbridge.config import Settings
 from authbridge.errors import ConfigError, SessionInvalid, TokenRevoked
 from authbridge.fastapi import AuthBridge, CurrentUser
 from authbridge.verifier import Verifier
-from fastapi import FastAPI
 from harness.better_auth import BetterAuthServer, ServerPool
 
 pytestmark = pytest.mark.interop

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tasks_support import POSTGRES_URL, Caller, make_caller, postgres_execute, running_api
 
 from authbridge.testing import FakeIssuer
-from fastapi import FastAPI
 from tasks_api.dependencies import ENGINE_STATE
 from tasks_api.models import tasks
 from tasks_api.settings import ServiceSettings

@@ -14,10 +14,10 @@ import asyncpg
 import httpx
 import uvicorn
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from authbridge.fastapi import AuthBridge
 from authbridge.testing import FakeIssuer
-from fastapi import FastAPI
 from tasks_api.app import create_app
 from tasks_api.settings import ServiceSettings
 

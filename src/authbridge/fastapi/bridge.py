@@ -11,9 +11,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, Protocol
 
-from starlette.requests import HTTPConnection, Request
-
 from fastapi import FastAPI
+from starlette.requests import HTTPConnection, Request
 
 from ..config import Settings, load_settings
 from ..errors import AuthError, InvalidRequest, TokenMissing

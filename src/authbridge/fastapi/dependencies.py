@@ -15,11 +15,10 @@ import weakref
 from collections.abc import Callable, MutableMapping
 from typing import Annotated, Any, Final
 
+from fastapi import Request, Security
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
-
-from fastapi import Request, Security
 
 from ..errors import AuthError, InsufficientScope, TokenMissing
 from ..principal import Principal

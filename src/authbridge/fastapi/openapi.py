@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-
-from fastapi import FastAPI
 
 __all__ = ["SCHEME_NAME", "declare_guard_scopes"]
 

@@ -15,11 +15,10 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
+from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import Response
-
-from fastapi import HTTPException
 
 from ..errors import (
     AuthError,

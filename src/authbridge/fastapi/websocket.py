@@ -23,9 +23,8 @@ from collections.abc import MutableMapping, Sequence
 from typing import Annotated, Any, Final
 
 import anyio
-from starlette.websockets import WebSocketDisconnect
-
 from fastapi import Depends, WebSocket, WebSocketException
+from starlette.websockets import WebSocketDisconnect
 
 from ..errors import AuthError, InvalidRequest, KeysUnavailable, TokenMissing
 from ..jose.strict_json import loads_object

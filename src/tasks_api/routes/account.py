@@ -2,11 +2,11 @@
 
 from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge import Principal
 from authbridge.fastapi import CurrentUser, require_roles
-from fastapi import APIRouter, Depends
 
 from ..dependencies import engine_of
 from ..repository import count_stats

@@ -6,12 +6,12 @@ import time
 import weakref
 from typing import Any, Final
 
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge.fastapi import AuthBridge
-from fastapi import APIRouter, Request
 
 from ..dependencies import engine_of
 from ..models import tasks

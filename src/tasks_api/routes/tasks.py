@@ -10,10 +10,10 @@ import unicodedata
 import uuid
 from typing import Annotated, Any, Final, Literal
 
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge import Principal
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from ..cursor import CursorCodec, InvalidCursor
 from ..dependencies import codec_of, engine_of, task_guard
