@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge.fastapi import AuthBridge
 
-from ..dependencies import engine_of
+from ..dependencies import app_engine
 from ..models import tasks
 
 __all__ = ["build_health_router", "database_ready", "keys_ready"]
@@ -78,7 +78,7 @@ def build_health_router() -> APIRouter:
     async def readyz(request: Request) -> JSONResponse:
         """Readiness: the database is reachable and the verifier has signing keys."""
         bridge: AuthBridge = request.app.state.authbridge
-        database = await database_ready(engine_of(request))
+        database = await database_ready(app_engine(request))
         keys = await keys_ready(bridge)
         checks = {"database": database, "keys": keys}
         if all(checks.values()):
