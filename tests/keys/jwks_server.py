@@ -285,3 +285,16 @@ def running_jwks_server(
         yield server
     finally:
         server.stop()
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand, so no test sleeps through a TTL."""
+
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
-from jwks_server import IssuerKey, JWKSServer, ec_p256_key, ed25519_key, running_jwks_server
+from jwks_server import FakeClock, IssuerKey, JWKSServer, ec_p256_key, ed25519_key
 
 from authbridge.errors import UnknownKey
 from authbridge.jose.b64 import b64url_decode
@@ -20,36 +20,14 @@ from authbridge.keys.jwk import VerificationKey
 from authbridge.keys.remote import RemoteJWKS
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def key_a() -> IssuerKey:
-    return ed25519_key("kid-a")
-
-
 @pytest.fixture
 def key_b() -> IssuerKey:
     return ed25519_key("kid-b")
 
 
 @pytest.fixture
-def server(key_a: IssuerKey) -> Iterator[JWKSServer]:
-    with running_jwks_server([key_a]) as running:
-        yield running
-
-
-@pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture

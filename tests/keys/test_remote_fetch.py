@@ -8,41 +8,26 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from jwks_server import IssuerKey, JWKSServer, TLSMaterial, ed25519_key, running_jwks_server
+from jwks_server import (
+    FakeClock,
+    IssuerKey,
+    JWKSServer,
+    TLSMaterial,
+    ed25519_key,
+    running_jwks_server,
+)
 
 from authbridge.errors import ConfigError, KeysUnavailable, UnknownKey
 from authbridge.keys.remote import RemoteJWKS
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def key_a() -> IssuerKey:
-    return ed25519_key("kid-a")
-
-
-@pytest.fixture
-def server(key_a: IssuerKey) -> Iterator[JWKSServer]:
-    with running_jwks_server([key_a]) as running:
-        yield running
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(50.0)
 
 
 @pytest.fixture
