@@ -3,13 +3,46 @@
 from __future__ import annotations
 
 import base64
-import binascii
+from typing import Final
 
-__all__ = ["b64url_decode", "b64url_encode", "decode_segment"]
+import msgspec
 
-_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_VALUE = {ord(c): i for i, c in enumerate(_ALPHABET)}
+__all__ = [
+    "ALPHABET",
+    "b64url_decode",
+    "b64url_encode",
+    "decode_segment",
+    "decode_standard",
+    "to_standard",
+]
+
+ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_STANDARD: Final = ALPHABET[:62] + b"+/"
+# The last character of a segment of length 4k+2 (4k+3) may carry no bits past the data's
+# end: its low 4 (2) bits must be zero (RFC 4648 §3.5). No character ends a 4k+1 segment.
+_CANONICAL_LAST: Final[tuple[frozenset[int], ...]] = (
+    frozenset(),
+    frozenset(),
+    frozenset(c for i, c in enumerate(_STANDARD) if not i & 0x0F),
+    frozenset(c for i, c in enumerate(_STANDARD) if not i & 0x03),
+)
+_CLOSE: Final = (b'"', b"", b'=="', b'="')
+# base64url → standard base64 in one pass. Every byte outside the base64url alphabet,
+# including "+", "/", "=", quotes and backslashes, becomes "!", which nothing decodes; "."
+# (the JWS separator) is kept so a whole token can be mapped at once.
+_TO_STANDARD: Final = bytes(
+    _STANDARD[ALPHABET.index(b)] if b in ALPHABET else b if b == ord(".") else ord("!")
+    for b in range(256)
+)
+INVALID: Final = b"!"
+# msgspec decodes a JSON string of standard base64 into bytes about 3x faster than binascii.
+# Only canonical input from ``to_standard`` ever reaches it.
+_STANDARD_B64: Final = msgspec.json.Decoder(bytes)
+
+
+def to_standard(data: bytes) -> bytes:
+    """Map base64url to standard base64; bytes outside the alphabet become ``INVALID``."""
+    return data.translate(_TO_STANDARD)
 
 
 def b64url_decode(text: str | bytes) -> bytes:
@@ -19,32 +52,31 @@ def b64url_decode(text: str | bytes) -> bytes:
     carry the same bytes, which breaks anything keyed on the token text.
     """
     try:
-        data = text.encode("ascii") if isinstance(text, str) else text
+        data = text.encode("ascii") if isinstance(text, str) else bytes(text)
     except UnicodeEncodeError:
         raise ValueError("invalid base64url") from None
-    # a2b_base64 knows only the standard alphabet: its characters must not slip through.
-    if b"+" in data or b"/" in data or b"=" in data:
-        raise ValueError("invalid base64url")
-    return decode_segment(data)
+    return decode_standard(data.translate(_TO_STANDARD))
 
 
 def decode_segment(data: bytes) -> bytes:
-    """``b64url_decode`` for a segment already matched against the base64url alphabet.
+    """``b64url_decode`` for bytes."""
+    return decode_standard(data.translate(_TO_STANDARD))
 
-    The token's format check has ruled out ``+``, ``/``, ``=`` and every other character, so
-    only the length and the padding bits are left to check: the hot path of every token.
+
+def decode_standard(data: bytes) -> bytes:
+    """Decode one segment that ``to_standard`` produced: the hot path of every token.
+
+    Only the length and the padding bits are checked here; any ``INVALID`` or ``.`` byte
+    fails the decode itself.
     """
     rem = len(data) & 3
-    if rem:
+    if rem and data[-1] not in _CANONICAL_LAST[rem]:
         if rem == 1:
             raise ValueError("impossible base64url length")
-        last = _VALUE.get(data[-1])
-        if last is None or (last & (0x0F if rem == 2 else 0x03)):
-            raise ValueError("non-canonical base64url")
-        data += b"==="[: 4 - rem]
+        raise ValueError("non-canonical base64url")
     try:
-        return binascii.a2b_base64(data.translate(_TO_STANDARD), strict_mode=True)
-    except binascii.Error:
+        return _STANDARD_B64.decode(b'"' + data + _CLOSE[rem])
+    except msgspec.DecodeError:
         raise ValueError("invalid base64url") from None
 
 
