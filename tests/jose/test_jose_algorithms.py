@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from authbridge.jose.algorithms import (
     ALGORITHMS,
@@ -88,3 +91,27 @@ def test_accepts_key_checks_type_and_curve() -> None:
     assert isinstance(rsa_key, rsa.RSAPublicKey)
     assert get_algorithm("PS256").accepts_key(rsa_key)
     assert get_algorithm("HS256").accepts_key(b"secret")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(["HS256", "HS384", "HS512"]),
+    key=st.binary(max_size=300),  # past both block sizes: long keys are hashed first
+    message=st.binary(max_size=400),
+)
+def test_hmac_with_precomputed_pads_matches_the_standard_library(
+    name: str, key: bytes, message: bytes
+) -> None:
+    algorithm = get_algorithm(name)
+    expected = hmac.digest(key, message, f"sha{name[2:]}")
+    assert algorithm.verify(key, message, expected)
+    assert not algorithm.verify(key, message, bytes([expected[0] ^ 1]) + expected[1:])
+    assert not algorithm.verify(key + b"x", message, expected)
+
+
+def test_hmac_keeps_working_past_its_prepared_key_bound() -> None:
+    algorithm = get_algorithm("HS256")
+    keys = [secrets.token_bytes(32) for _ in range(40)]
+    for _ in range(2):
+        for key in keys:
+            assert algorithm.verify(key, b"m", hmac.digest(key, b"m", "sha256"))
