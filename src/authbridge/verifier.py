@@ -347,7 +347,10 @@ class Verifier:
                 header_cache=self._header_cache,
             )
             path = self._route(jws)
-            key = self._cached_key(jws, path) or await path.keys.get_key(jws.kid, jws.alg)
+            keys = path.keys
+            if jws.kid is None and not keys.symmetric:
+                raise UnknownKey("The token names no key id.")
+            key = keys.cached_key(jws.kid, jws.alg) or await keys.get_key(jws.kid, jws.alg)
             principal = self._verify_signed(token, jws, path, key)
         if self._jwt_session_check:
             await self._check_session(principal)
@@ -355,26 +358,23 @@ class Verifier:
             await self._check_revocation(principal)
         return principal
 
-    @staticmethod
-    def _cached_key(jws: CompactJWS, path: TrustedIssuer) -> VerificationKey | None:
-        keys = path.keys
-        if jws.kid is None and not keys.symmetric:
-            raise UnknownKey("The token names no key id.")
-        return keys.cached_key(jws.kid, jws.alg)
-
     def _verify_signed(
         self, token: str, jws: CompactJWS, path: TrustedIssuer, key: VerificationKey
     ) -> Principal:
         """Signature, then claims, then the Principal (V33: no claim is read before)."""
+        algorithm = key.algorithm
         # The algorithm is bound to the key; the header only has to agree with it (V9).
-        if key.algorithm.name != jws.alg:
+        if algorithm.name != jws.alg:
             raise AlgorithmNotAllowed("The token's algorithm does not match its key.")
-        if not key.algorithm.verify(key.key, jws.signing_input, jws.signature):
+        if not algorithm.verify(key.key, jws.signing_input, jws.signature):
             raise InvalidSignature()
         claims = decode_payload(jws)
-        deadline = path.rules.validate(claims, self._clock())
-        principal = build_principal(claims, self._options.claim_names, issuer=path.rules.issuer)
-        self.cache.put(token, principal, deadline, (path.name, key.kid))
+        rules = path.rules
+        deadline = rules.validate(claims, self._clock())
+        principal = build_principal(claims, self._options.claim_names, issuer=rules.issuer)
+        cache = self.cache
+        if cache.max_entries > 0:
+            cache.put(token, principal, deadline, (path.name, key.kid))
         return principal
 
     async def _check_session(self, principal: Principal) -> None:
