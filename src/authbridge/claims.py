@@ -177,8 +177,12 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
         email_verified=email_verified if type(email_verified) is bool else None,
         image=image if type(image := get("image")) is str else None,
         # Better Auth's admin plugin stores several roles as "admin,user".
-        roles=_collect(claims, names.roles, ", "),
-        scopes=_collect(claims, names.scopes, " "),
+        roles=_NONE
+        if claims.keys().isdisjoint(names.roles)
+        else _collect(claims, names.roles, ", "),
+        scopes=_NONE
+        if claims.keys().isdisjoint(names.scopes)
+        else _collect(claims, names.scopes, " "),
         session_id=sid if type(sid := get(names.session_id)) is str else None,
         audience=(aud,) if type(aud) is str else tuple(aud) if type(aud) is list else (),
         expires_at=datetime.fromtimestamp(exp, UTC) if exp is not None else None,

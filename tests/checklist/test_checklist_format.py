@@ -36,7 +36,6 @@ async def test_v03_oversized_token_is_refused_before_any_decoding(
     def must_not_run(*_: object) -> None:
         raise AssertionError("decoded an oversized token")
 
-    monkeypatch.setattr(parse_module, "to_standard", must_not_run)
     monkeypatch.setattr(parse_module, "decode_standard", must_not_run)
     monkeypatch.setattr(parse_module, "loads_object", must_not_run)
     await rejects(VERIFIER, "A" * 8193, TokenTooLarge)

@@ -9,6 +9,8 @@ import msgspec
 
 __all__ = [
     "ALPHABET",
+    "INVALID",
+    "TO_STANDARD",
     "b64url_decode",
     "b64url_encode",
     "decode_segment",
@@ -30,7 +32,7 @@ _CLOSE: Final = (b'"', b"", b'=="', b'="')
 # base64url → standard base64 in one pass. Every byte outside the base64url alphabet,
 # including "+", "/", "=", quotes and backslashes, becomes "!", which nothing decodes; "."
 # (the JWS separator) is kept so a whole token can be mapped at once.
-_TO_STANDARD: Final = bytes(
+TO_STANDARD: Final = bytes(
     _STANDARD[ALPHABET.index(b)] if b in ALPHABET else b if b == ord(".") else ord("!")
     for b in range(256)
 )
@@ -42,7 +44,7 @@ _STANDARD_B64: Final = msgspec.json.Decoder(bytes)
 
 def to_standard(data: bytes) -> bytes:
     """Map base64url to standard base64; bytes outside the alphabet become ``INVALID``."""
-    return data.translate(_TO_STANDARD)
+    return data.translate(TO_STANDARD)
 
 
 def b64url_decode(text: str | bytes) -> bytes:
@@ -55,12 +57,12 @@ def b64url_decode(text: str | bytes) -> bytes:
         data = text.encode("ascii") if isinstance(text, str) else bytes(text)
     except UnicodeEncodeError:
         raise ValueError("invalid base64url") from None
-    return decode_standard(data.translate(_TO_STANDARD))
+    return decode_standard(data.translate(TO_STANDARD))
 
 
 def decode_segment(data: bytes) -> bytes:
     """``b64url_decode`` for bytes."""
-    return decode_standard(data.translate(_TO_STANDARD))
+    return decode_standard(data.translate(TO_STANDARD))
 
 
 def decode_standard(data: bytes) -> bytes:

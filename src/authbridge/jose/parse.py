@@ -12,7 +12,7 @@ from typing import Any, Final
 import msgspec
 
 from ..errors import TokenMalformed, TokenTooLarge
-from .b64 import INVALID, decode_standard, to_standard
+from .b64 import INVALID, TO_STANDARD, decode_standard
 from .strict_json import loads_object
 
 __all__ = ["CompactJWS", "HeaderRules", "decode_payload", "parse_compact"]
@@ -76,7 +76,7 @@ def parse_compact(
         raise TokenTooLarge()
     raw = token.encode("ascii") if token.isascii() else token.encode("ascii", "replace")
     # One pass both checks the alphabet (V4) and prepares every segment for decoding.
-    std = to_standard(raw)
+    std = raw.translate(TO_STANDARD)
     dots = std.count(b".")
     if dots != 2 or INVALID in std:
         if dots == 4:
