@@ -8,14 +8,17 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authbridge.jose.algorithms import (
+    _EC_CURVES,
     ALGORITHMS,
     ASYMMETRIC,
     SYMMETRIC,
     get_algorithm,
+    raw_to_der,
 )
 from tokens import _rsa_private
 
@@ -115,3 +118,40 @@ def test_hmac_keeps_working_past_its_prepared_key_bound() -> None:
     for _ in range(2):
         for key in keys:
             assert algorithm.verify(key, b"m", hmac.digest(key, b"m", "sha256"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    size=st.sampled_from([32, 48, 66]),
+    data=st.data(),
+)
+def test_raw_to_der_matches_cryptography(size: int, data: st.DataObject) -> None:
+    # Leading zero bytes and set high bits are the cases DER spells differently.
+    byte = st.sampled_from([0x00, 0x01, 0x7F, 0x80, 0xFF]) | st.integers(0, 255)
+    r, s = (bytes(data.draw(st.lists(byte, min_size=size, max_size=size))) for _ in range(2))
+    expected = encode_dss_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big"))
+    assert raw_to_der(r, s) == expected
+
+
+@pytest.mark.parametrize("crv", ["P-256", "P-384", "P-521"])
+def test_curve_orders_are_right(crv: str) -> None:
+    """``cryptography`` accepts a private value below the group order n and refuses n itself.
+
+    A wrong n would make the r, s range check (CVE-2022-21449) too lenient; P-521's once was.
+    """
+    curve, size, order, _ = _EC_CURVES[crv]
+    assert order.bit_length() <= 8 * size
+    ec.derive_private_key(order - 1, curve)
+    with pytest.raises(ValueError):
+        ec.derive_private_key(order, curve)
+
+
+@pytest.mark.parametrize(("name", "crv"), [("ES256", "P-256"), ("ES512", "P-521")])
+def test_ecdsa_r_and_s_outside_one_to_n_minus_one_are_refused(name: str, crv: str) -> None:
+    _, size, order, _ = _EC_CURVES[crv]
+    private, public = _pair(name)
+    good = get_algorithm(name).sign(private, b"m")
+    r, s = good[:size], good[size:]
+    for bad_r, bad_s in [(order, s), (r, order), (0, s), (r, 0), (order + 1, s)]:
+        as_bytes = [v if isinstance(v, bytes) else v.to_bytes(size, "big") for v in (bad_r, bad_s)]
+        assert not get_algorithm(name).verify(public, b"m", b"".join(as_bytes))

@@ -158,8 +158,8 @@ _EC_CURVES: dict[str, tuple[ec.EllipticCurve, int, int, hashes.HashAlgorithm]] =
         ec.SECP521R1(),
         66,
         int(
-            "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
-            "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+            "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA"
+            "51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
             16,
         ),
         hashes.SHA512(),
@@ -167,20 +167,48 @@ _EC_CURVES: dict[str, tuple[ec.EllipticCurve, int, int, hashes.HashAlgorithm]] =
 }
 
 
+def _der_parts(size: int) -> dict[tuple[bool, bool], tuple[bytes, bytes]]:
+    """DER framing of ``SEQUENCE {INTEGER r, INTEGER s}`` for each pair of high bits.
+
+    Valid when neither value has a leading zero byte, so DER keeps all ``size`` bytes and adds
+    one zero byte before a set high bit. Short-form lengths only: P-256 and P-384.
+    """
+    parts = {}
+    for r_high in (False, True):
+        for s_high in (False, True):
+            r_len, s_len = size + r_high, size + s_high
+            prefix = bytes([0x30, 4 + r_len + s_len, 0x02, r_len]) + b"\0" * r_high
+            parts[r_high, s_high] = (prefix, bytes([0x02, s_len]) + b"\0" * s_high)
+    return parts
+
+
+def raw_to_der(r: bytes, s: bytes) -> bytes:
+    """The DER signature ``cryptography`` verifies, from JOSE's fixed-size ``R || S``."""
+    parts = _DER_PARTS.get(len(r))
+    if parts is None or not (r[0] and s[0]):  # leading zero bytes: DER drops them
+        return encode_dss_signature(int.from_bytes(r, "big"), int.from_bytes(s, "big"))
+    prefix, middle = parts[r[0] >= 0x80, s[0] >= 0x80]
+    return b"".join((prefix, r, middle, s))
+
+
+_DER_PARTS: Final = {size: _der_parts(size) for size in (32, 48)}
+
+
 def _ecdsa(crv: str) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[Any, bytes], bytes]]:
     _, size, order, digest = _EC_CURVES[crv]
     scheme = ec.ECDSA(digest)
+    # Equal-length big-endian bytes compare as the numbers they spell.
+    zero, order_bytes = bytes(size), order.to_bytes(size, "big")
 
     def verify(key: ec.EllipticCurvePublicKey, message: bytes, signature: bytes) -> bool:
         if len(signature) != 2 * size:
             return False
-        r = int.from_bytes(signature[:size], "big")
-        s = int.from_bytes(signature[size:], "big")
+        r, s = signature[:size], signature[size:]
         # Psychic signatures (CVE-2022-21449): r and s must lie in [1, n-1].
-        if not (0 < r < order and 0 < s < order):
+        if not (zero < r < order_bytes and zero < s < order_bytes):
             return False
         try:
-            key.verify(encode_dss_signature(r, s), message, scheme)
+            key.verify(raw_to_der(r, s), message, scheme)
         except InvalidSignature:
             return False
         return True
