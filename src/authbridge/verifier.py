@@ -346,7 +346,8 @@ class Verifier:
                 rules=self._options.header_rules,
                 header_cache=self._header_cache,
             )
-            path = self._route(jws)
+            candidates = self._by_alg.get(jws.alg)
+            path = candidates[0] if candidates and len(candidates) == 1 else self._route(jws)
             keys = path.keys
             if jws.kid is None and not keys.symmetric:
                 raise UnknownKey("The token names no key id.")

@@ -77,14 +77,18 @@ def parse_compact(
     raw = token.encode("ascii") if token.isascii() else token.encode("ascii", "replace")
     # One pass both checks the alphabet (V4) and prepares every segment for decoding.
     std = raw.translate(TO_STANDARD)
-    dots = std.count(b".")
-    if dots != 2 or INVALID in std:
-        if dots == 4:
+    first = std.find(b".")
+    last = std.rfind(b".")
+    # find and rfind are memchr scans; counting the dots would walk the token byte by byte.
+    if (
+        first <= 0
+        or last <= first + 1
+        or last == len(std) - 1
+        or INVALID in std
+        or std.find(b".", first + 1, last) != -1
+    ):
+        if std.count(b".") == 4:
             raise _malformed("encrypted tokens (JWE) are not accepted")
-        raise _malformed("expected three base64url segments")
-    first = raw.index(b".")
-    last = raw.rindex(b".")
-    if first == 0 or last == first + 1 or last == len(raw) - 1:
         raise _malformed("expected three base64url segments")
     header_segment = raw[:first]
     verdict = header_cache.get(header_segment) if header_cache is not None else None
