@@ -30,6 +30,7 @@ __all__ = [
 
 # Ed25519 group order; a signature's S must be below it (RFC 8032 §5.1.7).
 _ED25519_L: Final = 2**252 + 27742317777372353535851937790883648493
+_ED25519_L_BIG_ENDIAN: Final = _ED25519_L.to_bytes(32, "big")
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -121,7 +122,8 @@ def _hmac(digest: str) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[A
 
 
 def _ed25519_verify(key: ed25519.Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
-    if len(signature) != 64 or int.from_bytes(signature[32:], "little") >= _ED25519_L:
+    # S is little-endian: reversed, it compares as a big-endian number, with no int built.
+    if len(signature) != 64 or signature[:31:-1] >= _ED25519_L_BIG_ENDIAN:
         return False
     try:
         key.verify(signature, message)
