@@ -25,6 +25,7 @@ from authbridge.errors import (
     TokenExpired,
     UnknownKey,
 )
+from authbridge.jose import strict_json
 from authbridge.keys.remote import RemoteJWKS
 from harness.better_auth import BetterAuthServer, ServerPool
 
@@ -107,6 +108,24 @@ async def test_each_algorithm_rejects_a_tampered_token(alg_server: BetterAuthSer
         with pytest.raises(InvalidSignature) as flipped:
             await verifier.verify(f"{header}.{payload}.{flipped_signature}")
     assert forged.value.code == flipped.value.code == "invalid_signature"
+
+
+async def test_better_auth_json_always_takes_the_proven_fast_path(
+    better_auth: BetterAuthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Better Auth's headers and payloads (JSON.stringify) are re-encoded byte for byte by
+    msgspec, so the strict standard-library parser is never needed for them."""
+
+    def must_not_run(raw: bytes) -> dict[str, object]:
+        raise AssertionError("a Better Auth token fell back to the standard library parser")
+
+    user = better_auth.sign_up(name='Zoë "Zed" \\ O\'Neil \u2028 🦊')
+    token = better_auth.get_jwt(user)
+    monkeypatch.setattr(strict_json, "loads_object_strict", must_not_run)
+    async with remote_verifier(better_auth) as verifier:
+        principal = await verifier.verify(token)
+    assert principal.name == 'Zoë "Zed" \\ O\'Neil \u2028 🦊'
+    assert principal.claims == json.loads(b64url_decode(segments(token)[1]))
 
 
 # --- Principal fields ------------------------------------------------------------------------
