@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
+import random
 import time
 import timeit
 import warnings
@@ -89,17 +90,20 @@ def run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
 def per_call_us(fns: dict[str, Callable[[], Any]], budget: float, rounds: int) -> dict[str, float]:
     """Best µs per call of each function, over ``rounds`` interleaved rounds.
 
-    Interleaving gives every function the same chance at the machine's quiet moments, so
-    the ratios between them hold even when absolute times drift.
+    Short, interleaved rounds in a shuffled order give every function the same chance at the
+    machine's quiet moments, so the ratios between them hold even when absolute times drift.
     """
     numbers = {}
     for name, fn in fns.items():
         fn()  # warm up, and fail loudly if the call is broken
         numbers[name] = max(10, int(budget / rounds / max(timeit.timeit(fn, number=5) / 5, 1e-7)))
     best = dict.fromkeys(fns, float("inf"))
+    order = list(fns)
+    shuffler = random.Random(0)
     for _ in range(rounds):
-        for name, fn in fns.items():
-            elapsed = timeit.timeit(fn, number=numbers[name]) / numbers[name] * 1e6
+        shuffler.shuffle(order)  # so no function always follows a noisy one
+        for name in order:
+            elapsed = timeit.timeit(fns[name], number=numbers[name]) / numbers[name] * 1e6
             best[name] = min(best[name], elapsed)
     return best
 
@@ -190,7 +194,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="short run (CI smoke)")
     parser.add_argument("--markdown", help="also write the table to this file")
     args = parser.parse_args()
-    budget, rounds = (0.25, 5) if args.quick else (2.0, 15)
+    budget, rounds = (0.25, 8) if args.quick else (2.0, 40)
     warnings.simplefilter("ignore")  # joserfc warns that EdDSA is deprecated by RFC 9864
     asyncio.set_event_loop_policy(None)
 
