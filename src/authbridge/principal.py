@@ -67,15 +67,15 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True, eq=False):
         )
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
+        if not isinstance(other, Principal) or type(other) is not type(self):
             return NotImplemented
-        assert isinstance(other, Principal)
         return self._identity() == other._identity()
 
     def __hash__(self) -> int:
         return hash(self._identity())
 
     def __repr__(self) -> str:
-        names = self.__struct_fields__[:-1]  # every field but ``claims``
-        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+        shown = ", ".join(
+            f"{n}={getattr(self, n)!r}" for n in self.__struct_fields__ if n != "claims"
+        )
         return f"Principal({shown})"
