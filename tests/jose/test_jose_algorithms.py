@@ -146,12 +146,26 @@ def test_curve_orders_are_right(crv: str) -> None:
         ec.derive_private_key(order, curve)
 
 
-@pytest.mark.parametrize(("name", "crv"), [("ES256", "P-256"), ("ES512", "P-521")])
-def test_ecdsa_r_and_s_outside_one_to_n_minus_one_are_refused(name: str, crv: str) -> None:
+class _NeverCalledKey:
+    """Stands in for a public key: authbridge's own range check must refuse first."""
+
+    def verify(self, *_: object) -> None:
+        raise AssertionError("an out-of-range r or s reached cryptography")
+
+
+@pytest.mark.parametrize(
+    ("name", "crv"), [("ES256", "P-256"), ("ES384", "P-384"), ("ES512", "P-521")]
+)
+def test_ecdsa_r_and_s_outside_one_to_n_minus_one_are_refused_before_cryptography(
+    name: str, crv: str
+) -> None:
     _, size, order, _ = _EC_CURVES[crv]
     private, public = _pair(name)
     good = get_algorithm(name).sign(private, b"m")
+    assert get_algorithm(name).verify(public, b"m", good)
     r, s = good[:size], good[size:]
     for bad_r, bad_s in [(order, s), (r, order), (0, s), (r, 0), (order + 1, s)]:
         as_bytes = [v if isinstance(v, bytes) else v.to_bytes(size, "big") for v in (bad_r, bad_s)]
-        assert not get_algorithm(name).verify(public, b"m", b"".join(as_bytes))
+        forged = b"".join(as_bytes)
+        assert not get_algorithm(name).verify(_NeverCalledKey(), b"m", forged)
+        assert not get_algorithm(name).verify(public, b"m", forged)
