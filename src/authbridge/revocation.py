@@ -41,7 +41,9 @@ from .principal import Principal
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RevocationList", "RevocationUnavailable", "main"]
+    from .config import Settings
+
+__all__ = ["RevocationList", "RevocationUnavailable", "main", "revoke_once"]
 
 logger = logging.getLogger("authbridge.revocation")
 
@@ -355,6 +357,34 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+async def revoke_once(
+    settings: Settings,
+    kind: str,
+    issuer: str,
+    subject: str,
+    not_before: float | None = None,
+) -> None:
+    """One revocation from a short-lived process (the command lines): connect, write, close.
+
+    ``kind`` is ``"session"`` (``subject`` is a sid) or ``"user"`` (a sub, cut off at
+    ``not_before``, default now). ``settings.redis_url`` must be set.
+    """
+    if settings.redis_url is None:
+        raise ValueError("AUTHBRIDGE_REDIS_URL is not set")
+    revocations = RevocationList(
+        settings.redis_url.get_secret_value(),
+        prefix=settings.redis_prefix,
+        timeout=settings.redis_timeout,
+    )
+    try:
+        if kind == _SESSION:
+            await revocations.revoke_session(issuer, subject)
+        else:
+            await revocations.revoke_user(issuer, subject, not_before=not_before)
+    finally:
+        await revocations.aclose()
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m authbridge.revocation session ISS SID`` or ``user ISS SUB [--not-before T]``."""
     import argparse
@@ -373,23 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     if settings.redis_url is None:
         parser.error("AUTHBRIDGE_REDIS_URL is not set: there is no shared list to write to")
-    revocations = RevocationList(
-        settings.redis_url.get_secret_value(),
-        prefix=settings.redis_prefix,
-        timeout=settings.redis_timeout,
-    )
-
-    async def run() -> None:
-        try:
-            if args.kind == _SESSION:
-                await revocations.revoke_session(args.issuer, args.id)
-            else:
-                await revocations.revoke_user(args.issuer, args.id, not_before=args.not_before)
-        finally:
-            await revocations.aclose()
-
     try:
-        asyncio.run(run())
+        asyncio.run(revoke_once(settings, args.kind, args.issuer, args.id, args.not_before))
     except (RevocationUnavailable, ValueError) as exc:
         print(f"error: {exc}")
         return 1

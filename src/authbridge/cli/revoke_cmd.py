@@ -36,7 +36,7 @@ def revoke_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Revoke a session or all of a user's tokens on every instance (needs Redis)."""
-    from ..revocation import RevocationList, RevocationUnavailable
+    from ..revocation import RevocationUnavailable, revoke_once
 
     settings = load_settings()
     if settings.redis_url is None:
@@ -44,23 +44,8 @@ def revoke_command(
             "AUTHBRIDGE_REDIS_URL is not set: there is no shared revocation list to write to.",
             as_json=json_output,
         )
-    revocations = RevocationList(
-        settings.redis_url.get_secret_value(),
-        prefix=settings.redis_prefix,
-        timeout=settings.redis_timeout,
-    )
-
-    async def run() -> None:
-        try:
-            if kind is Kind.session:
-                await revocations.revoke_session(issuer, subject)
-            else:
-                await revocations.revoke_user(issuer, subject, not_before=not_before)
-        finally:
-            await revocations.aclose()
-
     try:
-        asyncio.run(run())
+        asyncio.run(revoke_once(settings, kind.value, issuer, subject, not_before))
     except (RevocationUnavailable, ValueError) as exc:
         if json_output:
             emit_json({"revoked": False, "error": str(exc)})
