@@ -1,13 +1,19 @@
-"""Helpers for the scale-out tests: the local Redis URL and a private ``redis-server``."""
+"""Helpers for the scale-out tests: the local Redis URL, a private ``redis-server``, and
+``authbridge serve`` run as a real process."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -67,3 +73,69 @@ class PrivateRedis:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+_PROJECT_PREFIXES = ("AUTHBRIDGE_", "BETTER_AUTH_", "DATABASE_", "TASKS_")
+_SERVE_VARIABLES = ("PROXY_HEADERS", "FORWARDED_ALLOW_IPS", "WEB_CONCURRENCY", "PORT")
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any project setting, plus ``settings``."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(_PROJECT_PREFIXES) and key not in _SERVE_VARIABLES
+    }
+    env.update(settings)
+    return env
+
+
+class Served:
+    """An ``authbridge serve`` process: its origin and its log."""
+
+    def __init__(self, process: subprocess.Popen[bytes], origin: str, log: Path) -> None:
+        self.process = process
+        self.origin = origin
+        self.log = log
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def tail(self) -> str:
+        return self.text()[-3000:]
+
+
+@contextlib.contextmanager
+def authbridge_serve(
+    env: dict[str, str], directory: Path, *args: str, ready: str = "/readyz"
+) -> Iterator[Served]:
+    """Run ``authbridge serve ARGS`` until ``ready`` answers 200; stop it (SIGTERM) after."""
+    port = free_port()
+    log = directory / f"server-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "authbridge"), "serve", *args],
+            env={**env, "PORT": str(port)},
+            cwd=directory,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        served = Served(process, f"http://127.0.0.1:{port}", log)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(served.origin + ready, timeout=2).status_code == 200:
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start: " + served.tail())
+                time.sleep(0.2)
+            yield served
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from scale_helpers import free_port
+from scale_helpers import authbridge_serve, clean_env
 
 from authbridge.testing import FakeIssuer
 
@@ -101,13 +100,7 @@ def issuer() -> FakeIssuer:
 @pytest.fixture
 def server(issuer: FakeIssuer, schema: str, tmp_path: Path) -> Iterator[str]:
     """``authbridge serve --workers 2`` on PostgreSQL; yields its origin."""
-    port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AUTHBRIDGE_", "BETTER_AUTH_", "DATABASE_", "TASKS_"))
-    }
-    env.update(
+    env = clean_env(
         AUTHBRIDGE_JWKS=json.dumps(issuer.jwks()),
         AUTHBRIDGE_ISSUER=issuer.issuer,
         AUTHBRIDGE_AUDIENCE=issuer.issuer,
@@ -117,39 +110,11 @@ def server(issuer: FakeIssuer, schema: str, tmp_path: Path) -> Iterator[str]:
         DATABASE_POOL_TIMEOUT="3",
         DATABASE_CONNECT_TIMEOUT="2",
     )
-    authbridge = Path(sys.executable).parent / "authbridge"
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(authbridge), "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    origin = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(origin + "/readyz", timeout=2).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start: " + _tail(tmp_path / "server.log"))
-            time.sleep(0.2)
-        yield origin
-    finally:
-        process.terminate()
+    with authbridge_serve(env, tmp_path, "--workers", "2", "--log-level", "warning") as served:
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        print(_tail(tmp_path / "server.log"))  # shown by pytest if the test failed
-
-
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-3000:]
+            yield served.origin
+        finally:
+            print(served.tail())  # shown by pytest if the test failed
 
 
 async def _writer(

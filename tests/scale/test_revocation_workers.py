@@ -5,7 +5,6 @@ the shared JWKS copy means the workers fetch the issuer's keys once."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from redis.asyncio import Redis
-from scale_helpers import REDIS_URL, free_port
+from scale_helpers import REDIS_URL, authbridge_serve, clean_env
 
 from authbridge.testing import FakeIssuer
 
@@ -35,13 +34,7 @@ def issuer() -> Iterator[FakeIssuer]:
 
 @pytest.fixture
 def server(issuer: FakeIssuer, prefix: str, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AUTHBRIDGE_", "BETTER_AUTH_", "DATABASE_", "TASKS_"))
-    }
-    env.update(
+    env = clean_env(
         AUTHBRIDGE_JWKS_URL=issuer.jwks_url,
         AUTHBRIDGE_ISSUER=issuer.issuer,
         AUTHBRIDGE_AUDIENCE=issuer.issuer,
@@ -50,34 +43,8 @@ def server(issuer: FakeIssuer, prefix: str, tmp_path: Path) -> Iterator[str]:
         AUTHBRIDGE_REVOCATION="true",
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}",
     )
-    authbridge = Path(sys.executable).parent / "authbridge"
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(authbridge), "serve", "--port", str(port), "--workers", "2", "--log-level", "warning"],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    origin = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(origin + "/readyz", timeout=2).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "server.log").read_text()[-3000:])
-            time.sleep(0.2)
-        yield origin
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with authbridge_serve(env, tmp_path, "--workers", "2", "--log-level", "warning") as served:
+        yield served.origin
 
 
 async def statuses(client: httpx.AsyncClient, token: str, count: int) -> set[int]:

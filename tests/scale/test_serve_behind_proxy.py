@@ -6,78 +6,31 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-from scale_helpers import free_port
+from scale_helpers import Served, authbridge_serve, clean_env
 
 from authbridge.testing import FakeIssuer
-
-
-class Served:
-    def __init__(self, process: subprocess.Popen[bytes], origin: str, log: Path) -> None:
-        self.process = process
-        self.origin = origin
-        self.log = log
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @contextlib.contextmanager
 def serve(tmp_path: Path, **extra: str) -> Iterator[Served]:
     issuer = FakeIssuer("http://127.0.0.1:3000")
-    port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AUTHBRIDGE_", "BETTER_AUTH_", "DATABASE_", "TASKS_"))
-        and key not in ("PROXY_HEADERS", "FORWARDED_ALLOW_IPS", "WEB_CONCURRENCY", "PORT")
-    }
-    env.update(
+    env = clean_env(
         AUTHBRIDGE_JWKS=json.dumps(issuer.jwks()),
         AUTHBRIDGE_ISSUER=issuer.issuer,
         AUTHBRIDGE_AUDIENCE=issuer.issuer,
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}",
-        PORT=str(port),
         LOG_LEVEL="info",
         **extra,
     )
-    log = tmp_path / f"server-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "authbridge"), "serve"],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        served = Served(process, f"http://127.0.0.1:{port}", log)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(served.origin + "/healthz", timeout=2).status_code == 200:
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(served.text()[-3000:])
-                time.sleep(0.2)
-            yield served
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    with authbridge_serve(env, tmp_path, ready="/healthz") as served:
+        yield served
 
 
 def test_forwarded_addresses_are_trusted_only_from_listed_proxies(tmp_path: Path) -> None:
