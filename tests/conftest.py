@@ -1,4 +1,5 @@
-"""Shared fixtures: real Better Auth servers (Node) for the interop and conformance tests.
+"""Shared fixtures: real Better Auth servers (Node) for the interop and conformance tests, and
+an environment with no outside settings.
 
 A missing Node or npm makes these fixtures raise, so the tests that need them fail loudly;
 they are never skipped.
@@ -7,6 +8,7 @@ they are never skipped.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,3 +58,12 @@ def better_auth_module_factory(better_auth_install: Path) -> Iterator[ServerPool
     pool = ServerPool()
     yield pool
     pool.close()
+
+
+@pytest.fixture
+def no_outside_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Only the variables a test sets count: none from the caller, no ``.env`` in the cwd."""
+    for name in list(os.environ):
+        if name.startswith(("AUTHBRIDGE_", "BETTER_AUTH")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)

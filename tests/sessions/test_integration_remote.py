@@ -8,10 +8,8 @@ with ``Retry-After`` (the user's credential may be fine), never a 401.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,17 +22,9 @@ from authbridge.config import Settings
 from authbridge.fastapi import AuthBridge, CurrentUser
 from harness.better_auth import BAUser, BetterAuthServer, ServerPool
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("no_outside_settings")]
 
 WEB_ORIGIN = "http://localhost:3000"
-
-
-@pytest.fixture(autouse=True)
-def no_outside_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("AUTHBRIDGE_", "BETTER_AUTH")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # no .env from the working tree
 
 
 def remote_settings(server: BetterAuthServer, **extra: Any) -> Settings:

@@ -8,7 +8,6 @@ live. With ``AUTHBRIDGE_JWT_SESSION_CHECK`` a JWT carrying ``sid`` dies with its
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,9 @@ from authbridge.fastapi import AuthBridge, CurrentUser
 from authbridge.verifier import Verifier
 from harness.better_auth import BetterAuthServer, ServerPool
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("no_outside_settings")]
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(autouse=True)
-def no_outside_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith(("AUTHBRIDGE_", "BETTER_AUTH")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)  # no .env from the working tree
 
 
 def database_settings(server: BetterAuthServer, **extra: Any) -> Settings:

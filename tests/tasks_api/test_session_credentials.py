@@ -27,7 +27,7 @@ from harness.better_auth import BAUser, BetterAuthServer, ServerPool
 from tasks_api.app import create_app
 from tasks_api.settings import ServiceSettings
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("no_outside_settings")]
 
 BETTER_AUTH_PG = "postgresql://postgres@127.0.0.1:5432/test"
 WEB_ORIGIN = "http://localhost:3000"
@@ -74,15 +74,6 @@ def session_env(server: BetterAuthServer, **extra: str) -> dict[str, str]:
         env["AUTHBRIDGE_SESSION_TABLES"] = json.dumps({"schema": schema})
     env.update(extra)
     return env
-
-
-@pytest.fixture(autouse=True)
-def no_outside_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Only the variables a test sets count: none from the caller, no ``.env`` in the cwd."""
-    for name in list(os.environ):
-        if name.startswith(("AUTHBRIDGE_", "BETTER_AUTH")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 @asynccontextmanager
