@@ -1,5 +1,5 @@
-"""Fixtures for the scale-out tests: the local Redis (unique key prefix per test) and a
-private ``redis-server`` that a test may stop and restart."""
+"""Fixtures for the scale-out tests: the local Redis (unique key prefix per test), a
+private ``redis-server`` that a test may stop and restart, and an issuer serving its JWKS."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 from scale_helpers import REDIS_URL, PrivateRedis
+
+from authbridge.testing import FakeIssuer
 
 
 @pytest.fixture
@@ -37,3 +39,14 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def jwks_issuer() -> Iterator[FakeIssuer]:
+    """A FakeIssuer whose JWKS is served over HTTP on a free loopback port."""
+    fake = FakeIssuer(base_url=None)
+    fake.start_server()
+    try:
+        yield fake
+    finally:
+        fake.stop_server()

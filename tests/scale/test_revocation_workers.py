@@ -23,13 +23,8 @@ pytestmark = [pytest.mark.redis]
 
 
 @pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    fake = FakeIssuer(base_url=None)
-    fake.start_server()
-    try:
-        yield fake
-    finally:
-        fake.stop_server()
+def issuer(jwks_issuer: FakeIssuer) -> FakeIssuer:
+    return jwks_issuer
 
 
 @pytest.fixture

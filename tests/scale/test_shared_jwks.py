@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import pytest
 from redis.asyncio import Redis
@@ -21,13 +20,8 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-def issuer() -> Iterator[FakeIssuer]:
-    fake = FakeIssuer(base_url=None)
-    fake.start_server()
-    try:
-        yield fake
-    finally:
-        fake.stop_server()
+def issuer(jwks_issuer: FakeIssuer) -> FakeIssuer:
+    return jwks_issuer
 
 
 def instance(issuer: FakeIssuer, prefix: str, redis_url: str = REDIS_URL) -> Verifier:
