@@ -47,6 +47,7 @@ from authbridge.fastapi import (
     WebSocketUser,
 )
 from authbridge.testing import FakeIssuer
+from harness.better_auth_tables import sqlite_ddl
 
 # Starlette's TestClient drives WebSockets; its notice about httpx is not ours to act on.
 with warnings.catch_warnings():
@@ -56,17 +57,6 @@ with warnings.catch_warnings():
 AUTH_URL = "https://auth.example.test"
 APP_ORIGIN = "https://app.example.test"
 EVIL_ORIGIN = "https://evil.example"
-
-# Better Auth's SQLite DDL (from its migrations), with the admin plugin's role column.
-DDL = (
-    'CREATE TABLE "user" ("id" text not null primary key, "name" text not null, '
-    '"email" text not null unique, "emailVerified" integer not null, "image" text, '
-    '"createdAt" date not null, "updatedAt" date not null, "role" text)',
-    'CREATE TABLE "session" ("id" text not null primary key, "expiresAt" date not null, '
-    '"token" text not null unique, "createdAt" date not null, "updatedAt" date not null, '
-    '"ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") '
-    "on delete cascade)",
-)
 
 
 def js_iso(moment: datetime) -> str:
@@ -139,7 +129,7 @@ class AuthDatabase:
 @pytest.fixture
 async def database(tmp_path: Path) -> AuthDatabase:
     db = AuthDatabase(tmp_path / "auth.db", secrets.token_urlsafe(32))
-    for statement in DDL:
+    for statement in sqlite_ddl():
         await db.execute(statement)
     return db
 

@@ -23,29 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from authbridge.errors import KeysUnavailable, SessionInvalid
 from authbridge.sessions.config import SessionConfig, SessionTables
 from authbridge.sessions.verifier import SessionVerifier
+from harness.better_auth_tables import PG_DDL, ROLE_COLUMN, sqlite_ddl
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-SQLITE_DDL = [
-    'CREATE TABLE "user" ("id" text not null primary key, "name" text not null, '
-    '"email" text not null unique, "emailVerified" integer not null, "image" text, '
-    '"createdAt" date not null, "updatedAt" date not null{role})',
-    'CREATE TABLE "session" ("id" text not null primary key, "expiresAt" date not null, '
-    '"token" text not null unique, "createdAt" date not null, "updatedAt" date not null, '
-    '"ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") '
-    "on delete cascade)",
-]
-PG_DDL = [
-    'CREATE TABLE "{schema}"."user" ("id" text not null primary key, "name" text not null, '
-    '"email" text not null unique, "emailVerified" boolean not null, "image" text, '
-    '"createdAt" timestamptz default CURRENT_TIMESTAMP not null, '
-    '"updatedAt" timestamptz default CURRENT_TIMESTAMP not null{role})',
-    'CREATE TABLE "{schema}"."session" ("id" text not null primary key, '
-    '"expiresAt" timestamptz not null, "token" text not null unique, '
-    '"createdAt" timestamptz default CURRENT_TIMESTAMP not null, '
-    '"updatedAt" timestamptz not null, "ipAddress" text, "userAgent" text, '
-    '"userId" text not null references "{schema}"."user" ("id") on delete cascade)',
-]
 
 
 @dataclass
@@ -133,8 +113,8 @@ async def _sqlite_store(tmp_path: Path, *, role: bool = True) -> AsyncIterator[S
     path = tmp_path / "auth.db"
     engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
     async with engine.begin() as conn:
-        for ddl in SQLITE_DDL:
-            await conn.execute(sa.text(ddl.format(role=', "role" text' if role else "")))
+        for ddl in sqlite_ddl(role=role):
+            await conn.execute(sa.text(ddl))
     yield Store("sqlite", str(path), None, engine, new_secret())
     await engine.dispose()
 
@@ -145,9 +125,7 @@ async def _pg_store(*, role: bool = True) -> AsyncIterator[Store]:
     async with engine.begin() as conn:
         await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         for ddl in PG_DDL:
-            await conn.execute(
-                sa.text(ddl.format(schema=schema, role=', "role" text' if role else ""))
-            )
+            await conn.execute(sa.text(ddl.format(schema=schema, role=ROLE_COLUMN if role else "")))
     try:
         yield Store("postgres", PG_URL, schema, engine, new_secret())
     finally:

@@ -30,16 +30,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from authbridge.errors import CsrfRejected, InvalidSignature, SessionInvalid
 from authbridge.sessions.config import SessionConfig
 from authbridge.sessions.verifier import SessionVerifier
+from harness.better_auth_tables import sqlite_ddl
 
-DDL = [
-    'CREATE TABLE "user" ("id" text not null primary key, "name" text not null, '
-    '"email" text not null unique, "emailVerified" integer not null, "image" text, '
-    '"createdAt" date not null, "updatedAt" date not null, "role" text)',
-    'CREATE TABLE "session" ("id" text not null primary key, "expiresAt" date not null, '
-    '"token" text not null unique, "createdAt" date not null, "updatedAt" date not null, '
-    '"ipAddress" text, "userAgent" text, "userId" text not null references "user" ("id") '
-    "on delete cascade)",
-]
 APP = "https://app.example.com"
 BUILDERS: dict[str, Callable[..., str]] = {
     "compact": compact_cookie,
@@ -56,7 +48,7 @@ class Db:
 
     async def create(self) -> None:
         async with self.engine.begin() as conn:
-            for ddl in DDL:
+            for ddl in sqlite_ddl():
                 await conn.execute(sa.text(ddl))
 
     async def add(self) -> tuple[str, str, str]:
