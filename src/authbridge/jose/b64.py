@@ -7,19 +7,10 @@ from typing import Final
 
 import msgspec
 
-__all__ = [
-    "ALPHABET",
-    "INVALID",
-    "TO_STANDARD",
-    "b64url_decode",
-    "b64url_encode",
-    "decode_segment",
-    "decode_standard",
-    "to_standard",
-]
+__all__ = ["INVALID", "TO_STANDARD", "b64url_decode", "b64url_encode", "decode_standard"]
 
-ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_STANDARD: Final = ALPHABET[:62] + b"+/"
+_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_STANDARD: Final = _ALPHABET[:62] + b"+/"
 # The last character of a segment of length 4k+2 (4k+3) may carry no bits past the data's
 # end: its low 4 (2) bits must be zero (RFC 4648 §3.5). No character ends a 4k+1 segment.
 _CANONICAL_LAST: Final[tuple[frozenset[int], ...]] = (
@@ -33,18 +24,13 @@ _CLOSE: Final = (b'"', b"", b'=="', b'="')
 # including "+", "/", "=", quotes and backslashes, becomes "!", which nothing decodes; "."
 # (the JWS separator) is kept so a whole token can be mapped at once.
 TO_STANDARD: Final = bytes(
-    _STANDARD[ALPHABET.index(b)] if b in ALPHABET else b if b == ord(".") else ord("!")
+    _STANDARD[_ALPHABET.index(b)] if b in _ALPHABET else b if b == ord(".") else ord("!")
     for b in range(256)
 )
 INVALID: Final = b"!"
 # msgspec decodes a JSON string of standard base64 into bytes about 3x faster than binascii.
-# Only canonical input from ``to_standard`` ever reaches it.
+# Only canonical input mapped by ``TO_STANDARD`` ever reaches it.
 _STANDARD_B64: Final = msgspec.json.Decoder(bytes)
-
-
-def to_standard(data: bytes) -> bytes:
-    """Map base64url to standard base64; bytes outside the alphabet become ``INVALID``."""
-    return data.translate(TO_STANDARD)
 
 
 def b64url_decode(text: str | bytes) -> bytes:
@@ -60,13 +46,8 @@ def b64url_decode(text: str | bytes) -> bytes:
     return decode_standard(data.translate(TO_STANDARD))
 
 
-def decode_segment(data: bytes) -> bytes:
-    """``b64url_decode`` for bytes."""
-    return decode_standard(data.translate(TO_STANDARD))
-
-
 def decode_standard(data: bytes) -> bytes:
-    """Decode one segment that ``to_standard`` produced: the hot path of every token.
+    """Decode one segment already mapped by ``TO_STANDARD``: the hot path of every token.
 
     Only the length and the padding bits are checked here; any ``INVALID`` or ``.`` byte
     fails the decode itself.

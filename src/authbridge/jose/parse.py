@@ -43,7 +43,7 @@ class CompactJWS(msgspec.Struct, frozen=True):
     kid: str | None
     signing_input: bytes
     signature: bytes
-    payload_standard: bytes  # the payload segment mapped to standard base64 (``to_standard``)
+    payload_standard: bytes  # the payload segment mapped by ``TO_STANDARD``
 
     @property
     def payload_segment(self) -> bytes:
