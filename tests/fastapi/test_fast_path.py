@@ -25,7 +25,6 @@ from fastapi.responses import PlainTextResponse, Response
 from test_cookies import (
     APP_ORIGIN,
     AUTH_URL,
-    DDL,
     EVIL_ORIGIN,
     AuthDatabase,
     cookie,
@@ -54,6 +53,7 @@ from authbridge.keys.remote import RemoteJWKS
 from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer
 from authbridge.verifier import Verifier
+from harness.better_auth_tables import sqlite_ddl
 
 PROTECT = ("/api/",)
 ReadWriteUser = Annotated[Principal, Depends(require_scopes("tasks:read", "tasks:write"))]
@@ -463,7 +463,7 @@ async def test_scheme_is_declared_even_without_any_dependency(issuer: FakeIssuer
 @pytest.fixture
 async def database(tmp_path: Path) -> AuthDatabase:
     db = AuthDatabase(tmp_path / "auth.db", "s" * 8 + str(time.time_ns()))
-    for statement in DDL:
+    for statement in sqlite_ddl():
         await db.execute(statement)
     return db
 
