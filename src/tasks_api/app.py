@@ -17,8 +17,8 @@ from authbridge.fastapi import AuthBridge
 from .body_limit import BodyLimitMiddleware
 from .cors import JSONErrorCORSMiddleware
 from .cursor import CursorCodec
-from .db import create_engine
-from .dependencies import CODEC_STATE, ENGINE_STATE
+from .db import create_engine, reading
+from .dependencies import CODEC_STATE, ENGINE_STATE, READER_STATE
 from .errors import install_error_handlers
 from .migrate import upgrade_off_loop
 from .routes.account import build_account_router
@@ -45,6 +45,7 @@ def create_app(
         engine = await asyncio.to_thread(create_engine, settings)
         try:
             setattr(app.state, ENGINE_STATE, engine)
+            setattr(app.state, READER_STATE, reading(engine))
             yield
         finally:
             await engine.dispose()

@@ -12,9 +12,18 @@ from authbridge.fastapi import get_principal, require_scopes
 
 from .cursor import CursorCodec
 
-__all__ = ["ENGINE_STATE", "app_engine", "codec_of", "engine_of", "task_guard"]
+__all__ = [
+    "ENGINE_STATE",
+    "READER_STATE",
+    "app_engine",
+    "codec_of",
+    "engine_of",
+    "reader_of",
+    "task_guard",
+]
 
 ENGINE_STATE = "tasks_engine"
+READER_STATE = "tasks_reader"  # db.reading(engine): for one-statement reads
 CODEC_STATE = "tasks_cursor_codec"
 
 
@@ -27,6 +36,11 @@ def app_engine(request: Request) -> AsyncEngine:
 # thread pool, which cost about a fifth of a list request's CPU.
 async def engine_of(request: Request) -> AsyncEngine:
     return app_engine(request)
+
+
+async def reader_of(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = getattr(request.app.state, READER_STATE)
+    return engine
 
 
 async def codec_of(request: Request) -> CursorCodec:

@@ -50,6 +50,8 @@ class ServiceSettings(BaseSettings):
     pool_timeout: float = _env("DATABASE_POOL_TIMEOUT", 10.0, gt=0, le=300)
     pool_recycle: float = _env("DATABASE_POOL_RECYCLE", 1800.0, gt=0)
     connect_timeout: float = _env("DATABASE_CONNECT_TIMEOUT", 5.0, gt=0, le=120)
+    # A pooled connection idle this long is tested before use (0: before every use).
+    ping_after_idle: float = _env("DATABASE_PING_AFTER_IDLE", 10.0, ge=0, le=86400)
 
     @field_validator("database_url")
     @classmethod
@@ -107,6 +109,7 @@ _VARIABLES = {
     "pool_timeout": "DATABASE_POOL_TIMEOUT",
     "pool_recycle": "DATABASE_POOL_RECYCLE",
     "connect_timeout": "DATABASE_CONNECT_TIMEOUT",
+    "ping_after_idle": "DATABASE_PING_AFTER_IDLE",
 }
 
 

@@ -24,6 +24,7 @@ from authbridge.errors import KeysUnavailable, SessionInvalid
 from authbridge.sessions.config import SessionConfig, SessionTables
 from authbridge.sessions.verifier import SessionVerifier
 from harness.better_auth_tables import PG_DDL, ROLE_COLUMN, sqlite_ddl
+from harness.postgres_proxy import PostgresProxy
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -368,3 +369,24 @@ async def test_verify_never_blocks_the_event_loop(store: Store, use: Use) -> Non
     with blockbuster_ctx():
         assert (await verifier.verify(sign(token, store.secret))).sub == user_id
         assert await verifier.session_exists(session_id)
+
+
+@pytest.mark.postgres
+async def test_a_lookup_is_one_statement_after_the_ping(use: Use) -> None:
+    """Autocommit: no BEGIN/ROLLBACK around the lookup, and the pre-ping is one round trip."""
+    proxy = PostgresProxy()
+    port = await proxy.start()
+    try:
+        async for store in _pg_store():
+            user_id = await store.add_user()
+            token, _ = await store.add_session(user_id)
+            url = f"postgresql://postgres@127.0.0.1:{port}/test?ssl=disable"
+            verifier = await use(store.config(database_url=url))
+            signed = sign(token, store.secret)
+            for _ in range(2):  # the first lookup also prepares its statements
+                assert (await verifier.verify(signed)).sub == user_id
+            proxy.take()
+            assert (await verifier.verify(signed)).sub == user_id
+            assert proxy.take() == ["execute", "execute"]  # the ping, then the lookup
+    finally:
+        await proxy.close()

@@ -1,72 +1,31 @@
 """PostgreSQL becoming unreachable mid-run: 503 ``database_unavailable`` (never 500), readiness
 fails, and the API recovers by itself once the server is back.
 
-The outage is simulated with a TCP proxy in front of the shared server, which the test can
-cut (dropping every open connection and refusing new ones) and restore, so no other test
-loses its database.
+The outage is simulated with a TCP proxy (``PostgresProxy``) in front of the shared server,
+which the test can cut (dropping every open connection and refusing new ones) and restore,
+so no other test loses its database.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import pytest
 from tasks_support import make_caller, running_api
 
 from authbridge.testing import FakeIssuer
+from harness.postgres_proxy import PostgresProxy
 from tasks_api.settings import ServiceSettings
 
 pytestmark = pytest.mark.postgres
 
 
-class CuttableProxy:
-    def __init__(self, target_port: int = 5432) -> None:
-        self.target_port = target_port
-        self.cut = False
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port: int = self.server.sockets[0].getsockname()[1]
-        return port
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.cut:
-            writer.close()
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self.writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-
-    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await source.read(65536):
-                sink.write(data)
-                await sink.drain()
-        sink.close()
-        self.writers.discard(sink)
-
-    def sever(self) -> None:
-        self.cut = True
-        for writer in list(self.writers):
-            writer.transport.abort()
-        self.writers.clear()
-
-    async def close(self) -> None:
-        self.sever()
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-
-
 async def test_outage_is_503_and_recovery_is_automatic(postgres_schema: str) -> None:
-    proxy = CuttableProxy()
+    proxy = PostgresProxy()
     port = await proxy.start()
     settings = ServiceSettings(
-        database_url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/test",
+        database_url=proxy.url(port),
         database_schema=postgres_schema,
         connect_timeout=2,
         pool_timeout=2,
