@@ -201,6 +201,14 @@ def _process_tree(pid: int) -> list[int]:
     return pids
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every process on the machine used so far (``/proc/stat``: user, nice, system,
+    irq and softirq of all CPUs; idle, iowait and steal left out)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(value) for value in fields[:7])
+    return (user + nice + system + irq + softirq) / _TICKS
+
+
 def _process_cpu(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -231,6 +239,8 @@ class Measurement:
     non_2xx: int
     wrapped: bool
     cpu_us: float = float("nan")  # server CPU time per request
+    machine_cpu_us: float = float("nan")  # every process's CPU time (PostgreSQL, wrk...)
+    busy_cores: float = float("nan")  # machine CPU time / wall time
 
 
 # --- load -------------------------------------------------------------------------------------
@@ -581,6 +591,8 @@ def summarize(results: dict[str, list[Measurement]]) -> dict[str, dict[str, Any]
             "vs_bare": rps / bare,
             "cpu_us": statistics.median(m.cpu_us for m in runs),
             "cpu_vs_bare": bare_cpu / statistics.median(m.cpu_us for m in runs),
+            "machine_cpu_us": statistics.median(m.machine_cpu_us for m in runs),
+            "busy_cores": statistics.median(m.busy_cores for m in runs),
             "rounds": [round(m.rps, 1) for m in runs],
             "requests": sum(m.requests for m in runs),
             "failed": sum(m.errors + m.non_2xx for m in runs),
@@ -598,11 +610,18 @@ def evaluate(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         # Per request of server CPU: robust to other load on the machine (not for scaling).
         cpu_ratio = rows[against]["cpu_us"] / rows[row]["cpu_us"]
         clean = rows[row]["failed"] == 0 and rows[against]["failed"] == 0
+        ceiling = None
+        if "workers" in row:
+            # The ratio 2 workers would reach keeping every core busy at 1 worker's CPU cost
+            # per request (server, PostgreSQL, load generator and kernel together).
+            cores = os.cpu_count() or 1
+            ceiling = cores * 1e6 / rows[against]["machine_cpu_us"] / rows[against]["rps"]
         out.append(
             {
                 "target": label,
                 "ratio": ratio,
                 "cpu_ratio": None if "workers" in row else cpu_ratio,
+                "ceiling": ceiling,
                 "floor": floor,
                 "met": clean and ratio >= floor,
             }
@@ -625,30 +644,42 @@ def markdown(
         "answered: steadier than req/s when other jobs share the machine. *× bare (CPU)* is "
         "bare's CPU per request divided by the row's. One worker unless the row says 2 "
         "(the 2-worker servers share the 1-worker rows' databases). *alt* and *FastAPI floor* "
-        "rows are measured alternatives, not shipped code (bench/apps/).",
+        "rows are measured alternatives, not shipped code (bench/apps/). *machine CPU µs/req* "
+        "counts every process on the machine (the server, PostgreSQL, wrk, the kernel's "
+        "loopback work) and *cores busy* is that CPU time over the wall time: near "
+        f"{meta['cpus']} means the machine, not the server, was the limit.",
         "",
         "| scenario | req/s | p50 ms | p99 ms | × bare | server CPU µs/req | × bare (CPU) "
-        "| failed |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| machine CPU µs/req | cores busy | failed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in rows.items():
         note = " (tokens reused)" if row["tokens_reused"] else ""
         lines.append(
             f"| {name}{note} | {row['rps']:,.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} "
             f"| {row['vs_bare']:.2f} | {row['cpu_us']:.0f} | {row['cpu_vs_bare']:.2f} "
-            f"| {row['failed']} |"
+            f"| {row.get('machine_cpu_us', float('nan')):.0f} "
+            f"| {row.get('busy_cores', float('nan')):.2f} | {row['failed']} |"
         )
     lines += [
         "",
-        "| target | req/s ratio | CPU-per-request ratio | met (req/s) |",
-        "|---|---:|---:|---|",
+        "| target | req/s ratio | CPU-per-request ratio | machine ceiling | met (req/s) |",
+        "|---|---:|---:|---:|---|",
     ]
     for target in targets:
         cpu = f"{target['cpu_ratio']:.2f}×" if target["cpu_ratio"] is not None else "n/a"
+        ceiling = target.get("ceiling")
         lines.append(
             f"| {target['target']} | {target['ratio']:.2f}× | {cpu} "
+            f"| {f'{ceiling:.2f}×' if ceiling is not None else 'n/a'} "
             f"| {'yes' if target['met'] else 'no'} |"
         )
+    lines += [
+        "",
+        "*machine ceiling* (worker rows): the ratio 2 workers would reach if they kept all "
+        f"{meta['cpus']} CPUs busy at the 1-worker run's machine CPU per request; the target "
+        "cannot be met on this machine when the ceiling is below it.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -807,9 +838,13 @@ def main() -> int:
                                         token_serial += 1
                                         out.write(issuer.token(sid=f"miss-{token_serial}") + "\n")
                         cpu_before = scenario.server.cpu_seconds()
+                        busy_before, wall_before = machine_busy_seconds(), time.monotonic()
                         measured = load.run(scenario, tokens_file, args.duration)
                         cpu = scenario.server.cpu_seconds() - cpu_before
+                        busy = machine_busy_seconds() - busy_before
                         measured.cpu_us = cpu / max(measured.requests, 1) * 1e6
+                        measured.machine_cpu_us = busy / max(measured.requests, 1) * 1e6
+                        measured.busy_cores = busy / (time.monotonic() - wall_before)
                         if scenario.fresh_tokens:
                             miss_rate = max(miss_rate, measured.rps)
                         results[scenario.name].append(measured)
@@ -818,6 +853,8 @@ def main() -> int:
                             f"{measured.rps:10,.0f} req/s"
                             f"  p50 {measured.p50_ms:6.2f} ms  p99 {measured.p99_ms:6.2f} ms"
                             f"  server CPU {measured.cpu_us:6.1f} µs/req"
+                            f"  machine {measured.machine_cpu_us:6.1f} µs/req"
+                            f" ({measured.busy_cores:.2f} cores busy)"
                             + (
                                 f"  FAILED {measured.errors + measured.non_2xx}"
                                 if measured.errors + measured.non_2xx
