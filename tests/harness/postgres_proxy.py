@@ -26,6 +26,7 @@ class PostgresProxy:
         self.target_port = target_port
         self.cut = False
         self.round_trips: list[str] = []
+        self.connections = 0  # connections clients opened through the proxy
         self.writers: set[asyncio.StreamWriter] = set()
         self.server: asyncio.Server | None = None
 
@@ -46,6 +47,7 @@ class PostgresProxy:
         if self.cut:
             writer.close()
             return
+        self.connections += 1
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         self.writers |= {writer, up_writer}
         await asyncio.gather(
