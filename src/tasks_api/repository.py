@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Row, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .cursor import InvalidCursor
@@ -135,31 +150,40 @@ def _ident(value: Any) -> uuid.UUID:
         raise InvalidCursor("bad position") from None
 
 
-def _after(sort: Sort, position: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after ``position`` in the sort order (raises ``InvalidCursor``)."""
-    c = tasks.c
+def _after_values(sort: Sort, position: list[Any]) -> tuple[str, dict[str, Any]]:
+    """Which "after" condition a cursor position needs, and its values (or ``InvalidCursor``)."""
     if sort == "created" and len(position) == 2:
-        created, ident = _instant(position[0]), _ident(position[1])
-        return or_(c.created_at < created, and_(c.created_at == created, c.id < ident))
+        return "created", {"after_at": _instant(position[0]), "after_id": _ident(position[1])}
     if sort == "due" and len(position) == 2:
         ident = _ident(position[1])
         if position[0] is None:
-            return and_(c.due_at.is_(None), c.id > ident)
-        due = _instant(position[0])
-        return or_(c.due_at > due, and_(c.due_at == due, c.id > ident), c.due_at.is_(None))
+            return "due_unset", {"after_id": ident}
+        return "due", {"after_at": _instant(position[0]), "after_id": ident}
     if sort == "priority" and len(position) == 3:
         rank = position[0]
         if type(rank) is not int or not 0 <= rank < len(PRIORITIES):
             raise InvalidCursor("bad position")
         created, ident = _instant(position[1]), _ident(position[2])
-        return or_(
-            c.priority < rank,
-            and_(
-                c.priority == rank,
-                or_(c.created_at < created, and_(c.created_at == created, c.id < ident)),
-            ),
-        )
+        return "priority", {"after_rank": rank, "after_at": created, "after_id": ident}
     raise InvalidCursor("bad position")
+
+
+def _after_condition(shape: str) -> ColumnElement[bool]:
+    """Rows strictly after the cursor's position in the sort order."""
+    c = tasks.c
+    at: BindParameter[Any] = bindparam("after_at")
+    ident: BindParameter[Any] = bindparam("after_id")
+    if shape == "created":
+        return or_(c.created_at < at, and_(c.created_at == at, c.id < ident))
+    if shape == "due_unset":
+        return and_(c.due_at.is_(None), c.id > ident)
+    if shape == "due":
+        return or_(c.due_at > at, and_(c.due_at == at, c.id > ident), c.due_at.is_(None))
+    rank: BindParameter[Any] = bindparam("after_rank")
+    return or_(
+        c.priority < rank,
+        and_(c.priority == rank, or_(c.created_at < at, and_(c.created_at == at, c.id < ident))),
+    )
 
 
 _ORDER = {
@@ -167,6 +191,30 @@ _ORDER = {
     "due": (tasks.c.due_at.asc().nulls_last(), tasks.c.id.asc()),
     "priority": (tasks.c.priority.desc(), tasks.c.created_at.desc(), tasks.c.id.desc()),
 }
+_LIKE_ESCAPE = "/"
+
+
+@functools.cache
+def _list_statement(
+    sort: Sort, by_completed: bool, by_search: bool, after: str | None
+) -> Select[Any]:
+    """One statement per shape of query, built once: values are bound parameters, so a list
+    request neither builds an expression tree nor computes its cache key (at most
+    3 × 2 × 2 × 3 shapes)."""
+    query = select(tasks).where(tasks.c.owner_id == bindparam("owner"))
+    if by_completed:
+        query = query.where(tasks.c.completed == bindparam("completed"))
+    if by_search:
+        query = query.where(tasks.c.title.icontains(bindparam("search"), escape=_LIKE_ESCAPE))
+    if after is not None:
+        query = query.where(_after_condition(after))
+    return query.order_by(*_ORDER[sort]).limit(bindparam("limit"))
+
+
+def _like_literal(text: str) -> str:
+    """``text`` matched literally by LIKE: the escape character, ``%`` and ``_`` escaped."""
+    escaped = text.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
+    return escaped.replace("%", _LIKE_ESCAPE + "%").replace("_", _LIKE_ESCAPE + "_")
 
 
 async def list_tasks(
@@ -179,15 +227,17 @@ async def list_tasks(
     search: str | None = None,
     after: list[Any] | None = None,
 ) -> Page:
-    query = select(tasks).where(tasks.c.owner_id == owner)
+    params: dict[str, Any] = {"owner": owner, "limit": limit + 1}
     if completed is not None:
-        query = query.where(tasks.c.completed == completed)
+        params["completed"] = completed
     if search:
-        query = query.where(tasks.c.title.icontains(search, autoescape=True))
+        params["search"] = _like_literal(search)
+    shape = None
     if after is not None:
-        query = query.where(_after(sort, after))
-    query = query.order_by(*_ORDER[sort]).limit(limit + 1)
-    rows = (await conn.execute(query)).all()
+        shape, values = _after_values(sort, after)
+        params.update(values)
+    query = _list_statement(sort, completed is not None, bool(search), shape)
+    rows = (await conn.execute(query, params)).all()
     if len(rows) > limit:
         rows = rows[:limit]
         return Page(rows, position_of(rows[-1], sort))

@@ -203,6 +203,8 @@ async def test_search_treats_like_wildcards_literally(api: Api, alice: Caller) -
     await api.create(alice, title="1000 done")
     await api.create(alice, title="snake_case")
     await api.create(alice, title="snakeXcase")
+    await api.create(alice, title="either/or")  # "/" is the LIKE escape character
+    await api.create(alice, title="eitheror")
 
     async def titles(q: str) -> list[str]:
         answer = await api.client.get("/api/tasks", params={"q": q}, headers=alice.headers)
@@ -211,6 +213,9 @@ async def test_search_treats_like_wildcards_literally(api: Api, alice: Caller) -
     assert await titles("0%") == ["100% done"]
     assert await titles("e_c") == ["snake_case"]
     assert await titles("DONE") == ["100% done", "1000 done"]  # case-insensitive
+    assert await titles("r/o") == ["either/or"]
+    assert await titles("/") == ["either/or"]
+    assert await titles("//") == []
 
 
 async def test_broken_body_without_a_token_is_401_not_422(api: Api, alice: Caller) -> None:
