@@ -1,0 +1,60 @@
+"""A page of tasks encoded to JSON straight from database rows.
+
+The list route is the API's busiest. Building 20 ``TaskOut`` models and having FastAPI check
+and serialize them cost about a third of a list request's CPU outside the database. The rows
+come from our own table through typed columns, so there is nothing left to validate: this
+module encodes them with msgspec, byte for byte as pydantic would encode a ``TaskPage`` (same
+field order, RFC 3339 ``Z`` times, lower-case UUIDs; ``tests/tasks_api/test_task_json.py``
+checks that against pydantic). The route still declares ``TaskPage`` for the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import msgspec
+
+from .models import PRIORITIES
+
+__all__ = ["encode_page"]
+
+
+class _Task(msgspec.Struct):
+    # Field order is the JSON key order: the same as schemas.TaskOut.
+    id: uuid.UUID
+    title: str
+    description: str | None
+    completed: bool
+    due_at: datetime | None
+    priority: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class _Page(msgspec.Struct):
+    items: list[_Task]
+    next_cursor: str | None
+
+
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+def encode_page(rows: Sequence[Any], next_cursor: str | None) -> bytes:
+    """``TaskPage(items=[task_out(row) ...], next_cursor=...)`` as pydantic's JSON."""
+    items = [
+        _Task(
+            row.id,
+            row.title,
+            row.description,
+            row.completed,
+            row.due_at,
+            PRIORITIES[row.priority],
+            row.created_at,
+            row.updated_at,
+        )
+        for row in rows
+    ]
+    return _ENCODER.encode(_Page(items, next_cursor))

@@ -1,0 +1,70 @@
+"""The list route's direct encoder against pydantic: the same bytes for any page of rows."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
+
+from tasks_api.models import PRIORITIES
+from tasks_api.routes.tasks import task_out
+from tasks_api.schemas import TaskPage
+from tasks_api.task_json import encode_page
+
+PAGE = TypeAdapter(TaskPage)
+
+# Aware UTC instants, microseconds included, as UTCDateTime hands them back.
+INSTANTS = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+)
+ROWS = st.builds(
+    SimpleNamespace,
+    id=st.uuids(),
+    title=st.text(min_size=1, max_size=200),
+    description=st.none() | st.text(max_size=300),
+    completed=st.booleans(),
+    due_at=st.none() | INSTANTS,
+    priority=st.integers(0, len(PRIORITIES) - 1),
+    created_at=INSTANTS,
+    updated_at=INSTANTS,
+    version=st.integers(1, 1000),
+)
+
+
+def pydantic_json(rows: list[Any], next_cursor: str | None) -> bytes:
+    return PAGE.dump_json(TaskPage(items=[task_out(row) for row in rows], next_cursor=next_cursor))
+
+
+@given(rows=st.lists(ROWS, max_size=25), next_cursor=st.none() | st.text(max_size=80))
+def test_the_encoder_matches_pydantic_byte_for_byte(
+    rows: list[Any], next_cursor: str | None
+) -> None:
+    assert encode_page(rows, next_cursor) == pydantic_json(rows, next_cursor)
+
+
+def test_an_empty_page_and_whole_second_instants() -> None:
+    moment = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+    row = SimpleNamespace(
+        id=uuid.UUID(int=1),
+        title='quote " backslash \\ line\u2028sep',
+        description=None,
+        completed=True,
+        due_at=moment + timedelta(microseconds=5),
+        priority=2,
+        created_at=moment,
+        updated_at=moment,
+    )
+    assert encode_page([], None) == pydantic_json([], None) == b'{"items":[],"next_cursor":null}'
+    encoded = encode_page([row], "c")
+    assert encoded == pydantic_json([row], "c")
+    item = json.loads(encoded)["items"][0]
+    assert item["created_at"] == "2026-11-27T16:00:00Z"
+    assert item["due_at"] == "2026-11-27T16:00:00.000005Z"
+    assert item["priority"] == "high"
+    assert item["id"] == "00000000-0000-0000-0000-000000000001"
