@@ -74,15 +74,15 @@ async def test_a_read_is_one_round_trip(postgres_schema: str) -> None:
 
 
 async def test_an_idle_connection_is_pinged_before_use(postgres_schema: str) -> None:
-    async with tasks_api(postgres_schema, ping_after_idle=0.3) as (client, wire, caller):
+    async with tasks_api(postgres_schema, ping_after_idle=1.0) as (client, wire, caller):
         await _list(client, caller)
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(1.1)
         await _list(client, caller)  # prepares the ping's statement
         wire.take()
         await _list(client, caller)
         assert wire.take() == ["execute"]  # used moments ago: no ping
 
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(1.1)
         await _list(client, caller)
         assert wire.take() == ["BEGIN", "execute", "ROLLBACK", "execute"]  # ping, then the read
 
