@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from harness.processes import terminate
+
 ENTRY_POINT = Path(sys.executable).parent / "authbridge"
 
 
@@ -111,13 +113,7 @@ def start_dev_issuer(
 
 
 def stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    terminate(process, timeout=10)
     for stream in (process.stdout, process.stderr):
         if stream is not None:
             stream.close()

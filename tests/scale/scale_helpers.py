@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from harness.processes import terminate
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -70,8 +72,7 @@ class PrivateRedis:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+            terminate(self.process, timeout=10)
             self.process = None
 
 
@@ -132,10 +133,4 @@ def authbridge_serve(
                 time.sleep(0.2)
             yield served
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            terminate(process, timeout=30)
