@@ -112,7 +112,8 @@ class _FrontendMessages:
             body, self.buffer = self.buffer[5 : 1 + length], self.buffer[1 + length :]
             if kind == b"Q":
                 words = body.rstrip(b"\0").decode().split(None, 1)
-                self.round_trips.append(words[0].rstrip(";").upper() if words else ";")
+                first = words[0].rstrip(";").upper() if words else ""
+                self.round_trips.append(first or ";")  # a bare ";" is labelled ";"
             elif kind == b"P":
                 self.parsed = True
             elif kind == b"S":
