@@ -100,6 +100,12 @@ def build(bridge: AuthBridge, *, fast: bool) -> FastAPI:
     async def maybe(user: OptionalUser) -> dict[str, Any]:
         return {"sub": user.sub if user else None}
 
+    @app.get("/api/own-policy")
+    async def own_policy(user: CurrentUser, vary: str = "Accept") -> Response:
+        # The endpoint's Cache-Control is kept and its Vary extended, on both paths.
+        headers = {"Cache-Control": "private, max-age=30", "Vary": vary}
+        return PlainTextResponse(user.sub, headers=headers)
+
     if fast:  # dependency-free handlers: what the fast path is for
 
         @app.get("/api/plain")
@@ -163,6 +169,9 @@ def request_table(issuer: FakeIssuer) -> list[Request_]:
         ("GET", "/api/admin", {"headers": bearer(good)}),
         ("GET", "/api/admin", {"headers": bearer(admin)}),
         ("GET", "/api/maybe", {"headers": bearer(good)}),
+        ("GET", "/api/own-policy", {"headers": bearer(good)}),
+        ("GET", "/api/own-policy", {"headers": bearer(good), "params": {"vary": "*"}}),
+        ("GET", "/api/own-policy", {"headers": bearer(good), "params": {"vary": "authorization"}}),
         ("GET", "/healthz", {"headers": bearer("not-even-a-jwt")}),
         ("GET", "/healthz", {}),
         ("GET", "/apix", {}),
@@ -336,6 +345,24 @@ async def test_success_is_private_and_the_principal_is_everywhere(
         assert response.json() == {"state": "user-7", "user": "user-7", "helper": "user-7"}
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["vary"] == "Authorization"
+
+
+@pytest.mark.parametrize(
+    ("vary", "expected"),
+    [("Accept", "Accept, Authorization"), ("*", "*"), ("authorization", "authorization")],
+)
+async def test_an_endpoint_cache_policy_is_kept_and_vary_extended(
+    fast_client: httpx.AsyncClient, issuer: FakeIssuer, vary: str, expected: str
+) -> None:
+    token = issuer.token()
+    for _ in range(2):  # a miss, then a cache hit
+        response = await fast_client.get(
+            "/api/own-policy", params={"vary": vary}, headers=bearer(token)
+        )
+        assert response.text == issuer.user["id"]
+        assert response.headers["cache-control"] == "private, max-age=30"
+        assert response.headers["vary"] == expected
+        assert len(response.headers.get_list("vary")) == 1
 
 
 # ---- what stays untouched --------------------------------------------------------------------

@@ -70,6 +70,17 @@ def _private(
     return headers
 
 
+def _with_private(
+    headers: Any, extra: tuple[tuple[bytes, bytes], ...], *, no_store: bool, vary: tuple[bytes, ...]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` plus ``extra``; the merge in ``_private`` only when the endpoint set its own
+    Cache-Control or Vary (rare), since this runs on every authenticated response."""
+    for key, _ in headers:
+        if key in (_CACHE_CONTROL, _VARY):
+            return _private(list(headers), no_store=no_store, vary=vary)
+    return [*headers, *extra]
+
+
 class AuthStateMiddleware:
     """Gives each HTTP request an ``AuthSlot`` and privatizes authenticated responses."""
 
@@ -78,6 +89,9 @@ class AuthStateMiddleware:
         self.bridge = bridge
         cookies = getattr(bridge, "sessions", None) is not None
         self.vary = _COOKIE_VARY if cookies else _BEARER_VARY
+        vary_header = (_VARY, b", ".join(self.vary))
+        self.private_headers = ((_CACHE_CONTROL, b"no-store"), vary_header)
+        self.vary_headers = (vary_header,)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,16 +102,31 @@ class AuthStateMiddleware:
 
     async def forward(self, scope: Scope, receive: Receive, send: Send, slot: AuthSlot) -> None:
         """Run the app, privatizing the response if ``slot`` ends up holding a Principal."""
-        vary = self.vary
+        vary, private, vary_only = self.vary, self.private_headers, self.vary_headers
 
         async def send_private(message: Message) -> None:
             if message["type"] == "http.response.start":
                 if isinstance(slot.result, Principal):
-                    headers: Any = message.get("headers") or []
-                    message["headers"] = _private(list(headers), no_store=True, vary=vary)
+                    headers = message.get("headers") or ()
+                    message["headers"] = _with_private(headers, private, no_store=True, vary=vary)
                 elif slot.anonymous:  # an optional-auth route answered a signed-out caller
-                    headers = message.get("headers") or []
-                    message["headers"] = _private(list(headers), no_store=False, vary=vary)
+                    headers = message.get("headers") or ()
+                    message["headers"] = _with_private(
+                        headers, vary_only, no_store=False, vary=vary
+                    )
+            await send(message)
+
+        await self.app(scope, receive, send_private)
+
+    async def forward_private(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app for a request authenticated before routing: nothing can undo that, so
+        the response is private without looking at the slot again."""
+        vary, private = self.vary, self.private_headers
+
+        async def send_private(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or ()
+                message["headers"] = _with_private(headers, private, no_store=True, vary=vary)
             await send(message)
 
         await self.app(scope, receive, send_private)

@@ -138,7 +138,7 @@ class ProtectingMiddleware(AuthStateMiddleware):
         if state is None:
             state = scope["state"] = {}
         state["principal"] = principal
-        await self.forward(scope, receive, send, slot)
+        await self.forward_private(scope, receive, send)
 
 
 async def _answer(request: Request, error: AuthHTTPException, send: Send) -> None:
