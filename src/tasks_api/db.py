@@ -5,8 +5,9 @@ machine the API usually shares with the database. Two choices keep a read at one
 
 * ``reading(engine)``: single-statement reads run in autocommit, without ``BEGIN`` and
   ``ROLLBACK`` around them (a single ``SELECT`` sees one snapshot either way);
-* ``ping_after_idle``: a pooled connection is tested (one round trip, plus ``BEGIN`` and
-  ``ROLLBACK`` with asyncpg) only when it sat idle for ``DATABASE_PING_AFTER_IDLE`` seconds,
+* ``ping_after_idle`` (shared with authbridge's session store): a pooled connection is
+  tested (one round trip, plus ``BEGIN`` and ``ROLLBACK`` with asyncpg) only when it sat
+  idle for ``DATABASE_PING_AFTER_IDLE`` seconds,
   instead of on every checkout (``pool_pre_ping``). A connection that dies while in use is
   caught when it fails: SQLAlchemy then invalidates every older pooled connection, so after
   a restart of PostgreSQL the pool refills with fresh ones.
@@ -14,19 +15,18 @@ machine the API usually shares with the database. Two choices keep a read at one
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, exc
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from authbridge.sessions.pool_ping import ping_after_idle
 
 from .settings import ServiceSettings
 
 __all__ = ["create_engine", "ensure_sqlite_directory", "reading"]
-
-_RETURNED_AT = "tasks_returned_at"  # key in the pool record's ``info``
 
 
 def ensure_sqlite_directory(database_url: str) -> None:
@@ -68,28 +68,6 @@ def reading(engine: AsyncEngine) -> AsyncEngine:
     if engine.dialect.name == "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
     return engine  # pysqlite starts no transaction for a SELECT anyway
-
-
-def ping_after_idle(engine: AsyncEngine, seconds: float) -> None:
-    """Test a pooled connection on checkout if it was idle ``seconds`` or more (0: always)."""
-    pool = engine.sync_engine.pool
-
-    @event.listens_for(pool, "checkin")
-    def _returned(_dbapi_connection: Any, record: Any) -> None:
-        if record is not None:
-            record.info[_RETURNED_AT] = time.monotonic()
-
-    @event.listens_for(pool, "checkout")
-    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        returned = record.info.get(_RETURNED_AT)
-        if returned is None or time.monotonic() - returned < seconds:
-            return  # new, or used moments ago
-        try:
-            dbapi_connection.ping()
-        except Exception as error:
-            # The pool replaces the connection and tries again (SQLAlchemy's documented
-            # pessimistic-disconnect hook).
-            raise exc.DisconnectionError("pooled connection is gone") from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from authbridge.errors import KeysUnavailable, SessionInvalid
 from authbridge.sessions.config import SessionConfig, SessionTables
+from authbridge.sessions.database import DatabaseSessionStore
 from authbridge.sessions.verifier import SessionVerifier
 from harness.better_auth_tables import PG_DDL, ROLE_COLUMN, sqlite_ddl
 from harness.postgres_proxy import PostgresProxy
@@ -371,22 +373,85 @@ async def test_verify_never_blocks_the_event_loop(store: Store, use: Use) -> Non
         assert await verifier.session_exists(session_id)
 
 
-@pytest.mark.postgres
-async def test_a_lookup_is_one_statement_after_the_ping(use: Use) -> None:
-    """Autocommit: no BEGIN/ROLLBACK around the lookup, and the pre-ping is one round trip."""
+@asynccontextmanager
+async def _proxied_pg_store() -> AsyncIterator[tuple[Store, PostgresProxy, str]]:
+    """A PostgreSQL store, a proxy that sees its wire, and the proxied database URL."""
     proxy = PostgresProxy()
     port = await proxy.start()
     try:
         async for store in _pg_store():
-            user_id = await store.add_user()
-            token, _ = await store.add_session(user_id)
-            url = f"postgresql://postgres@127.0.0.1:{port}/test?ssl=disable"
-            verifier = await use(store.config(database_url=url))
-            signed = sign(token, store.secret)
-            for _ in range(2):  # the first lookup also prepares its statements
-                assert (await verifier.verify(signed)).sub == user_id
-            proxy.take()
-            assert (await verifier.verify(signed)).sub == user_id
-            assert proxy.take() == ["execute", "execute"]  # the ping, then the lookup
+            yield store, proxy, f"postgresql://postgres@127.0.0.1:{port}/test?ssl=disable"
     finally:
         await proxy.close()
+
+
+@pytest.mark.postgres
+async def test_a_lookup_is_one_round_trip(use: Use) -> None:
+    """Autocommit, and no ping for a connection used moments ago: just the SELECT."""
+    async with _proxied_pg_store() as (store, proxy, url):
+        user_id = await store.add_user()
+        token, session_id = await store.add_session(user_id)
+        verifier = await use(store.config(database_url=url))
+        signed = sign(token, store.secret)
+        for _ in range(2):  # the first lookup also prepares its statements
+            assert (await verifier.verify(signed)).sub == user_id
+        assert await verifier.session_exists(session_id)
+        proxy.take()
+        assert (await verifier.verify(signed)).sub == user_id
+        assert await verifier.session_exists(session_id)
+        assert proxy.take() == ["execute", "execute"]  # one lookup, one session check
+
+
+@pytest.mark.postgres
+async def test_an_idle_connection_is_pinged_before_use() -> None:
+    async with _proxied_pg_store() as (store, proxy, url):
+        user_id = await store.add_user()
+        token, _ = await store.add_session(user_id)
+        database = DatabaseSessionStore(url, store.config().tables, ping_after_idle=0.5)
+        try:
+            for _ in range(2):
+                assert await database.find(token) is not None
+            await asyncio.sleep(0.6)
+            assert await database.find(token) is not None  # prepares the ping's statement
+            proxy.take()
+            await asyncio.sleep(0.6)
+            record = await database.find(token)
+            assert record is not None
+            assert record.user_id == user_id
+            assert proxy.take() == ["execute", "execute"]  # the ping, then the lookup
+        finally:
+            await database.aclose()
+
+
+@pytest.mark.postgres
+async def test_a_connection_that_died_is_replaced_unseen(use: Use) -> None:
+    """PostgreSQL restarted between two lookups: the dead pooled connection fails the first
+    try, and the lookup runs again on a new one instead of answering 503."""
+    async with _proxied_pg_store() as (store, proxy, url):
+        user_id = await store.add_user()
+        token, session_id = await store.add_session(user_id)
+        verifier = await use(store.config(database_url=url))
+        signed = sign(token, store.secret)
+        assert (await verifier.verify(signed)).sub == user_id
+        opened = proxy.connections
+        proxy.sever()  # the pooled connection dies...
+        proxy.cut = False  # ...and the server takes new ones again
+        assert (await verifier.verify(signed)).sub == user_id
+        assert await verifier.session_exists(session_id)
+        assert proxy.connections == opened + 1
+
+
+@pytest.mark.postgres
+async def test_a_database_that_stays_down_is_503(use: Use) -> None:
+    async with _proxied_pg_store() as (store, proxy, url):
+        user_id = await store.add_user()
+        token, _ = await store.add_session(user_id)
+        verifier = await use(store.config(database_url=url, timeout=2))
+        signed = sign(token, store.secret)
+        assert (await verifier.verify(signed)).sub == user_id
+        proxy.sever()  # and it refuses new connections
+        with pytest.raises(KeysUnavailable) as caught:
+            await verifier.verify(signed)
+        assert caught.value.status == 503
+        proxy.cut = False
+        assert (await verifier.verify(signed)).sub == user_id  # back without a restart

@@ -15,16 +15,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from authbridge.errors import ConfigError, KeysUnavailable
 from authbridge.sessions.config import SessionTables
+from authbridge.sessions.pool_ping import ping_after_idle
 from authbridge.sessions.records import SessionRecord, parse_bool, parse_roles, parse_timestamp
 
 __all__ = ["DatabaseSessionStore", "to_async_database_url"]
 
 _UNAVAILABLE = "The session store is unavailable."
+PING_AFTER_IDLE = 10.0  # seconds a pooled connection may sit unused before it is tested
 
 
 def to_async_database_url(url: str) -> str:
@@ -56,11 +58,12 @@ class DatabaseSessionStore:
         *,
         timeout: float = 5.0,
         engine: AsyncEngine | None = None,
+        ping_after_idle: float = PING_AFTER_IDLE,
     ) -> None:
         self._tables = tables
         self._timeout = timeout
         self._owns_engine = engine is None
-        self._engine = engine or _create_engine(database_url, timeout)
+        self._engine = engine or _create_engine(database_url, timeout, ping_after_idle)
         self._role_column: str | None = None
         self._roles_checked = False
         self._roles_lock = asyncio.Lock()
@@ -143,11 +146,23 @@ class DatabaseSessionStore:
     ) -> dict[str, Any] | None:
         try:
             async with asyncio.timeout(self._timeout):
-                async with self._engine.connect() as connection:
-                    result = await connection.execute(query, params)
-                    row = result.mappings().first()
+                try:
+                    return await self._select_one(query, params)
+                except DBAPIError as error:
+                    # The connection died in the pool (PostgreSQL restarted, say): SQLAlchemy
+                    # has dropped it and every older one, and one SELECT is safe to repeat.
+                    if not error.connection_invalidated:
+                        raise
+                    return await self._select_one(query, params)
         except (SQLAlchemyError, OSError, TimeoutError):
             raise KeysUnavailable(_UNAVAILABLE, retry_after=5) from None
+
+    async def _select_one(
+        self, query: sa.Select[Any], params: dict[str, str]
+    ) -> dict[str, Any] | None:
+        async with self._engine.connect() as connection:
+            result = await connection.execute(query, params)
+            row = result.mappings().first()
         return dict(row) if row is not None else None
 
     async def _detect_role_column(self) -> None:
@@ -191,7 +206,7 @@ def _record_from_row(row: dict[str, Any]) -> SessionRecord | None:
     )
 
 
-def _create_engine(database_url: str, timeout: float) -> AsyncEngine:
+def _create_engine(database_url: str, timeout: float, ping_after: float) -> AsyncEngine:
     url = to_async_database_url(database_url)
     try:
         driver = make_url(url).drivername
@@ -204,16 +219,18 @@ def _create_engine(database_url: str, timeout: float) -> AsyncEngine:
     options: dict[str, Any] = {}
     if driver.startswith("postgresql+asyncpg"):
         options["connect_args"] = {"timeout": timeout, "command_timeout": timeout}
-        # Every lookup is one SELECT: autocommit spares it a BEGIN and a ROLLBACK, and the
-        # pre-ping is then one round trip instead of three.
+        # Every lookup is one SELECT: autocommit spares it a BEGIN and a ROLLBACK, so with
+        # the idle-only ping a lookup is one round trip.
         options["isolation_level"] = "AUTOCOMMIT"
     elif driver.startswith("sqlite"):
         options["connect_args"] = {"timeout": timeout}
     try:
-        return create_async_engine(url, pool_pre_ping=True, **options)
+        engine = create_async_engine(url, **options)
     except (ArgumentError, ImportError):
         raise ConfigError(
             "DATABASE_URL",
             "names a database driver authbridge cannot use.",
             "Use PostgreSQL (asyncpg) or SQLite (aiosqlite).",
         ) from None
+    ping_after_idle(engine, ping_after)
+    return engine
