@@ -607,6 +607,8 @@ def evaluate(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         if row not in rows or against not in rows:
             continue
         ratio = rows[row]["rps"] / rows[against]["rps"]
+        # Rounds alternate, so round i of both rows saw the same state of the machine.
+        paired = [a / b for a, b in zip(rows[row]["rounds"], rows[against]["rounds"], strict=True)]
         # Per request of server CPU: robust to other load on the machine (not for scaling).
         cpu_ratio = rows[against]["cpu_us"] / rows[row]["cpu_us"]
         clean = rows[row]["failed"] == 0 and rows[against]["failed"] == 0
@@ -620,6 +622,7 @@ def evaluate(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "target": label,
                 "ratio": ratio,
+                "round_ratios": [round(value, 3) for value in paired],
                 "cpu_ratio": None if "workers" in row else cpu_ratio,
                 "ceiling": ceiling,
                 "floor": floor,
@@ -663,18 +666,25 @@ def markdown(
         )
     lines += [
         "",
-        "| target | req/s ratio | CPU-per-request ratio | machine ceiling | met (req/s) |",
-        "|---|---:|---:|---:|---|",
+        "| target | req/s ratio | per round: min–max, met | CPU-per-request ratio "
+        "| machine ceiling | met (req/s) |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for target in targets:
         cpu = f"{target['cpu_ratio']:.2f}×" if target["cpu_ratio"] is not None else "n/a"
         ceiling = target.get("ceiling")
+        paired = target.get("round_ratios") or [target["ratio"]]
+        met_rounds = sum(value >= target["floor"] for value in paired)
+        spread = f"{min(paired):.2f}–{max(paired):.2f}, {met_rounds}/{len(paired)}"
         lines.append(
-            f"| {target['target']} | {target['ratio']:.2f}× | {cpu} "
+            f"| {target['target']} | {target['ratio']:.2f}× | {spread} | {cpu} "
             f"| {f'{ceiling:.2f}×' if ceiling is not None else 'n/a'} "
             f"| {'yes' if target['met'] else 'no'} |"
         )
     lines += [
+        "",
+        "*per round*: the ratio within each alternated round (the two rows measured seconds "
+        "apart), its range, and in how many rounds it reached the target.",
         "",
         "*machine ceiling* (worker rows): the ratio 2 workers would reach if they kept all "
         f"{meta['cpus']} CPUs busy at the 1-worker run's machine CPU per request; the target "
