@@ -156,6 +156,10 @@ class Server:
             "--log-level",
             "warning",
         ]
+        if self.workers > 1:  # as ``authbridge serve --workers N`` runs them
+            script = ROOT / "bench" / "apps" / "workers.py"
+            command = [*favoured(), sys.executable, str(script), self.factory, str(self.port)]
+            command.append(str(self.workers))
         log = open(workdir / f"{self.name}.log", "wb")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
             command, env=self.env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ..errors import ConfigError
+from .reuse_port import CannotListen, reuse_port_supported, run_workers
 
 __all__ = ["serve"]
 
@@ -60,6 +61,14 @@ def serve(
         ),
     ] = 20,
     log_level: Annotated[str, typer.Option(envvar="LOG_LEVEL", help="uvicorn log level.")] = "info",
+    reuse_port: Annotated[
+        bool,
+        typer.Option(
+            envvar="REUSE_PORT",
+            help="With --workers > 1 on Linux: a SO_REUSEPORT socket per worker, so the kernel "
+            "spreads connections evenly (off: uvicorn's one shared socket).",
+        ),
+    ] = True,
 ) -> None:
     """Serve the Tasks API (``tasks_api.app:create_app``) with uvicorn."""
     import uvicorn
@@ -74,15 +83,23 @@ def serve(
         raise typer.Exit(2) from None
     # Page cursors are signed; every worker must share the key (workers inherit the env).
     os.environ.setdefault("TASKS_CURSOR_SECRET", secrets.token_urlsafe(32))
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
-        timeout_graceful_shutdown=graceful_timeout,
-        log_level=log_level,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": None if reload else workers,
+        "reload": reload,
+        "proxy_headers": proxy_headers,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "timeout_graceful_shutdown": graceful_timeout,
+        "log_level": log_level,
+    }
+    if workers > 1 and not reload and reuse_port and reuse_port_supported():
+        config = uvicorn.Config(APP_FACTORY, **options)
+        try:
+            run_workers(config)
+        except CannotListen as exc:
+            typer.echo(f"error: cannot listen on {host}:{port}: {exc}", err=True)
+            raise typer.Exit(1) from None
+        return
+    uvicorn.run(APP_FACTORY, **options)
