@@ -4,7 +4,7 @@ uvicorn's workers share one listening socket, and whichever worker wakes first a
 burst of new connections; with keep-alive they stay on it. Measured on 2 workers: in 2 of 8
 bursts of 32 connections (wrk) one worker took all 32 and throughput fell to one worker's.
 With a socket per worker in a SO_REUSEPORT group, the kernel spreads connections by their
-address hash (8 bursts of 8, both workers busy). uvicorn's supervisor still runs the workers
+address hash (8 of 8 bursts shared by both workers). uvicorn's supervisor still runs the workers
 (restarts, signals, graceful shutdown); only the socket each worker gets changes.
 """
 
