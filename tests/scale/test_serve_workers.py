@@ -24,6 +24,7 @@ import httpx
 from scale_helpers import Served, authbridge_serve, clean_env, free_port
 
 from authbridge.testing import FakeIssuer
+from harness.processes import terminate
 
 BURST = 32
 
@@ -161,3 +162,28 @@ def test_a_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
         )
     assert done.returncode == 1, done.stderr
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr
+
+
+def test_an_ipv6_address_works(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "ipv6.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "authbridge"), "serve", "--workers", "2"],
+            env={**env_for(tmp_path), "HOST": "::1", "PORT": str(port)},
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://[::1]:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert f"http://[::1]:{port}" in log.read_text()
+    finally:
+        terminate(process, timeout=30)

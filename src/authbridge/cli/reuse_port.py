@@ -75,10 +75,11 @@ def run_workers(config: uvicorn.Config) -> None:
     except OSError as exc:
         raise CannotListen(exc.strerror or str(exc)) from None
     with holder:
+        host = f"[{config.host}]" if ":" in config.host else config.host
         logger.info(
             "Uvicorn running on http://%s:%d (Press CTRL+C to quit); "
             "%d workers, one SO_REUSEPORT socket each",
-            config.host,
+            host,
             config.port,
             config.workers,
         )
