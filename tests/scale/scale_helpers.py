@@ -77,7 +77,14 @@ class PrivateRedis:
 
 
 _PROJECT_PREFIXES = ("AUTHBRIDGE_", "BETTER_AUTH_", "DATABASE_", "TASKS_")
-_SERVE_VARIABLES = ("PROXY_HEADERS", "FORWARDED_ALLOW_IPS", "WEB_CONCURRENCY", "PORT", "REUSE_PORT")
+_SERVE_VARIABLES = (
+    "PROXY_HEADERS",
+    "FORWARDED_ALLOW_IPS",
+    "WEB_CONCURRENCY",
+    "HOST",
+    "PORT",
+    "REUSE_PORT",
+)
 
 
 def clean_env(**settings: str) -> dict[str, str]:
@@ -108,20 +115,26 @@ class Served:
 
 @contextlib.contextmanager
 def authbridge_serve(
-    env: dict[str, str], directory: Path, *args: str, ready: str = "/readyz"
+    env: dict[str, str],
+    directory: Path,
+    *args: str,
+    ready: str = "/readyz",
+    host: str = "127.0.0.1",
 ) -> Iterator[Served]:
-    """Run ``authbridge serve ARGS`` until ``ready`` answers 200; stop it (SIGTERM) after."""
+    """Run ``authbridge serve ARGS`` on ``host`` until ``ready`` answers 200; stop it (SIGTERM)
+    after."""
     port = free_port()
     log = directory / f"server-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "authbridge"), "serve", *args],
-            env={**env, "PORT": str(port)},
+            env={**env, "HOST": host, "PORT": str(port)},
             cwd=directory,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-        served = Served(process, f"http://127.0.0.1:{port}", log)
+        address = f"[{host}]" if ":" in host else host
+        served = Served(process, f"http://{address}:{port}", log)
         try:
             deadline = time.monotonic() + 60
             while True:

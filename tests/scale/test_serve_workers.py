@@ -24,7 +24,6 @@ import httpx
 from scale_helpers import Served, authbridge_serve, clean_env, free_port
 
 from authbridge.testing import FakeIssuer
-from harness.processes import terminate
 
 BURST = 32
 
@@ -87,9 +86,9 @@ def connections_per_worker(parent: int, port: int) -> dict[int, int]:
 
 
 @contextlib.contextmanager
-def burst(origin: str) -> Iterator[list[socket.socket]]:
+def burst(origin: str) -> Iterator[None]:
     """``BURST`` keep-alive connections opened at once, each answered once, held open."""
-    host, port = origin.removeprefix("http://").split(":")
+    host, port = origin.removeprefix("http://").rsplit(":", 1)
     clients = [socket.create_connection((host, int(port)), timeout=10) for _ in range(BURST)]
     try:
         request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
@@ -97,7 +96,7 @@ def burst(origin: str) -> Iterator[list[socket.socket]]:
             client.sendall(request)
         for client in clients:
             assert client.recv(65536).startswith(b"HTTP/1.1 200")
-        yield clients
+        yield
     finally:
         for client in clients:
             client.close()
@@ -165,25 +164,6 @@ def test_a_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_an_ipv6_address_works(tmp_path: Path) -> None:
-    port = free_port()
-    log = tmp_path / "ipv6.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "authbridge"), "serve", "--workers", "2"],
-            env={**env_for(tmp_path), "HOST": "::1", "PORT": str(port)},
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://[::1]:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        assert f"http://[::1]:{port}" in log.read_text()
-    finally:
-        terminate(process, timeout=30)
+    env = env_for(tmp_path)
+    with authbridge_serve(env, tmp_path, "--workers", "2", ready="/healthz", host="::1") as s:
+        assert f"Uvicorn running on {s.origin} " in s.text()  # the address in brackets
