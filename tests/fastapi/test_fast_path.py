@@ -295,6 +295,10 @@ async def test_malformed_or_duplicate_credentials_are_400(
         {"headers": [("authorization", f"Bearer {token} ")]},
         {"headers": [("authorization", "Bearer a.b.c extra")]},
     ]
+    # A name percent-encoded in the URL (httpx would normalize it if passed as params).
+    encoded = await fast_client.get("/api/plain?access%5Ftoken=x", headers=bearer(token))
+    assert encoded.status_code == 400
+    assert encoded.json()["code"] == "invalid_request"
     for kwargs in cases:
         response = await fast_client.get("/api/plain", **kwargs)
         assert response.status_code == 400

@@ -172,6 +172,49 @@ async def test_header_plus_query_token_is_invalid_request(
     assert_invalid_request(response)
 
 
+# Clients and attackers may percent-encode any character of the name; the server decodes it.
+ENCODED_NAMES = [
+    "access%5Ftoken",
+    "access%5ftoken",
+    "%61ccess_token",
+    "access_%74oken",
+    "%61%63cess%5Ftoken",
+]
+
+
+@pytest.mark.parametrize("name", ENCODED_NAMES)
+async def test_header_plus_percent_encoded_query_token_is_invalid_request(
+    client: httpx.AsyncClient, issuer: FakeIssuer, quiet_httpx: None, name: str
+) -> None:
+    token = issuer.token()
+    assert (await client.get("/me", headers=bearer(token))).status_code == 200  # now cached
+    response = await client.get(f"/me?{name}=x", headers=bearer(token))
+    assert_invalid_request(response)
+    fresh = issuer.token()  # not cached: the full path decides
+    assert_invalid_request(await client.get(f"/me?q=1&{name}=x", headers=bearer(fresh)))
+
+
+@pytest.mark.parametrize("name", ENCODED_NAMES)
+async def test_header_plus_percent_encoded_form_token_is_invalid_request(
+    client: httpx.AsyncClient, issuer: FakeIssuer, name: str
+) -> None:
+    response = await client.post(
+        "/submit",
+        content=f"note=x&{name}=y".encode(),
+        headers={**bearer(issuer.token()), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_invalid_request(response)
+
+
+@pytest.mark.parametrize("query", ["q=100%25", "access%5Ftokens=x", "x=access%5Ftoken", "a%20b=c"])
+async def test_percent_encoded_queries_without_the_name_are_fine(
+    client: httpx.AsyncClient, issuer: FakeIssuer, query: str
+) -> None:
+    token = issuer.token()
+    for _ in range(2):  # the full path, then the cache fast path
+        assert (await client.get(f"/me?{query}", headers=bearer(token))).status_code == 200
+
+
 async def test_header_plus_form_token_is_invalid_request(
     client: httpx.AsyncClient, issuer: FakeIssuer
 ) -> None:

@@ -140,6 +140,9 @@ async def test_v02_two_credentials_are_an_invalid_request(tasks_api: TasksApi) -
                 tasks_api, method, path, headers=alice.headers, params={"access_token": bob.token}
             )
         )
+        # The server decodes parameter names, so an encoded name is the same parameter.
+        encoded = f"{path}{'&' if '?' in path else '?'}access%5Ftoken={bob.token}"
+        assert_invalid_request(await call(tasks_api, method, encoded, headers=alice.headers))
     form = await tasks_api.client.post(
         "/api/tasks",
         content=f"title=x&access_token={bob.token}",

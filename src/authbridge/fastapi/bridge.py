@@ -26,6 +26,7 @@ from .credentials import (
     bearer_from_headers,
     form_has_access_token,
     header_value,
+    query_has_access_token,
 )
 from .middleware import AuthStateMiddleware
 from .openapi import declare_guard_scopes
@@ -180,7 +181,7 @@ class AuthBridge:
         the verifier's cache and nothing else needs checking; else None (use ``resolve``)."""
         headers = scope["headers"]
         token = bearer_candidate(headers)
-        if token is None or b"access_token" in scope.get("query_string", b""):
+        if token is None or query_has_access_token(scope.get("query_string", b"")):
             return None  # the full path checks (and reports) it
         if scope.get("method") not in _BODYLESS and _maybe_form(headers):
             return None

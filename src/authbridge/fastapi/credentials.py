@@ -40,12 +40,26 @@ def header_value(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes |
     return None
 
 
-def query_has_access_token(query_string: bytes) -> bool:
-    """Whether the query string carries an ``access_token`` parameter (any value)."""
-    if b"access_token" not in query_string:  # the cheap test rules out nearly every request
-        return False
-    text = query_string.decode("latin-1")
+def _may_name_access_token(encoded: bytes) -> bool:
+    """The cheap test that rules out nearly every request before anything is decoded.
+
+    A name is compared after percent-decoding, as the server decodes it, so ``access%5Ftoken``
+    is ``access_token`` too: any ``%`` means the text must be decoded to be sure.
+    """
+    return b"access_token" in encoded or b"%" in encoded
+
+
+def _names_access_token(encoded: bytes) -> bool:
+    # Decoded exactly as Starlette decodes ``request.query_params`` and urlencoded forms:
+    # latin-1 bytes to text, then ``parse_qsl`` (``+`` is a space, ``%XX`` an escape).
+    text = encoded.decode("latin-1")
     return any(name == "access_token" for name, _ in parse_qsl(text, keep_blank_values=True))
+
+
+def query_has_access_token(query_string: bytes) -> bool:
+    """Whether the query string carries an ``access_token`` parameter (any value), its name
+    compared after percent-decoding."""
+    return _may_name_access_token(query_string) and _names_access_token(query_string)
 
 
 def bearer_from_headers(
@@ -104,8 +118,5 @@ def bearer_candidate(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 
 
 def form_has_access_token(body: bytes) -> bool:
-    """Whether a form-encoded body carries an ``access_token`` field."""
-    if b"access_token" not in body:
-        return False
-    text = body.decode("latin-1")
-    return any(name == "access_token" for name, _ in parse_qsl(text, keep_blank_values=True))
+    """Whether a form-encoded body carries an ``access_token`` field (name percent-decoded)."""
+    return _may_name_access_token(body) and _names_access_token(body)
