@@ -31,7 +31,6 @@ def _principal(names: ClaimNames | None = None, **claims: Any) -> Principal:
         (" admin ,, user ,", {"admin", "user"}),
         ("", set()),
         (None, set()),
-        (7, set()),
         (["admin", "user"], {"admin", "user"}),
     ],
 )
@@ -42,8 +41,73 @@ def test_roles_from_the_role_claim(role: Any, expected: set[str]) -> None:
 def test_roles_from_a_roles_list_and_both_claims_merge() -> None:
     assert _principal(roles=["editor", "viewer"]).roles == {"editor", "viewer"}
     assert _principal(role="admin", roles=["editor"]).roles == {"admin", "editor"}
-    assert _principal(roles=["ok", 1, None, "", {"x": 1}]).roles == {"ok"}
+    assert _principal(roles=["ok", ""]).roles == {"ok"}
     assert _principal(roles="a,b").roles == {"a", "b"}
+
+
+# --- identity claims: printable strings of bounded length, or the token is refused --------
+
+# Each would reach a lookup (the session, the user's rows, an organization) as a key.
+IDENTITY_CLAIMS = [
+    "sid",
+    "id",
+    "email",
+    "activeOrganizationId",
+    "organizationId",
+    "organizationRole",
+    "role",
+    "roles",
+]
+BAD_IDENTIFIERS = [
+    "user\x00id",  # NUL: PostgreSQL text refuses it (a 500 before this rule)
+    "\x00",
+    "a\ud800b",  # a lone surrogate: not encodable as UTF-8
+    "tab\there",
+    "line\nbreak",
+    "\x1b[31mred",  # terminal escape
+    "zero\u200bwidth",  # a format character
+    "x" * 321,
+    7,
+    1.5,
+    True,
+    {"id": "x"},
+    ["x", 1],
+]
+
+
+@pytest.mark.parametrize("name", IDENTITY_CLAIMS)
+@pytest.mark.parametrize("value", BAD_IDENTIFIERS, ids=repr)
+def test_a_bad_identity_claim_refuses_the_token(name: str, value: Any) -> None:
+    with pytest.raises(InvalidClaims) as caught:
+        _principal(**{name: value})
+    assert caught.value.code == "invalid_claims"
+    assert name in caught.value.message
+
+
+@pytest.mark.parametrize("value", ["u\x00", "\ud800", "a b\x7f", "x" * 257, ""])
+def test_sub_must_be_a_short_non_empty_printable_string(value: str) -> None:
+    with pytest.raises(InvalidClaims, match="'sub'"):
+        RULES.validate(ba_claims(sub=value), NOW)
+
+
+def test_good_identity_claims_pass_and_null_is_absent() -> None:
+    principal = _principal(
+        id="Üser-1 ok",
+        email="ada+tag@example.com",
+        sid="s" * 256,
+        activeOrganizationId=None,
+        organizationId="org_1",
+        organizationRole="owner",
+        role="admin,user",
+        roles=["editor"] * 64,
+    )
+    assert principal.roles == {"admin", "user", "editor"}
+    assert principal.session_id == "s" * 256
+    assert _principal(email="a" * 64 + "@" + "b" * 255).email is not None
+    with pytest.raises(InvalidClaims):
+        _principal(id="x" * 257)
+    with pytest.raises(InvalidClaims):
+        _principal(roles=["editor"] * 65)
 
 
 # --- scopes ----------------------------------------------------------------------------------
@@ -102,7 +166,7 @@ def test_principal_fields_from_a_better_auth_token() -> None:
 
 
 def test_wrongly_typed_optional_claims_become_none() -> None:
-    principal = _principal(email=["a@b"], name=1, emailVerified="true", image={"u": 1}, sid=5)
+    principal = _principal(email=None, name=1, emailVerified="true", image={"u": 1}, sid=None)
     assert (principal.email, principal.name, principal.email_verified) == (None, None, None)
     assert (principal.image, principal.session_id) == (None, None)
     assert _principal(emailVerified=None, email_verified=False).email_verified is None

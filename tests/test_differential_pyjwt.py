@@ -63,8 +63,21 @@ STRICTER_BY_DESIGN: dict[str, str] = {
     "time-not-a-number": "V37-V40: exp/iat/nbf must be JSON numbers (PyJWT int()-converts)",
     "numeric-date-range": "V37: time claims beyond year 9999 are refused",
     "max-lifetime": "V38: exp - iat and exp - now at most 3600 s",
-    "sub-shape": "V43: sub is a non-empty string of at most 256 characters",
+    "sub-shape": "V43: sub is a non-empty printable string of at most 256 characters",
+    "identity-shape": "V45: identity claims (id, sid, email, roles, organization) are "
+    "printable strings of bounded length",
 }
+# Identity claims and their length limits, written out here rather than imported, so that the
+# classifier stays independent of the code it checks.
+IDENTITY_LIMITS = {
+    "id": 256,
+    "sid": 256,
+    "email": 320,
+    "activeOrganizationId": 256,
+    "organizationId": 256,
+    "organizationRole": 256,
+}
+ROLE_CLAIMS = ("role", "roles")
 
 KEYS: dict[str, Any] = {}
 
@@ -160,6 +173,16 @@ def claim_sets(draw: st.DrawFn) -> dict[str, Any]:
         claims[draw(st.sampled_from(["exp", "iat", "nbf"]))] = draw(time_oddities)
     if draw(_mostly(False, True, weight=5)):
         claims["jti"] = draw(st.one_of(st.text(max_size=8), st.integers(), st.none()))
+    if draw(_mostly(False, True, weight=4)):
+        name = draw(st.sampled_from([*IDENTITY_LIMITS, *ROLE_CLAIMS]))
+        claims[name] = draw(
+            st.one_of(
+                st.text(max_size=20),
+                st.sampled_from(
+                    ["u\x00", "\x1f", "a\nb", "x" * 321, None, 7, ["a", "b"], ["a", 1]]
+                ),
+            )
+        )
     if draw(_mostly(False, True, weight=9)):
         claims.pop(draw(st.sampled_from(REQUIRED)))
     return claims
@@ -361,9 +384,29 @@ def classify(token: str, asymmetric: bool) -> str | None:
     if problem:
         return problem
     sub = claims.get("sub")
-    if type(sub) is str and not 0 < len(sub) <= 256:
+    if type(sub) is str and not (0 < len(sub) <= 256 and sub.isprintable()):
         return "sub-shape"
+    if _identity_problem(claims):
+        return "identity-shape"
     return None
+
+
+def _bad_text(value: Any, limit: int) -> bool:
+    return type(value) is not str or len(value) > limit or not value.isprintable()
+
+
+def _identity_problem(claims: dict[str, Any]) -> bool:
+    for name, limit in IDENTITY_LIMITS.items():
+        if claims.get(name) is not None and _bad_text(claims[name], limit):
+            return True
+    for name in ROLE_CLAIMS:
+        value = claims.get(name)
+        if type(value) is list:
+            if len(value) > 64 or any(_bad_text(item, 256) for item in value):
+                return True
+        elif value is not None and _bad_text(value, 256):
+            return True
+    return False
 
 
 # --- the property ---------------------------------------------------------------------------
@@ -448,6 +491,7 @@ def _stricter_examples(setup: Setup) -> dict[str, str]:
         "numeric-date-range": signed(exp=10**13),
         "max-lifetime": signed(exp=now + 7200),
         "sub-shape": signed(sub=""),
+        "identity-shape": signed(sid="s\x00"),
         "kid-required": signed({"alg": setup.alg}),
     }
 

@@ -22,7 +22,13 @@ from .errors import (
 )
 from .principal import Principal
 
-__all__ = ["DEFAULT_REQUIRED_CLAIMS", "ClaimNames", "ClaimRules", "build_principal"]
+__all__ = [
+    "DEFAULT_REQUIRED_CLAIMS",
+    "ClaimNames",
+    "ClaimRules",
+    "build_principal",
+    "check_identity_claims",
+]
 
 DEFAULT_REQUIRED_CLAIMS: Final = frozenset({"exp", "iat", "iss", "aud", "sub"})
 MAX_LEEWAY_SECONDS: Final = 60.0
@@ -100,8 +106,8 @@ class ClaimRules:
         if not (type(aud) is str and aud in self.audiences) and "aud" in claims:
             self._check_audience(aud)
         sub = claims["sub"]
-        if type(sub) is not str or not 0 < len(sub) <= self.max_sub_length:
-            raise InvalidClaims("The claim 'sub' is not a short non-empty string.")
+        if type(sub) is not str or not 0 < len(sub) <= self.max_sub_length or not sub.isprintable():
+            raise InvalidClaims("The claim 'sub' is not a short non-empty printable string.")
         if "jti" in claims and type(claims["jti"]) is not str:  # RFC 7519 §4.1.7
             raise InvalidClaims("The claim 'jti' is not a string.")
         if self.max_lifetime is not None:
@@ -131,11 +137,56 @@ class ClaimRules:
 
 @dataclass(frozen=True, slots=True)
 class ClaimNames:
-    """Which claims carry roles, scopes and the session id."""
+    """Which claims carry roles, scopes, the session id and the other identity claims.
+
+    ``identifiers`` are the claims besides ``sub``, the session id and the roles that name a
+    user, an account or an organization: Better Auth's user ``id`` and ``email``, and the
+    organization claims a ``definePayload`` adds.
+    """
 
     roles: tuple[str, ...] = ("role", "roles")
     scopes: tuple[str, ...] = ("scope", "scp", "scopes")
     session_id: str = "sid"
+    identifiers: tuple[str, ...] = (
+        "id",
+        "email",
+        "activeOrganizationId",
+        "organizationId",
+        "organizationRole",
+    )
+
+
+# Identity claims are keys for lookups (a session, a user's rows, an organization), so each one
+# must be a printable string of bounded length (V45). A NUL or a lone surrogate would otherwise
+# reach the database, which refuses it (PostgreSQL text cannot hold U+0000): a 500, not a 401.
+MAX_IDENTIFIER_LENGTH: Final = 256
+MAX_EMAIL_LENGTH: Final = 320  # RFC 3696 errata: 64 for the local part, 255 for the domain
+MAX_ROLES: Final = 64
+
+
+def _bad_identifier(value: object, limit: int) -> bool:
+    return type(value) is not str or len(value) > limit or not value.isprintable()
+
+
+def check_identity_claims(claims: Mapping[str, Any], names: ClaimNames) -> None:
+    """Raise ``InvalidClaims`` unless every identity claim present is a printable string of
+    bounded length (roles: such a string or a list of them). ``null`` counts as absent:
+    Better Auth writes it for an unset field (no active organization, say)."""
+    for name in (*names.identifiers, names.session_id):
+        value = claims.get(name)
+        if value is not None and _bad_identifier(
+            value, MAX_EMAIL_LENGTH if name == "email" else MAX_IDENTIFIER_LENGTH
+        ):
+            raise InvalidClaims(f"The claim '{name}' is not a short printable string.")
+    for name in names.roles:
+        value = claims.get(name)
+        if value is None:
+            continue
+        values = value if type(value) is list and len(value) <= MAX_ROLES else (value,)
+        if any(_bad_identifier(item, MAX_IDENTIFIER_LENGTH) for item in values):
+            raise InvalidClaims(
+                f"The claim '{name}' is not a short printable string or a short list of them."
+            )
 
 
 def _words(value: object, separators: str) -> Iterable[str]:
@@ -163,7 +214,12 @@ def _collect(claims: Mapping[str, Any], names: tuple[str, ...], separators: str)
 
 
 def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -> Principal:
-    """Map verified claims to a ``Principal``. Wrongly typed optional claims become ``None``."""
+    """Map verified claims to a ``Principal``.
+
+    An identity claim that is not a printable string of bounded length refuses the token
+    (``check_identity_claims``); other wrongly typed optional claims become ``None``.
+    """
+    check_identity_claims(claims, names)
     get = claims.get
     exp = get("exp")
     aud = get("aud")
