@@ -19,6 +19,7 @@ FLOORS = {
     "errors": 0,
     "principal": 0,
     "cache": 0,
+    "redact": 0,
     "jose": 1,
     "claims": 1,
     "config": 1,

@@ -158,24 +158,37 @@ def test_v56_a_token_sent_in_the_query_string_stays_out_of_the_access_log(
     assert private.leaks == [], [leak.what for leak in private.leaks]
 
 
+SESSION_TOKEN = "edIda55cDWMSK41DH5zG9ea1wmojrLkn"
+SIGNED_SESSION = SESSION_TOKEN + ".aiP24XcSDqz0+3z+b/BR084HfjFXgsewPsPg3p+3G1E="
+
+
 def test_v56_query_token_redaction_spellings() -> None:
-    from authbridge.fastapi.access_log import redact_query_tokens
+    from authbridge.redact import redact_url
 
     token = ed25519_key("r").sign(ba_claims())
-    for path in (
-        f"/api/tasks?access_token={token}",
-        f"/api/tasks?q=1&access_token={token}&limit=2",
-        f"/api/tasks?ACCESS_TOKEN={token}",
-        f"/api/tasks?access%5Ftoken={token}",
-        f"/api/tasks?a=1;access_token={token}",
-        f"/api/tasks/{token}",
-        f"/api/tasks?other={token}",
+    cookie_form = SIGNED_SESSION.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
+    for path, secret in (
+        (f"/api/tasks?access_token={token}", token),
+        (f"/api/tasks?q=1&access_token={token}&limit=2", token),
+        (f"/api/tasks?ACCESS_TOKEN={token}", token),
+        (f"/api/tasks?access%5Ftoken={token}", token),
+        (f"/api/tasks?%61ccess_token={token}", token),
+        (f"/api/tasks?a=1;access_token={token}", token),
+        (f"/api/tasks/{token}", token),
+        (f"/api/tasks?other={token}", token),
+        (f"/api/tasks?token={SESSION_TOKEN}", SESSION_TOKEN),
+        (f"/api/tasks?session_token={SESSION_TOKEN}", SESSION_TOKEN),
+        (f"/api/tasks?x-api-key={SESSION_TOKEN}", SESSION_TOKEN),
+        (f"/api/tasks?Password={SESSION_TOKEN}", SESSION_TOKEN),
+        (f"/api/tasks/{cookie_form}", SESSION_TOKEN),
+        (f"/api/tasks?x={SIGNED_SESSION}", SESSION_TOKEN),
     ):
-        redacted = redact_query_tokens(path)
-        assert token not in redacted
+        redacted = redact_url(path)
+        assert secret not in redacted, path
         assert "[redacted]" in redacted
-    assert redact_query_tokens("/api/tasks?q=access_token") == "/api/tasks?q=access_token"
-    assert redact_query_tokens("/api/tasks?limit=2") == "/api/tasks?limit=2"
+    assert redact_url("/api/tasks?q=access_token") == "/api/tasks?q=access_token"
+    assert redact_url("/api/tasks?limit=2&q=token") == "/api/tasks?limit=2&q=token"
+    assert redact_url("/api/tasks/token=1") == "/api/tasks/token=1"  # a path, not a query
 
 
 async def test_v56_a_websocket_url_token_stays_out_of_the_server_log() -> None:

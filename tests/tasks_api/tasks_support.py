@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,6 +26,64 @@ from authbridge.fastapi import AuthBridge
 from authbridge.testing import FakeIssuer
 from tasks_api.app import create_app
 from tasks_api.settings import ServiceSettings
+
+# `authbridge serve` as users run it: the real entry point, in its own process group.
+AUTHBRIDGE = str(Path(sys.executable).with_name("authbridge"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHBRIDGE_", "BETTER_"))}
+    for name in (
+        *("DATABASE_URL", "DATABASE_SCHEMA", "TASKS_CURSOR_SECRET", "CORS_ORIGINS"),
+        *("HOST", "PORT", "WEB_CONCURRENCY", "LOG_LEVEL", "LOG_FORMAT", "PROXY_HEADERS"),
+        *("FORWARDED_ALLOW_IPS", "GRACEFUL_SHUTDOWN_SECONDS"),
+    ):
+        keep.pop(name, None)
+    return {**keep, **extra}
+
+
+@contextmanager
+def serving(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[str]:
+    """``authbridge serve ARGS`` until ``/readyz`` answers; its output goes to ``serve.log``."""
+    port = free_port()
+    log = (cwd / "serve.log").open("w")
+    process = subprocess.Popen(
+        [AUTHBRIDGE, "serve", "--port", str(port), *args],
+        env=env,
+        cwd=cwd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, (cwd / "serve.log").read_text()
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, (cwd / "serve.log").read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # our own process group only
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

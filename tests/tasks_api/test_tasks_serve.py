@@ -3,74 +3,13 @@ from the environment; page cursors work across several workers; bad settings exi
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from tasks_support import AUTHBRIDGE, clean_env, free_port, serving
 
 from authbridge.testing import FakeIssuer
-
-AUTHBRIDGE = str(Path(sys.executable).with_name("authbridge"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHBRIDGE_", "BETTER_"))}
-    for name in (
-        *("DATABASE_URL", "DATABASE_SCHEMA", "TASKS_CURSOR_SECRET", "CORS_ORIGINS"),
-        *("HOST", "PORT", "WEB_CONCURRENCY", "LOG_LEVEL", "PROXY_HEADERS"),
-        *("FORWARDED_ALLOW_IPS", "GRACEFUL_SHUTDOWN_SECONDS"),
-    ):
-        keep.pop(name, None)
-    return {**keep, **extra}
-
-
-@contextmanager
-def serving(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[str]:
-    port = free_port()
-    log = (cwd / "serve.log").open("w")
-    process = subprocess.Popen(
-        [AUTHBRIDGE, "serve", "--port", str(port), *args],
-        env=env,
-        cwd=cwd,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, (cwd / "serve.log").read_text()
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (cwd / "serve.log").read_text()
-            time.sleep(0.2)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # our own process group only
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-        log.close()
 
 
 def test_serve_runs_the_api_with_several_workers(tmp_path: Path) -> None:

@@ -1,20 +1,25 @@
 """``authbridge serve``: run the reference Tasks API under uvicorn.
 
 The settings are checked here first, so a bad variable is one clear message and exit code 2
-instead of a traceback in every worker. ``tasks_api`` is imported lazily: the CLI does not
-need it for anything else.
+instead of a traceback in every worker. Logging is configured for every worker
+(``log_config.py``): the audit log and faults are printed, as text or JSON lines, and no
+credential is, at any level. ``tasks_api`` and uvicorn are imported lazily: the CLI does not
+need them for anything else.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import ConfigError
 from .reuse_port import CannotListen, reuse_port_supported, run_workers
+
+if TYPE_CHECKING:
+    from .log_config import LogFormat
 
 __all__ = ["serve"]
 
@@ -28,6 +33,23 @@ def _check_settings() -> None:
 
     load_service_settings()
     Verifier.from_env()
+
+
+def _log_settings(log_level: str, log_format: str) -> tuple[str, LogFormat]:
+    from .log_config import LOG_LEVELS  # imports uvicorn: only when serving
+
+    level, fmt = log_level.strip().lower(), log_format.strip().lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(
+            "LOG_LEVEL",
+            f"{log_level!r} is not a log level.",
+            f"use one of {', '.join(LOG_LEVELS)}.",
+        )
+    if fmt == "text":
+        return level, "text"
+    if fmt == "json":
+        return level, "json"
+    raise ConfigError("LOG_FORMAT", f"{log_format!r} is not a log format.", "use text or json.")
 
 
 def serve(
@@ -60,7 +82,22 @@ def serve(
             help="On SIGTERM, seconds to let requests in flight finish before closing.",
         ),
     ] = 20,
-    log_level: Annotated[str, typer.Option(envvar="LOG_LEVEL", help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str,
+        typer.Option(
+            envvar="LOG_LEVEL",
+            help="critical, error, warning, info, debug or trace: uvicorn's level and the "
+            "service's (audit events are INFO, refusals and faults WARNING). URLs are "
+            "redacted at every level, trace included.",
+        ),
+    ] = "info",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            envvar="LOG_FORMAT",
+            help="text (uvicorn's format) or json (one JSON object per line, on stdout).",
+        ),
+    ] = "text",
     reuse_port: Annotated[
         bool,
         typer.Option(
@@ -73,10 +110,13 @@ def serve(
     """Serve the Tasks API (``tasks_api.app:create_app``) with uvicorn."""
     import uvicorn
 
+    from .log_config import log_config
+
     if reload and workers > 1:
         typer.echo("error: --reload runs a single process; drop --workers.", err=True)
         raise typer.Exit(2)
     try:
+        level, fmt = _log_settings(log_level, log_format)
         _check_settings()
     except ConfigError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
@@ -92,7 +132,9 @@ def serve(
         "proxy_headers": proxy_headers,
         "forwarded_allow_ips": forwarded_allow_ips,
         "timeout_graceful_shutdown": graceful_timeout,
-        "log_level": log_level,
+        "log_level": level,
+        # Without it only uvicorn's own loggers have handlers: no audit log, no key fetches.
+        "log_config": log_config(level, fmt),
     }
     if workers > 1 and not reload and reuse_port and reuse_port_supported():
         config = uvicorn.Config(APP_FACTORY, **options)

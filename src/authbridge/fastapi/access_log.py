@@ -1,49 +1,85 @@
-"""Keep query-string tokens out of the server's access log (V56).
+"""Keep credentials that clients put in URLs out of the ASGI server's log, at every level (V56).
 
-authbridge never reads ``?access_token=`` (V1), but a client that sends one still gets its URL
-written to uvicorn's access log, token included. ``redact_access_log`` adds a filter to the
-``uvicorn.access`` logger that replaces, before the line is formatted, the value of every
-``access_token`` query parameter (any letter case) and anything shaped like a compact JWS
-(a token pasted into a path) with ``[redacted]``. uvicorn logs WebSocket handshakes, URL and
-all, on ``uvicorn.error``, so that logger gets the filter too.
+authbridge never reads ``?access_token=`` (V1), but a client that sends one, or ``?token=``, or
+a token pasted into the path, still gets its URL written by uvicorn:
+
+* ``uvicorn.access`` writes the path and query of every request (INFO);
+* ``uvicorn.error`` writes WebSocket handshakes, URL and all (INFO);
+* ``uvicorn.asgi`` writes, at ``--log-level trace``, every ASGI scope: path, raw path and
+  query string (uvicorn replaces headers and bodies with placeholders; if a version did not,
+  credential headers are redacted here too).
+
+``redact_access_log`` adds a filter to those loggers that rewrites a record's arguments before
+any handler formats them, using ``authbridge.redact``: tokens by shape anywhere, and query
+parameters by name (``access_token``, ``token``, ``api_key``... percent-decoded, any case).
+Trace logging therefore stays available, and stays free of credentials.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
-__all__ = ["ACCESS_LOGGERS", "QueryTokenRedactor", "redact_access_log", "redact_query_tokens"]
+from ..redact import REDACTED, is_credential_name, redact_credentials, redact_query, redact_url
 
-ACCESS_LOGGERS: Final = ("uvicorn.access", "uvicorn.error")
-REDACTED: Final = "[redacted]"
-# The parameter name may be percent-encoded by a client (access%5Ftoken).
-_QUERY_TOKEN: Final = re.compile(r"(?i)((?:^|[?&;])access(?:_|%5f)token=)[^&;#\s\"]*")
-# A base64url JSON header ("eyJ" is '{"') followed by two more segments.
-_JWS: Final = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+__all__ = ["ACCESS_LOGGERS", "QueryTokenRedactor", "redact_access_log", "redact_log_argument"]
+
+ACCESS_LOGGERS: Final = ("uvicorn.access", "uvicorn.error", "uvicorn.asgi")
+_URL_KEYS: Final = frozenset({"path", "raw_path"})
 
 
-def redact_query_tokens(text: str) -> str:
-    """``text`` with every ``access_token`` query value and JWS replaced by ``[redacted]``."""
-    if "token" in text.lower():
-        text = _QUERY_TOKEN.sub(lambda match: match.group(1) + REDACTED, text)
-    if "eyJ" in text:
-        text = _JWS.sub(REDACTED, text)
-    return text
+def _text(value: str | bytes, redact: Any) -> str | bytes:
+    if isinstance(value, bytes):
+        return bytes(redact(value.decode("latin-1")), "latin-1")
+    return str(redact(value))
+
+
+def _header(name: Any, value: Any) -> tuple[Any, Any]:
+    if not isinstance(value, str | bytes):
+        return name, value
+    raw = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+    if is_credential_name(raw) or raw.lower() in ("authorization", "proxy-authorization"):
+        return name, REDACTED.encode() if isinstance(value, bytes) else REDACTED
+    return name, _text(value, redact_credentials)
+
+
+def _scope(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of an ASGI scope or message with its URL parts and credential headers redacted."""
+    copy = dict(scope)
+    for key, value in scope.items():
+        if key in _URL_KEYS and isinstance(value, str | bytes):
+            copy[key] = _text(value, redact_url)
+        elif key == "query_string" and isinstance(value, str | bytes):
+            copy[key] = _text(value, redact_query)
+        elif key == "headers" and isinstance(value, list | tuple):
+            copy[key] = [
+                _header(*pair) if isinstance(pair, list | tuple) and len(pair) == 2 else pair
+                for pair in value
+            ]
+    return copy
+
+
+def redact_log_argument(value: Any) -> Any:
+    """One ``%``-argument of a server log record, with any credential in it redacted."""
+    if isinstance(value, str | bytes):
+        return _text(value, redact_url)
+    if isinstance(value, Mapping):
+        return _scope(value)
+    return value
 
 
 class QueryTokenRedactor(logging.Filter):
-    """Rewrites the string arguments (uvicorn passes the path with its query) of a record."""
+    """Rewrites the message and arguments of each record before it is formatted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple):
-            record.args = tuple(
-                redact_query_tokens(arg) if isinstance(arg, str) else arg for arg in args
-            )
+            record.args = tuple(redact_log_argument(arg) for arg in args)
+        elif isinstance(args, Mapping):
+            record.args = _scope(args)
         if isinstance(record.msg, str):
-            record.msg = redact_query_tokens(record.msg)
+            record.msg = redact_url(record.msg)
         return True
 
 

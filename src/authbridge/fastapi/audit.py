@@ -20,28 +20,24 @@ from typing import Any, Final
 from ..jose.b64 import b64url_decode
 from ..jose.strict_json import loads_object
 from ..principal import Principal
+from ..redact import redact_credentials
 
 __all__ = ["AuditLog", "FailureThrottle", "clean", "request_id_from", "token_hints"]
 
 LOGGER_NAME: Final = "authbridge.audit"
 MAX_VALUE_CHARS: Final = 64
 _MAX_SEGMENT: Final = 4096  # peek at no header/payload segment larger than this
-# A compact JWS: its header or payload is base64url JSON, which starts "eyJ" ('{"').
-_JWS_LIKE: Final = re.compile(
-    r"(?:eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]{4,})"
-    r"(?:\.[A-Za-z0-9_-]*)?"
-)
 _SAFE_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 
 
 def clean(value: object, limit: int = MAX_VALUE_CHARS) -> str | None:
     """Printable ASCII only: everything else, quotes and backslashes escaped; then truncated.
 
-    Anything shaped like a compact JWS (say, a token pasted into a kid or a path) is redacted.
+    Anything shaped like a token (say, a JWS pasted into a kid or a path) is redacted.
     """
     if not isinstance(value, str):
         return None
-    text = _JWS_LIKE.sub("[redacted]", value[: limit * 2])
+    text = redact_credentials(value[: limit * 2])
     out: list[str] = []
     for char in text[:limit]:
         code = ord(char)
