@@ -8,8 +8,15 @@
 #   docker run -p 8000:8000 -e BETTER_AUTH_URL=https://app.example.com \
 #     -e DATABASE_URL=postgresql+asyncpg://... -e TASKS_CURSOR_SECRET=... authbridge-api
 
-FROM python:3.11-slim AS build
-COPY --from=ghcr.io/astral-sh/uv:latest /uv /usr/local/bin/uv
+# Pinned (tests/test_dockerfile.py): uv to one version, from PyPI as `make uv` installs it, and
+# the base image to Python 3.11 on Debian 12. Pin the image by digest too if your registry
+# policy asks for it. Bump these on purpose, not by accident.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG UV_VERSION=0.13.9
+
+FROM ${PYTHON_IMAGE} AS build
+ARG UV_VERSION
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /app
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 # Dependencies first: this layer is reused until uv.lock changes.
@@ -18,10 +25,16 @@ RUN uv sync --frozen --no-dev --no-install-project
 COPY src ./src
 RUN uv sync --frozen --no-dev --no-editable
 
-FROM python:3.11-slim
-RUN useradd --system --uid 10001 --home-dir /app app
+FROM ${PYTHON_IMAGE}
+# /app stays root-owned (the code is read-only to the service); only /app/data, where the
+# default SQLite database (DATABASE_URL=sqlite+aiosqlite:///./data/tasks.db) lives, belongs
+# to the service's user. Mount a volume there to keep it across containers.
+RUN useradd --system --uid 10001 --home-dir /app app \
+    && mkdir -p /app/data \
+    && chown app:app /app/data
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
+VOLUME ["/app/data"]
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOST=0.0.0.0 \

@@ -39,7 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.action == "downgrade" and not args.revision:
         parser.error("downgrade needs a revision (e.g. base, or -1)")
-    revision = asyncio.run(_migrate(args.action, args.revision))
+    from authbridge.errors import ConfigError
+
+    try:
+        revision = asyncio.run(_migrate(args.action, args.revision))
+    except ConfigError as exc:  # a bad variable: one message, like `authbridge serve`
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     print(f"database at revision: {revision or 'base (empty)'}")
     return 0
 

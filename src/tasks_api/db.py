@@ -15,6 +15,7 @@ machine the API usually shares with the database. Two choices keep a read at one
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from authbridge.errors import ConfigError
 from authbridge.sessions.pool_ping import ping_after_idle
 
 from .settings import ServiceSettings
@@ -30,11 +32,29 @@ __all__ = ["create_engine", "ensure_sqlite_directory", "reading"]
 
 
 def ensure_sqlite_directory(database_url: str) -> None:
-    """Create the directory of a SQLite file (``./data/`` by default)."""
+    """Create the directory of a SQLite file (``./data/`` by default), or raise ``ConfigError``.
+
+    SQLite writes its journal next to the file, so the directory itself must be writable
+    (a non-root container user in a root-owned working directory is the usual failure).
+    """
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return
-    Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    directory = Path(url.database).expanduser().parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = f"its directory {directory} cannot be created ({exc.strerror or exc})."
+    else:
+        if os.access(directory, os.W_OK | os.X_OK):
+            return
+        problem = f"its directory {directory} is not writable by this user (uid {os.getuid()})."
+    raise ConfigError(
+        "DATABASE_URL",
+        problem,
+        "point DATABASE_URL at a directory this user can write (in the Docker image, "
+        "/app/data, owned by the image's user), or create the directory with that owner.",
+    )
 
 
 def create_engine(settings: ServiceSettings) -> AsyncEngine:

@@ -19,8 +19,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tasks_support import POSTGRES_URL, postgres_execute
 
+from authbridge.errors import ConfigError
 from conftest import BACKENDS
-from tasks_api.db import create_engine
+from tasks_api.db import create_engine, ensure_sqlite_directory
 from tasks_api.migrate import current_revision, migrate
 from tasks_api.models import metadata
 from tasks_api.settings import ServiceSettings
@@ -135,6 +136,45 @@ def test_sqlite_directory_is_created(tmp_path: Path) -> None:
 
     asyncio.run(go())
     assert target.exists()
+
+
+def test_an_unusable_sqlite_directory_is_a_config_error_naming_database_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A non-root container user in a root-owned working directory cannot create ./data."""
+    in_the_way = tmp_path / "a-file"
+    in_the_way.write_text("")
+    with pytest.raises(ConfigError) as blocked:
+        ensure_sqlite_directory(f"sqlite+aiosqlite:///{in_the_way}/data/tasks.db")
+    assert blocked.value.variable == "DATABASE_URL"
+    assert "cannot be created" in blocked.value.problem
+    monkeypatch.setattr("tasks_api.db.os.access", lambda path, mode: False)
+    with pytest.raises(ConfigError, match="not writable by this user"):
+        ensure_sqlite_directory(f"sqlite+aiosqlite:///{tmp_path}/data/tasks.db")
+
+
+def test_migrate_and_serve_refuse_an_unusable_sqlite_directory(tmp_path: Path) -> None:
+    """The real commands: one message naming DATABASE_URL and exit 2, not a traceback."""
+    (tmp_path / "a-file").write_text("")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/a-file/data/tasks.db",
+        "AUTHBRIDGE_JWKS": '{"keys": []}',
+        "AUTHBRIDGE_ISSUER": "https://auth.example.com",
+        "AUTHBRIDGE_AUDIENCE": "https://auth.example.com",
+    }
+    env.pop("DATABASE_SCHEMA", None)
+    authbridge = str(Path(sys.executable).with_name("authbridge"))
+    for command in (
+        [sys.executable, "-m", "tasks_api", "migrate"],
+        [authbridge, "serve", "--port", "1"],
+    ):
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False
+        )
+        assert done.returncode == 2, (command, done.stdout, done.stderr)
+        assert "configuration error: DATABASE_URL:" in done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_default_database_is_a_sqlite_file_under_data(

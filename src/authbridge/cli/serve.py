@@ -27,12 +27,16 @@ APP_FACTORY = "tasks_api.app:create_app"
 
 
 def _check_settings() -> None:
+    from tasks_api.db import ensure_sqlite_directory
     from tasks_api.settings import load_service_settings
 
     from ..verifier import Verifier
 
-    load_service_settings()
+    settings = load_service_settings()
     Verifier.from_env()
+    # Before any worker starts: an unwritable SQLite directory is one message, not a
+    # traceback from every worker's startup.
+    ensure_sqlite_directory(settings.database_url)
 
 
 def _log_settings(log_level: str, log_format: str) -> tuple[str, LogFormat]:
