@@ -99,6 +99,23 @@ async def test_remote_fetch_paths_never_block(server: JWKSServer, blockbuster: B
         await source.aclose()
 
 
+async def test_background_refresh_never_blocks(
+    server: JWKSServer, blockbuster: BlockBuster
+) -> None:
+    server.document = jwks(ed25519_key("kid-1"))
+    server.headers = {"Cache-Control": "max-age=1"}
+    source = RemoteJWKS(server.url, min_ttl=1, timeout=0.5)
+    try:
+        await source.start()
+        await asyncio.sleep(1.05)  # past max-age: lookups start a refresh in the background
+        assert (await source.get_key("kid-1", "EdDSA")).kid == "kid-1"
+        # A blocking call inside it would surface here as a failed fetch ("unexpected ...").
+        assert await source.wait_for_fetch() is True
+        assert server.requests == 2
+    finally:
+        await source.aclose()
+
+
 async def test_no_keys_path_never_blocks(server: JWKSServer, blockbuster: BlockBuster) -> None:
     server.status = 503
     source = RemoteJWKS(server.url, timeout=0.5)

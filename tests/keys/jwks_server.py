@@ -6,6 +6,8 @@ of the test that talks to it. Tests change its behaviour by setting attributes:
 * ``document`` (served as JSON), or ``body`` (raw bytes, served instead);
 * ``status``, ``headers`` (extra response headers, e.g. ``Cache-Control``), ``redirect_to``;
 * ``delay`` (seconds before answering), ``drip`` (seconds between body bytes);
+* ``hang()`` holds every request from then on without an answer, until ``recover()`` (or
+  ``stop()``) lets them go;
 * ``endless`` (stream an unbounded body with no ``Content-Length``);
 * ``encoding`` (``"gzip"`` or ``"deflate"`` compress the body; any other value is only
   announced in ``Content-Encoding``);
@@ -159,6 +161,8 @@ class _Handler(BaseHTTPRequestHandler):
         with owner.lock:
             owner.requests += 1
             owner.paths.append(self.path)
+        owner.answering.wait()  # set unless the server hangs
+        with owner.lock:
             delay, drip, endless, encoding = owner.delay, owner.drip, owner.endless, owner.encoding
             status, headers, redirect_to = owner.status, dict(owner.headers), owner.redirect_to
             body = owner.body if owner.body is not None else json.dumps(owner.document).encode()
@@ -234,9 +238,17 @@ class JWKSServer:
         self.encoding: str | None = None
         self.requests = 0
         self.paths: list[str] = []
+        self.answering = threading.Event()
+        self.answering.set()
         self.connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def hang(self) -> None:
+        self.answering.clear()
+
+    def recover(self) -> None:
+        self.answering.set()
 
     def serve_keys(self, *keys: IssuerKey) -> None:
         with self.lock:
@@ -263,6 +275,7 @@ class JWKSServer:
         self._thread.start()
 
     def stop(self) -> None:
+        self.answering.set()  # held requests end: answered, to a client that left long ago
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

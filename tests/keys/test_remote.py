@@ -84,9 +84,12 @@ async def test_v29_ttl_expiry_refetches(
     assert server.requests == 1
     clock.advance(1)
     assert jwks.cached_key("kid-a", "EdDSA") is None  # past its TTL: the fast path declines
-    await jwks.get_key("kid-a", "EdDSA")
+    assert (await jwks.get_key("kid-a", "EdDSA")).kid == "kid-a"  # the stale set, at once
+    assert server.requests == 1  # get_key did not wait: the refresh runs in the background
+    assert await jwks.wait_for_fetch() is True
     assert server.requests == 2
     assert jwks.last_fetch == clock.now
+    assert jwks.cached_key("kid-a", "EdDSA") is not None
 
 
 @pytest.mark.parametrize(
@@ -117,7 +120,8 @@ async def test_cache_control_sets_the_ttl_within_bounds(
         await source.get_key("kid-a", "EdDSA")
         assert server.requests == 1
         clock.advance(1)
-        await source.get_key("kid-a", "EdDSA")
+        await source.get_key("kid-a", "EdDSA")  # starts the background refresh
+        assert await source.wait_for_fetch() is True
         assert server.requests == 2
     finally:
         await source.aclose()
@@ -163,8 +167,9 @@ async def test_a_routine_fetch_rearms_the_immediate_refetch(
     with pytest.raises(UnknownKey):
         await jwks.get_key("stranger", "EdDSA")  # spends the immediate refetch
     assert server.requests == 2
-    clock.advance(600)  # TTL: a routine fetch
+    clock.advance(600)  # TTL: a routine fetch, in the background
     await jwks.get_key("kid-a", "EdDSA")
+    assert await jwks.wait_for_fetch() is True
     assert server.requests == 3
     server.serve_keys(key_a, key_b)
     key = await jwks.get_key("kid-b", "EdDSA")  # within the old cooldown, yet refetched
@@ -300,7 +305,8 @@ async def test_v31_listeners_hear_of_removed_and_replaced_kids(
 
     server.serve_keys(key_b)
     clock.advance(600)
-    await jwks.get_key("kid-b", "EdDSA")
+    await jwks.get_key("kid-b", "EdDSA")  # starts the background refresh
+    assert await jwks.wait_for_fetch() is True
     assert heard == [frozenset({"kid-a"})]
     with pytest.raises(UnknownKey):
         await jwks.get_key("kid-a", "EdDSA")  # a removed key stops verifying
@@ -308,6 +314,8 @@ async def test_v31_listeners_hear_of_removed_and_replaced_kids(
     impostor = ed25519_key("kid-b")  # same kid, different key material
     server.serve_keys(impostor)
     clock.advance(600)
+    assert verifies(await jwks.get_key("kid-b", "EdDSA"), key_b)  # stale until the refresh
+    assert await jwks.wait_for_fetch() is True
     assert verifies(await jwks.get_key("kid-b", "EdDSA"), impostor)
     assert heard == [frozenset({"kid-a"}), frozenset({"kid-b"})]
 
@@ -380,6 +388,6 @@ async def test_real_clock_end_to_end(server: JWKSServer, key_a: IssuerKey) -> No
         await source.start()
         assert verifies(await source.get_key("kid-a", "EdDSA"), key_a)
         assert source.last_fetch is not None
-        assert source.expires_at - source.last_fetch == 60
+        assert source.expires_at - source.last_fetch == pytest.approx(60)  # float clock
     finally:
         await source.aclose()

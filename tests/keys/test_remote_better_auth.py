@@ -41,7 +41,8 @@ async def test_better_auth_jwks_loads_with_the_default_ttl(better_auth: BetterAu
     assert signature_holds(key, token)
     assert source.problems == []
     assert source.last_fetch is not None
-    assert source.expires_at - source.last_fetch == 600  # no Cache-Control: the default
+    # no Cache-Control: the default (approx: the clock is a float, (t + 600) - t is not exact)
+    assert source.expires_at - source.last_fetch == pytest.approx(600)
 
 
 async def test_a_random_kid_flood_costs_at_most_two_fetches(better_auth: BetterAuthServer) -> None:

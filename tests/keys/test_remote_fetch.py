@@ -121,7 +121,8 @@ async def test_v30_outage_keeps_serving_stale_keys(
     clock.advance(600)  # the set is past its TTL and the issuer is broken
 
     with caplog.at_level(logging.WARNING, logger="authbridge.keys"):
-        key = await jwks.get_key("kid-a", "EdDSA")
+        key = await jwks.get_key("kid-a", "EdDSA")  # at once, from the stale set
+        assert await jwks.wait_for_fetch() is False  # the background refresh it started
     assert key.kid == "kid-a"
     assert jwks.fetch_count == 2
     assert jwks.last_error is not None
@@ -136,6 +137,7 @@ async def test_v30_outage_keeps_serving_stale_keys(
     assert jwks.fetch_count == 2
     clock.advance(1)
     assert (await jwks.get_key("kid-a", "EdDSA")).kid == "kid-a"
+    assert await jwks.wait_for_fetch() is False
     assert jwks.fetch_count == 3
     assert set(jwks.keys) == {"kid-a"}  # never evicted
 
@@ -147,6 +149,7 @@ async def test_recovery_after_an_outage(
     server.status = 503
     clock.advance(600)
     await jwks.get_key("kid-a", "EdDSA")
+    assert await jwks.wait_for_fetch() is False
     assert jwks.last_error == "HTTP 503"
     server.status = 200
     key_b = ed25519_key("kid-b")
@@ -388,20 +391,35 @@ async def test_other_encodings_are_refused(server: JWKSServer, encoding: str) ->
     assert source.last_error == "unsupported content encoding"
 
 
-def test_one_source_survives_across_event_loops(server: JWKSServer, clock: FakeClock) -> None:
+def test_one_source_survives_across_event_loops(
+    server: JWKSServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
     # e.g. a test suite or a server that runs several event loops in one process. The pooled
     # sockets of an ended loop can only be reclaimed by the garbage collector, which warns.
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), caplog.at_level(logging.DEBUG, logger="asyncio"):
         warnings.simplefilter("ignore", ResourceWarning)
         source = RemoteJWKS(server.url, clock=clock)
         asyncio.run(source.start())
         clock.advance(600)
-        key = asyncio.run(source.get_key("kid-a", "EdDSA"))
+
+        async def look_up_and_refresh() -> str:
+            key = await source.get_key("kid-a", "EdDSA")
+            assert await source.wait_for_fetch() is True
+            return key.kid
+
+        assert asyncio.run(look_up_and_refresh()) == "kid-a"
+        assert source.last_fetch == clock.now
+        clock.advance(600)
+        # This loop ends, and cancels the background refresh it started, before it fetches.
+        assert asyncio.run(source.get_key("kid-a", "EdDSA")).kid == "kid-a"
+        assert asyncio.run(look_up_and_refresh()) == "kid-a"  # the next loop is unaffected
         asyncio.run(source.aclose())
         gc.collect()
-    assert key.kid == "kid-a"
-    assert source.fetch_count == 2
+    assert source.last_fetch == clock.now
     assert source.last_error is None
+    assert server.requests == 3  # the cancelled refresh never reached the issuer
+    # No "Task was destroyed but it is pending" and no lost exception from the refresh task.
+    assert not [r for r in caplog.records if r.name == "asyncio" and r.levelno >= logging.ERROR]
 
 
 async def test_https_fetch_with_a_trusted_certificate(key_a: IssuerKey) -> None:

@@ -2,9 +2,13 @@
 
 After every step the cache must agree with a simple oracle:
 
-* ``get_key(kid)`` succeeds exactly when ``kid`` was in the set of the last successful fetch
-  (stale keys are never evicted; removed keys stop working once a fetch succeeds), and raises
-  ``KeysUnavailable`` only while no fetch ever succeeded;
+* a kid in the cached set is answered at once, from that set, while the set is within its TTL
+  or less than ``MAX_STALE`` past it (counted from the later of its expiry and the last failed
+  request); the background refresh such a lookup may start lands before the next step;
+* otherwise ``get_key(kid)`` succeeds exactly when ``kid`` is in the set of the last successful
+  fetch, counting the one this lookup made (stale keys are never evicted; removed keys stop
+  working once a fetch succeeds), and raises ``KeysUnavailable`` only while no fetch ever
+  succeeded;
 * a key the issuer has published for a whole cooldown, while it was up, always verifies (V31);
 * once keys exist, no three requests fall within one cooldown (rate limit, V29): one routine
   fetch plus the one immediate refetch an unknown kid may cause.
@@ -23,6 +27,8 @@ from authbridge.errors import KeysUnavailable, UnknownKey
 from authbridge.keys.remote import RemoteJWKS
 
 COOLDOWN = 30.0
+TTL = 600.0  # the server sends no Cache-Control
+MAX_STALE = 300.0
 KEY_POOL = [ed25519_key(f"kid-{i}") for i in range(8)]
 
 
@@ -77,6 +83,8 @@ class World:
     published: dict[str, float] = field(default_factory=dict)  # kid -> since
     up_since: float | None = 0.0  # None while down
     last_good: set[str] | None = None  # kids of the last successful fetch
+    expires: float = float("-inf")  # TTL end of the last successful fetch
+    last_failure: float = float("-inf")  # the last request made while the issuer was down
     request_times: list[float] = field(default_factory=list)
     first_good_request: int = 0
 
@@ -90,17 +98,27 @@ async def run(scenario: list[Step], server: JWKSServer) -> None:
     world.published[first.kid] = 0.0
     live: dict[str, IssuerKey] = {first.kid: first}
     server.serve_keys(first)
-    source = RemoteJWKS(server.url, clock=world.clock, cooldown=COOLDOWN, timeout=2.0)
+    source = RemoteJWKS(
+        server.url,
+        clock=world.clock,
+        ttl=TTL,
+        cooldown=COOLDOWN,
+        max_stale=MAX_STALE,
+        timeout=2.0,
+    )
 
     def note_requests(before: int) -> None:
         made = source.fetch_count - before
         assert made <= 1, "one call made more than one request"
         if made:
             world.request_times.append(world.now)
-            if world.up_since is not None:
+            if world.up_since is None:
+                world.last_failure = world.now
+            else:
                 if world.last_good is None:
                     world.first_good_request = len(world.request_times) - 1
                 world.last_good = set(live)
+                world.expires = world.now + TTL
 
     try:
         for step in scenario:
@@ -125,6 +143,11 @@ async def run(scenario: list[Step], server: JWKSServer) -> None:
                     server.status, world.up_since = 200, world.now
             else:
                 kid = KEY_POOL[step.index].kid if step.index >= 0 else "never-published"
+                at_once = (
+                    world.last_good is not None
+                    and kid in world.last_good
+                    and world.now < max(world.expires, world.last_failure) + MAX_STALE
+                )
                 before = source.fetch_count
                 try:
                     key = await source.get_key(kid, "EdDSA")
@@ -133,10 +156,13 @@ async def run(scenario: list[Step], server: JWKSServer) -> None:
                     outcome = "unknown"
                 except KeysUnavailable:
                     outcome = "unavailable"
+                await source.wait_for_fetch()  # a background refresh lands before the world moves
                 note_requests(before)
 
                 if world.last_good is None:
                     assert outcome == "unavailable"
+                elif at_once:
+                    assert outcome == "key", "a known kid within max_stale is answered at once"
                 else:
                     assert outcome == ("key" if kid in world.last_good else "unknown")
                 if outcome == "key":
@@ -161,7 +187,11 @@ async def run(scenario: list[Step], server: JWKSServer) -> None:
 @example([Lookup(0), Outage(True), Advance(600.0), Lookup(0)])  # stale keys outlive an outage
 @example([Lookup(0), Outage(True), Lookup(1), Lookup(0)])  # a failed miss evicts nothing
 @example([Lookup(0), Publish(1), Lookup(1), Publish(2), Advance(29.0), Lookup(2)])  # rotation
-@example([Lookup(0), Publish(1), Withdraw(0), Advance(600.0), Lookup(0)])  # removal
+@example([Lookup(0), Publish(1), Withdraw(0), Advance(600.0), Lookup(0), Lookup(0)])  # removal
+# Past max_stale, a known kid waits for the refetch, so a removed key is refused at once.
+@example([Lookup(0), Publish(1), Withdraw(0), Advance(600.0), Advance(600.0), Lookup(0)])
+# During an outage a known kid is answered at once, however stale, once a fetch has failed.
+@example([Lookup(0), Outage(True), Advance(600.0), Advance(600.0), Lookup(0), Lookup(0)])
 @example([Outage(True), Lookup(0), Advance(1.0), Outage(False), Lookup(0), Lookup(-1)])
 # A kid refused during the cooldown must not stay refused past it (V31).
 @example([Lookup(0), Lookup(-1), Publish(1), Advance(29.0), Lookup(1), Advance(1.0), Lookup(1)])

@@ -1,10 +1,12 @@
 """The shared JWKS cache: N instances make one fetch; rotations still reach the issuer; a
-Redis failure falls back to direct fetches."""
+Redis failure falls back to direct fetches; a hanging issuer never delays a known kid."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import statistics
+import time
 
 import pytest
 from redis.asyncio import Redis
@@ -15,6 +17,8 @@ from authbridge.config import load_settings
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.keys.shared_jwks import SharedRemoteJWKS
 from authbridge.testing import FakeIssuer
+from keys.jwks_server import running_jwks_server
+from tokens import AUDIENCE, ISSUER, USER_ID, ba_claims, ed25519_key, jwks
 
 pytestmark = pytest.mark.redis
 
@@ -158,3 +162,54 @@ def test_settings_choose_the_shared_cache(
     assert isinstance(Verifier.from_settings(load_settings()).paths[0].keys, SharedRemoteJWKS)
     monkeypatch.setenv("AUTHBRIDGE_JWKS_SHARED_CACHE", "false")
     assert type(Verifier.from_settings(load_settings()).paths[0].keys) is RemoteJWKS
+
+
+async def test_a_hanging_issuer_past_the_ttl_never_delays_a_known_kid(
+    prefix: str, redis_client: Redis
+) -> None:
+    """Stale-while-revalidate through the Redis-sharing subclass (issue 16): two instances, an
+    issuer that hangs after its first answer, ``max-age=1``, 30 fresh tokens."""
+    signer = ed25519_key("kid-1")
+    with running_jwks_server() as server:
+        server.document = jwks(signer)
+        server.headers = {"Cache-Control": "max-age=1"}
+        sources = [
+            SharedRemoteJWKS(
+                server.url,
+                redis_url=REDIS_URL,
+                prefix=prefix,
+                redis_timeout=0.2,
+                min_ttl=1,
+                timeout=1.0,
+                cooldown=30,
+            )
+            for _ in range(2)
+        ]
+        verifiers = [Verifier(keys=source, issuer=ISSUER, audience=AUDIENCE) for source in sources]
+        try:
+            for verifier in verifiers:
+                await verifier.start()
+            assert server.requests == 1
+            assert sources[1].shared_hits == 1
+            server.hang()
+            await asyncio.sleep(1.05)  # past max-age; the shared copy expired with it
+            latencies = []
+            for i in range(30):
+                token = signer.sign(ba_claims(time.time(), name=f"user {i}"))
+                started = time.perf_counter()
+                assert (await verifiers[i % 2].verify(token)).sub == USER_ID
+                latencies.append(time.perf_counter() - started)
+                await asyncio.sleep(0.05)
+            # Each instance runs one refresh: one takes the Redis lock and times out; the other
+            # waits for its copy, then asks the issuer itself and times out too.
+            await asyncio.gather(*(source.wait_for_fetch() for source in sources))
+        finally:
+            for verifier in verifiers:
+                await verifier.aclose()
+    print(
+        f"shared, issuer hanging: p50 {statistics.median(latencies) * 1000:.3f} ms, "
+        f"max {max(latencies) * 1000:.3f} ms"
+    )
+    assert max(latencies) < 0.1, [round(t * 1000, 1) for t in latencies]
+    assert [source.last_error for source in sources] == ["no answer within 1 s"] * 2
+    assert server.requests == 3  # the prefetch, then one refresh per instance

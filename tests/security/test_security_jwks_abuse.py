@@ -1,5 +1,5 @@
 """Attack corpus, the issuer's JWKS endpoint: a random-kid flood (fetches counted), and a JWKS
-that is down, answers 500, answers garbage, or answers 5 MB. Real HTTP on 127.0.0.1.
+that is down, answers 500, answers garbage, answers 5 MB, or hangs. Real HTTP on 127.0.0.1.
 
 The verifier must stay bounded in requests, time and memory, and answer with its own errors
 (``UnknownKey``; ``KeysUnavailable`` = 503 only while no good set was ever fetched).
@@ -10,17 +10,22 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
-from security_support import refused, running_tasks_api
+from security_support import UvicornThread, refused, running_tasks_api, sqlite_settings
 
 from authbridge import Verifier
 from authbridge.errors import KeysUnavailable, UnknownKey
+from authbridge.fastapi import AuthBridge
 from authbridge.keys.remote import RemoteJWKS
 from keys.jwks_server import JWKSServer, running_jwks_server
+from security.log_guard import watch_token
+from tasks_api.app import create_app
 from tokens import AUDIENCE, ISSUER, FixedClock, ba_claims, dumps, ed25519_key, jwks, sign_raw
 
 
@@ -254,3 +259,52 @@ async def test_unauthenticated_readiness_probes_cannot_drive_jwks_fetches(tmp_pa
             probes = server.requests - started
     assert set(answers) == {503}
     assert probes <= 5, f"{probes} JWKS requests for 50 unauthenticated probes"
+
+
+async def test_a_jwks_that_hangs_past_its_ttl_delays_no_request_over_http(tmp_path: Path) -> None:
+    """Issue 16 through a real socket (uvicorn, the Tasks API, the real ``AuthBridge``): the
+    JWKS answers once with ``max-age=1``, then hangs. Past the TTL, fresh tokens are verified
+    with the cached keys while one background refresh waits out the 5 s timeout. Before the
+    fix every request of a burst waited for it (30 of 30 at p50 5,016 ms)."""
+    real = ed25519_key("real")
+    with running_jwks_server() as server:
+        server.document = jwks(real)
+        server.headers = {"Cache-Control": "max-age=1"}
+        verifier = Verifier(
+            keys=RemoteJWKS(server.url, min_ttl=1, timeout=5.0),
+            issuer=ISSUER,
+            audience=AUDIENCE,
+        )
+        app = create_app(sqlite_settings(tmp_path), bridge=AuthBridge(verifier))
+        with UvicornThread(app) as origin:
+            async with httpx.AsyncClient(base_url=origin, timeout=30) as client:
+
+                async def fresh_token_round_trip(i: int) -> float:
+                    token = watch_token(real.sign(ba_claims(time.time(), name=f"user {i}")))
+                    started = time.perf_counter()
+                    answer = await client.get(
+                        "/api/me", headers={"Authorization": f"Bearer {token}"}
+                    )
+                    elapsed = time.perf_counter() - started
+                    assert answer.status_code == 200, answer.text
+                    return elapsed
+
+                await fresh_token_round_trip(-1)  # the keys were prefetched at startup
+                server.hang()
+                await asyncio.sleep(1.05)  # past max-age
+                burst = await asyncio.gather(*(fresh_token_round_trip(i) for i in range(30)))
+                one_by_one = [await fresh_token_round_trip(30 + i) for i in range(30)]
+            stopping = time.perf_counter()
+        # uvicorn's shutdown closed the verifier, which cancelled the refresh still hanging.
+        stopped_in = time.perf_counter() - stopping
+    print(
+        f"HTTP, issuer hanging: burst of 30 p50 {statistics.median(burst) * 1000:.1f} ms, "
+        f"max {max(burst) * 1000:.1f} ms; one by one p50 "
+        f"{statistics.median(one_by_one) * 1000:.1f} ms, max {max(one_by_one) * 1000:.1f} ms"
+    )
+    assert max(one_by_one) < 0.1, [round(t * 1000, 1) for t in one_by_one]
+    # 30 requests at once queue on one worker; what matters is that none of them waited for
+    # the issuer: each answered far below the 5 s fetch timeout.
+    assert max(burst) < 1.0, [round(t * 1000, 1) for t in burst]
+    assert server.requests == 2  # the prefetch and one refresh, which was still hanging
+    assert stopped_in < 4.0  # not the rest of the 5 s timeout

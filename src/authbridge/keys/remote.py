@@ -1,21 +1,43 @@
-"""The issuer's JWK Set over HTTPS: cached, refetched on rotation, served stale in outages.
+"""The issuer's JWK Set over HTTPS: cached, refreshed in the background, served stale in outages.
 
 Rules (V27–V31):
 
 * **TTL.** The set is fetched again once it is older than its TTL: ``Cache-Control: max-age``
   if the issuer sends one (``no-store``/``no-cache`` mean ``min_ttl``), else ``ttl``, always
   clamped to ``[min_ttl, max_ttl]``.
-* **Unknown kid.** The first unknown kid after a routine fetch refetches at once, so the
-  first token signed by a rotated-in key already verifies. Later unknown kids wait for the
-  cooldown. A kid just looked up and not found is remembered (for the cooldown, but never
-  past the moment a refetch is allowed again) and answered with ``UnknownKey`` without I/O,
-  so a known-bad kid cannot spend the immediate refetch a routine fetch re-arms. A flood of
-  random kids costs at most one extra fetch per cooldown; a new key verifies within one.
-* **Single flight.** Every caller that needs a fetch while one is under way waits for it.
+* **Stale while revalidate.** A kid in the cached set is answered from memory at once, even
+  past the TTL: the first such lookup after the TTL starts one refresh in the background, and
+  lookups keep using the cached set until it lands. A slow or hanging issuer therefore never
+  delays a known kid. ``cached_key`` declines past the TTL so that the caller goes through
+  ``get_key``, which starts the refresh and still answers without waiting.
+* **Maximum staleness.** The cached set is trusted without asking the issuer for at most
+  ``max_stale`` seconds (default 600) past its expiry, or past the last failed fetch if that
+  is later. Beyond that (a service left idle) lookups wait for the refetch, as unknown kids
+  do, so a key the issuer removed meanwhile (a revoked key) is refused, not accepted one last
+  time. If that refetch fails, stale-if-error applies and lookups are answered at once again,
+  so a hanging issuer delays only the lookups during one fetch, not one per cooldown. Hence a
+  removed key stops verifying as soon as a fetch brings the new set; until then it is served
+  only while the refresh that removes it is under way (at most the timeout) or while the
+  issuer fails. Refusing keys past some age instead would turn an issuer outage into an API
+  outage, which stale-if-error exists to prevent. ``max_stale=0`` makes every lookup past the
+  TTL wait for the refetch.
+* **Unknown kid.** Only a kid that is not in the cached set waits for a fetch (bounded by the
+  timeout). The first unknown kid after a routine fetch refetches at once, so the first token
+  signed by a rotated-in key already verifies. Later unknown kids wait for the cooldown. A kid
+  just looked up and not found is remembered (for the cooldown, but never past the moment a
+  refetch is allowed again) and answered with ``UnknownKey`` without I/O, so a known-bad kid
+  cannot spend the immediate refetch a routine fetch re-arms. A flood of random kids costs at
+  most one extra fetch per cooldown; a new key verifies within one.
+* **Single flight.** At most one fetch runs at a time, in the foreground or the background;
+  every caller that needs a fetch while one is under way waits for it. The fetch is a task
+  this instance owns: ``aclose`` cancels it, any failure inside it (even an unexpected one) is
+  recorded, logged and rate-limited like a failed fetch, and one left behind by an event loop
+  that has ended is forgotten.
 * **Stale if error.** A failed fetch never evicts the last good keys; they are served until a
   fetch succeeds. A set with no usable key counts as a failed fetch. Failed fetches are
-  rate-limited too (the cooldown; 1, 2, 4… s while no keys exist yet). Only when no set was
-  ever fetched does ``get_key`` raise ``KeysUnavailable``.
+  rate-limited too (the cooldown, background refreshes included, so a hanging issuer gets
+  one request per cooldown, not one per token; 1, 2, 4… s while no keys exist yet). Only when
+  no set was ever fetched does ``get_key`` raise ``KeysUnavailable``.
 * **Fetch limits.** ``https`` only (plain ``http`` only for a loopback host, for development
   and tests), no redirects, a total timeout, a body size cap (the body is streamed and
   reading stops at the cap; a gzip/deflate body is inflated only up to the cap), a maximum
@@ -170,6 +192,7 @@ class RemoteJWKS:
         min_ttl: float = 60,
         max_ttl: float = 3600,
         cooldown: float = 30,
+        max_stale: float = 600,
         timeout: float = 5.0,
         max_bytes: int = 65536,
         max_keys: int = 20,
@@ -180,8 +203,10 @@ class RemoteJWKS:
     ) -> None:
         if not 0 < min_ttl <= max_ttl:
             raise ValueError("min_ttl must be positive and at most max_ttl")
-        if cooldown < 0 or timeout <= 0 or max_bytes <= 0 or max_keys <= 0:
-            raise ValueError("cooldown, timeout, max_bytes and max_keys must be positive")
+        if cooldown < 0 or max_stale < 0 or timeout <= 0 or max_bytes <= 0 or max_keys <= 0:
+            raise ValueError(
+                "cooldown, max_stale, timeout, max_bytes and max_keys must be positive"
+            )
         self.url = check_jwks_url(url, allow_http_loopback=allow_http_loopback, variable=variable)
         self._client = client
         self._owns_client = client is None
@@ -189,6 +214,7 @@ class RemoteJWKS:
         self._min_ttl = min_ttl
         self._max_ttl = max_ttl
         self._cooldown = cooldown
+        self._max_stale = max_stale
         self._timeout = timeout
         self._max_bytes = max_bytes
         self._max_keys = max_keys
@@ -200,6 +226,7 @@ class RemoteJWKS:
         self._fetched_at: float | None = None  # last successful fetch
         self._expires_at = -math.inf
         self._retry_at = -math.inf  # no attempt before this after a failure
+        self._failed_at = -math.inf  # when the last failed fetch ended
         self._failures = 0  # consecutive
         self._last_error: str | None = None
         self._fetch_count = 0
@@ -249,7 +276,11 @@ class RemoteJWKS:
     # --- KeySource ---------------------------------------------------------------------
 
     def cached_key(self, kid: str | None, alg: str) -> VerificationKey | None:
-        """The key from memory, or ``None`` if unknown or the set is past its TTL."""
+        """The key from memory, or ``None`` if unknown or the set is past its TTL.
+
+        Synchronous, so it never starts a fetch: past the TTL it declines, and ``get_key``
+        answers from the same stale set without waiting while it starts the refresh.
+        """
         if type(kid) is not str or self._clock() >= self._expires_at:
             return None
         return self._keys.get(kid)
@@ -257,9 +288,14 @@ class RemoteJWKS:
     async def get_key(self, kid: str | None, alg: str) -> VerificationKey:
         if type(kid) is not str or not 0 < len(kid) <= MAX_KID_LENGTH:
             raise UnknownKey()  # no set can hold it: never worth a fetch
+        now = self._clock()
+        key = self._keys.get(kid)
+        if key is not None and self._trusted_without_asking(now):
+            self._refresh_in_background(now)  # past the TTL (and not under way already)
+            return key
         arrived_seq = self._started_seq
-        if self._current_inflight() is not None:
-            await self._join()
+        if (task := self._current_inflight()) is not None:
+            await self._join(task)
         elif self._routine_fetch_due(self._clock()):
             await self._fetch("the key set expired" if self._fetched_at else "first use")
         key = self._keys.get(kid)
@@ -271,8 +307,8 @@ class RemoteJWKS:
             raise self._remember_missing(kid)
         if self._is_negative(kid):
             raise UnknownKey()
-        if self._current_inflight() is not None:
-            await self._join()
+        if (task := self._current_inflight()) is not None:
+            await self._join(task)
         elif self._miss_fetch_allowed(self._clock()):
             self._miss_fetch_at = self._clock()
             await self._fetch("unknown kid", routine=False)
@@ -299,6 +335,14 @@ class RemoteJWKS:
         """Fetch now (sharing a fetch already under way). Returns whether it succeeded."""
         return await self._fetch(reason)
 
+    async def wait_for_fetch(self) -> bool | None:
+        """Wait for the fetch under way, such as a background refresh, without starting one.
+
+        Returns whether it succeeded, or ``None`` if no fetch was under way.
+        """
+        task = self._current_inflight()
+        return None if task is None else await self._join(task)
+
     async def aclose(self) -> None:
         task = self._current_inflight()
         if task is not None:
@@ -314,6 +358,18 @@ class RemoteJWKS:
 
     def _routine_fetch_due(self, now: float) -> bool:
         return now >= self._expires_at and now >= self._retry_at
+
+    def _trusted_without_asking(self, now: float) -> bool:
+        """Whether the cached set answers without a fetch first: within its TTL, or less than
+        ``max_stale`` past the later of its expiry and the last failed fetch.
+
+        A fetch under way does not count: until it ends, lookups past ``max_stale`` join it.
+        """
+        return now < max(self._expires_at, self._failed_at) + self._max_stale
+
+    def _refresh_in_background(self, now: float) -> None:
+        if self._routine_fetch_due(now) and self._current_inflight() is None:
+            self._start_fetch("the key set expired; serving it until the refresh lands")
 
     def _miss_fetch_allowed(self, now: float) -> bool:
         return now >= self._miss_gate_opens_at()
@@ -357,24 +413,31 @@ class RemoteJWKS:
 
     def _current_inflight(self) -> asyncio.Task[bool] | None:
         task = self._inflight
-        if task is not None and task.get_loop() is not asyncio.get_running_loop():
-            self._inflight = None  # abandoned by an event loop that has ended
-            return None
+        if task is not None and (task.done() or task.get_loop() is not asyncio.get_running_loop()):
+            # Finished, or abandoned by an event loop that has ended (a loop that ends cancels
+            # its tasks; one cancelled before it ever ran never reached its own cleanup).
+            self._inflight = task = None
         return task
 
-    async def _join(self) -> bool:
-        task = self._inflight
-        assert task is not None
+    async def _join(self, task: asyncio.Task[bool]) -> bool:
         # Shielded: a caller that is cancelled must not cancel the fetch others wait for.
         return await asyncio.shield(task)
 
     async def _fetch(self, reason: str, *, routine: bool = True) -> bool:
-        if self._current_inflight() is None:
-            self._started_seq += 1
-            self._inflight = asyncio.get_running_loop().create_task(
-                self._fetch_and_store(reason, routine, self._started_seq)
-            )
-        return await self._join()
+        task = self._current_inflight()
+        if task is None:
+            task = self._start_fetch(reason, routine=routine)
+        return await self._join(task)
+
+    def _start_fetch(self, reason: str, *, routine: bool = True) -> asyncio.Task[bool]:
+        """Start the one fetch; callers join it, and no one has to (a background refresh)."""
+        self._started_seq += 1
+        task = asyncio.get_running_loop().create_task(
+            self._fetch_and_store(reason, routine, self._started_seq),
+            name=f"authbridge JWKS fetch ({reason})",
+        )
+        self._inflight = task
+        return task
 
     async def _fetch_and_store(self, reason: str, routine: bool, seq: int) -> bool:
         try:
@@ -391,13 +454,15 @@ class RemoteJWKS:
                 self._note_problems(parsed.problems)
                 if not parsed.keys:
                     raise _FetchFailed("the JWK Set has no usable keys")
+                self._store(parsed, cache_control, routine, seq)
             except _FetchFailed as exc:
                 self._record_failure(str(exc))
                 return False
-            except Exception as exc:  # noqa: BLE001 - stale-if-error must hold for any failure
+            # Stale-if-error must hold for any failure, and a background refresh has no caller
+            # to raise to: whatever goes wrong is recorded (and rate-limited) like a failed fetch.
+            except Exception as exc:  # noqa: BLE001
                 self._record_failure(f"unexpected {type(exc).__name__}")
                 return False
-            self._store(parsed, cache_control, routine, seq)
             return True
         finally:
             if self._inflight is asyncio.current_task():
@@ -507,6 +572,7 @@ class RemoteJWKS:
     def _record_failure(self, message: str) -> None:
         self._failures += 1
         self._last_error = message
+        self._failed_at = self._clock()
         # With stale keys in hand, wait a whole cooldown; with none, retry sooner (1, 2, 4 s…).
         backoff = self._cooldown if self._keys else min(self._cooldown, 2.0 ** (self._failures - 1))
         self._retry_at = self._clock() + backoff

@@ -2,9 +2,11 @@
 
 Before going to the issuer, an instance looks for a copy of the JWK Set in Redis. If there is
 none, it takes a short Redis lock and fetches; the others wait briefly for its copy instead of
-fetching too. Every rule of ``RemoteJWKS`` still applies (TTL, unknown-kid refetch with
-cooldown, single flight per process, stale-if-error, size caps, key hygiene): this class only
-changes where the document comes from.
+fetching too. Every rule of ``RemoteJWKS`` still applies (TTL, stale-while-revalidate,
+unknown-kid refetch with cooldown, single flight per process, stale-if-error, size caps, key
+hygiene): this class only changes where the document comes from. A refresh past the TTL runs
+in the background, so its waits (for the lock, another instance's copy, or the issuer) delay
+no lookup of a known kid.
 
 * The shared copy expires with the TTL the issuer asked for (``Cache-Control``); an instance
   that reads it gets only the time left, so no copy outlives the issuer's TTL.
