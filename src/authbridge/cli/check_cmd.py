@@ -28,7 +28,16 @@ from .doctor import Check
 from .envfile import read_env_value
 from .jwks_cmd import describe_key_set
 from .jwks_fetch import JWKSFetchError, fetch_jwks_document
-from .output import EXIT_INVALID, EXIT_USAGE, console, emit_json, escape, guarded, mask_secret
+from .output import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    console,
+    emit_json,
+    escape,
+    guarded,
+    mask_secret,
+    print_table,
+)
 from .private_files import repo_root
 from .secret_cmd import FRONTEND_ENV
 
@@ -326,12 +335,11 @@ def check_command(
 
 def _render(rows: list[dict[str, Any]], checks: list[Check]) -> None:
     table = Table(title="Effective configuration")
-    table.add_column("variable", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    table.add_column("source")
+    for column in ("variable", "value", "source"):
+        table.add_column(column)
     for row in rows:
         table.add_row(escape(row["variable"]), escape(str(row["value"])), escape(row["source"]))
-    console.print(table)
+    print_table(table)
     console.print("[bold]Checks[/]")
     for check in checks:
         console.print(f"  {_MARKS[check.status]} {check.step:<9} {escape(check.detail)}")

@@ -11,6 +11,8 @@ from typing import Any, Final, NoReturn, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
 
 from ..errors import ConfigError
 
@@ -25,6 +27,7 @@ __all__ = [
     "fail_usage",
     "guarded",
     "mask_secret",
+    "print_table",
 ]
 
 EXIT_OK: Final = 0
@@ -43,6 +46,28 @@ def emit_json(document: Any) -> None:
     """Write one JSON document to stdout, for scripts."""
     sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def print_table(table: Table) -> None:
+    """The table when it fits the console at its natural width; else one record per row.
+
+    Rich fits a table to the console by shrinking columns, down to nothing: in 80 columns
+    (and in a pipe, where it assumes 80) the kid was cut to "…" and the refusal reasons
+    vanished. So a table that does not fit is printed as records, one "column  value" line
+    per cell, each value whole on its line (``soft_wrap``: the terminal wraps, Rich never cuts).
+    """
+    unbounded = console.options.update_width(1_000_000)
+    if Measurement.get(console, unbounded, table).maximum <= console.width:
+        console.print(table)
+        return
+    if table.title:
+        console.print(table.title, style="bold")
+    headers = [str(column.header) for column in table.columns]
+    width = max(len(header) for header in headers[1:]) if len(headers) > 1 else 0
+    for row in zip(*(column.cells for column in table.columns), strict=True):
+        console.print(f"[bold]{escape(headers[0])}[/] {row[0]}")
+        for header, cell in zip(headers[1:], row[1:], strict=True):
+            console.print(f"  {escape(header):<{width}}  {cell}")
 
 
 def mask_secret(value: str | None) -> str:
