@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from typing import Any, Final, NoReturn, ParamSpec, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from rich.console import Console
@@ -26,6 +27,7 @@ __all__ = [
     "escape",
     "fail_usage",
     "guarded",
+    "hide_password",
     "mask_secret",
     "print_table",
 ]
@@ -75,6 +77,22 @@ def mask_secret(value: str | None) -> str:
     if value is None:
         return "(not set)"
     return f"•••••• ({len(value)} chars)"
+
+
+def hide_password(url: str) -> str:
+    """A URL as it may be shown: a password in it replaced by ``••••••``."""
+    parts = urlsplit(url)
+    if not parts.scheme or parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a port number: the URL cannot be rebuilt without the password
+        return f"(a URL with a password, {len(url)} chars)"
+    user = f"{parts.username}:" if parts.username else ":"
+    return urlunsplit(parts._replace(netloc=f"{user}••••••@{host}{port}"))
 
 
 def report_config_error(exc: ConfigError, *, as_json: bool) -> None:
