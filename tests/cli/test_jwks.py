@@ -176,6 +176,7 @@ KID_200 = "k200-" + "0123456789" * 19 + "abcde"
 def _long_kid_set() -> tuple[dict[str, Any], dict[str, str]]:
     leaky, _ = _ec(KID_200)
     leaky["d"] = b64url_encode(b"\x01" * 32)
+    key_agreement = {**_okp("x25519-" + KID_64), "crv": "X25519"}
     document = {
         "keys": [
             _okp(KID_32),
@@ -183,12 +184,14 @@ def _long_kid_set() -> tuple[dict[str, Any], dict[str, str]]:
             _rsa(KID_100, 1024),
             _okp("twin-" + KID_64),
             _okp("twin-" + KID_64),
+            key_agreement,
             leaky,
         ]
     }
-    reasons = {
+    reasons = {  # the longest reason the loader gives, among others
         KID_100: "refused: RSA keys under 2048 bits are refused",
         "twin-" + KID_64: "refused: duplicate kid: every key with it is ignored",
+        "x25519-" + KID_64: "refused: only Ed25519 OKP keys are accepted for signatures",
         KID_200: "refused: the key carries private members",
     }
     return document, reasons
@@ -196,7 +199,7 @@ def _long_kid_set() -> tuple[dict[str, Any], dict[str, str]]:
 
 @pytest.mark.parametrize("mode", NARROW_MODES)
 def test_every_kid_and_reason_is_whole_at_80_columns(
-    cli: CLI, workdir: Path, static_server: StaticServer, mode: str
+    cli: CLI, static_server: StaticServer, mode: str
 ) -> None:
     static_server.document, reasons = _long_kid_set()
     shown = shown_at_80_columns(cli, mode, "jwks", static_server.url, env={})
@@ -208,7 +211,7 @@ def test_every_kid_and_reason_is_whole_at_80_columns(
         assert f"status      {reason}" in lines, shown
     assert lines.count("status      ok") == 2
     assert "…" not in shown
-    assert "2 usable key(s), 4 refused" in shown
+    assert "2 usable key(s), 5 refused" in shown
 
 
 def test_a_wide_terminal_still_gets_the_table(
@@ -219,6 +222,6 @@ def test_a_wide_terminal_still_gets_the_table(
     code, shown = run_in_terminal(workdir, "jwks", static_server.url, columns=250)
     assert code == 1
     rows = [line for line in shown.splitlines() if line.startswith("│")]
-    assert len(rows) == 5
+    assert len(rows) == 6
     assert any(KID_100 in row and reasons[KID_100] in row for row in rows), shown
     assert "…" not in shown
