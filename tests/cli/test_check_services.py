@@ -66,6 +66,16 @@ def test_redis_down_fails_with_the_variable_and_the_fix(issuer_cli: CLI, closed_
         assert PASSWORD not in output
 
 
+def test_a_url_that_is_not_redis_fails_cleanly(issuer_cli: CLI) -> None:
+    url = f"http://user:{PASSWORD}@127.0.0.1:6379/0"
+    result = issuer_cli("check", "--json", env={"AUTHBRIDGE_REDIS_URL": url})
+    assert result.code == 1, result.output
+    redis = _only(result, "redis")
+    assert redis["status"] == "fail"
+    assert "does not answer PING: not a Redis URL: " in redis["detail"]
+    assert PASSWORD not in result.stdout
+
+
 def test_offline_connects_to_nothing(issuer_cli: CLI, closed_port: int) -> None:
     env = {"AUTHBRIDGE_REDIS_URL": f"redis://127.0.0.1:{closed_port}/0"}
     result = issuer_cli("check", "--json", "--offline", env=env)

@@ -46,7 +46,7 @@ def _alg(document: dict[str, object]) -> str:
 
 
 def _refused(result: Result, variable: str, *words: str) -> dict[str, str]:
-    """Exit 2 with the variable, the problem and the fix, and no token on stdout."""
+    """Exit 2 and, instead of a token, the error naming the variable, the problem and the fix."""
     assert result.code == 2, result.output
     error: dict[str, str] = result.json()
     assert error["error"] == "config"

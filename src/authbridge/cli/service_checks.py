@@ -32,9 +32,12 @@ async def _redis_answer(url: str, socket_timeout: float) -> str | None:
     """None when Redis answers PING within the library's own socket timeouts, else why not."""
     from redis.asyncio import Redis
 
-    client = Redis.from_url(
-        url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-    )
+    try:
+        client = Redis.from_url(
+            url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
+        )
+    except ValueError as error:
+        return f"not a Redis URL: {error}"
     deadline = max(socket_timeout, _REDIS_DEADLINE)
     try:
         async with asyncio.timeout(deadline):
