@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import re
+import struct
 import subprocess
 import sys
+import termios
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -59,11 +64,16 @@ class CLI:
         stdin: str | None = None,
         cwd: Path | None = None,
         timeout: float = 60,
+        unset: tuple[str, ...] = (),
     ) -> Result:
+        """``unset`` removes variables, such as the ``COLUMNS`` every run gets by default."""
+        environment = {**clean_environment(), **self.env, **(env or {})}
+        for name in unset:
+            environment.pop(name, None)
         completed = subprocess.run(
             [str(ENTRY_POINT), *args],
             cwd=cwd or self.cwd,
-            env={**clean_environment(), **self.env, **(env or {})},
+            env=environment,
             input=stdin,
             capture_output=True,
             text=True,
@@ -71,6 +81,63 @@ class CLI:
             check=False,
         )
         return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def run_in_terminal(
+    cwd: Path, *args: str, env: dict[str, str] | None = None, columns: int = 80
+) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal ``columns`` wide, as a user's terminal is; return the
+    exit code and what it showed (escape sequences removed, line ends as ``\\n``)."""
+    environment = {**clean_environment(), **(env or {}), "TERM": "xterm-256color"}
+    environment.pop("COLUMNS", None)  # the width comes from the terminal itself
+    environment.pop("LINES", None)
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    process = subprocess.Popen(
+        [str(ENTRY_POINT), *args],
+        cwd=cwd,
+        env=environment,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        close_fds=True,
+    )
+    os.close(terminal)
+    shown = bytearray()
+    try:
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the program exited and closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        code = process.wait(timeout=60)
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = _ANSI_ESCAPE.sub("", shown.decode("utf-8", "replace"))
+    return code, text.replace("\r\n", "\n")
+
+
+NARROW_MODES = ["COLUMNS=80", "pipe", "terminal"]
+
+
+def shown_at_80_columns(cli: CLI, mode: str, *args: str, env: dict[str, str]) -> str:
+    """What a user sees at 80 columns: with COLUMNS=80, in a pipe (Rich then assumes 80
+    columns), or on a real terminal 80 columns wide."""
+    if mode == "terminal":
+        _, shown = run_in_terminal(cli.cwd, *args, env={**cli.env, **env}, columns=80)
+        return shown
+    if mode == "pipe":
+        return cli(*args, env=env, stdin="", unset=("COLUMNS",)).stdout
+    return cli(*args, env={**env, "COLUMNS": "80"}, stdin="").stdout
 
 
 @dataclass

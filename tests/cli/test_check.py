@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_helpers import CLI, DevIssuer, Result
+import pytest
+from cli_helpers import CLI, NARROW_MODES, DevIssuer, Result, shown_at_80_columns
 
 STRONG = "check-tests-secret-0123456789-abcdefghijklmnopqrstuv"
 OTHER_STRONG = "check-tests-other-9876543210-zyxwvutsrqponmlkjihgf"
@@ -107,6 +108,21 @@ def test_human_output(issuer_cli: CLI) -> None:
     assert "Effective configuration" in result.stdout
     assert "derived from BETTER_AUTH_URL" in result.stdout
     assert "✔ jwks" in result.stdout
+
+
+@pytest.mark.parametrize("mode", NARROW_MODES)
+def test_every_value_and_source_is_whole_at_80_columns(
+    issuer_cli: CLI, dev_issuer: DevIssuer, mode: str
+) -> None:
+    env = {"AUTHBRIDGE_JWKS_URL": dev_issuer.jwks_url + "?" + "v=1&" * 20}
+    shown = shown_at_80_columns(issuer_cli, mode, "check", "--offline", env=env)
+    lines = [line.strip() for line in shown.splitlines()]
+    assert "variable AUTHBRIDGE_JWT_SECRET_REUSE_BETTER_AUTH" in lines, shown
+    assert f"value   {env['AUTHBRIDGE_JWKS_URL']}" in lines
+    assert "source  AUTHBRIDGE_JWKS_URL" in lines
+    assert "source  derived from BETTER_AUTH_URL" in lines  # the effective issuer
+    assert "…" not in shown
+    assert "✔ settings  settings load" in shown
 
 
 def test_configuration_errors_exit_2(cli: CLI) -> None:

@@ -7,7 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cli_helpers import CLI, DevIssuer, StaticServer
+import pytest
+from cli_helpers import (
+    CLI,
+    NARROW_MODES,
+    DevIssuer,
+    StaticServer,
+    run_in_terminal,
+    shown_at_80_columns,
+)
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from authbridge.jose.b64 import b64url_encode
@@ -155,3 +163,65 @@ def test_no_url_configured_is_a_config_error(cli: CLI) -> None:
     assert result.code == 2
     assert "BETTER_AUTH_URL" in result.stderr
     assert "Fix:" in result.stderr
+
+
+# --- narrow terminals: Rich shrank the table's columns to nothing at 80 columns --------------
+
+KID_32 = "Bq3kZ8rT1mNc5vX0pLw7yHd2sJf9gAe4"  # Better Auth's kid shape
+KID_64 = "k64-" + "0123456789abcdef" * 3 + "0123456789ab"
+KID_100 = "k100-" + "x" * 95
+KID_200 = "k200-" + "0123456789" * 19 + "abcde"
+
+
+def _long_kid_set() -> tuple[dict[str, Any], dict[str, str]]:
+    leaky, _ = _ec(KID_200)
+    leaky["d"] = b64url_encode(b"\x01" * 32)
+    key_agreement = {**_okp("x25519-" + KID_64), "crv": "X25519"}
+    document = {
+        "keys": [
+            _okp(KID_32),
+            _okp(KID_64),
+            _rsa(KID_100, 1024),
+            _okp("twin-" + KID_64),
+            _okp("twin-" + KID_64),
+            key_agreement,
+            leaky,
+        ]
+    }
+    reasons = {  # the longest reason the loader gives, among others
+        KID_100: "refused: RSA keys under 2048 bits are refused",
+        "twin-" + KID_64: "refused: duplicate kid: every key with it is ignored",
+        "x25519-" + KID_64: "refused: only Ed25519 OKP keys are accepted for signatures",
+        KID_200: "refused: the key carries private members",
+    }
+    return document, reasons
+
+
+@pytest.mark.parametrize("mode", NARROW_MODES)
+def test_every_kid_and_reason_is_whole_at_80_columns(
+    cli: CLI, static_server: StaticServer, mode: str
+) -> None:
+    static_server.document, reasons = _long_kid_set()
+    shown = shown_at_80_columns(cli, mode, "jwks", static_server.url, env={})
+    lines = [line.strip() for line in shown.splitlines()]
+    for key in static_server.document["keys"]:
+        assert f"kid {key['kid']}" in lines, shown
+        assert f"thumbprint  {_rfc7638(key)}" in lines, shown
+    for reason in reasons.values():
+        assert f"status      {reason}" in lines, shown
+    assert lines.count("status      ok") == 2
+    assert "…" not in shown
+    assert "2 usable key(s), 5 refused" in shown
+
+
+def test_a_wide_terminal_still_gets_the_table(
+    cli: CLI, workdir: Path, static_server: StaticServer
+) -> None:
+    static_server.document, reasons = _long_kid_set()
+    del static_server.document["keys"][-1]  # the 200-character kid would not fit
+    code, shown = run_in_terminal(workdir, "jwks", static_server.url, columns=250)
+    assert code == 1
+    rows = [line for line in shown.splitlines() if line.startswith("│")]
+    assert len(rows) == 6
+    assert any(KID_100 in row and reasons[KID_100] in row for row in rows), shown
+    assert "…" not in shown

@@ -26,10 +26,15 @@ def _mint_json(cli: CLI, *args: str, env: dict[str, str] | None = None) -> dict[
     return document
 
 
-def test_token_is_shaped_like_better_auths(cli: CLI) -> None:
-    env = {"BETTER_AUTH_URL": "http://127.0.0.1:4000/some/path"}
-    document = _mint_json(cli, "--email", "a@example.com", "--name", "Alice", env=env)
-    assert set(document) == {"token", "header", "claims", "key", "expires"}
+def test_token_is_shaped_like_better_auths(issuer_cli: CLI, dev_issuer: DevIssuer) -> None:
+    # iss and aud are BETTER_AUTH_URL's origin; the keys come from the dev issuer.
+    env = {
+        "BETTER_AUTH_URL": "http://127.0.0.1:4000/some/path",
+        "AUTHBRIDGE_JWKS_URL": dev_issuer.jwks_url,
+    }
+    document = _mint_json(issuer_cli, "--email", "a@example.com", "--name", "Alice", env=env)
+    assert set(document) == {"token", "header", "claims", "key", "expires", "notes"}
+    assert document["notes"] == []
     token = str(document["token"])
     header = jwt.get_unverified_header(token)
     assert set(header) == {"alg", "kid"}
@@ -117,7 +122,11 @@ def test_claims_exp_nbf_iss_aud_and_kid_options(cli: CLI) -> None:
 
 
 def test_hs256_with_the_configured_secret(cli: CLI) -> None:
-    env = {"AUTHBRIDGE_JWT_SECRET": HS_SECRET, "AUTHBRIDGE_JWT_ISSUER": "https://svc.example"}
+    env = {
+        "AUTHBRIDGE_JWT_SECRET": HS_SECRET,
+        "AUTHBRIDGE_JWT_ISSUER": "https://svc.example",
+        "AUTHBRIDGE_JWT_AUDIENCE": "https://svc.example",
+    }
     token = str(_mint_json(cli, "--alg", "HS256", env=env)["token"])
     assert jwt.get_unverified_header(token) == {"alg": "HS256"}
     claims = jwt.decode(token, HS_SECRET, algorithms=["HS256"], audience="https://svc.example")

@@ -13,7 +13,6 @@ import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from dotenv import dotenv_values
@@ -28,9 +27,20 @@ from .doctor import Check
 from .envfile import read_env_value
 from .jwks_cmd import describe_key_set
 from .jwks_fetch import JWKSFetchError, fetch_jwks_document
-from .output import EXIT_INVALID, EXIT_USAGE, console, emit_json, escape, guarded, mask_secret
+from .output import (
+    EXIT_INVALID,
+    EXIT_USAGE,
+    console,
+    emit_json,
+    escape,
+    guarded,
+    hide_password,
+    mask_secret,
+    print_table,
+)
 from .private_files import repo_root
 from .secret_cmd import FRONTEND_ENV
+from .service_checks import check_connections, check_cors_origins
 
 __all__ = ["check_command", "effective_settings"]
 
@@ -57,13 +67,7 @@ def _shown_value(variable: str, value: Any) -> Any:
         return mask_secret(value)
     if variable == "AUTHBRIDGE_JWKS":
         return f"(inline JWK Set, {len(value)} chars)"
-    parts = urlsplit(value)
-    if parts.scheme and parts.password is not None:
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        user = f"{parts.username}:" if parts.username else ":"
-        return urlunsplit(parts._replace(netloc=f"{user}••••••@{host}{port}"))
-    return value
+    return hide_password(value)
 
 
 def effective_settings(settings: Settings) -> list[dict[str, Any]]:
@@ -232,7 +236,8 @@ def _check_jwks(settings: Settings, checks: list[Check]) -> None:
     asymmetric, _ = settings.split_algorithms()
     source = settings.resolved_jwks_url() or settings.jwks_file
     if source is None and settings.jwks_json is None:
-        checks.append(Check("jwks", "info", "no JWKS configured (HS256 shared secret only)."))
+        only = " (HS256 shared secret only)" if settings.jwt_secret else ""
+        checks.append(Check("jwks", "info", f"no JWKS configured{only}."))
         return
     try:
         if settings.jwks_json is not None:
@@ -286,7 +291,10 @@ def _check_jwks(settings: Settings, checks: list[Check]) -> None:
 
 @guarded
 def check_command(
-    skip_network: Annotated[bool, typer.Option("--offline", help="Do not fetch the JWKS.")] = False,
+    skip_network: Annotated[
+        bool,
+        typer.Option("--offline", help="Connect to nothing: skip the JWKS, Redis and database."),
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show the effective configuration (secrets masked) and check that it can work."""
@@ -294,6 +302,7 @@ def check_command(
     rows = effective_settings(settings)
     checks: list[Check] = [Check("settings", "pass", "settings load")]
     config_error: ConfigError | None = None
+    verifier: Verifier | None = None
     try:
         verifier = Verifier.from_settings(settings)
     except ConfigError as exc:
@@ -301,12 +310,15 @@ def check_command(
         checks.append(Check("verifier", "fail", f"{exc.variable}: {exc.problem}", exc.fix))
     else:
         paths = ", ".join(f"{p.name} ({', '.join(sorted(p.algorithms))})" for p in verifier.paths)
-        checks.append(Check("verifier", "pass", f"trusted paths: {paths}"))
+        trusted = f"trusted paths: {paths}" if paths else "session credentials only (no JWTs)"
+        checks.append(Check("verifier", "pass", trusted))
     _check_origins(settings, checks)
     _check_secrets(settings, checks)
     _check_frontend(settings, checks)
+    check_cors_origins(settings, checks)
     if not skip_network:
         _check_jwks(settings, checks)
+        check_connections(settings, verifier, checks)
     failed = any(check.status == "fail" for check in checks)
     if json_output:
         emit_json(
@@ -326,12 +338,11 @@ def check_command(
 
 def _render(rows: list[dict[str, Any]], checks: list[Check]) -> None:
     table = Table(title="Effective configuration")
-    table.add_column("variable", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    table.add_column("source")
+    for column in ("variable", "value", "source"):
+        table.add_column(column)
     for row in rows:
         table.add_row(escape(row["variable"]), escape(str(row["value"])), escape(row["source"]))
-    console.print(table)
+    print_table(table)
     console.print("[bold]Checks[/]")
     for check in checks:
         console.print(f"  {_MARKS[check.status]} {check.step:<9} {escape(check.detail)}")

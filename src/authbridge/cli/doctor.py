@@ -36,7 +36,7 @@ from .recognize import Recognized, algorithm_hint, recognize
 from .timefmt import describe_duration, describe_time
 from .token_input import CleanToken
 
-__all__ = ["Check", "Diagnosis", "diagnose"]
+__all__ = ["Check", "Diagnosis", "describe_source", "diagnose", "remote_jwks"]
 
 
 def describe_kid(kid: object) -> str:
@@ -46,7 +46,7 @@ def describe_kid(kid: object) -> str:
     return describe(kid)
 
 
-def _remote_jwks(keys: object) -> Any:
+def remote_jwks(keys: object) -> Any:
     """``keys`` if it is a ``RemoteJWKS``, else None (imported on use, see above)."""
     from ..keys.remote import RemoteJWKS
 
@@ -99,7 +99,7 @@ class Diagnosis:
 
 def describe_source(path: TrustedIssuer) -> str:
     keys = path.keys
-    remote = _remote_jwks(keys)
+    remote = remote_jwks(keys)
     if remote is not None:
         return f"the JWKS at {remote.url}"
     if isinstance(keys, StaticJWKS):
@@ -117,14 +117,14 @@ def _claim_variables(path: TrustedIssuer) -> tuple[str, str]:
 
 def _known_kids(path: TrustedIssuer) -> dict[str, VerificationKey]:
     keys = path.keys
-    if isinstance(keys, StaticJWKS) or _remote_jwks(keys) is not None:
+    if isinstance(keys, StaticJWKS) or remote_jwks(keys) is not None:
         return dict(keys.keys)  # type: ignore[attr-defined]
     return {}
 
 
 def _key_problems(path: TrustedIssuer) -> list[tuple[str | None, str]]:
     keys = path.keys
-    if isinstance(keys, StaticJWKS) or _remote_jwks(keys) is not None:
+    if isinstance(keys, StaticJWKS) or remote_jwks(keys) is not None:
         return [(problem.kid, problem.reason) for problem in keys.problems]  # type: ignore[attr-defined]
     return []
 
@@ -312,7 +312,7 @@ async def _lookup_key(
     try:
         key = keys.cached_key(jws.kid, jws.alg) or await keys.get_key(jws.kid, jws.alg)
     except KeysUnavailable:
-        remote = _remote_jwks(keys)
+        remote = remote_jwks(keys)
         error = remote.last_error if remote is not None else None
         where = describe_source(path)
         diagnosis.add(

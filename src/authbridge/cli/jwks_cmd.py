@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..jose.b64 import b64url_decode
 from ..keys.jwk import KeyProblem, parse_jwks, thumbprint
 from .jwks_fetch import JWKSFetchError, fetch_jwks_document
-from .output import EXIT_INVALID, console, emit_json, escape, guarded
+from .output import EXIT_INVALID, console, emit_json, escape, guarded, print_table
 
 __all__ = ["describe_key_set", "jwks_command"]
 
@@ -132,9 +132,8 @@ def _render(source: str, rows: list[dict[str, Any]], error: str | None, usable: 
         console.print(f"[red]✘[/] {escape(error)}")
         return
     table = Table(show_lines=False)
-    for column in ("kid", "kty", "alg", "curve/size", "thumbprint"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("status", overflow="fold")
+    for column in ("kid", "kty", "alg", "curve/size", "thumbprint", "status"):
+        table.add_column(column)
     for row in rows:
         status = (
             "[green]ok[/]" if row["usable"] else f"[red]refused:[/] {escape(str(row['problem']))}"
@@ -147,7 +146,7 @@ def _render(source: str, rows: list[dict[str, Any]], error: str | None, usable: 
             escape(str(row.get("thumbprint"))),
             status,
         )
-    console.print(table)
+    print_table(table)
     refused = len(rows) - usable
     summary = f"{usable} usable key(s)" + (f", {refused} refused" if refused else "")
     console.print(("[green]✔[/] " if refused == 0 and usable else "[red]✘[/] ") + summary)

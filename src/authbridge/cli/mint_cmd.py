@@ -11,20 +11,19 @@ from typing import Annotated, Any, Final
 
 import typer
 
-from ..config import Settings, load_settings
+from ..config import load_settings
 from ..errors import ConfigError
-from ..jose.algorithms import ALGORITHMS
 from ..jose.sign import sign_compact
-from ..keys.secret import check_secret
-from .dev_guard import dev_key_store, refuse_in_production
+from .dev_guard import refuse_in_production
 from .devkeys import ASYMMETRIC_DEV_ALGORITHMS
+from .mint_target import MintTarget, mint_target
 from .output import emit_json, err_console, escape, fail_usage, guarded
 from .timefmt import describe_time
 
-__all__ = ["DEV_ISSUER_ORIGIN", "mint_command", "parse_duration"]
+__all__ = ["mint_command", "parse_duration"]
 
-DEV_ISSUER_ORIGIN: Final = "http://127.0.0.1:3999"
 MINT_ALGORITHMS: Final = (*ASYMMETRIC_DEV_ALGORITHMS, "HS256")
+DEFAULT_LIFETIME: Final = 900  # Better Auth's: 15 minutes
 _DURATION: Final = re.compile(r"(-?\d{1,9})\s*(s|m|min|h|d)?")
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
@@ -43,17 +42,6 @@ def _iso_ms(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _default_origin(settings: Settings, symmetric: bool) -> tuple[str, str]:
-    if symmetric:
-        issuer = settings.jwt_issuer or settings.resolved_issuer()
-        audiences = settings.jwt_audience or ",".join(settings.resolved_audiences())
-        audience = audiences.split(",")[0].strip() if audiences else None
-    else:
-        issuer = settings.resolved_issuer()
-        audience = next(iter(settings.resolved_audiences()), None)
-    return issuer or DEV_ISSUER_ORIGIN, audience or issuer or DEV_ISSUER_ORIGIN
-
-
 def _extra_claims(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
@@ -68,19 +56,17 @@ def _extra_claims(text: str | None) -> dict[str, Any]:
     return value
 
 
-def _hs_secret(settings: Settings, secret: str | None) -> bytes:
-    value = (
-        secret
-        if secret is not None
-        else (settings.jwt_secret.get_secret_value() if settings.jwt_secret else None)
-    )
-    if value is None:
+def _require_claims(target: MintTarget, payload: dict[str, Any]) -> None:
+    """The verifier's required claims that the token lacks: refuse rather than mint a token
+    that verify refuses."""
+    missing = sorted(target.rules.required - payload.keys()) if target.rules else []
+    if missing:
         raise ConfigError(
-            "AUTHBRIDGE_JWT_SECRET",
-            "is not set, so there is nothing to sign HS256 tokens with.",
-            "run `authbridge secret --write --hs256`, or pass --secret.",
+            "AUTHBRIDGE_REQUIRED_CLAIMS",
+            f"requires {', '.join(missing)}, which this token would lack, so verify would "
+            "refuse it.",
+            "add them with --claims, e.g. --claims '" + json.dumps({missing[0]: "..."}) + "'.",
         )
-    return check_secret(value, "--secret" if secret is not None else "AUTHBRIDGE_JWT_SECRET")
 
 
 @guarded
@@ -94,19 +80,31 @@ def mint_command(
         str | None, typer.Option("--claims", help="Extra claims as a JSON object; they win.")
     ] = None,
     alg: Annotated[
-        str, typer.Option("--alg", help="EdDSA, ES256, ES512, PS256, RS256 or HS256.")
-    ] = "EdDSA",
+        str | None,
+        typer.Option(
+            "--alg",
+            help="EdDSA, ES256, ES512, PS256, RS256 or HS256 (default: what the settings verify).",
+            show_default=False,
+        ),
+    ] = None,
     exp: Annotated[
-        str, typer.Option("--exp", help="Lifetime like 15m; negative = expired.")
-    ] = "15m",
+        str | None,
+        typer.Option(
+            "--exp",
+            help="Lifetime like 15m; negative = expired. Default 15m, or the API's "
+            "AUTHBRIDGE_MAX_TOKEN_LIFETIME when that is shorter.",
+            show_default=False,
+        ),
+    ] = None,
     nbf: Annotated[
         str | None, typer.Option("--nbf", help="Add nbf = now + this duration (e.g. 10m).")
     ] = None,
     iss: Annotated[
-        str | None, typer.Option("--iss", help="Default: the BETTER_AUTH_URL origin.")
+        str | None, typer.Option("--iss", help="Default: the issuer the settings verify.")
     ] = None,
     aud: Annotated[
-        str | None, typer.Option("--aud", help="Default: the same origin as iss.")
+        str | None,
+        typer.Option("--aud", help="Default: --iss if given, else the audience verified."),
     ] = None,
     kid: Annotated[
         str | None, typer.Option("--kid", help="Override the header kid (to test unknown kids).")
@@ -114,7 +112,9 @@ def mint_command(
     secret: Annotated[
         str | None,
         typer.Option(
-            "--secret", help="HS256 secret (default AUTHBRIDGE_JWT_SECRET).", show_default=False
+            "--secret",
+            help="Sign HS256 with this secret (default AUTHBRIDGE_JWT_SECRET).",
+            show_default=False,
         ),
     ] = None,
     keys_file: Annotated[
@@ -130,15 +130,17 @@ def mint_command(
     """Mint a development token like Better Auth's /api/auth/token. Refused in production."""
     settings = load_settings()
     refuse_in_production(settings, "mint")
-    if alg not in MINT_ALGORITHMS:
+    if alg is not None and alg not in MINT_ALGORITHMS:
         fail_usage(f"--alg must be one of {', '.join(MINT_ALGORITHMS)}", as_json=json_output)
-    lifetime = parse_duration(exp, "--exp")
+    lifetime = parse_duration(exp, "--exp") if exp is not None else None
     not_before = parse_duration(nbf, "--nbf") if nbf is not None else None
     extra = _extra_claims(claims)
-    symmetric = ALGORITHMS[alg].symmetric
-    default_iss, default_aud = _default_origin(settings, symmetric)
-    issuer = iss or default_iss
-    audience = aud or (iss if iss and not aud else default_aud)
+    target = mint_target(settings, alg=alg, secret=secret, keys_file=keys_file)
+    if lifetime is None:
+        longest = target.rules.max_lifetime if target.rules else None
+        lifetime = min(DEFAULT_LIFETIME, int(longest)) if longest else DEFAULT_LIFETIME
+    issuer = iss or target.issuer
+    audience = aud or (iss if iss and not aud else target.audience)
 
     now = int(time.time())
     created = _iso_ms(now)
@@ -159,25 +161,25 @@ def mint_command(
     if not_before is not None:
         payload["nbf"] = now + not_before
     payload.update(extra)
+    _require_claims(target, payload)
 
-    key_created = False
     key_info: dict[str, Any]
-    if symmetric:
-        token = sign_compact(payload, _hs_secret(settings, secret), alg, kid=kid)
+    dev_key = target.dev_key
+    if dev_key is None:
+        assert target.secret is not None
+        token = sign_compact(payload, target.secret, target.alg, kid=kid)
         key_info = {"kind": "shared secret", "kid": kid}
     else:
-        store = dev_key_store(keys_file)
-        dev_key, key_created = store.key_for(alg)
         header_kid = kid if kid is not None else dev_key.kid
-        token = sign_compact(payload, dev_key.private_key, alg, kid=header_kid)
+        token = sign_compact(payload, dev_key.private_key, target.alg, kid=header_kid)
         key_info = {
             "kind": "dev key",
             "kid": header_kid,
-            "file": str(store.path),
-            "created": key_created,
+            "file": str(target.keys_file),
+            "created": target.key_created,
             "thumbprint": dev_key.thumbprint,
         }
-    header = {"alg": alg, **({"kid": key_info["kid"]} if key_info.get("kid") else {})}
+    header = {"alg": target.alg, **({"kid": key_info["kid"]} if key_info.get("kid") else {})}
     if json_output:
         emit_json(
             {
@@ -186,17 +188,20 @@ def mint_command(
                 "claims": payload,
                 "key": key_info,
                 "expires": describe_time("exp", payload["exp"], time.time()),
+                "notes": list(target.notes),
             }
         )
         return
-    if key_created:
+    if target.key_created:
         err_console.print(
-            f"[green]created[/] the {escape(alg)} dev key in {escape(str(key_info['file']))} "
-            "(mode 600)"
+            f"[green]created[/] the {escape(target.alg)} dev key in "
+            f"{escape(str(key_info['file']))} (mode 600)"
         )
+    for note in target.notes:
+        err_console.print(f"[yellow]note:[/] {escape(note)}")
     sys_out = typer.get_text_stream("stdout")
     sys_out.write(token + "\n")
     err_console.print(
-        f"[dim]{escape(alg)} token for sub {escape(sub)}; iss {escape(issuer)}, "
+        f"[dim]{escape(target.alg)} token for sub {escape(sub)}; iss {escape(issuer)}, "
         f"aud {escape(str(audience))}; {escape(describe_time('exp', payload['exp'], now) or '')}[/]"
     )

@@ -85,6 +85,28 @@ class DatabaseSessionStore:
         if self._owns_engine:
             await self._engine.dispose()
 
+    async def diagnose(self) -> str | None:
+        """Run the session lookup once, for a token no session has: ``None`` when the database
+        answers and has the tables and columns it reads, else what failed (for ``authbridge
+        check``). The answer names the error, never the SQL, its parameters or a password."""
+        url = self._engine.url
+        file = url.database if url.get_backend_name() == "sqlite" else None
+        # Connecting would create an empty SQLite file.
+        if file not in (None, "", ":memory:") and not await asyncio.to_thread(Path(file).exists):
+            return f"the SQLite file {file} does not exist"
+        query = self._build_find_query()  # the role column only if already detected
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with self._engine.connect() as connection:
+                    await connection.execute(query, {"token": "authbridge-check-no-such-token"})
+        except TimeoutError:
+            return f"no answer within {self._timeout:g} s"
+        except DBAPIError as error:  # its text would hold the SQL: name the driver's error
+            return _safe_error(error.orig or error, url.password)
+        except (SQLAlchemyError, OSError) as error:
+            return _safe_error(error, url.password)
+        return None
+
     async def find(self, token: str) -> SessionRecord | None:
         """The session with this token joined to its user, or None when there is no row."""
         await self._detect_role_column()
@@ -187,6 +209,13 @@ class DatabaseSessionStore:
                 raise KeysUnavailable(_UNAVAILABLE, retry_after=5) from None
             self._role_column = role if role in names else None
             self._roles_checked = True
+
+
+def _safe_error(error: BaseException, password: str | None) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if password:
+        text = text.replace(password, "••••••")
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _record_from_row(row: dict[str, Any]) -> SessionRecord | None:

@@ -82,6 +82,11 @@ class SessionVerifier:
         return self.config.mode != "off"
 
     @property
+    def database(self) -> DatabaseSessionStore | None:
+        """The shared-database store (database mode), for diagnostics such as ``check``."""
+        return self._database
+
+    @property
     def supports_session_exists(self) -> bool:
         """Only the database mode can look a session up by id (for a JWT's ``sid``)."""
         return self._database is not None
