@@ -35,6 +35,10 @@ def has_value(path: Path, name: str) -> bool:
 
 
 def ensure_secrets() -> None:
+    # Both servers prefer the environment to their env files, so a secret set there is used
+    # as is and the files are left alone.
+    if os.environ.get("BETTER_AUTH_SECRET"):
+        return
     frontend, backend = ROOT / "web" / ".env.local", ROOT / ".env"
     if has_value(frontend, "BETTER_AUTH_SECRET") and has_value(backend, "BETTER_AUTH_SECRET"):
         return
