@@ -145,7 +145,7 @@ def die_with_this_script() -> Callable[[], None] | None:
 
 def spawn(
     children: list[Child], name: str, cmd: list[str], cwd: Path, env: dict[str, str]
-) -> subprocess.Popen[bytes]:
+) -> Child:
     """Start `cmd` in its own session and record it in `children`, to be stopped later.
 
     Its own session, so signals meant for `make run` reach the child only through stop():
@@ -162,7 +162,7 @@ def spawn(
         preexec_fn=die_with_this_script(),
     )
     children.append(Child(name, process))
-    return process
+    return children[-1]
 
 
 def group_alive(process: subprocess.Popen[bytes]) -> bool:
@@ -202,31 +202,30 @@ def stop(children: list[Child]) -> bool:
     if not left:
         return True
     names = " and ".join(child.name for child in left)
-    say(f"{names} still running {GRACE_SECONDS:.0f} s after SIGTERM: sending SIGKILL.")
+    say(f"Still running {GRACE_SECONDS:.0f} s after SIGTERM: {names}; sending SIGKILL.")
     for child in left:
         signal_group(child.process, signal.SIGKILL)
     left = wait_for_groups(left, KILL_WAIT_SECONDS)
     for child in left:
-        say(f"could not stop {child.name} (process group {child.process.pid}).", sys.stderr)
+        say(f"Could not stop {child.name} (process group {child.process.pid}).", sys.stderr)
     return not left
 
 
-def wait_for_exit(process: subprocess.Popen[bytes], signals: StopSignals) -> int:
-    while process.poll() is None:
+def wait_for_exit(child: Child, signals: StopSignals) -> int:
+    while child.process.poll() is None:
         signals.check()
         time.sleep(POLL_SECONDS)
-    return process.returncode
+    return child.process.returncode
 
 
-def wait_until_up(
-    url: str, process: subprocess.Popen[bytes], name: str, limit: float, signals: StopSignals
-) -> None:
+def wait_until_up(url: str, child: Child, limit: float, signals: StopSignals) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         signals.check()
-        if process.poll() is not None:
+        if child.process.poll() is not None:
             raise StartupFailed(
-                f"{name} exited with status {process.returncode}; see its output above."
+                f"Could not start {child.name}: it exited with status "
+                f"{child.process.returncode}; see its output above."
             )
         try:
             # A short timeout: a stop signal waits for this call to return.
@@ -236,7 +235,7 @@ def wait_until_up(
             return  # it answered
         except OSError:
             time.sleep(POLL_SECONDS)
-    raise StartupFailed(f"{name} did not answer at {url} within {limit:.0f} s.")
+    raise StartupFailed(f"Could not start {child.name}: no answer at {url} in {limit:.0f} s.")
 
 
 def run(children: list[Child], signals: StopSignals) -> None:
@@ -254,8 +253,7 @@ def run(children: list[Child], signals: StopSignals) -> None:
         "PORT": str(WEB_PORT),
     }
     migrate = [sys.executable, "-m", "tasks_api", "migrate", "upgrade"]
-    migrations = spawn(children, "the migrations", migrate, ROOT, api_env)
-    status = wait_for_exit(migrations, signals)
+    status = wait_for_exit(spawn(children, "the migrations", migrate, ROOT, api_env), signals)
     children.clear()  # it has exited: nothing left to stop
     if status != 0:
         raise StartupFailed(f"The migrations failed (status {status}); see their output above.")
@@ -264,8 +262,8 @@ def run(children: list[Child], signals: StopSignals) -> None:
     api = spawn(children, "the API", api_cmd, ROOT, api_env)
     web_cmd = [str(ROOT / "web/node_modules/.bin/next"), "start", "-p", str(WEB_PORT)]
     web = spawn(children, "the web app", web_cmd, ROOT / "web", web_env)
-    wait_until_up(f"http://127.0.0.1:{API_PORT}/healthz", api, "The API", 60, signals)
-    wait_until_up(f"http://127.0.0.1:{WEB_PORT}/", web, "The web app", 120, signals)
+    wait_until_up(f"http://127.0.0.1:{API_PORT}/healthz", api, 60, signals)
+    wait_until_up(f"http://127.0.0.1:{WEB_PORT}/", web, 120, signals)
     say(
         f"\n  web  {WEB_URL}   (sign up, then manage your tasks)\n"
         f"  api  {API_URL}   (OpenAPI docs at {API_URL}/docs)\n\n"
@@ -275,7 +273,7 @@ def run(children: list[Child], signals: StopSignals) -> None:
         signals.check()
         for child in children:
             if child.process.poll() is not None:
-                say(f"{child.name} exited with status {child.process.returncode}; stopping.")
+                say(f"Stopping: {child.name} exited with status {child.process.returncode}.")
                 return
         time.sleep(POLL_SECONDS)
 

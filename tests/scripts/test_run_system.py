@@ -339,7 +339,7 @@ def test_a_server_that_does_not_stop_is_killed_after_the_grace_period(
             time.sleep(1)
             run.signal(signal.SIGTERM)
         assert_stopped_cleanly(run, signal.SIGTERM, signalled_at, limit=STUCK_STOP_LIMIT)
-    assert "the web app still running 5 s after SIGTERM: sending SIGKILL." in run.output()
+    assert "Still running 5 s after SIGTERM: the web app; sending SIGKILL." in run.output()
 
 
 def test_sigkill_to_the_group_leaves_no_server_behind(
