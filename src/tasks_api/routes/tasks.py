@@ -10,7 +10,7 @@ import unicodedata
 import uuid
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge import Principal
@@ -18,7 +18,7 @@ from authbridge import Principal
 from ..cursor import CursorCodec, InvalidCursor
 from ..dependencies import codec_of, engine_of, reader_of, task_guard
 from ..errors import ApiError, not_found
-from ..etag import etag_for, if_match_allows
+from ..etag import IF_MATCH_PATTERN, IfMatch, InvalidIfMatch, etag_for, parse_if_match
 from ..models import PRIORITIES
 from ..repository import (
     Sort,
@@ -46,10 +46,16 @@ ReadEngine = Annotated[AsyncEngine, Depends(reader_of)]
 Codec = Annotated[CursorCodec, Depends(codec_of)]
 # No length limit here: every malformed id is the same 404 as an unknown one.
 TaskId = Annotated[str, Path(description="The task's UUID.")]
-IfMatch = Annotated[
-    list[str] | None,
-    Header(description="Write only if the task's current ETag is one of these (or `*`)."),
-]
+_IF_MATCH_PARAMETER: Final = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Write only if the task's current ETag is one of these strong tags, or if it exists at"
+        " all (`*`). A value that is not `*` or a list of entity-tags is 400."
+    ),
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+}
 _ETAG_HEADER: Final = {"ETag": {"description": "The task's version.", "schema": {"type": "string"}}}
 _LOCATION_HEADER: Final = {
     "Location": {"description": "Path of the new task.", "schema": {"type": "string"}}
@@ -88,8 +94,26 @@ def _precondition_failed() -> ApiError:
     return ApiError(412, "precondition_failed", "The task has changed; fetch it again.")
 
 
-def _if_match(values: list[str] | None) -> str | None:
-    return ", ".join(values) if values else None
+async def if_match_of(request: Request) -> IfMatch | None:
+    """The parsed ``If-Match`` (declared in the OpenAPI document as ``_IF_MATCH_PARAMETER``).
+
+    Read by hand because every field line counts (RFC 9110 §5.3) and a malformed value is a
+    400 naming the header, which FastAPI's ``Header()`` validation would make a 422."""
+    values = request.headers.getlist("if-match")
+    if not values:
+        return None
+    try:
+        return parse_if_match(values)
+    except InvalidIfMatch:
+        raise ApiError(
+            400,
+            "invalid_if_match",
+            'If-Match: must be * or a comma-separated list of entity-tags ("..." or W/"...")',
+        ) from None
+
+
+# After the guard in each signature: a request without a valid token is a 401 first.
+Precondition = Annotated[IfMatch | None, Depends(if_match_of)]
 
 
 def _check_search(q: str | None) -> str | None:
@@ -189,7 +213,8 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
     @router.patch(
         "/{task_id}",
         response_model=TaskOut,
-        responses=_errors(401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
+        responses=_errors(400, 401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
+        openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
     )
     async def patch_task(
         task_id: TaskId,
@@ -197,12 +222,11 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         user: Writer,
         engine: Engine,
         response: Response,
-        if_match: IfMatch = None,
+        condition: Precondition,
     ) -> TaskOut:
         """Change some fields. With ``If-Match``, only if the task is still at that ETag."""
         ident = parse_task_id(task_id)
         changes = body.changes()
-        condition = _if_match(if_match)
         async with engine.begin() as conn:
             row: TaskRow | None
             if condition is None and changes:
@@ -211,8 +235,8 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
                 current = await get_task(conn, user.sub, ident)
                 if current is None:
                     raise not_found()
-                if condition is not None and not if_match_allows(
-                    condition, etag_for(current.id, current.version)
+                if condition is not None and not condition.allows(
+                    etag_for(current.id, current.version)
                 ):
                     raise _precondition_failed()
                 row = current
@@ -231,21 +255,21 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         "/{task_id}",
         status_code=204,
         response_class=Response,
-        responses=_errors(401, 403, 404, 412),
+        responses=_errors(400, 401, 403, 404, 412),
+        openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
     )
     async def remove_task(
-        task_id: TaskId, user: Writer, engine: Engine, if_match: IfMatch = None
+        task_id: TaskId, user: Writer, engine: Engine, condition: Precondition
     ) -> Response:
         """Delete a task. With ``If-Match``, only if the task is still at that ETag."""
         ident = parse_task_id(task_id)
-        condition = _if_match(if_match)
         async with engine.begin() as conn:
             expected = None
             if condition is not None:
                 current = await get_task(conn, user.sub, ident)
                 if current is None:
                     raise not_found()
-                if not if_match_allows(condition, etag_for(current.id, current.version)):
+                if not condition.allows(etag_for(current.id, current.version)):
                     raise _precondition_failed()
                 expected = current.version
             deleted = await delete_task(conn, user.sub, ident, expected_version=expected)
