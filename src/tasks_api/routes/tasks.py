@@ -6,20 +6,21 @@ annotations`` so FastAPI sees the guard aliases built at router-construction tim
 """
 
 import re
-import unicodedata
 import uuid
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import StringConstraints
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge import Principal
 
-from ..cursor import CursorCodec, InvalidCursor
+from ..cursor import CURSOR_PATTERN, MAX_CURSOR_CHARS, CursorCodec, InvalidCursor
 from ..dependencies import codec_of, engine_of, reader_of, task_guard
 from ..errors import ApiError, not_found
 from ..etag import IF_MATCH_PATTERN, IfMatch, InvalidIfMatch, etag_for, parse_if_match
 from ..models import PRIORITIES
+from ..patterns import SEARCH_PATTERN, compiled, documented
 from ..repository import (
     Sort,
     TaskRow,
@@ -39,6 +40,7 @@ _UUID: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 _SEARCH_MAX: Final = 200
+_SEARCH: Final = compiled(SEARCH_PATTERN)
 
 Engine = Annotated[AsyncEngine, Depends(engine_of)]
 # One-statement reads: autocommit on PostgreSQL, which saves the BEGIN and ROLLBACK round trips.
@@ -56,6 +58,17 @@ _IF_MATCH_PARAMETER: Final = {
     ),
     "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
 }
+Cursor = Annotated[
+    str,
+    StringConstraints(max_length=MAX_CURSOR_CHARS),
+    documented(CURSOR_PATTERN, maxLength=MAX_CURSOR_CHARS),
+]
+# Title text to look for: checked by _check_search, so that the answer names `q`.
+Search = Annotated[
+    str,
+    StringConstraints(max_length=_SEARCH_MAX),
+    documented(SEARCH_PATTERN, maxLength=_SEARCH_MAX),
+]
 _ETAG_HEADER: Final = {"ETag": {"description": "The task's version.", "schema": {"type": "string"}}}
 _LOCATION_HEADER: Final = {
     "Location": {"description": "Path of the new task.", "schema": {"type": "string"}}
@@ -119,7 +132,7 @@ Precondition = Annotated[IfMatch | None, Depends(if_match_of)]
 def _check_search(q: str | None) -> str | None:
     if q is None:
         return None
-    if any(unicodedata.category(char) in ("Cc", "Cs") for char in q):
+    if _SEARCH.fullmatch(q) is None:
         raise ApiError(422, "validation_error", "q: must not contain control characters")
     return q.strip() or None
 
@@ -139,9 +152,9 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         engine: ReadEngine,
         codec: Codec,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        cursor: Annotated[Cursor | None, Query()] = None,
         completed: bool | None = None,
-        q: Annotated[str | None, Query(max_length=_SEARCH_MAX)] = None,
+        q: Annotated[Search | None, Query()] = None,
         sort: Literal["created", "due", "priority"] = "created",
     ) -> Response:
         """The caller's tasks, newest first (or by due date, or by priority)."""
