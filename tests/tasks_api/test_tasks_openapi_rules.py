@@ -2,13 +2,14 @@
 served schema accepts is accepted and one it refuses is refused (checked with jsonschema_rs,
 `format` asserted, as Schemathesis checks it). Fuzzing finds disagreements only by luck; these
 properties aim at the edges: padding, control characters, lengths, dates and offsets,
-entity-tag lists, nulls in a PATCH."""
+entity-tag lists, nulls in a PATCH, repeated query parameters."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import jsonschema_rs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tasks_support import Caller
@@ -173,3 +174,16 @@ async def test_cursors_the_api_issues_match_the_schema(api: Api, alice: Caller) 
             "/api/tasks", params={"cursor": forged}, headers=alice.headers
         )
         assert response.status_code == 422, forged
+
+
+@pytest.mark.parametrize("name", ["limit", "cursor", "completed", "q", "sort"])
+async def test_a_query_parameter_given_twice_is_422(api: Api, alice: Caller, name: str) -> None:
+    """The schema declares one value; FastAPI would silently have used the last one."""
+    values = {"limit": "5", "cursor": "a.b", "completed": "true", "q": "x", "sort": "due"}
+    query = [(name, values[name]), (name, values[name])]
+    response = await api.client.get("/api/tasks", params=query, headers=alice.headers)
+    assert response.status_code == 422, response.text
+    assert response.json() == {
+        "detail": f"{name}: must be given at most once",
+        "code": "validation_error",
+    }

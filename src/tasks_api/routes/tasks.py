@@ -7,6 +7,7 @@ annotations`` so FastAPI sees the guard aliases built at router-construction tim
 
 import re
 import uuid
+from collections import Counter
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -137,6 +138,21 @@ def _check_search(q: str | None) -> str | None:
     return q.strip() or None
 
 
+async def single_valued_query(request: Request) -> None:
+    """A query parameter sent more than once is 422, naming it: the OpenAPI document declares
+    one value, and FastAPI would silently keep the last of several."""
+    declared = {field.alias for field in request.scope["route"].dependant.query_params}
+    counts = Counter(name for name, _ in request.query_params.multi_items() if name in declared)
+    repeated = sorted(name for name, count in counts.items() if count > 1)
+    if repeated:
+        detail = "; ".join(f"{name}: must be given at most once" for name in repeated)
+        raise ApiError(422, "validation_error", detail)
+
+
+# After the guard in the signature: a request without a valid token is a 401 first.
+SingleValued = Annotated[None, Depends(single_valued_query)]
+
+
 def _query_fingerprint(sort: str, completed: bool | None, q: str | None) -> str:
     return f"{sort}\x1f{completed}\x1f{q or ''}"
 
@@ -149,6 +165,7 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
     @router.get("", response_model=TaskPage, responses=_errors(401, 403, 422))
     async def list_my_tasks(
         user: Reader,
+        _once: SingleValued,
         engine: ReadEngine,
         codec: Codec,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
