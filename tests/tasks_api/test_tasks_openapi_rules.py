@@ -187,3 +187,29 @@ async def test_a_query_parameter_given_twice_is_422(api: Api, alice: Caller, nam
         "detail": f"{name}: must be given at most once",
         "code": "validation_error",
     }
+
+
+async def test_every_protected_operation_documents_the_auth_answers(
+    api: Api, alice: Caller
+) -> None:
+    """authbridge answers RFC 6750's 400 `invalid_request` (a malformed or duplicated
+    credential) and 401 on every guarded route; the document says so for each of them."""
+    document = await _document(api)
+    task = await api.create(alice)
+    guarded = [
+        (method, path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if operation.get("security")
+    ]
+    assert len(guarded) == 7
+    for method, path in guarded:
+        documented = document["paths"][path][method]["responses"]
+        assert {"400", "401"} <= set(documented), (method, path)
+        url = path.replace("{task_id}", str(task["id"]))
+        for malformed in ("Bearer", "Bearer two words"):
+            response = await api.client.request(
+                method.upper(), url, headers={"Authorization": malformed}
+            )
+            assert response.status_code == 400, (method, path, response.text)
+            assert response.json()["code"] == "invalid_request"

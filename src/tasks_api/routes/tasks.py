@@ -162,7 +162,7 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
     Reader = Annotated[Principal, task_guard("tasks:read", enforce=require_scopes)]
     Writer = Annotated[Principal, task_guard("tasks:write", enforce=require_scopes)]
 
-    @router.get("", response_model=TaskPage, responses=_errors(401, 403, 422))
+    @router.get("", response_model=TaskPage, responses=_errors(400, 401, 403, 422))
     async def list_my_tasks(
         user: Reader,
         _once: SingleValued,
@@ -213,7 +213,7 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         "",
         status_code=201,
         response_model=TaskOut,
-        responses=_errors(401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
+        responses=_errors(400, 401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
     )
     async def create_task(
         body: TaskCreate, user: Writer, engine: Engine, request: Request, response: Response
@@ -227,7 +227,9 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         return task_out(row)
 
     @router.get(
-        "/{task_id}", response_model=TaskOut, responses=_errors(401, 403, 404, s200=_ETAG_HEADER)
+        "/{task_id}",
+        response_model=TaskOut,
+        responses=_errors(400, 401, 403, 404, s200=_ETAG_HEADER),
     )
     async def read_task(
         task_id: TaskId, user: Reader, engine: ReadEngine, response: Response
