@@ -12,13 +12,18 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections.abc import Sequence
 from typing import Any, Final
 
-__all__ = ["CursorCodec", "InvalidCursor"]
+__all__ = ["CURSOR_PATTERN", "MAX_CURSOR_CHARS", "CursorCodec", "InvalidCursor"]
 
 MAX_CURSOR_CHARS: Final = 512
+# What encode() writes; the OpenAPI document declares it too. Matching it is not enough: only
+# a cursor this service signed for this caller and query is valid.
+CURSOR_PATTERN: Final = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+_CURSOR: Final = re.compile(CURSOR_PATTERN)
 _MAC_BYTES: Final = 16
 
 
@@ -55,7 +60,7 @@ class CursorCodec:
 
     def decode(self, owner: str, query: str, cursor: str) -> list[Any]:
         """The position inside the cursor; raises ``InvalidCursor`` for anything else."""
-        if len(cursor) > MAX_CURSOR_CHARS or not cursor.isascii() or cursor.count(".") != 1:
+        if len(cursor) > MAX_CURSOR_CHARS or _CURSOR.fullmatch(cursor) is None:
             raise InvalidCursor("malformed")
         payload_text, mac_text = cursor.split(".")
         payload, mac = _b64decode(payload_text), _b64decode(mac_text)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 __all__ = [
     "ApiError",
@@ -44,6 +45,8 @@ _CODE_FOR_STATUS: Final = {
     500: "internal_error",
     503: "unavailable",
 }
+# The methods a 405's ``Allow`` is built from (HEAD is served only where a route lists it).
+_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _LOCATION_PREFIXES: Final = frozenset({"body", "query", "path", "header", "cookie"})
 _MAX_DETAIL_CHARS: Final = 1000
 
@@ -107,13 +110,38 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(422, "validation_error", validation_detail(exc.errors()))
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this request's path.
+
+    Starlette's router answers 405 with the ``Allow`` of the *first* route whose path matched,
+    so ``PUT /api/tasks/{id}`` was told ``Allow: GET`` although PATCH and DELETE exist too
+    (RFC 9110 §15.5.6: ``Allow`` lists the target's methods). Each route is asked, through
+    its public ``matches``, whether it would take the path with each method."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        probe = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+        }
+        if any(route.matches(dict(probe))[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return allowed
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = getattr(exc, "code", None) or _CODE_FOR_STATUS.get(exc.status_code, "error")
     detail = exc.detail if isinstance(exc.detail, str) else "The request failed."
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         detail = "Not found."
-    return error_response(exc.status_code, str(code), detail, exc.headers)
+    elif exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request)) or headers.get("Allow", "")
+    return error_response(exc.status_code, str(code), detail, headers)
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:

@@ -3,12 +3,21 @@ where a value is required; text is checked for control characters and lone surro
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+
+from .patterns import (
+    DESCRIPTION_PATTERN,
+    DUE_AT_PATTERN,
+    TITLE_MAX,
+    TITLE_PATTERN,
+    compiled,
+    documented,
+    due_at_shape,
+)
 
 __all__ = [
     "AdminStats",
@@ -23,13 +32,10 @@ __all__ = [
 
 Priority = Literal["low", "normal", "high"]
 
-TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
-_EARLIEST_DUE = datetime(1900, 1, 1, tzinfo=UTC)
-_LATEST_DUE = datetime(9999, 12, 30, tzinfo=UTC)
-_DESCRIPTION_WHITESPACE = frozenset("\t\n\r")
-# Cc control, Cs lone surrogate, Zl/Zp line and paragraph separators: none belong in a title.
-_TITLE_FORBIDDEN = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_TITLE = compiled(TITLE_PATTERN)
+_DESCRIPTION = compiled(DESCRIPTION_PATTERN)
+_DUE_AT = compiled(DUE_AT_PATTERN)
 
 
 def _require_str(value: Any) -> Any:
@@ -39,50 +45,60 @@ def _require_str(value: Any) -> Any:
 
 
 def _clean_title(value: str) -> str:
+    # TITLE_PATTERN decides (it is the OpenAPI document's rule); the checks below only say why.
+    if _TITLE.fullmatch(value) is not None:
+        return value.strip()
     value = value.strip()
     if not value:
         raise ValueError("must not be empty or only whitespace")
     if len(value) > TITLE_MAX:
         raise ValueError(f"must be at most {TITLE_MAX} characters")
-    if any(unicodedata.category(char) in _TITLE_FORBIDDEN for char in value):
-        raise ValueError("must not contain control characters")
-    return value
+    raise ValueError("must not contain control characters")
 
 
 def _clean_description(value: str) -> str:
     if len(value) > DESCRIPTION_MAX:
         raise ValueError(f"must be at most {DESCRIPTION_MAX} characters")
-    for char in value:
-        category = unicodedata.category(char)
-        if category == "Cs" or (category == "Cc" and char not in _DESCRIPTION_WHITESPACE):
-            raise ValueError("must not contain control characters other than tab and newlines")
+    if _DESCRIPTION.fullmatch(value) is None:
+        raise ValueError("must not contain control characters other than tab and newlines")
     return value
 
 
 def _due_from_text(value: Any) -> Any:
-    # Only ISO 8601 text: pydantic would otherwise read numbers as Unix timestamps.
-    if value is not None and not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date-time string with a timezone")
-    return value
-
-
-def _due_in_range(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("must include a timezone offset")
-    try:
-        value = value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise ValueError("is out of range") from None
-    if not _EARLIEST_DUE <= value <= _LATEST_DUE:
+    # Only RFC 3339 text (DUE_AT_PATTERN): pydantic would also read numbers as Unix timestamps,
+    # and text such as "2030-01-01 10:00Z" that the OpenAPI `date-time` format refuses.
+    if not isinstance(value, str) or not due_at_shape(value):
+        raise ValueError(
+            "must be an RFC 3339 date-time with a timezone, such as 2030-05-01T17:00:00+02:00"
+        )
+    if _DUE_AT.fullmatch(value) is None:
         raise ValueError("must be between 1900-01-01 and 9999-12-30")
     return value
 
 
-Title = Annotated[str, BeforeValidator(_require_str), AfterValidator(_clean_title)]
-Description = Annotated[str, BeforeValidator(_require_str), AfterValidator(_clean_description)]
-DueAt = Annotated[datetime | None, BeforeValidator(_due_from_text), AfterValidator(_due_in_range)]
+def _due_in_utc(value: datetime) -> datetime:
+    # Within DUE_AT_PATTERN's dates and offsets the conversion cannot leave datetime's range.
+    return value.astimezone(UTC)
+
+
+Title = Annotated[
+    str,
+    BeforeValidator(_require_str),
+    AfterValidator(_clean_title),
+    documented(TITLE_PATTERN),
+]
+Description = Annotated[
+    str,
+    BeforeValidator(_require_str),
+    AfterValidator(_clean_description),
+    documented(DESCRIPTION_PATTERN, maxLength=DESCRIPTION_MAX),
+]
+DueAt = Annotated[
+    datetime,
+    BeforeValidator(_due_from_text),
+    AfterValidator(_due_in_utc),
+    documented(DUE_AT_PATTERN, format="date-time"),
+]
 
 
 class _Input(BaseModel):
@@ -95,11 +111,28 @@ class TaskCreate(_Input):
     title: Title = Field(description="1-200 characters, trimmed, no control characters.")
     description: Description | None = Field(default=None, description="At most 10,000 chars.")
     completed: StrictBool = False
-    due_at: DueAt = Field(default=None, description="ISO 8601 with a timezone, or null.")
+    due_at: DueAt | None = Field(
+        default=None, description="RFC 3339 with a timezone, 1900-01-01 to 9999-12-30, or null."
+    )
     priority: Priority = "normal"
 
 
 _NOT_NULLABLE = ("title", "completed", "priority")
+
+
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """Drop ``null`` (and the ``None`` default) from a field's JSON schema. Validation keeps
+    ``X | None``, whose errors pydantic reports at the field itself, unlike a union's."""
+    schema.pop("default", None)
+    branches = [branch for branch in schema.pop("anyOf", []) if branch != {"type": "null"}]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+
+
+# A default of None that means "not sent": the OpenAPI document offers no null (422 here).
+_NOT_SENT: Any = Field(default=None, json_schema_extra=_not_nullable)
 
 
 def _not_null(value: Any) -> Any:
@@ -111,11 +144,11 @@ def _not_null(value: Any) -> Any:
 class TaskUpdate(_Input):
     """A partial update: only the fields sent change. ``null`` clears description and due_at."""
 
-    title: Annotated[Title | None, BeforeValidator(_not_null)] = None
+    title: Annotated[Title | None, BeforeValidator(_not_null)] = _NOT_SENT
     description: Description | None = None
-    completed: Annotated[StrictBool | None, BeforeValidator(_not_null)] = None
-    due_at: DueAt = None
-    priority: Annotated[Priority | None, BeforeValidator(_not_null)] = None
+    completed: Annotated[StrictBool | None, BeforeValidator(_not_null)] = _NOT_SENT
+    due_at: DueAt | None = None
+    priority: Annotated[Priority | None, BeforeValidator(_not_null)] = _NOT_SENT
 
     def changes(self) -> dict[str, Any]:
         """Only the fields the client sent."""

@@ -1,9 +1,11 @@
-"""ETags and If-Match (412 on mismatch), parallel creates, and racing conditional writes."""
+"""ETags and If-Match (412 on mismatch, 400 when malformed), parallel creates, and racing
+conditional writes."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
 from tasks_support import Caller
 
 from conftest import Api
@@ -118,3 +120,96 @@ async def test_unconditional_patches_all_apply(api: Api, alice: Caller) -> None:
     assert all(result.status_code == 200 for result in results)
     tags = {result.headers["etag"] for result in results}
     assert len(tags) == 10  # each write produced a distinct version
+
+
+IF_MATCH_REFUSED = {
+    "detail": 'If-Match: must be * or a comma-separated list of entity-tags ("..." or W/"...")',
+    "code": "invalid_if_match",
+}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",  # no entity-tag at all (it was a 412)
+        " ",
+        ",",
+        ", ,",
+        "stale",  # not quoted
+        '"stale',
+        'stale"',
+        "'stale'",
+        '"sta"le"',
+        'w/"stale"',  # the weak prefix is case-sensitive
+        'W/ "stale"',
+        '"a" "b"',  # no comma between the tags
+        '*, "a"',  # `*` stands alone
+        "*, *",
+        "**",
+        '"tab\tinside"',
+        '"space inside"',
+    ],
+)
+async def test_malformed_if_match_is_400_naming_the_header(
+    api: Api, alice: Caller, bob: Caller, value: str
+) -> None:
+    created = await api.client.post("/api/tasks", json={"title": "a"}, headers=alice.headers)
+    path = created.headers["location"]
+    conditional = alice.with_headers(If_Match=value)
+    patched = await api.client.patch(path, json={"title": "b"}, headers=conditional)
+    deleted = await api.client.delete(path, headers=conditional)
+    for response in (patched, deleted):
+        assert response.status_code == 400, (value, response.text)
+        assert response.json() == IF_MATCH_REFUSED
+    # Decided before the task is looked up: bob gets the same 400 for alice's task as for none.
+    foreign = await api.client.delete(path, headers=bob.with_headers(If_Match=value))
+    missing = await api.client.delete(
+        "/api/tasks/00000000-0000-4000-8000-000000000000", headers=bob.with_headers(If_Match=value)
+    )
+    assert (foreign.status_code, foreign.content) == (missing.status_code, missing.content)
+    assert foreign.status_code == 400
+    # ...and after authentication: without a token it is the 401.
+    anonymous = await api.client.delete(path, headers={"If-Match": value})
+    assert anonymous.status_code == 401
+    assert anonymous.json()["code"] == "token_missing"
+    assert (await api.client.get(path, headers=alice.headers)).json()["title"] == "a"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{etag}",
+        '"other", {etag}',
+        'W/"other" ,\t{etag}',
+        ", {etag},",  # empty list elements are ignored (RFC 9110 §5.6.1.2)
+        '"a,b", {etag}',  # a comma inside an entity-tag does not split it
+        '"\xe9t\xe9", {etag}',  # obs-text (%x80-FF) inside an entity-tag
+        "  {etag}  ",
+    ],
+)
+async def test_well_formed_if_match_lists(api: Api, alice: Caller, template: str) -> None:
+    created = await api.client.post("/api/tasks", json={"title": "a"}, headers=alice.headers)
+    path, etag = created.headers["location"], created.headers["etag"]
+    value = template.format(etag=etag).encode("latin-1")
+    patched = await api.client.patch(
+        path, json={"title": "b"}, headers={**alice.headers, "If-Match": value}
+    )
+    assert patched.status_code == 200, (template, patched.text)
+    stale = template.format(etag='"stale"').encode("latin-1")
+    refused = await api.client.delete(path, headers={**alice.headers, "If-Match": stale})
+    assert refused.status_code == 412, (template, refused.text)
+
+
+async def test_if_match_field_lines_combine(api: Api, alice: Caller) -> None:
+    """Several ``If-Match`` lines are one list (RFC 9110 §5.3)."""
+    created = await api.client.post("/api/tasks", json={"title": "a"}, headers=alice.headers)
+    path, etag = created.headers["location"], created.headers["etag"]
+    token = alice.headers["Authorization"]
+    lines = [("Authorization", token), ("If-Match", '"stale"'), ("If-Match", etag)]
+    patched = await api.client.patch(path, json={"title": "b"}, headers=lines)
+    assert patched.status_code == 200, patched.text
+    # A line that is not a list makes the whole field malformed.
+    broken = [("Authorization", token), ("If-Match", patched.headers["etag"]), ("If-Match", "*")]
+    refused = await api.client.delete(path, headers=broken)
+    assert refused.status_code == 400
+    assert refused.json() == IF_MATCH_REFUSED

@@ -25,7 +25,7 @@ def build_account_router() -> APIRouter:
     router = APIRouter(prefix="/api")
     Admin = Annotated[Principal, Depends(require_roles("admin"))]
 
-    @router.get("/me", response_model=Me, tags=["me"], responses=_errors(401))
+    @router.get("/me", response_model=Me, tags=["me"], responses=_errors(400, 401))
     async def me(user: CurrentUser) -> Me:
         """Who the verified credential says you are."""
         return Me(
@@ -41,7 +41,7 @@ def build_account_router() -> APIRouter:
         )
 
     @router.get(
-        "/admin/stats", response_model=AdminStats, tags=["admin"], responses=_errors(401, 403)
+        "/admin/stats", response_model=AdminStats, tags=["admin"], responses=_errors(400, 401, 403)
     )
     async def admin_stats(user: Admin, engine: Engine) -> AdminStats:
         """Task counts across every user. Needs the ``admin`` role."""

@@ -6,20 +6,22 @@ annotations`` so FastAPI sees the guard aliases built at router-construction tim
 """
 
 import re
-import unicodedata
 import uuid
+from collections import Counter
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import StringConstraints
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge import Principal
 
-from ..cursor import CursorCodec, InvalidCursor
+from ..cursor import CURSOR_PATTERN, MAX_CURSOR_CHARS, CursorCodec, InvalidCursor
 from ..dependencies import codec_of, engine_of, reader_of, task_guard
 from ..errors import ApiError, not_found
-from ..etag import etag_for, if_match_allows
+from ..etag import IF_MATCH_PATTERN, IfMatch, InvalidIfMatch, etag_for, parse_if_match
 from ..models import PRIORITIES
+from ..patterns import SEARCH_PATTERN, compiled, documented
 from ..repository import (
     Sort,
     TaskRow,
@@ -39,6 +41,7 @@ _UUID: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 _SEARCH_MAX: Final = 200
+_SEARCH: Final = compiled(SEARCH_PATTERN)
 
 Engine = Annotated[AsyncEngine, Depends(engine_of)]
 # One-statement reads: autocommit on PostgreSQL, which saves the BEGIN and ROLLBACK round trips.
@@ -46,9 +49,26 @@ ReadEngine = Annotated[AsyncEngine, Depends(reader_of)]
 Codec = Annotated[CursorCodec, Depends(codec_of)]
 # No length limit here: every malformed id is the same 404 as an unknown one.
 TaskId = Annotated[str, Path(description="The task's UUID.")]
-IfMatch = Annotated[
-    list[str] | None,
-    Header(description="Write only if the task's current ETag is one of these (or `*`)."),
+_IF_MATCH_PARAMETER: Final = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Write only if the task's current ETag is one of these strong tags, or if it exists at"
+        " all (`*`). A value that is not `*` or a list of entity-tags is 400."
+    ),
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+}
+Cursor = Annotated[
+    str,
+    StringConstraints(max_length=MAX_CURSOR_CHARS),
+    documented(CURSOR_PATTERN, maxLength=MAX_CURSOR_CHARS),
+]
+# Title text to look for: checked by _check_search, so that the answer names `q`.
+Search = Annotated[
+    str,
+    StringConstraints(max_length=_SEARCH_MAX),
+    documented(SEARCH_PATTERN, maxLength=_SEARCH_MAX),
 ]
 _ETAG_HEADER: Final = {"ETag": {"description": "The task's version.", "schema": {"type": "string"}}}
 _LOCATION_HEADER: Final = {
@@ -88,16 +108,49 @@ def _precondition_failed() -> ApiError:
     return ApiError(412, "precondition_failed", "The task has changed; fetch it again.")
 
 
-def _if_match(values: list[str] | None) -> str | None:
-    return ", ".join(values) if values else None
+async def if_match_of(request: Request) -> IfMatch | None:
+    """The parsed ``If-Match`` (declared in the OpenAPI document as ``_IF_MATCH_PARAMETER``).
+
+    Read by hand because every field line counts (RFC 9110 §5.3) and a malformed value is a
+    400 naming the header, which FastAPI's ``Header()`` validation would make a 422."""
+    values = request.headers.getlist("if-match")
+    if not values:
+        return None
+    try:
+        return parse_if_match(values)
+    except InvalidIfMatch:
+        raise ApiError(
+            400,
+            "invalid_if_match",
+            'If-Match: must be * or a comma-separated list of entity-tags ("..." or W/"...")',
+        ) from None
+
+
+# After the guard in each signature: a request without a valid token is a 401 first.
+Precondition = Annotated[IfMatch | None, Depends(if_match_of)]
 
 
 def _check_search(q: str | None) -> str | None:
     if q is None:
         return None
-    if any(unicodedata.category(char) in ("Cc", "Cs") for char in q):
+    if _SEARCH.fullmatch(q) is None:
         raise ApiError(422, "validation_error", "q: must not contain control characters")
     return q.strip() or None
+
+
+async def single_valued_query(request: Request) -> None:
+    """A query parameter sent more than once is 422, naming it: the OpenAPI document declares
+    one value, and FastAPI would silently keep the last of several."""
+    declared = {field.alias for field in request.scope["route"].dependant.query_params}
+    counts = Counter(name for name, _ in request.query_params.multi_items() if name in declared)
+    repeated = sorted(name for name, count in counts.items() if count > 1)
+    if repeated:
+        detail = "; ".join(f"{name}: must be given at most once" for name in repeated)
+        raise ApiError(422, "validation_error", detail)
+
+
+# After the guard in the signature: a request without a valid token is a 401 first.
+SingleValued = Annotated[None, Depends(single_valued_query)]
 
 
 def _query_fingerprint(sort: str, completed: bool | None, q: str | None) -> str:
@@ -109,15 +162,16 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
     Reader = Annotated[Principal, task_guard("tasks:read", enforce=require_scopes)]
     Writer = Annotated[Principal, task_guard("tasks:write", enforce=require_scopes)]
 
-    @router.get("", response_model=TaskPage, responses=_errors(401, 403, 422))
+    @router.get("", response_model=TaskPage, responses=_errors(400, 401, 403, 422))
     async def list_my_tasks(
         user: Reader,
+        _once: SingleValued,
         engine: ReadEngine,
         codec: Codec,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[str | None, Query(max_length=512)] = None,
+        cursor: Annotated[Cursor | None, Query()] = None,
         completed: bool | None = None,
-        q: Annotated[str | None, Query(max_length=_SEARCH_MAX)] = None,
+        q: Annotated[Search | None, Query()] = None,
         sort: Literal["created", "due", "priority"] = "created",
     ) -> Response:
         """The caller's tasks, newest first (or by due date, or by priority)."""
@@ -159,7 +213,7 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         "",
         status_code=201,
         response_model=TaskOut,
-        responses=_errors(401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
+        responses=_errors(400, 401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
     )
     async def create_task(
         body: TaskCreate, user: Writer, engine: Engine, request: Request, response: Response
@@ -173,7 +227,9 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         return task_out(row)
 
     @router.get(
-        "/{task_id}", response_model=TaskOut, responses=_errors(401, 403, 404, s200=_ETAG_HEADER)
+        "/{task_id}",
+        response_model=TaskOut,
+        responses=_errors(400, 401, 403, 404, s200=_ETAG_HEADER),
     )
     async def read_task(
         task_id: TaskId, user: Reader, engine: ReadEngine, response: Response
@@ -189,7 +245,8 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
     @router.patch(
         "/{task_id}",
         response_model=TaskOut,
-        responses=_errors(401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
+        responses=_errors(400, 401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
+        openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
     )
     async def patch_task(
         task_id: TaskId,
@@ -197,12 +254,11 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         user: Writer,
         engine: Engine,
         response: Response,
-        if_match: IfMatch = None,
+        condition: Precondition,
     ) -> TaskOut:
         """Change some fields. With ``If-Match``, only if the task is still at that ETag."""
         ident = parse_task_id(task_id)
         changes = body.changes()
-        condition = _if_match(if_match)
         async with engine.begin() as conn:
             row: TaskRow | None
             if condition is None and changes:
@@ -211,8 +267,8 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
                 current = await get_task(conn, user.sub, ident)
                 if current is None:
                     raise not_found()
-                if condition is not None and not if_match_allows(
-                    condition, etag_for(current.id, current.version)
+                if condition is not None and not condition.allows(
+                    etag_for(current.id, current.version)
                 ):
                     raise _precondition_failed()
                 row = current
@@ -231,21 +287,21 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         "/{task_id}",
         status_code=204,
         response_class=Response,
-        responses=_errors(401, 403, 404, 412),
+        responses=_errors(400, 401, 403, 404, 412),
+        openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
     )
     async def remove_task(
-        task_id: TaskId, user: Writer, engine: Engine, if_match: IfMatch = None
+        task_id: TaskId, user: Writer, engine: Engine, condition: Precondition
     ) -> Response:
         """Delete a task. With ``If-Match``, only if the task is still at that ETag."""
         ident = parse_task_id(task_id)
-        condition = _if_match(if_match)
         async with engine.begin() as conn:
             expected = None
             if condition is not None:
                 current = await get_task(conn, user.sub, ident)
                 if current is None:
                     raise not_found()
-                if not if_match_allows(condition, etag_for(current.id, current.version)):
+                if not condition.allows(etag_for(current.id, current.version)):
                     raise _precondition_failed()
                 expected = current.version
             deleted = await delete_task(conn, user.sub, ident, expected_version=expected)
