@@ -49,6 +49,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**keep, **extra}
 
 
+def serve_once(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``authbridge serve ARGS`` expected to refuse to start: its exit code and output."""
+    return subprocess.run(
+        [AUTHBRIDGE, "serve", "--port", str(free_port()), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @contextmanager
 def serving(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[str]:
     """``authbridge serve ARGS`` until ``/readyz`` answers; its output goes to ``serve.log``."""

@@ -9,12 +9,6 @@ database follows the same backend. JWTs and session tokens work side by side.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from tasks_support import clean_env, serving
 
 from harness.better_auth import BAUser, BetterAuthServer, ServerPool
 from tasks_api.app import create_app
@@ -32,7 +27,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("no_outside_settings"
 BETTER_AUTH_PG = "postgresql://postgres@127.0.0.1:5432/test"
 WEB_ORIGIN = "http://localhost:3000"
 EVIL_ORIGIN = "https://evil.example"
-AUTHBRIDGE = str(Path(sys.executable).with_name("authbridge"))
 
 ServerFor = Callable[[str], BetterAuthServer]
 
@@ -227,57 +221,17 @@ async def test_session_mode_off_refuses_session_credentials(
 # ---- `authbridge serve`: a real process configured only by the environment -----------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(servers: ServerFor, tmp_path: Path) -> Iterator[tuple[str, BetterAuthServer]]:
     """``authbridge serve`` in session mode (SQLite for both), until the test ends."""
     server = servers("sqlite")
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHBRIDGE_", "BETTER_"))}
-    for name in ("DATABASE_URL", "DATABASE_SCHEMA", "PORT", "HOST", "WEB_CONCURRENCY"):
-        keep.pop(name, None)
-    env = {
-        **keep,
+    env = clean_env(
         **session_env(server),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/tasks.db",
-        "CORS_ORIGINS": WEB_ORIGIN,
-    }
-    port = _free_port()
-    log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [AUTHBRIDGE, "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.2)
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/tasks.db",
+        CORS_ORIGINS=WEB_ORIGIN,
+    )
+    with serving([], env, tmp_path) as url:
         yield url, server
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def test_authbridge_serve_reads_the_session_settings(

@@ -3,11 +3,10 @@ from the environment; page cursors work across several workers; bad settings exi
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import httpx
-from tasks_support import AUTHBRIDGE, clean_env, free_port, serving
+from tasks_support import clean_env, serve_once, serving
 
 from authbridge.testing import FakeIssuer
 
@@ -46,25 +45,11 @@ def test_serve_runs_the_api_with_several_workers(tmp_path: Path) -> None:
 
 
 def test_serve_with_bad_settings_exits_2(tmp_path: Path) -> None:
-    no_keys = subprocess.run(
-        [AUTHBRIDGE, "serve", "--port", str(free_port())],
-        env=clean_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    no_keys = serve_once(clean_env(), tmp_path)
     assert no_keys.returncode == 2, no_keys.stdout + no_keys.stderr
     assert "BETTER_AUTH_URL" in no_keys.stderr
-    bad_db = subprocess.run(
-        [AUTHBRIDGE, "serve", "--port", str(free_port())],
-        env=clean_env(DATABASE_URL="mysql://x", AUTHBRIDGE_JWT_SECRET="s" * 40),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    bad_db = serve_once(
+        clean_env(DATABASE_URL="mysql://x", AUTHBRIDGE_JWT_SECRET="s" * 40), tmp_path
     )
     assert bad_db.returncode == 2, bad_db.stdout + bad_db.stderr
     assert "DATABASE_URL" in bad_db.stderr

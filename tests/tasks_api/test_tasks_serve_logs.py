@@ -9,14 +9,13 @@ silenced the ``authbridge`` logger), and ``LOG_LEVEL=trace`` printed tokens sent
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from tasks_support import AUTHBRIDGE, clean_env, free_port, serving
+from tasks_support import clean_env, serve_once, serving
 
 from authbridge.testing import FakeIssuer
 
@@ -154,15 +153,7 @@ def test_trace_level_never_prints_a_credential(tmp_path: Path, log_format: str) 
 
 @pytest.mark.parametrize(("variable", "value"), [("LOG_LEVEL", "verbose"), ("LOG_FORMAT", "xml")])
 def test_a_bad_log_setting_exits_2_naming_it(tmp_path: Path, variable: str, value: str) -> None:
-    result = subprocess.run(
-        [AUTHBRIDGE, "serve", "--port", str(free_port())],
-        env=clean_env(AUTHBRIDGE_JWT_SECRET="s" * 40, **{variable: value}),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = serve_once(clean_env(AUTHBRIDGE_JWT_SECRET="s" * 40, **{variable: value}), tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"{variable}: {value!r} is not a log" in result.stderr
     assert "Fix:" in result.stderr

@@ -18,7 +18,7 @@ Trace logging therefore stays available, and stays free of credentials.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ..redact import REDACTED, is_credential_name, redact_credentials, redact_query, redact_url
@@ -29,10 +29,10 @@ ACCESS_LOGGERS: Final = ("uvicorn.access", "uvicorn.error", "uvicorn.asgi")
 _URL_KEYS: Final = frozenset({"path", "raw_path"})
 
 
-def _text(value: str | bytes, redact: Any) -> str | bytes:
+def _text(value: str | bytes, redact: Callable[[str], str]) -> str | bytes:
     if isinstance(value, bytes):
         return bytes(redact(value.decode("latin-1")), "latin-1")
-    return str(redact(value))
+    return redact(value)
 
 
 def _header(name: Any, value: Any) -> tuple[Any, Any]:

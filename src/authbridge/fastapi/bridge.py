@@ -181,7 +181,10 @@ class AuthBridge:
         the verifier's cache and nothing else needs checking; else None (use ``resolve``)."""
         headers = scope["headers"]
         token = bearer_candidate(headers)
-        if token is None or query_has_access_token(scope.get("query_string", b"")):
+        if token is None:
+            return None
+        query = scope.get("query_string", b"")
+        if query and query_has_access_token(query):
             return None  # the full path checks (and reports) it
         if scope.get("method") not in _BODYLESS and _maybe_form(headers):
             return None
