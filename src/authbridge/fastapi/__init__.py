@@ -14,7 +14,8 @@ async def me(user: CurrentUser) -> dict[str, str]:
 from __future__ import annotations
 
 from .audit import AuditLog, FailureThrottle
-from .bridge import AuthBridge, CookieAuthenticator
+from .authenticate import CookieAuthenticator
+from .bridge import AuthBridge
 from .dependencies import (
     CurrentUser,
     OptionalUser,

@@ -7,61 +7,38 @@ and the audit log. Dependencies find it on ``request.app.state.authbridge``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from fastapi import FastAPI
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 
 from ..config import Settings, load_settings
-from ..errors import AuthError, InvalidRequest, TokenMissing
-from ..principal import Principal
 from ..verifier import Verifier
 from .access_log import redact_access_log
 from .audit import AuditLog
-from .credentials import (
-    FORM_CONTENT_TYPE,
-    bearer_candidate,
-    bearer_from_headers,
-    form_has_access_token,
-    header_value,
-    query_has_access_token,
-)
+from .authenticate import STATE_ATTRIBUTE, Authenticator, CookieAuthenticator
 from .middleware import AuthStateMiddleware
 from .openapi import declare_guard_scopes
 from .protect import ProtectingMiddleware, check_prefixes
-from .responses import (
-    DEFAULT_REALM,
-    AuthHTTPException,
-    auth_exception_handler,
-    check_realm,
-    http_error_for,
-)
+from .responses import DEFAULT_REALM, AuthHTTPException, auth_exception_handler
+from .session_cookies import SessionCookieAuthenticator
 
 __all__ = ["STATE_ATTRIBUTE", "AuthBridge", "CookieAuthenticator", "bridge_of"]
 
-STATE_ATTRIBUTE: Final = "authbridge"
-_MAX_FORM_CHECK_BYTES: Final = 1 << 20
 _INSTALLED: Final = "authbridge_installed"
-_BODYLESS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 
 
-class CookieAuthenticator(Protocol):
-    """Hook for session-cookie credentials (Better Auth ``session_token``).
+class AuthBridge(Authenticator):
+    """Bearer authentication for FastAPI. Build once; ``install`` on each app.
 
-    Consulted only when a request carries no bearer credential (the header wins). Return
-    None when the request has no cookie credential; raise an ``AuthError`` for a bad one.
-    ``SessionCookieAuthenticator`` is the shipped implementation.
+    Authentication itself (``authenticate``, ``resolve``, ``refuse``...) is the
+    ``Authenticator``'s (``authenticate.py``); the bridge adds the verifier's lifecycle and
+    the wiring into apps.
     """
-
-    async def authenticate(self, connection: HTTPConnection) -> Principal | None: ...
-
-
-class AuthBridge:
-    """Bearer authentication for FastAPI. Build once; ``install`` on each app."""
 
     def __init__(
         self,
@@ -72,12 +49,7 @@ class AuthBridge:
         audit: AuditLog | None = None,
         websocket_auth_timeout: float = 10.0,
     ) -> None:
-        self.verifier = verifier
-        self.realm = check_realm(realm)
-        self.sessions = sessions
-        # Session mode: bearer values may be URL-encoded session tokens (they contain "%").
-        self._session_bearers = verifier.sessions is not None
-        self.audit = audit or AuditLog()
+        super().__init__(verifier, realm=realm, sessions=sessions, audit=audit)
         self.websocket_auth_timeout = websocket_auth_timeout
         self._users = 0  # apps currently running with this bridge
 
@@ -97,8 +69,6 @@ class AuthBridge:
         options.setdefault("realm", settings.realm)
         verifier = Verifier.from_settings(settings)
         if settings.session_cookie and verifier.sessions is not None:
-            from .session_cookies import SessionCookieAuthenticator
-
             options.setdefault("sessions", SessionCookieAuthenticator(verifier.sessions))
         return cls(verifier, **options)
 
@@ -169,72 +139,6 @@ class AuthBridge:
 
         return wrapped
 
-    # --- authentication -------------------------------------------------------------------
-
-    async def authenticate(self, connection: HTTPConnection) -> Principal:
-        """Verify the request's one credential. Raises ``AuthError`` (nothing is logged)."""
-        principal, _ = await self.resolve(connection)
-        return principal
-
-    def cached(self, scope: Mapping[str, Any]) -> Principal | None:
-        """The synchronous fast path: the Principal if the request's one bearer token is in
-        the verifier's cache and nothing else needs checking; else None (use ``resolve``)."""
-        headers = scope["headers"]
-        token = bearer_candidate(headers)
-        if token is None:
-            return None
-        query = scope.get("query_string", b"")
-        if query and query_has_access_token(query):
-            return None  # the full path checks (and reports) it
-        if scope.get("method") not in _BODYLESS and _maybe_form(headers):
-            return None
-        return self.verifier.verify_cached(token)
-
-    async def resolve(self, connection: HTTPConnection) -> tuple[Principal, bool]:
-        """Like ``authenticate``; also says whether the answer came from the token cache."""
-        scope = connection.scope
-        try:
-            token = bearer_from_headers(
-                scope["headers"],
-                scope.get("query_string", b""),
-                session_tokens=self._session_bearers,
-            )
-        except TokenMissing:
-            if self.sessions is not None:
-                principal = await self.sessions.authenticate(connection)
-                if principal is not None:
-                    return principal, False
-            raise
-        if isinstance(connection, Request) and await _form_token(connection):
-            raise InvalidRequest("The request carries more than one credential.")
-        cached = self.verifier.verify_cached(token)
-        if cached is not None:
-            return cached, True
-        return await self.verifier.verify(token), False
-
-    def refuse(
-        self,
-        error: AuthError,
-        scope: Mapping[str, Any],
-        *,
-        principal: Principal | None = None,
-        required: tuple[str, ...] | None = None,
-        transport: str = "http",
-    ) -> AuthHTTPException:
-        """Log a refusal and build its RFC 6750 answer."""
-        http_error = http_error_for(error, self.realm)
-        token = _token_for_log(scope) if principal is None else None
-        self.audit.failure(
-            error.code,
-            scope=scope,
-            token=token,
-            status=http_error.status_code,
-            transport=transport,
-            required=required if required is not None else getattr(error, "required", ()),
-            principal=principal,
-        )
-        return http_error
-
 
 def bridge_of(connection: HTTPConnection) -> AuthBridge:
     """The app's bridge: from ``app.state`` (where ``install``/``lifespan`` put it)."""
@@ -244,30 +148,3 @@ def bridge_of(connection: HTTPConnection) -> AuthBridge:
             "No AuthBridge on this app: call bridge.install(app) or use lifespan=bridge.lifespan."
         )
     return bridge
-
-
-def _maybe_form(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    content_type = header_value(headers, b"content-type")
-    return content_type is not None and content_type.lower().startswith(FORM_CONTENT_TYPE)
-
-
-async def _form_token(request: Request) -> bool:
-    """A form-encoded body with ``access_token`` next to a header is two credentials (V2)."""
-    if request.scope.get("method") in _BODYLESS or not _maybe_form(request.scope["headers"]):
-        return False
-    length = header_value(request.scope["headers"], b"content-length")
-    if length is None or not length.isdigit() or int(length) > _MAX_FORM_CHECK_BYTES:
-        return False
-    try:
-        body = await request.body()  # cached on the request: the endpoint can still read it
-    except RuntimeError:  # the stream was consumed by someone else first
-        return False
-    return form_has_access_token(body)
-
-
-def _token_for_log(scope: Mapping[str, Any]) -> str | None:
-    """The bearer text, used only to peek at its header for kid/alg/iss; never logged."""
-    value = header_value(scope.get("headers", ()), b"authorization")
-    if value is None or value[:7].lower() != b"bearer ":
-        return None
-    return value[7:].decode("latin-1")

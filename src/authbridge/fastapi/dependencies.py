@@ -4,27 +4,26 @@
 so a protected route costs one dependency. It verifies the credential once per request (the
 outcome is kept in the request's ``AuthSlot``), answers failures with RFC 6750 errors, and
 enforces any ``Security(..., scopes=[...])`` scopes with all-of semantics. Verification always
-comes before authorization: a forged token gets 401, never 403.
+comes before authorization: a forged token gets 401, never 403. Authentication itself is
+``authenticate.py``'s (``settled``, then ``authenticated``), shared with the fast path.
 
 ``require_scopes``/``require_roles`` build guards of the same kind, so a guarded route is
 still one dependency; ``install`` lists guard scopes in OpenAPI (``openapi.py``).
 """
 
-import logging
 import weakref
-from collections.abc import Callable, MutableMapping
-from typing import Annotated, Any, Final
+from collections.abc import Callable
+from typing import Annotated, Final
 
 from fastapi import Request, Security
-from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 
-from ..errors import AuthError, InsufficientScope, TokenMissing
+from ..errors import InsufficientScope, TokenMissing
 from ..principal import Principal
-from .bridge import STATE_ATTRIBUTE, AuthBridge, bridge_of
-from .middleware import SLOT_KEY, AuthSlot, slot_of
-from .openapi import SCHEME_NAME
+from .authenticate import STATE_ATTRIBUTE, Authenticator, authenticated, settled
+from .middleware import slot_of
+from .openapi import SCHEME_NAME, bearer_model
 from .responses import DEFAULT_REALM, AuthHTTPException, check_scope_names, http_error_for
 
 __all__ = [
@@ -37,73 +36,13 @@ __all__ = [
     "require_scopes",
 ]
 
-_DESCRIPTION: Final = (
-    "A Better Auth JWT (or a service token) sent as `Authorization: Bearer <token>`."
-)
-
-
-def _settled(scope: MutableMapping[str, Any]) -> Principal | None:
-    """Synchronous fast path: the Principal already found for this request, or one the
-    verifier's token cache answers for at once. None means "take the full path"."""
-    slot = scope.get(SLOT_KEY)
-    if slot is None:
-        return None
-    result = slot.result
-    if isinstance(result, Principal):
-        return result
-    bridge = slot.bridge
-    if result is not None or bridge is None:
-        return None
-    principal: Principal | None = bridge.cached(scope)
-    if principal is not None:
-        slot.result = principal
-        if bridge.audit.logger.isEnabledFor(logging.DEBUG):
-            bridge.audit.success(principal, scope=scope, cached=True)
-    return principal
-
-
-async def authenticated(request: Request, *, optional: bool = False) -> Principal | None:
-    """This request's Principal, verifying at most once; None only if ``optional`` and absent."""
-    scope = request.scope
-    slot = scope.get(SLOT_KEY)
-    if slot is None:
-        slot = scope[SLOT_KEY] = AuthSlot()
-    result = slot.result
-    if result is not None:
-        if isinstance(result, Principal):
-            return result
-        raise result
-    bridge: AuthBridge = slot.bridge or bridge_of(request)
-    # Fast path: a token the verifier has seen costs a header scan and a dict lookup.
-    principal = bridge.cached(scope)
-    if principal is not None:
-        slot.result = principal
-        bridge.audit.success(principal, scope=scope, cached=True)
-        return principal
-    if optional and slot.anonymous:
-        return None
-    try:
-        principal, cached = await bridge.resolve(request)
-    except TokenMissing as exc:
-        if optional:
-            slot.anonymous = True
-            return None
-        slot.result = error = bridge.refuse(exc, scope)
-        raise error from None
-    except AuthError as exc:
-        slot.result = error = bridge.refuse(exc, scope)
-        raise error from None
-    slot.result = principal
-    bridge.audit.success(principal, scope=scope, cached=cached)
-    return principal
-
 
 def _deny(
     request: Request, principal: Principal, scopes: tuple[str, ...], roles: tuple[str, ...] = ()
 ) -> AuthHTTPException:
     error = InsufficientScope(required=scopes)
     bridge = getattr(request.app.state, STATE_ATTRIBUTE, None)
-    if not isinstance(bridge, AuthBridge):  # a test's override_user without a bridge
+    if not isinstance(bridge, Authenticator):  # a test's override_user without a bridge
         return http_error_for(error, DEFAULT_REALM)
     return bridge.refuse(error, request.scope, principal=principal, required=scopes + roles)
 
@@ -115,12 +54,12 @@ class BearerPrincipal(SecurityBase):
     optional = False
 
     def __init__(self) -> None:
-        self.model = HTTPBearerModel(bearerFormat="JWT", description=_DESCRIPTION)
+        self.model = bearer_model()
         self.scheme_name = SCHEME_NAME
         _ALL.add(self)
 
     async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
-        principal = _settled(request.scope) or await authenticated(request)
+        principal = settled(request.scope) or await authenticated(request)
         assert principal is not None
         self.authorize(request, principal, security_scopes.scopes)
         return principal

@@ -13,11 +13,21 @@ from typing import Any, Final
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
+from fastapi.openapi.models import HTTPBearer
 from fastapi.routing import APIRoute
 
-__all__ = ["SCHEME_NAME", "declare_guard_scopes"]
+__all__ = ["SCHEME_NAME", "bearer_model", "declare_guard_scopes"]
 
 SCHEME_NAME: Final = "bearerAuth"
+_DESCRIPTION: Final = (
+    "A Better Auth JWT (or a service token) sent as `Authorization: Bearer <token>`."
+)
+
+
+def bearer_model() -> HTTPBearer:
+    """The bearer security scheme's one definition: every authbridge dependency carries it,
+    and routes protected by prefix alone (``protect=``) get it here."""
+    return HTTPBearer(bearerFormat="JWT", description=_DESCRIPTION)
 
 
 def _guards(dependant: Dependant, found: list[Any]) -> list[Any]:
@@ -74,9 +84,7 @@ def _declare_scheme(schema: dict[str, Any]) -> None:
     """The bearer scheme, for routes protected by prefix alone (no dependency declares it)."""
     schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
     if SCHEME_NAME not in schemes:
-        from .dependencies import get_principal  # the scheme's one definition
-
-        schemes[SCHEME_NAME] = get_principal.model.model_dump(by_alias=True, exclude_none=True)
+        schemes[SCHEME_NAME] = bearer_model().model_dump(by_alias=True, exclude_none=True)
 
 
 def declare_guard_scopes(app: FastAPI, *, protect: tuple[str, ...] = ()) -> None:

@@ -4,10 +4,11 @@
 ``ProtectingMiddleware``, which verifies every HTTP request whose route path starts with a
 listed prefix *before* routing, with no FastAPI dependency (each dependency costs a fixed
 amount of framework work per request, about as much as authbridge's own work on a cache hit).
-The verifier's synchronous cache answers first; anything else takes ``AuthBridge.resolve``,
-the same code the dependencies run (duplicate credentials, ``?access_token=``, form bodies,
-session cookies and their CSRF check). Failures get the same RFC 6750 answer, through the
-app's handler for ``AuthHTTPException``, and the same audit event.
+It authenticates through ``authenticate.py``, the same code the dependencies run:
+``from_cache`` (the verifier's synchronous token cache) first, anything else through
+``verify`` (duplicate credentials, ``?access_token=``, form bodies, session cookies and their
+CSRF check). Failures get the same RFC 6750 answer, through the app's handler for
+``AuthHTTPException``, and the same audit event.
 
 The Principal is stored in the request's ``AuthSlot`` (so ``CurrentUser`` and the guards reuse
 it instead of verifying again), in ``request.state.principal`` and in ``scope["user"]``;
@@ -17,20 +18,16 @@ it instead of verifying again), in ``request.state.principal`` and in ``scope["u
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import AuthError
 from ..principal import Principal
+from .authenticate import Authenticator, from_cache, verify
 from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
 from .responses import AuthHTTPException, auth_exception_handler
-
-if TYPE_CHECKING:
-    from .bridge import AuthBridge
 
 __all__ = ["ProtectingMiddleware", "check_prefixes", "principal_of"]
 
@@ -95,7 +92,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 class ProtectingMiddleware(AuthStateMiddleware):
     """``AuthStateMiddleware`` that also authenticates requests under ``protect`` prefixes."""
 
-    def __init__(self, app: ASGIApp, bridge: AuthBridge, protect: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, bridge: Authenticator, protect: tuple[str, ...]) -> None:
         super().__init__(app, bridge)
         self.protect = protect
 
@@ -111,28 +108,21 @@ class ProtectingMiddleware(AuthStateMiddleware):
             slot = scope[SLOT_KEY] = AuthSlot(self.bridge)
             await self.forward(scope, receive, send, slot)
             return
-        bridge: AuthBridge = self.bridge
+        bridge: Authenticator = self.bridge
         slot = scope[SLOT_KEY] = AuthSlot(bridge)
-        # Fast path: a token the verifier has seen costs a header scan and a dict lookup.
-        principal = bridge.cached(scope)
-        if principal is not None:
-            if bridge.audit.logger.isEnabledFor(logging.DEBUG):
-                bridge.audit.success(principal, scope=scope, cached=True)
-        else:
+        principal = from_cache(bridge, slot, scope)
+        if principal is None:
             request = Request(scope, receive)
             try:
-                principal, cached = await bridge.resolve(request)
-            except AuthError as exc:
-                slot.result = error = bridge.refuse(exc, scope)
+                principal = await verify(bridge, slot, request)
+            except AuthHTTPException as error:  # logged, and kept in the slot
                 await _answer(request, error, send)
                 return
             except ClientDisconnect:  # gone while the form check read the body
                 return
-            bridge.audit.success(principal, scope=scope, cached=cached)
             body = getattr(request, "_body", None)  # read by the form check: hand it on
             if body is not None:
                 receive = _replay(body, receive)
-        slot.result = principal
         scope["user"] = principal
         state = scope.get("state")
         if state is None:

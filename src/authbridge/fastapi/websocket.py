@@ -14,6 +14,9 @@ Browsers cannot set ``Authorization`` on a WebSocket, so these ways are accepted
 A refused connection is accepted and then closed with code 1008 (policy violation), or 1013
 (try again later) when the issuer's keys are unavailable, so a browser's ``onclose`` sees the
 code and reason (a refused handshake would only show 1006). ``?access_token=`` is never read.
+
+Wherever the token came from, ``Authenticator.verify_token`` (``authenticate.py``) verifies
+it: the same token-cache-then-verifier step as every HTTP request.
 """
 
 from __future__ import annotations
@@ -129,9 +132,9 @@ async def authenticate_websocket(
     token: str | None = None
     try:
         token, via_protocol = _handshake_token(websocket.scope)
-        if token is None and bridge.sessions is not None:
+        if token is None:
             # Cookie mode: the browser's session cookie, with the handshake's Origin checked.
-            principal = await bridge.sessions.authenticate(websocket)
+            principal = await bridge.from_session(websocket)
             if principal is not None:
                 await websocket.accept()
                 bridge.audit.success(
@@ -144,8 +147,7 @@ async def authenticate_websocket(
             token = await _first_message_token(
                 websocket, bridge.websocket_auth_timeout if auth_timeout is None else auth_timeout
             )
-        cached = bridge.verifier.verify_cached(token)
-        principal = cached or await bridge.verifier.verify(token)
+        principal, cached = await bridge.verify_token(token)
     except AuthError as exc:
         refusal = _refuse(bridge, exc, websocket, token)
         if not accepted:
@@ -155,9 +157,7 @@ async def authenticate_websocket(
         raise refusal from None
     if not accepted:
         await websocket.accept(subprotocol=BEARER_SUBPROTOCOL if via_protocol else None)
-    bridge.audit.success(
-        principal, scope=websocket.scope, cached=cached is not None, transport="websocket"
-    )
+    bridge.audit.success(principal, scope=websocket.scope, cached=cached, transport="websocket")
     return principal
 
 
