@@ -6,8 +6,6 @@ exactly one algorithm when it is loaded, never when a token names one.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -19,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+
+from .mac import PreparedHMAC, hmac_sign
 
 __all__ = [
     "ALGORITHMS",
@@ -68,52 +68,23 @@ class Algorithm:
 # --- HMAC ---------------------------------------------------------------------------------
 
 
-_IPAD: Final = bytes(b ^ 0x36 for b in range(256))
-_OPAD: Final = bytes(b ^ 0x5C for b in range(256))
 _PREPARED_KEYS_MAX: Final = 16
 
 
-class _PreparedHMAC:
-    """HMAC with the padded key's hash states computed once per key (RFC 2104 §4).
-
-    ``hmac.digest`` re-derives them on every call, which costs twice the hashing of a token.
-    """
-
-    __slots__ = ("_inner", "_outer")
-
-    def __init__(self, key: bytes, digest: str) -> None:
-        block = hashlib.new(digest).block_size
-        if len(key) > block:
-            key = hashlib.new(digest, key).digest()
-        key = key.ljust(block, b"\0")
-        self._inner = hashlib.new(digest, key.translate(_IPAD))
-        self._outer = hashlib.new(digest, key.translate(_OPAD))
-
-    def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-
 def _hmac(digest: str) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[Any, bytes], bytes]]:
-    size = hashlib.new(digest).digest_size
     # A process holds a handful of secrets; the bound only guards against misuse.
-    prepared: dict[bytes, _PreparedHMAC] = {}
+    prepared: dict[bytes, PreparedHMAC] = {}
 
     def verify(key: bytes, message: bytes, signature: bytes) -> bool:
-        if len(signature) != size:
-            return False
         mac = prepared.get(key)
         if mac is None:
             if len(prepared) >= _PREPARED_KEYS_MAX:
                 prepared.clear()
-            mac = prepared[key] = _PreparedHMAC(key, digest)
-        return hmac.compare_digest(mac.digest(message), signature)
+            mac = prepared[key] = PreparedHMAC(key, digest)
+        return mac.verify(message, signature)
 
     def sign(key: bytes, message: bytes) -> bytes:
-        return hmac.digest(key, message, digest)
+        return hmac_sign(key, message, digest=digest)
 
     return verify, sign
 
