@@ -21,6 +21,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from authbridge import errors
 from authbridge.errors import (
     KeysUnavailable,
     RevocationUnavailable,
@@ -29,6 +30,7 @@ from authbridge.errors import (
     SessionStoreUnavailable,
 )
 from authbridge.fastapi import AuthBridge, CurrentUser
+from authbridge.fastapi.responses import http_error_for, public_code
 from authbridge.revocation import RevocationList
 from authbridge.sessions import SessionConfig, SessionVerifier
 from authbridge.testing import FakeIssuer
@@ -166,3 +168,65 @@ def test_every_outage_is_a_service_unavailable_with_its_own_code() -> None:
     # Keys and sessions are not mistaken for each other any more.
     assert not issubclass(SessionStoreUnavailable, KeysUnavailable)
     assert not issubclass(RevocationUnavailable, KeysUnavailable)
+
+
+# ---- one place decides the answer: the error class ----------------------------------------
+
+
+def _every_auth_error() -> list[type[errors.AuthError]]:
+    found = []
+    for name in errors.__all__:
+        value = getattr(errors, name)
+        if isinstance(value, type) and issubclass(value, errors.AuthError):
+            found.append(value)
+    return found
+
+
+@pytest.mark.parametrize("error_class", _every_auth_error(), ids=lambda cls: cls.__name__)
+def test_the_answer_is_the_classs_status_and_public_code(
+    error_class: type[errors.AuthError],
+) -> None:
+    answer = http_error_for(error_class(), "authbridge")
+    assert answer.status_code == error_class.status
+    assert answer.code == error_class.public_code == public_code(error_class())
+    assert answer.headers is not None
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert ("Retry-After" in answer.headers) == (error_class.status == 503)
+    if error_class.status == 401 and error_class is not errors.TokenMissing:
+        # Every token failure looks the same to the client (V53).
+        assert answer.code == "invalid_token"
+
+
+def test_an_outage_keeps_its_retry_after() -> None:
+    answer = http_error_for(SessionStoreUnavailable(retry_after=7), "authbridge")
+    assert answer.headers is not None
+    assert answer.headers["Retry-After"] == "7"
+    assert http_error_for(KeysUnavailable(retry_after=0), "r").headers == {
+        "Cache-Control": "no-store",
+        "Retry-After": "1",
+    }
+
+
+def test_a_new_outage_class_needs_no_change_to_the_responses() -> None:
+    class SearchIndexUnavailable(ServiceUnavailable):
+        code = "search_index_unavailable"
+
+    answer = http_error_for(SearchIndexUnavailable(retry_after=3), "authbridge")
+    assert (answer.status_code, answer.code, answer.detail) == (
+        503,
+        "search_index_unavailable",
+        DETAIL,
+    )
+    assert isinstance(SearchIndexUnavailable(), ServiceUnavailable)
+
+
+def test_an_application_error_with_its_own_status_gets_the_coarse_public_code() -> None:
+    class NotOnTheVpn(errors.AuthError):
+        code = "not_on_the_vpn"  # precise: for the audit log only
+        status = 403
+
+    assert NotOnTheVpn.public_code == "forbidden"
+    answer = http_error_for(NotOnTheVpn(), "authbridge")
+    assert (answer.status_code, answer.code) == (403, "forbidden")
+    assert answer.headers is not None
+    assert "WWW-Authenticate" not in answer.headers
