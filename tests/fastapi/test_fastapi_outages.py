@@ -101,40 +101,28 @@ async def _assert_outage(
     assert credential not in caplog.text
 
 
-async def test_a_postgresql_session_store_outage_is_session_store_unavailable(
-    caplog: pytest.LogCaptureFixture,
+@pytest.mark.parametrize(
+    ("where", "code"),
+    [
+        # PostgreSQL unreachable: the asyncpg driver's connection is refused.
+        (
+            {"mode": "database", "database_url": "postgresql://postgres@127.0.0.1:{port}/test"},
+            "session_store_unavailable",
+        ),
+        # Better Auth's get-session unreachable.
+        ({"mode": "remote", "base_url": "http://127.0.0.1:{port}"}, "session_endpoint_unavailable"),
+    ],
+    ids=["postgresql session store", "get-session endpoint"],
+)
+async def test_a_session_service_outage_has_its_own_code(
+    where: dict[str, str], code: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     secret = secrets.token_urlsafe(32)
-    sessions = SessionVerifier(
-        SessionConfig(
-            mode="database",
-            database_url=f"postgresql://postgres@127.0.0.1:{_closed_port()}/test",
-            secrets=((0, secret),),
-            timeout=2,
-        )
-    )
-    verifier = FakeIssuer().verifier(sessions=sessions)
-    await _assert_outage(
-        verifier, _signed_session_token(secret), "session_store_unavailable", caplog
-    )
-
-
-async def test_a_session_endpoint_outage_is_session_endpoint_unavailable(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    secret = secrets.token_urlsafe(32)
-    sessions = SessionVerifier(
-        SessionConfig(
-            mode="remote",
-            base_url=f"http://127.0.0.1:{_closed_port()}",
-            secrets=((0, secret),),
-            timeout=2,
-        )
-    )
-    verifier = FakeIssuer().verifier(sessions=sessions)
-    await _assert_outage(
-        verifier, _signed_session_token(secret), "session_endpoint_unavailable", caplog
-    )
+    port = _closed_port()
+    settings = {name: value.format(port=port) for name, value in where.items()}
+    config = SessionConfig(secrets=((0, secret),), timeout=2, **settings)  # type: ignore[arg-type]
+    verifier = FakeIssuer().verifier(sessions=SessionVerifier(config))
+    await _assert_outage(verifier, _signed_session_token(secret), code, caplog)
 
 
 async def test_a_redis_revocation_outage_is_revocation_unavailable(
