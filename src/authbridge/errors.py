@@ -2,11 +2,17 @@
 
 Messages are fixed strings chosen by authbridge. They never contain token, key,
 signature or claim material, so they are safe to log and to send to clients.
+
+The classes are the one place that decides how a failure is answered: ``status`` is the HTTP
+status, ``code`` the precise reason (for the audit log and the CLI) and ``public_code`` what a
+client is told. Every token failure shares the public code ``invalid_token`` (V53); an outage
+of a service authentication depends on (``ServiceUnavailable``) is not the client's fault, so
+its precise code is public.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Final
 
 __all__ = [
     "AlgorithmNotAllowed",
@@ -20,7 +26,11 @@ __all__ = [
     "InvalidRequest",
     "InvalidSignature",
     "KeysUnavailable",
+    "RevocationUnavailable",
+    "ServiceUnavailable",
+    "SessionEndpointUnavailable",
     "SessionInvalid",
+    "SessionStoreUnavailable",
     "TokenExpired",
     "TokenMalformed",
     "TokenMissing",
@@ -31,12 +41,26 @@ __all__ = [
 ]
 
 
+# What a client is told for a status, when a class does not say.
+_PUBLIC_CODE_FOR_STATUS: Final = {400: "invalid_request", 401: "invalid_token", 403: "forbidden"}
+
+
 class AuthError(Exception):
-    """Base of every credential failure. ``code`` is stable; ``status`` is the HTTP answer."""
+    """Base of every credential failure. ``code`` is stable; ``status`` is the HTTP answer.
+
+    ``public_code`` is the code a client sees. A subclass that sets its own ``status`` and no
+    ``public_code`` gets the coarse one for that status.
+    """
 
     code: ClassVar[str] = "invalid_token"
     status: ClassVar[int] = 401
+    public_code: ClassVar[str] = "invalid_token"
     default_message: ClassVar[str] = "The access token is invalid."
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "status" in cls.__dict__ and "public_code" not in cls.__dict__:
+            cls.public_code = _PUBLIC_CODE_FOR_STATUS.get(cls.status, cls.code)
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -48,6 +72,7 @@ class AuthError(Exception):
 
 class TokenMissing(AuthError):
     code = "token_missing"
+    public_code = "token_missing"
     default_message = "No credentials were sent."
 
 
@@ -124,24 +149,63 @@ class SessionInvalid(AuthError):
 class CsrfRejected(AuthError):
     code = "csrf_rejected"
     status = 403
+    public_code = "csrf_rejected"  # a cookie sent cross-site: not a token problem
     default_message = "The request's origin is not trusted."
 
 
-class KeysUnavailable(AuthError):
-    """The issuer's keys cannot be fetched and none are cached: answered with 503."""
+class ServiceUnavailable(AuthError):
+    """A service authentication depends on is down: answered with 503 and ``Retry-After``.
 
-    code = "keys_unavailable"
+    Catch this to handle every outage at once; each subclass names the service, in its class
+    and in its ``code``, so a database outage is never logged as a key outage.
+    """
+
+    code = "service_unavailable"
     status = 503
-    default_message = "The issuer's signing keys are unavailable."
+    default_message = "Authentication is temporarily unavailable."
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "public_code" not in cls.__dict__:
+            cls.public_code = cls.code  # an outage is not the client's fault: say which
 
     def __init__(self, message: str | None = None, *, retry_after: int = 30) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
+class KeysUnavailable(ServiceUnavailable):
+    """The issuer's keys cannot be fetched and none are cached."""
+
+    code = "keys_unavailable"
+    default_message = "The issuer's signing keys are unavailable."
+
+
+class SessionStoreUnavailable(ServiceUnavailable):
+    """Session mode: Better Auth's session database cannot be read."""
+
+    code = "session_store_unavailable"
+    default_message = "The session store is unavailable."
+
+
+class SessionEndpointUnavailable(ServiceUnavailable):
+    """Session mode: Better Auth's ``get-session`` endpoint cannot be reached or misbehaves."""
+
+    code = "session_endpoint_unavailable"
+    default_message = "The session endpoint is unavailable."
+
+
+class RevocationUnavailable(ServiceUnavailable):
+    """``failure="closed"`` and the shared revocation list cannot be read."""
+
+    code = "revocation_unavailable"
+    default_message = "The revocation list is unavailable."
+
+
 class InsufficientScope(AuthError):
     code = "insufficient_scope"
     status = 403
+    public_code = "insufficient_scope"
     default_message = "The token lacks the scope or role this request needs."
 
     def __init__(self, message: str | None = None, *, required: tuple[str, ...] = ()) -> None:

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from .errors import KeysUnavailable, TokenRevoked
+from .errors import RevocationUnavailable, TokenRevoked
 from .principal import Principal
 
 if TYPE_CHECKING:
@@ -52,13 +52,6 @@ _SESSION: Final = "session"
 _USER: Final = "user"
 _MAX_ID_LENGTH: Final = 512
 _BACKOFF_MAX: Final = 5.0
-
-
-class RevocationUnavailable(KeysUnavailable):
-    """``failure="closed"`` and the shared list cannot be read: answered with 503."""
-
-    code = "revocation_unavailable"
-    default_message = "The revocation list is unavailable."
 
 
 def _field(issuer: str, ident: str) -> str:

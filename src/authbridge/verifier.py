@@ -23,7 +23,7 @@ from .errors import (
     ConfigError,
     InvalidIssuer,
     InvalidSignature,
-    KeysUnavailable,
+    ServiceUnavailable,
     TokenMissing,
     TokenRevoked,
     TokenTooLarge,
@@ -280,7 +280,7 @@ class Verifier:
         if self.sessions is not None:
             try:
                 await self.sessions.start()
-            except KeysUnavailable:
+            except ServiceUnavailable:
                 # Like a down JWKS, not fatal: Better Auth may not have migrated its tables
                 # yet. Session credentials get 503 until the store answers.
                 _sessions_logger.warning(

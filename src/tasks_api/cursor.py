@@ -7,15 +7,13 @@ user, or reused with a different query: each of those is an ``InvalidCursor`` (4
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import re
 import secrets
 from collections.abc import Sequence
 from typing import Any, Final
+
+from authbridge.jose import b64url_decode, b64url_encode, hmac_sign, hmac_verify
 
 __all__ = ["CURSOR_PATTERN", "MAX_CURSOR_CHARS", "CursorCodec", "InvalidCursor"]
 
@@ -31,16 +29,10 @@ class InvalidCursor(ValueError):
     """The cursor was not issued by this service for this caller and query."""
 
 
-def _b64encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 def _b64decode(text: str) -> bytes:
-    if not text or len(text) % 4 == 1:
-        raise InvalidCursor("bad encoding")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
+        return b64url_decode(text)
+    except ValueError:
         raise InvalidCursor("bad encoding") from None
 
 
@@ -50,13 +42,16 @@ class CursorCodec:
     def __init__(self, secret: bytes | None = None) -> None:
         self._key = secret or secrets.token_bytes(32)
 
+    @staticmethod
+    def _message(owner: str, query: str, payload: bytes) -> bytes:
+        return b"\x00".join([owner.encode(), query.encode(), payload])
+
     def _mac(self, owner: str, query: str, payload: bytes) -> bytes:
-        message = b"\x00".join([owner.encode(), query.encode(), payload])
-        return hmac.new(self._key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+        return hmac_sign(self._key, self._message(owner, query, payload), length=_MAC_BYTES)
 
     def encode(self, owner: str, query: str, position: Sequence[Any]) -> str:
         payload = json.dumps(list(position), separators=(",", ":")).encode()
-        return f"{_b64encode(payload)}.{_b64encode(self._mac(owner, query, payload))}"
+        return f"{b64url_encode(payload)}.{b64url_encode(self._mac(owner, query, payload))}"
 
     def decode(self, owner: str, query: str, cursor: str) -> list[Any]:
         """The position inside the cursor; raises ``InvalidCursor`` for anything else."""
@@ -64,7 +59,7 @@ class CursorCodec:
             raise InvalidCursor("malformed")
         payload_text, mac_text = cursor.split(".")
         payload, mac = _b64decode(payload_text), _b64decode(mac_text)
-        if not hmac.compare_digest(mac, self._mac(owner, query, payload)):
+        if not hmac_verify(self._key, self._message(owner, query, payload), mac, length=_MAC_BYTES):
             raise InvalidCursor("bad signature")
         try:
             position = json.loads(payload)

@@ -1,5 +1,6 @@
 """Request bodies parsed strictly: no NaN/Infinity, no huge numbers, no lone surrogates,
-no duplicate keys. Each is a JSON error, which FastAPI answers with 422 (never 500).
+no duplicate keys: the rules of the library's token parser (``authbridge.jose``). Each is a
+JSON error, which FastAPI answers with 422 (never 500).
 
 FastAPI parses the body before it runs any dependency, so without care a request with no
 token and a broken body would get 422 instead of 401. A body that fails to parse therefore
@@ -8,7 +9,6 @@ first authenticates the request (through the same, overridable, ``get_principal`
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
@@ -18,77 +18,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from authbridge.fastapi import get_principal
+from authbridge.jose import loads_json
 
 __all__ = ["StrictJSONRequest", "StrictJSONRoute", "loads_strict"]
 
 _MAX_NUMBER_CHARS: Final = 32
 
 
-class _Rejected(ValueError):
-    pass
-
-
-def _reject_constant(name: str) -> Any:
-    raise _Rejected(f"{name} is not JSON")
-
-
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > _MAX_NUMBER_CHARS:
-        raise _Rejected("number too large")
-    return int(text)
-
-
-def _finite_float(text: str) -> float:
-    if len(text) > _MAX_NUMBER_CHARS:
-        raise _Rejected("number too long")
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Rejected("number out of range")
-    return value
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise _Rejected("duplicate key")
-    return result
-
-
-_DECODER: Final = json.JSONDecoder(
-    object_pairs_hook=_unique_keys,
-    parse_constant=_reject_constant,
-    parse_int=_bounded_int,
-    parse_float=_finite_float,
-)
-
-
-def _check_strings(value: Any) -> None:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise _Rejected("lone surrogate") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_strings(key)
-            _check_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_strings(item)
-
-
 def loads_strict(raw: bytes) -> Any:
-    """Parse ``raw``; every refusal is a ``json.JSONDecodeError``."""
+    """Parse ``raw`` with the library's strict parser; every refusal is a ``JSONDecodeError``."""
     try:
-        text = raw.decode("utf-8")
-        value = _DECODER.decode(text)
-        if "\\u" in text:  # escapes are the only way to smuggle in a lone surrogate
-            _check_strings(value)
-        return value
+        return loads_json(raw, max_number_chars=_MAX_NUMBER_CHARS)
     except json.JSONDecodeError:
         raise
-    except (UnicodeDecodeError, _Rejected, RecursionError, ValueError) as exc:
-        raise json.JSONDecodeError(type(exc).__name__, "", 0) from None
+    except ValueError as exc:
+        raise json.JSONDecodeError(str(exc), "", 0) from None
 
 
 class StrictJSONRequest(Request):

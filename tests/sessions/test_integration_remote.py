@@ -125,7 +125,7 @@ async def test_remote_issuer_down_is_503_not_401(better_auth_factory: ServerPool
             assert response.status_code == 503
             assert response.json() == {
                 "detail": "Authentication is temporarily unavailable. Retry later.",
-                "code": "keys_unavailable",
+                "code": "session_endpoint_unavailable",
             }
             assert int(response.headers["retry-after"]) >= 1
             assert response.headers["cache-control"] == "no-store"

@@ -170,7 +170,7 @@ async def test_starts_before_better_auth_has_made_its_tables(
     startup is a warning, then 503s, and sessions work once Better Auth has migrated."""
     import secrets
 
-    from authbridge.errors import KeysUnavailable
+    from authbridge.errors import SessionStoreUnavailable
 
     db_path = tmp_path / "later.db"
     secret = secrets.token_urlsafe(32)
@@ -184,7 +184,7 @@ async def test_starts_before_better_auth_has_made_its_tables(
     with caplog.at_level("WARNING", logger="authbridge.sessions"):
         async with Verifier.from_settings(settings) as verifier:
             assert "session store check failed" in caplog.text
-            with pytest.raises(KeysUnavailable):
+            with pytest.raises(SessionStoreUnavailable):
                 await verifier.verify(sign(new_token(), secret))  # signed, so looked up
             server = better_auth_factory(BETTER_AUTH_SECRET=secret, DB_PATH=str(db_path))
             user = server.sign_up()

@@ -6,6 +6,8 @@ Fixtures are built with PyJWT, joserfc and hashlib following better-auth's sourc
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -16,6 +18,8 @@ import jwt as pyjwt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from joserfc import jwe
+from joserfc.jwk import OctKey
 from sessions_builders import (
     compact_cookie,
     hkdf_key,
@@ -26,6 +30,7 @@ from sessions_builders import (
     session_data,
 )
 
+from authbridge.jose import loads_object
 from authbridge.sessions.cookie_cache import (
     decode_cookie_cache,
     derive_jwe_key,
@@ -199,3 +204,107 @@ def test_any_base64url_payload_decodes_to_none(raw: bytes, strategy: str) -> Non
     segment = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     for value in (segment, f"{segment}.{segment}.{segment}", f"{segment}..{segment}.x.y"):
         assert _decode(value, strategy, ["s" * 40], "t" * 32) is None
+
+
+# ---- strict JSON, as in the verifier (checklist V6-V8) ------------------------------------
+#
+# Each cookie below is authentic: signed (or encrypted) with the right secret over exactly the
+# bytes sent. Only its JSON is not strict. A lenient parser keeps the last of duplicate members
+# and would accept every one of them; the cookie cache must refuse them like a bearer token.
+
+Mutation = Callable[[bytes], bytes]
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _claims_text(data: dict[str, Any]) -> bytes:
+    now = int(time.time())
+    claims = {**data, "iat": now, "exp": now + 300}
+    return json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _compact_from(data: dict[str, Any], secret: str, mutate: Mutation) -> str:
+    value = compact_cookie(data, secret)
+    outer = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    return _b64url(mutate(outer))
+
+
+def _jwt_from(
+    data: dict[str, Any], secret: str, mutate: Mutation, header: bytes = b'{"alg":"HS256"}'
+) -> str:
+    signing_input = f"{_b64url(header)}.{_b64url(mutate(_claims_text(data)))}"
+    mac = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(mac)}"
+
+
+def _jwe_from(data: dict[str, Any], secret: str, mutate: Mutation) -> str:
+    key = OctKey.import_key(hkdf_key(secret))
+    header = {"alg": "dir", "enc": "A256CBC-HS512", "kid": key.thumbprint()}
+    return jwe.encrypt_compact(header, mutate(_claims_text(data)), key)
+
+
+TEXT_BUILDERS: list[tuple[str, Callable[[dict[str, Any], str, Mutation], str]]] = [
+    ("compact", _compact_from),
+    ("jwt", _jwt_from),
+    ("jwe", _jwe_from),
+]
+
+NOT_STRICT: dict[str, Mutation] = {
+    # The later "session" wins in a lenient parser, so the cookie would still be accepted.
+    "duplicate top-level member": lambda text: b'{"session":{},' + text[1:],
+    # Inside the session: a parser that keeps the first would see another session id.
+    "duplicate nested member": lambda text: text.replace(
+        b'"session":{', b'"session":{"id":"forged",', 1
+    ),
+    "lone surrogate": lambda text: b'{"note":"\\ud800",' + text[1:],
+    "NaN": lambda text: b'{"note":NaN,' + text[1:],
+    "Infinity": lambda text: b'{"note":-Infinity,' + text[1:],
+    "byte order mark": lambda text: b"\xef\xbb\xbf" + text,
+    "invalid UTF-8": lambda text: b'{"note":"\xff",' + text[1:],
+}
+
+
+@pytest.mark.parametrize(("strategy", "build"), TEXT_BUILDERS)
+def test_the_hand_built_cookies_are_valid_when_their_json_is_strict(
+    strategy: str, build: Callable[[dict[str, Any], str, Mutation], str]
+) -> None:
+    token, secret = new_token(), new_secret()
+    value = build(session_data(token), secret, lambda text: text)
+    assert _decode(value, strategy, [secret], token) is not None
+    # Extra members are fine: only the form of the JSON is at stake below.
+    extra = build(session_data(token), secret, lambda text: b'{"note":"x",' + text[1:])
+    assert _decode(extra, strategy, [secret], token) is not None
+
+
+@pytest.mark.parametrize("problem", sorted(NOT_STRICT))
+@pytest.mark.parametrize(("strategy", "build"), TEXT_BUILDERS)
+def test_authentic_cookie_with_non_strict_json_is_refused(
+    strategy: str, build: Callable[[dict[str, Any], str, Mutation], str], problem: str
+) -> None:
+    token, secret = new_token(), new_secret()
+    value = build(session_data(token), secret, NOT_STRICT[problem])
+    assert _decode(value, strategy, [secret], token) is None
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b'{"alg":"none","alg":"HS256"}', b'{"alg":"HS256","crit":[],"crit":null}'],
+)
+def test_jwt_header_with_duplicate_members_is_refused(header: bytes) -> None:
+    token, secret = new_token(), new_secret()
+    value = _jwt_from(session_data(token), secret, lambda text: text, header=header)
+    assert _decode(value, "jwt", [secret], token) is None
+
+
+def test_cookie_cache_and_verifier_refuse_the_same_json() -> None:
+    """One parser: every JSON text the verifier refuses, the cookie cache refuses too."""
+    token, secret = new_token(), new_secret()
+    for problem, mutate in NOT_STRICT.items():
+        text = mutate(_claims_text(session_data(token)))
+        with pytest.raises(ValueError):
+            loads_object(text)
+        assert (
+            _decode(_jwt_from(session_data(token), secret, mutate), "jwt", [secret], token) is None
+        ), problem

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sessions_builders import iso, new_secret, new_token, sign
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from authbridge.errors import KeysUnavailable, SessionInvalid
+from authbridge.errors import SessionInvalid, SessionStoreUnavailable
 from authbridge.sessions.config import SessionConfig, SessionTables
 from authbridge.sessions.database import DatabaseSessionStore
 from authbridge.sessions.verifier import SessionVerifier
@@ -343,10 +343,11 @@ async def test_unreachable_database_is_503(use: Use) -> None:
         timeout=2,
     )
     verifier = SessionVerifier(config)
-    with pytest.raises(KeysUnavailable) as caught:
+    with pytest.raises(SessionStoreUnavailable) as caught:
         await verifier.verify(sign(new_token(), config.secrets[0][1]))
     assert caught.value.status == 503
-    with pytest.raises(KeysUnavailable):
+    assert caught.value.code == "session_store_unavailable"
+    with pytest.raises(SessionStoreUnavailable):
         await verifier.start()
     await verifier.aclose()
 
@@ -357,7 +358,7 @@ async def test_missing_tables_are_503_not_500(tmp_path: Path, use: Use) -> None:
         mode="database", database_url=str(tmp_path / "empty.db"), secrets=((0, secret),)
     )
     verifier = SessionVerifier(config)
-    with pytest.raises(KeysUnavailable):
+    with pytest.raises(SessionStoreUnavailable):
         await verifier.verify(sign(new_token(), secret))
     await verifier.aclose()
 
@@ -450,8 +451,9 @@ async def test_a_database_that_stays_down_is_503(use: Use) -> None:
         signed = sign(token, store.secret)
         assert (await verifier.verify(signed)).sub == user_id
         proxy.sever()  # and it refuses new connections
-        with pytest.raises(KeysUnavailable) as caught:
+        with pytest.raises(SessionStoreUnavailable) as caught:
             await verifier.verify(signed)
         assert caught.value.status == 503
+        assert caught.value.code == "session_store_unavailable"
         proxy.cut = False
         assert (await verifier.verify(signed)).sub == user_id  # back without a restart

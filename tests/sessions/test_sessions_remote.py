@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sessions_builders import iso, new_secret, new_token, sign, url_encode
 
-from authbridge.errors import InvalidSignature, KeysUnavailable, SessionInvalid
+from authbridge.errors import InvalidSignature, SessionEndpointUnavailable, SessionInvalid
 from authbridge.sessions.config import SessionConfig
 from authbridge.sessions.remote import get_session_url
 from authbridge.sessions.verifier import SessionVerifier
@@ -138,9 +138,10 @@ async def test_no_session_is_session_invalid(response: httpx.Response) -> None:
 )
 async def test_issuer_trouble_is_503(response: httpx.Response, retry_after: int) -> None:
     verifier = _verifier(Recorder(lambda _: response))
-    with pytest.raises(KeysUnavailable) as caught:
+    with pytest.raises(SessionEndpointUnavailable) as caught:
         await verifier.verify(sign(new_token(), new_secret()))
     assert caught.value.status == 503
+    assert caught.value.code == "session_endpoint_unavailable"
     assert caught.value.retry_after == retry_after
     await verifier.aclose()
 
@@ -150,7 +151,7 @@ async def test_transport_errors_are_503() -> None:
         raise httpx.ConnectError("refused", request=request)
 
     verifier = _verifier(Recorder(refuse))
-    with pytest.raises(KeysUnavailable):
+    with pytest.raises(SessionEndpointUnavailable):
         await verifier.verify(sign(new_token(), new_secret()))
     await verifier.aclose()
 
@@ -162,7 +163,7 @@ async def test_issuer_down_without_mocks_is_503() -> None:
     verifier = SessionVerifier(
         SessionConfig(mode="remote", base_url=f"http://127.0.0.1:{port}", timeout=2)
     )
-    with pytest.raises(KeysUnavailable):
+    with pytest.raises(SessionEndpointUnavailable):
         await verifier.verify(sign(new_token(), new_secret()))
     await verifier.aclose()
 

@@ -7,17 +7,14 @@ credentials (the raw session token inside a cookie cache) are masked.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from ..errors import AuthError
+from ..jose import b64url_decode, b64url_decode_for_display, loads_object
 from ..jose.algorithms import ALGORITHMS
-from ..jose.b64 import b64url_decode
-from ..jose.strict_json import loads_object
 
 __all__ = ["Kind", "Recognized", "algorithm_hint", "recognize"]
 
@@ -34,7 +31,6 @@ Kind = Literal[
 
 SESSION_CACHE_TYP: Final = "better-auth.session-cache+jwt"
 _RAW_SESSION_TOKEN: Final = re.compile(r"[A-Za-z0-9]{32}")
-_B64URL: Final = re.compile(r"[A-Za-z0-9_-]+")
 _MASK: Final = "•••• (masked)"
 _SESSION_MODE_FIX: Final = (
     "To call your API with it, either exchange it for a JWT (GET /api/auth/token with "
@@ -62,16 +58,14 @@ class Recognized:
 
 
 def _lenient_b64url(segment: str) -> bytes | None:
-    """Strict decoding first; sloppy spellings are decoded too, for display only."""
+    """Strict decoding first; stray bits in the last character are decoded too, for display."""
     try:
         return b64url_decode(segment)
     except ValueError:
         pass
-    if not _B64URL.fullmatch(segment) or len(segment) % 4 == 1:
-        return None
     try:
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError):
+        return b64url_decode_for_display(segment)
+    except ValueError:
         return None
 
 

@@ -5,6 +5,10 @@ Every token failure, whatever its reason, gets one 401 shape: the same status, t
 a caller cannot learn which check failed. The precise reason (``token_expired``,
 ``unknown_key``...) goes only to the audit log.
 
+The status and the public code come from the error class (``AuthError.status`` and
+``public_code``); this module only adds the headers and the body each status calls for. An
+outage (``ServiceUnavailable``) is a 503 with ``Retry-After`` and the outage's own code.
+
 Header values are built from fixed strings and from scope/realm names checked at startup;
 nothing a client sent is ever echoed into a header (V52).
 """
@@ -20,14 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import (
-    AuthError,
-    CsrfRejected,
-    InsufficientScope,
-    InvalidRequest,
-    KeysUnavailable,
-    TokenMissing,
-)
+from ..errors import AuthError, InsufficientScope, ServiceUnavailable
 
 __all__ = [
     "AuthHTTPException",
@@ -55,10 +52,11 @@ _BODY_DETAIL: Final = {
     "invalid_token": "The access token is invalid or has expired.",
     "invalid_request": "The request carries a malformed or duplicated credential.",
     "insufficient_scope": "The access token lacks the required scope or role.",
-    "keys_unavailable": "Authentication is temporarily unavailable. Retry later.",
     "csrf_rejected": "The request's origin is not trusted.",
     "forbidden": "The request is not allowed.",
 }
+# Every outage gets this body; its code says which service is down.
+_UNAVAILABLE_DETAIL: Final = "Authentication is temporarily unavailable. Retry later."
 
 
 def check_realm(realm: str) -> str:
@@ -87,7 +85,8 @@ class AuthHTTPException(HTTPException):
     """
 
     def __init__(self, status_code: int, code: str, headers: dict[str, str]) -> None:
-        super().__init__(status_code=status_code, detail=_BODY_DETAIL[code], headers=headers)
+        detail = _UNAVAILABLE_DETAIL if status_code == 503 else _BODY_DETAIL[code]
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
         self.code = code
 
 
@@ -102,44 +101,32 @@ def _challenge(realm: str, error: str | None = None, scope: str | None = None) -
 
 
 def public_code(error: AuthError) -> str:
-    """The code a client sees: coarse for every token failure (V53)."""
-    if isinstance(error, TokenMissing):
-        return "token_missing"
-    if isinstance(error, InvalidRequest):
-        return "invalid_request"
-    if isinstance(error, InsufficientScope):
-        return "insufficient_scope"
-    if isinstance(error, KeysUnavailable):
-        return "keys_unavailable"
-    if isinstance(error, CsrfRejected):  # a cookie sent cross-site: not a token problem
-        return "csrf_rejected"
-    if error.status == 403:
-        return "forbidden"
-    return "invalid_token"
+    """The code a client sees: coarse for every token failure (V53); the class decides."""
+    return error.public_code
 
 
 def http_error_for(error: AuthError, realm: str) -> AuthHTTPException:
-    """Map a library error to its RFC 6750 answer."""
-    code = public_code(error)
+    """Map a library error to its RFC 6750 answer: its class's status, plus headers."""
+    code, status = error.public_code, error.status
     headers = {"Cache-Control": NO_STORE}
-    if code == "token_missing":
-        headers["WWW-Authenticate"] = _challenge(realm)
-        return AuthHTTPException(401, code, headers)
-    if code == "invalid_request":
+    if status == 503:
+        retry_after = error.retry_after if isinstance(error, ServiceUnavailable) else 30
+        headers["Retry-After"] = str(max(1, int(retry_after)))
+        return AuthHTTPException(503, code, headers)
+    if status == 400:
         headers["WWW-Authenticate"] = _challenge(realm, "invalid_request")
-        return AuthHTTPException(400, code, headers)
-    if code == "insufficient_scope":
-        assert isinstance(error, InsufficientScope)
+        return AuthHTTPException(400, "invalid_request", headers)
+    if isinstance(error, InsufficientScope):
         # Only scopes are advertised in scope="..."; role names are not OAuth scopes.
         scope = " ".join(error.required) if error.required else None
         headers["WWW-Authenticate"] = _challenge(realm, "insufficient_scope", scope)
         return AuthHTTPException(403, code, headers)
-    if code == "keys_unavailable":
-        assert isinstance(error, KeysUnavailable)
-        headers["Retry-After"] = str(max(1, int(error.retry_after)))
-        return AuthHTTPException(503, code, headers)
-    if code in ("csrf_rejected", "forbidden"):
-        return AuthHTTPException(403, code, headers)
+    if status == 403:
+        return AuthHTTPException(403, code if code in _BODY_DETAIL else "forbidden", headers)
+    if code == "token_missing":  # no credentials: a bare challenge (RFC 6750 §3.1)
+        headers["WWW-Authenticate"] = _challenge(realm)
+        return AuthHTTPException(401, code, headers)
+    # Every token failure, and any status the answers above do not cover: one 401 shape.
     headers["WWW-Authenticate"] = _challenge(realm, "invalid_token")
     return AuthHTTPException(401, "invalid_token", headers)
 

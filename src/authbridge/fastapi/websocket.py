@@ -29,7 +29,7 @@ import anyio
 from fastapi import Depends, WebSocket, WebSocketException
 from starlette.websockets import WebSocketDisconnect
 
-from ..errors import AuthError, InvalidRequest, KeysUnavailable, TokenMissing
+from ..errors import AuthError, InvalidRequest, TokenMissing
 from ..jose.strict_json import loads_object
 from ..principal import Principal
 from .bridge import AuthBridge, bridge_of
@@ -115,7 +115,7 @@ def _refuse(
         status=POLICY_VIOLATION,
         transport="websocket",
     )
-    close_code = TRY_AGAIN_LATER if isinstance(error, KeysUnavailable) else POLICY_VIOLATION
+    close_code = TRY_AGAIN_LATER if error.status == 503 else POLICY_VIOLATION
     return WebSocketException(code=close_code, reason=code)
 
 

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from .mac import PreparedHMAC, hmac_sign
+
 __all__ = [
     "ALGORITHMS",
     "ASYMMETRIC",
@@ -68,39 +70,13 @@ class Algorithm:
 # --- HMAC ---------------------------------------------------------------------------------
 
 
-_IPAD: Final = bytes(b ^ 0x36 for b in range(256))
-_OPAD: Final = bytes(b ^ 0x5C for b in range(256))
 _PREPARED_KEYS_MAX: Final = 16
-
-
-class _PreparedHMAC:
-    """HMAC with the padded key's hash states computed once per key (RFC 2104 §4).
-
-    ``hmac.digest`` re-derives them on every call, which costs twice the hashing of a token.
-    """
-
-    __slots__ = ("_inner", "_outer")
-
-    def __init__(self, key: bytes, digest: str) -> None:
-        block = hashlib.new(digest).block_size
-        if len(key) > block:
-            key = hashlib.new(digest, key).digest()
-        key = key.ljust(block, b"\0")
-        self._inner = hashlib.new(digest, key.translate(_IPAD))
-        self._outer = hashlib.new(digest, key.translate(_OPAD))
-
-    def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
 
 
 def _hmac(digest: str) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[Any, bytes], bytes]]:
     size = hashlib.new(digest).digest_size
     # A process holds a handful of secrets; the bound only guards against misuse.
-    prepared: dict[bytes, _PreparedHMAC] = {}
+    prepared: dict[bytes, PreparedHMAC] = {}
 
     def verify(key: bytes, message: bytes, signature: bytes) -> bool:
         if len(signature) != size:
@@ -109,11 +85,12 @@ def _hmac(digest: str) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[A
         if mac is None:
             if len(prepared) >= _PREPARED_KEYS_MAX:
                 prepared.clear()
-            mac = prepared[key] = _PreparedHMAC(key, digest)
+            mac = prepared[key] = PreparedHMAC(key, digest)
+        # PreparedHMAC.verify, inlined: this is the per-token hot path.
         return hmac.compare_digest(mac.digest(message), signature)
 
     def sign(key: bytes, message: bytes) -> bytes:
-        return hmac.digest(key, message, digest)
+        return hmac_sign(key, message, digest=digest)
 
     return verify, sign
 

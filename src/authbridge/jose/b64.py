@@ -7,7 +7,14 @@ from typing import Final
 
 import msgspec
 
-__all__ = ["INVALID", "TO_STANDARD", "b64url_decode", "b64url_encode", "decode_standard"]
+__all__ = [
+    "INVALID",
+    "TO_STANDARD",
+    "b64url_decode",
+    "b64url_decode_for_display",
+    "b64url_encode",
+    "decode_standard",
+]
 
 _ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _STANDARD: Final = _ALPHABET[:62] + b"+/"
@@ -44,6 +51,21 @@ def b64url_decode(text: str | bytes) -> bytes:
     except UnicodeEncodeError:
         raise ValueError("invalid base64url") from None
     return decode_standard(data.translate(TO_STANDARD))
+
+
+def b64url_decode_for_display(text: str) -> bytes:
+    """Decode base64url whose last character carries stray bits: for showing a token only.
+
+    ``authbridge decode`` explains a non-canonical token instead of giving up on it. Nothing
+    decoded this way may be trusted: verification always uses ``b64url_decode``.
+    """
+    rem = len(text) & 3
+    last = text[-1:].encode("ascii", "replace")
+    if rem in (2, 3) and last in _ALPHABET:
+        # Clear the bits past the data's end, leaving the canonical spelling of the same bytes.
+        kept = _ALPHABET.index(last) & (0x30 if rem == 2 else 0x3C)
+        text = text[:-1] + chr(_ALPHABET[kept])
+    return b64url_decode(text)
 
 
 def decode_standard(data: bytes) -> bytes:

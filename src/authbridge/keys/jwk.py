@@ -6,8 +6,6 @@ else the algorithm implied by ``kty``/``crv`` (Better Auth's older keys carry no
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +20,8 @@ from ..jose.algorithms import (
     ec_coordinate_size,
     ec_curve_for,
 )
-from ..jose.b64 import b64url_decode, b64url_encode
+from ..jose.b64 import b64url_decode
+from ..jose.thumbprint import jwk_thumbprint as thumbprint
 from .ed25519_point import check_ed25519_public_key
 
 __all__ = [
@@ -104,15 +103,6 @@ def _member(jwk: Mapping[str, Any], name: str) -> bytes:
         return b64url_decode(value)
     except ValueError:
         raise KeyRejected(f"member {name!r} is not canonical base64url") from None
-
-
-def thumbprint(jwk: Mapping[str, Any]) -> str:
-    """RFC 7638 SHA-256 thumbprint over the required public members."""
-    kty = jwk["kty"]
-    names = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
-    canonical = {n: jwk[n] for n in names[kty]}
-    digest = hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).digest()
-    return b64url_encode(digest)
 
 
 def _bind(kty: str, stated: Any, implied: str, allowed: frozenset[str] | None = None) -> Algorithm:

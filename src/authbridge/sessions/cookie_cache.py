@@ -12,13 +12,14 @@ Three strategies, as in better-auth ``cookies/index.ts`` and ``crypto/jwt.ts``:
 Compact and jwt use the current secret only; jwe tries every versioned secret
 and the legacy one (Better Auth's ``symmetricDecodeJWT``). Any failure returns
 None so the caller falls back to the authoritative session lookup.
+
+Base64url, JSON, HMAC and the thumbprint are ``authbridge.jose``'s: a cookie is held to the
+same rules as a bearer token (canonical base64url, strict JSON without duplicate members,
+constant-time MAC checks).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import hmac
 import json
 import re
@@ -31,6 +32,10 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.padding import PKCS7
 
+from authbridge.jose.b64 import b64url_decode
+from authbridge.jose.mac import hmac_verify
+from authbridge.jose.strict_json import loads_object
+from authbridge.jose.thumbprint import oct_thumbprint
 from authbridge.sessions.records import SessionRecord
 
 __all__ = [
@@ -47,7 +52,6 @@ Strategy = Literal["compact", "jwt", "jwe"]
 MAX_COOKIE_CACHE_LENGTH = 100 * 4096
 _HKDF_SALT = b"better-auth-session"
 _HKDF_INFO = b"BetterAuth.js Generated Encryption Key"
-_B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
 # The strings Better Auth's safeJSONParse revives into Dates before re-serializing.
 _ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z$")
 
@@ -113,32 +117,21 @@ def _to_record(
 
 
 def _b64url_decode(segment: str) -> bytes | None:
-    if not _B64URL_RE.fullmatch(segment) or len(segment) % 4 == 1:
-        return None
+    """Canonical base64url only, as in a token: no padding, no stray bits (V4, V5)."""
     try:
-        decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except (binascii.Error, ValueError):
+        return b64url_decode(segment)
+    except ValueError:
         return None
-    # Only the canonical encoding: no stray bits in the last character.
-    return decoded if _b64url_encode(decoded) == segment else None
-
-
-def _b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _json_object(data: bytes | None) -> dict[str, Any] | None:
+    """The verifier's strict parser: duplicate members, NaN, a BOM... mean no cache (V6-V8)."""
     if data is None:
         return None
     try:
-        parsed = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return loads_object(data)
+    except (ValueError, RecursionError):
         return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError("NaN and Infinity are not JSON")
 
 
 def _js_revive(value: Any) -> Any:
@@ -190,8 +183,8 @@ def _decode_compact(value: str, secret: str) -> tuple[Mapping[str, Any], float] 
         message = js_json_stringify(signed)
     except (UnicodeEncodeError, ValueError):
         return None
-    expected = _b64url_encode(hmac.new(secret.encode(), message, hashlib.sha256).digest())
-    if not hmac.compare_digest(expected.encode(), signature.encode("ascii", "replace")):
+    mac = _b64url_decode(signature)
+    if mac is None or not hmac_verify(secret.encode(), message, mac):
         return None
     return session, float(expires_at)
 
@@ -210,8 +203,7 @@ def _decode_hs256(value: str, secret: str, now_ms: float) -> tuple[Mapping[str, 
     if signature is None:
         return None
     signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
-    expected = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, signature):
+    if not hmac_verify(secret.encode(), signing_input, signature):
         return None
     claims = _json_object(_b64url_decode(parts[1]))
     return _claims_window(claims, now_ms)
@@ -243,8 +235,7 @@ def derive_jwe_key(secret: str) -> bytes:
 
 def jwe_key_thumbprint(key: bytes) -> str:
     """RFC 7638 SHA-256 thumbprint of ``{"kty":"oct","k":...}``: the JWE header's ``kid``."""
-    canonical = json.dumps({"k": _b64url_encode(key), "kty": "oct"}, separators=(",", ":"))
-    return _b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
+    return oct_thumbprint(key)
 
 
 def _decode_jwe(
@@ -279,8 +270,9 @@ def _a256cbc_hs512_decrypt(
     """RFC 7518 §5.2: HMAC-SHA-512 over AAD‖IV‖C‖AL (first 32 bytes), then AES-256-CBC."""
     mac_key, enc_key = key[:32], key[32:]
     al = (len(aad) * 8).to_bytes(8, "big")
-    expected = hmac.new(mac_key, aad + iv + ciphertext + al, hashlib.sha512).digest()[:32]
-    if not hmac.compare_digest(expected, tag) or len(ciphertext) % 16:
+    if len(ciphertext) % 16 or not hmac_verify(
+        mac_key, aad + iv + ciphertext + al, tag, digest="sha512", length=32
+    ):
         return None
     decryptor = Cipher(algorithms.AES(enc_key), modes.CBC(iv)).decryptor()
     padded = decryptor.update(ciphertext) + decryptor.finalize()

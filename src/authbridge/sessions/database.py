@@ -18,14 +18,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from authbridge.errors import ConfigError, KeysUnavailable
+from authbridge.errors import ConfigError, SessionStoreUnavailable
 from authbridge.sessions.config import SessionTables
 from authbridge.sessions.pool_ping import ping_after_idle
 from authbridge.sessions.records import SessionRecord, parse_bool, parse_roles, parse_timestamp
 
 __all__ = ["DatabaseSessionStore", "to_async_database_url"]
 
-_UNAVAILABLE = "The session store is unavailable."
 PING_AFTER_IDLE = 10.0  # seconds a pooled connection may sit unused before it is tested
 
 
@@ -177,7 +176,7 @@ class DatabaseSessionStore:
                         raise
                     return await self._select_one(query, params)
         except (SQLAlchemyError, OSError, TimeoutError):
-            raise KeysUnavailable(_UNAVAILABLE, retry_after=5) from None
+            raise SessionStoreUnavailable(retry_after=5) from None
 
     async def _select_one(
         self, query: sa.Select[Any], params: dict[str, str]
@@ -206,7 +205,7 @@ class DatabaseSessionStore:
                     async with self._engine.connect() as connection:
                         names = await connection.run_sync(column_names)
             except (SQLAlchemyError, OSError, TimeoutError):
-                raise KeysUnavailable(_UNAVAILABLE, retry_after=5) from None
+                raise SessionStoreUnavailable(retry_after=5) from None
             self._role_column = role if role in names else None
             self._roles_checked = True
 

@@ -4,7 +4,7 @@ The credential goes as the signed session cookie (works on every Better Auth
 server) or as ``Authorization: Bearer`` (needs the bearer plugin). The server
 answers ``null`` for an unknown, expired or signed-out session. When it cannot
 answer (down, 5xx, timeout, a body that is not a session), the caller gets
-:class:`KeysUnavailable` (503), never a 401 the user cannot fix.
+:class:`SessionEndpointUnavailable` (503), never a 401 the user cannot fix.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from authbridge.errors import KeysUnavailable
+from authbridge.errors import SessionEndpointUnavailable
 from authbridge.sessions.records import SessionRecord
 
 __all__ = ["RemoteSessionStore", "get_session_url"]
 
-_UNAVAILABLE = "The session service is unavailable."
 _MAX_BODY = 1 << 20
 _REJECTED = frozenset({401, 403})
 
@@ -77,10 +76,10 @@ class RemoteSessionStore:
                 if status in _REJECTED:
                     return None
                 if status != 200:
-                    raise KeysUnavailable(_UNAVAILABLE, retry_after=_retry_after(response))
+                    raise SessionEndpointUnavailable(retry_after=_retry_after(response))
                 body = await _read_limited(response)
         except httpx.HTTPError:
-            raise KeysUnavailable(_UNAVAILABLE, retry_after=5) from None
+            raise SessionEndpointUnavailable(retry_after=5) from None
         return _parse_body(body)
 
 
@@ -90,7 +89,7 @@ async def _read_limited(response: httpx.Response) -> bytes:
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > _MAX_BODY:
-            raise KeysUnavailable(_UNAVAILABLE, retry_after=5)
+            raise SessionEndpointUnavailable(retry_after=5)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -99,17 +98,17 @@ def _parse_body(body: bytes) -> SessionRecord | None:
     try:
         document: Any = json.loads(body.decode("utf-8")) if body.strip() else None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise KeysUnavailable(_UNAVAILABLE, retry_after=5) from None
+        raise SessionEndpointUnavailable(retry_after=5) from None
     if document is None:
         return None
     if not isinstance(document, dict):
-        raise KeysUnavailable(_UNAVAILABLE, retry_after=5)
+        raise SessionEndpointUnavailable(retry_after=5)
     session, user = document.get("session"), document.get("user")
     if not isinstance(session, dict) or not isinstance(user, dict):
-        raise KeysUnavailable(_UNAVAILABLE, retry_after=5)
+        raise SessionEndpointUnavailable(retry_after=5)
     record = SessionRecord.from_payload(session, user)
     if record is None:
-        raise KeysUnavailable(_UNAVAILABLE, retry_after=5)
+        raise SessionEndpointUnavailable(retry_after=5)
     return record
 
 

@@ -8,13 +8,13 @@ not. Better Auth splits at the last ``.``.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from authbridge.errors import InvalidSignature, SessionInvalid, TokenTooLarge
+from authbridge.jose.mac import hmac_sign
 
 __all__ = [
     "MAX_CREDENTIAL_LENGTH",
@@ -57,7 +57,7 @@ def signed_cookie_value(token: str, secret: str) -> str:
 
 
 def _signature(token: str, secret: str) -> str:
-    mac = hmac.new(secret.encode("utf-8"), token.encode("utf-8"), hashlib.sha256).digest()
+    mac = hmac_sign(secret.encode("utf-8"), token.encode("utf-8"))
     return base64.b64encode(mac).decode("ascii")
 
 
@@ -96,6 +96,8 @@ def verify_token_signature(parsed: SessionToken, secret: str) -> None:
     if parsed.signature is None:
         raise SessionInvalid("The session token must be signed.")
     expected = _signature(parsed.token, secret)
+    # Compared as text: the signature must be the one canonical spelling, not any base64
+    # that decodes to the same bytes.
     if not hmac.compare_digest(expected.encode("ascii"), parsed.signature.encode("ascii")):
         raise InvalidSignature("The session token's signature is invalid.")
 
