@@ -38,6 +38,12 @@ class AuthError(Exception):
     status: ClassVar[int] = 401
     default_message: ClassVar[str] = "The access token is invalid."
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # An error without a docstring is documented by what it tells the client.
+        if cls.__doc__ is None:
+            cls.__doc__ = f"{cls.default_message} Code ``{cls.code}``, HTTP {cls.status}."
+
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
         super().__init__(self.message)
