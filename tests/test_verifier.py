@@ -398,3 +398,12 @@ def test_a_bare_string_audience_is_one_audience_not_its_substrings() -> None:
     assert rules.audiences == frozenset({AUDIENCE})
     with pytest.raises(InvalidAudience):
         rules.validate({**ba_claims(), "aud": "auth"}, NOW)
+
+
+def test_a_key_source_or_a_list_where_paths_belong_is_a_clear_type_error() -> None:
+    keys = StaticJWKS(jwks(ed25519_key("k1")))
+    path = TrustedIssuer.create(keys, issuer=ISSUER, audience=AUDIENCE)
+    with pytest.raises(TypeError, match="not StaticJWKS"):
+        Verifier(keys)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not list"):
+        Verifier([path])  # type: ignore[arg-type]

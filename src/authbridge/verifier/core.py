@@ -67,6 +67,12 @@ class Verifier:
         cache: TokenCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        for path in issuers:
+            if not isinstance(path, TrustedIssuer):
+                raise TypeError(
+                    f"Verifier takes TrustedIssuer objects, not {type(path).__name__}: "
+                    "Verifier(TrustedIssuer(keys, rules)) or Verifier(*paths)."
+                )
         if policy.jwt_session_check and (sessions is None or not sessions.supports_session_exists):
             raise ConfigError(
                 "AUTHBRIDGE_JWT_SESSION_CHECK",
