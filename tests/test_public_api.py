@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +46,31 @@ def test_import_authbridge_loads_no_http_client() -> None:
         "assert 'httpx' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, timeout=60)
+
+
+def _runtime_imports(node: ast.AST) -> set[str]:
+    """Top-level names a module imports when it runs (``if TYPE_CHECKING:`` blocks excluded)."""
+    if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+        return set()
+    if isinstance(node, ast.Import):
+        return {alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return {node.module.split(".")[0]}
+    found: set[str] = set()
+    for child in ast.iter_child_nodes(node):
+        found |= _runtime_imports(child)
+    return found
+
+
+def test_keys_fetch_is_the_only_key_module_that_imports_httpx() -> None:
+    """The cache policy (``keys/remote.py``) must stay importable without the HTTP client."""
+    keys = Path(authbridge.__file__).parent / "keys"
+    importers = {
+        module.name
+        for module in keys.glob("*.py")
+        if "httpx" in _runtime_imports(ast.parse(module.read_text(encoding="utf-8")))
+    }
+    assert importers == {"fetch.py"}
 
 
 async def test_the_documented_explicit_construction_verifies() -> None:
