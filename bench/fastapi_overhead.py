@@ -33,7 +33,7 @@ from authbridge.fastapi.middleware import SLOT_KEY, AuthSlot, AuthStateMiddlewar
 from authbridge.keys.static import StaticJWKS
 from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer
-from authbridge.verifier import Verifier
+from authbridge.verifier import TrustedIssuer, Verifier
 
 ASGI = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -178,7 +178,9 @@ def http_app() -> FastAPI:
     """uvicorn factory for ``--http``: keys and issuer come from the parent process."""
     config = json.loads(os.environ["AUTHBRIDGE_BENCH"])
     verifier = Verifier(
-        keys=StaticJWKS(config["jwks"]), issuer=config["issuer"], audience=config["issuer"]
+        TrustedIssuer.create(
+            StaticJWKS(config["jwks"]), issuer=config["issuer"], audience=config["issuer"]
+        )
     )
     app = FastAPI()
     AuthBridge(verifier).install(app)

@@ -27,8 +27,10 @@ from joserfc import jwt as joserfc_jwt
 from joserfc.jwk import KeySet as JoseKeySet
 
 from authbridge import SharedSecret, StaticJWKS, Verifier
+from authbridge.cache import TokenCache
 from authbridge.jose.b64 import b64url_decode, b64url_encode
 from authbridge.jose.sign import sign_compact
+from authbridge.verifier import TrustedIssuer
 
 ISSUER = "http://127.0.0.1:3000"
 SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -142,8 +144,10 @@ def case(alg: str, budget: float, rounds: int) -> dict[str, float]:
         message, signature = signing_input.encode(), b64url_decode(sig)
         raw = raw_primitive(alg, public, message, signature)
 
-    miss = Verifier(keys=source, issuer=ISSUER, audience=ISSUER, cache_size=0)
-    hit = Verifier(keys=source, issuer=ISSUER, audience=ISSUER)
+    miss = Verifier(
+        TrustedIssuer.create(source, issuer=ISSUER, audience=ISSUER), cache=TokenCache(0)
+    )
+    hit = Verifier(TrustedIssuer.create(source, issuer=ISSUER, audience=ISSUER))
     run_sync(hit.verify(token))
 
     def with_pyjwt() -> Any:

@@ -7,6 +7,7 @@ import pytest
 from authbridge import Principal, StaticJWKS, Verifier
 from authbridge.cache import TokenCache
 from authbridge.errors import InvalidSignature
+from authbridge.verifier import TrustedIssuer
 from tokens import AUDIENCE, ISSUER, NOW, FixedClock, ba_claims, ed25519_key, jwks
 
 
@@ -66,7 +67,8 @@ def test_size_zero_disables_caching_and_clear_empties() -> None:
 async def test_the_verifier_never_caches_failures() -> None:
     key = ed25519_key("k1")
     verifier = Verifier(
-        keys=StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE, clock=FixedClock()
+        TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
+        clock=FixedClock(),
     )
     good = key.sign(ba_claims())
     head, payload, _ = good.split(".")
@@ -85,10 +87,7 @@ async def test_cached_entries_expire_with_the_token() -> None:
     key = ed25519_key("k1")
     clock = FixedClock()
     verifier = Verifier(
-        keys=StaticJWKS(jwks(key)),
-        issuer=ISSUER,
-        audience=AUDIENCE,
-        clock=clock,
+        TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE), clock=clock
     )
     token = key.sign(ba_claims())
     await verifier.verify(token)

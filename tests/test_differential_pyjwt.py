@@ -30,8 +30,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from authbridge import SharedSecret, StaticJWKS, Verifier
+from authbridge.cache import TokenCache
 from authbridge.errors import AuthError
 from authbridge.jose.b64 import b64url_encode
+from authbridge.verifier import TrustedIssuer
 from tokens import (
     AUDIENCE,
     ISSUER,
@@ -103,13 +105,15 @@ def _setup(alg: str) -> Setup:
     if alg == "HS256":
         secret = hs_secret()
         verifier = Verifier(
-            keys=SharedSecret(secret), issuer=ISSUER, audience=AUDIENCE, cache_size=0
+            TrustedIssuer.create(SharedSecret(secret), issuer=ISSUER, audience=AUDIENCE),
+            cache=TokenCache(0),
         )
         made = Setup(alg, None, secret, verifier, secret.encode())
     else:
         key = {"EdDSA": ed25519_key, "ES256": ec_key, "RS256": rsa_key}[alg]("k1")
         verifier = Verifier(
-            keys=StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE, cache_size=0
+            TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
+            cache=TokenCache(0),
         )
         made = Setup(alg, key, None, verifier, key.private.public_key())
     KEYS[alg] = made

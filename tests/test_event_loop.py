@@ -19,7 +19,7 @@ from blockbuster import BlockBuster, BlockBusterFunction, BlockingError, blockbu
 
 from authbridge.errors import InvalidSignature, KeysUnavailable, UnknownKey
 from authbridge.keys.remote import RemoteJWKS
-from authbridge.verifier import Verifier
+from authbridge.verifier import TrustedIssuer, Verifier
 from keys.jwks_server import JWKSServer, TLSMaterial, running_jwks_server
 from tokens import AUDIENCE, ISSUER, USER_ID, ba_claims, ed25519_key, jwks
 
@@ -130,7 +130,9 @@ async def test_no_keys_path_never_blocks(server: JWKSServer, blockbuster: BlockB
 async def test_verifier_verify_never_blocks(server: JWKSServer, blockbuster: BlockBuster) -> None:
     signer, other = ed25519_key("kid-1"), ed25519_key("kid-2")
     server.document = jwks(signer)
-    verifier = Verifier(keys=RemoteJWKS(server.url), issuer=ISSUER, audience=AUDIENCE)
+    verifier = Verifier(
+        TrustedIssuer.create(RemoteJWKS(server.url), issuer=ISSUER, audience=AUDIENCE)
+    )
     try:
         now = time.time()
         token = signer.sign(ba_claims(now))
@@ -156,7 +158,9 @@ async def test_verifier_verify_never_blocks(server: JWKSServer, blockbuster: Blo
 async def test_verifier_start_never_blocks(server: JWKSServer, blockbuster: BlockBuster) -> None:
     signer = ed25519_key("kid-1")
     server.document = jwks(signer)
-    async with Verifier(keys=RemoteJWKS(server.url), issuer=ISSUER, audience=AUDIENCE) as verifier:
+    async with Verifier(
+        TrustedIssuer.create(RemoteJWKS(server.url), issuer=ISSUER, audience=AUDIENCE)
+    ) as verifier:
         assert (await verifier.verify(signer.sign(ba_claims(time.time())))).sub == USER_ID
     assert server.requests == 1
 

@@ -105,11 +105,9 @@ def test_tokens_verify_with_an_independent_library(alg: str) -> None:
 
 async def test_hs256_tokens_use_the_shared_secret(fake_issuer: FakeIssuer) -> None:
     verifier = Verifier(
-        issuers=[
-            TrustedIssuer.create(
-                fake_issuer.shared_secret(), issuer="https://svc", audience="api", name="svc"
-            )
-        ]
+        TrustedIssuer.create(
+            fake_issuer.shared_secret(), issuer="https://svc", audience="api", name="svc"
+        )
     )
     token = fake_issuer.token(alg="HS256", iss="https://svc", aud="api", sub="svc-1")
     assert decode_segment(token, 0) == {"alg": "HS256"}
@@ -170,7 +168,9 @@ async def test_served_jwks_works_with_remote_jwks(fake_issuer_server: FakeIssuer
         assert served == issuer.jwks()
         assert (await client.get(issuer.base_url + "/other")).status_code == 404
     keys = RemoteJWKS(issuer.jwks_url, cooldown=0)
-    verifier = Verifier(keys=keys, issuer=issuer.base_url, audience=issuer.base_url)
+    verifier = Verifier(
+        TrustedIssuer.create(keys, issuer=issuer.base_url, audience=issuer.base_url)
+    )
     async with verifier:
         assert (await verifier.verify(issuer.token())).sub == issuer.user["id"]
         issuer.rotate()  # a new kid: the verifier refetches and finds it
@@ -184,7 +184,9 @@ async def test_a_failing_server_means_keys_unavailable() -> None:
     with issuer.serving() as url:
         assert issuer.server is not None
         issuer.server.status = 503
-        verifier = Verifier(keys=RemoteJWKS(url), issuer=issuer.base_url, audience=issuer.base_url)
+        verifier = Verifier(
+            TrustedIssuer.create(RemoteJWKS(url), issuer=issuer.base_url, audience=issuer.base_url)
+        )
         async with verifier:
             with pytest.raises(KeysUnavailable):
                 await verifier.verify(issuer.token())

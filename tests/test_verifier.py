@@ -9,17 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authbridge import SharedSecret, StaticJWKS, TrustedIssuer, Verifier
+from authbridge import ClaimRules, SharedSecret, StaticJWKS, TrustedIssuer, Verifier
+from authbridge.cache import TokenCache
 from authbridge.errors import (
     AlgorithmNotAllowed,
     AuthError,
     ConfigError,
+    InvalidAudience,
     InvalidIssuer,
     InvalidSignature,
     TokenMissing,
     TokenTooLarge,
     UnknownKey,
 )
+from authbridge.jose.algorithms import DEFAULT_ASYMMETRIC, DEFAULT_SYMMETRIC
 from authbridge.jose.sign import sign_compact
 from authbridge.keys.jwk import VerificationKey, parse_jwks
 from authbridge.keys.source import KeySource, KeysRemovedListener
@@ -91,12 +94,10 @@ async def test_two_asymmetric_issuers_are_routed_by_iss() -> None:
     ours, theirs = ed25519_key("k1"), ed25519_key("k2")
     clock = FixedClock()
     verifier = Verifier(
-        issuers=[
-            TrustedIssuer.create(StaticJWKS(jwks(ours)), issuer=ISSUER, audience=AUDIENCE),
-            TrustedIssuer.create(
-                StaticJWKS(jwks(theirs)), issuer=OTHER_ISSUER, audience=AUDIENCE, name="partner"
-            ),
-        ],
+        TrustedIssuer.create(StaticJWKS(jwks(ours)), issuer=ISSUER, audience=AUDIENCE),
+        TrustedIssuer.create(
+            StaticJWKS(jwks(theirs)), issuer=OTHER_ISSUER, audience=AUDIENCE, name="partner"
+        ),
         clock=clock,
     )
     assert (await verifier.verify(ours.sign(ba_claims()))).issuer == ISSUER
@@ -114,10 +115,8 @@ async def test_two_asymmetric_issuers_are_routed_by_iss() -> None:
 async def test_routing_by_alg_family() -> None:
     key, secret = ed25519_key("k1"), hs_secret()
     verifier = Verifier(
-        issuers=[
-            TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
-            TrustedIssuer.create(SharedSecret(secret), issuer=OTHER_ISSUER, audience="svc"),
-        ],
+        TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
+        TrustedIssuer.create(SharedSecret(secret), issuer=OTHER_ISSUER, audience="svc"),
         clock=FixedClock(),
     )
     assert [p.name for p in verifier.paths] == ["jwks", "hs"]
@@ -132,7 +131,7 @@ async def test_routing_by_alg_family() -> None:
 
 
 async def test_empty_and_oversized_tokens() -> None:
-    verifier = Verifier(keys=FakeKeys(), issuer=ISSUER, audience=AUDIENCE)
+    verifier = Verifier(TrustedIssuer.create(FakeKeys(), issuer=ISSUER, audience=AUDIENCE))
     with pytest.raises(TokenMissing):
         await verifier.verify("")
     with pytest.raises(TokenTooLarge):
@@ -144,18 +143,18 @@ def test_construction_errors() -> None:
         Verifier()
     assert info.value.variable == "BETTER_AUTH_URL"
     with pytest.raises(ConfigError):
-        Verifier(keys=FakeKeys(), issuer=ISSUER)
+        TrustedIssuer.create(FakeKeys(), issuer=ISSUER, audience=[])
     with pytest.raises(ConfigError):
-        Verifier(keys=FakeKeys(), audience=AUDIENCE)
+        Verifier(TrustedIssuer.create(FakeKeys(), issuer="", audience=AUDIENCE))
     with pytest.raises(ConfigError):
-        Verifier(keys=FakeKeys(), issuer="", audience=AUDIENCE)
-    with pytest.raises(ConfigError):
-        Verifier(keys=FakeKeys(), issuer=ISSUER, audience=AUDIENCE, algorithms=["XS256"])
+        Verifier(
+            TrustedIssuer.create(FakeKeys(), issuer=ISSUER, audience=AUDIENCE, algorithms=["XS256"])
+        )
 
 
 async def test_lifecycle_starts_and_closes_key_sources() -> None:
     keys = FakeKeys()
-    async with Verifier(keys=keys, issuer=ISSUER, audience=AUDIENCE) as verifier:
+    async with Verifier(TrustedIssuer.create(keys, issuer=ISSUER, audience=AUDIENCE)) as verifier:
         assert keys.started
         assert verifier.paths[0].keys is keys
     assert keys.closed
@@ -167,7 +166,9 @@ async def test_lifecycle_starts_and_closes_key_sources() -> None:
 async def test_a_repeated_token_is_a_cache_hit() -> None:
     key = ed25519_key("k1")
     keys = FakeKeys(key)
-    verifier = Verifier(keys=keys, issuer=ISSUER, audience=AUDIENCE, clock=FixedClock())
+    verifier = Verifier(
+        TrustedIssuer.create(keys, issuer=ISSUER, audience=AUDIENCE), clock=FixedClock()
+    )
     token = key.sign(ba_claims())
     first = await verifier.verify(token)
     lookups = keys.lookups
@@ -182,7 +183,9 @@ async def test_cache_disabled() -> None:
     key = ed25519_key("k1")
     keys = FakeKeys(key)
     verifier = Verifier(
-        keys=keys, issuer=ISSUER, audience=AUDIENCE, cache_size=0, clock=FixedClock()
+        TrustedIssuer.create(keys, issuer=ISSUER, audience=AUDIENCE),
+        cache=TokenCache(0),
+        clock=FixedClock(),
     )
     token = key.sign(ba_claims())
     await verifier.verify(token)
@@ -194,7 +197,9 @@ async def test_cache_disabled() -> None:
 async def test_cache_eviction_when_a_key_leaves_the_set() -> None:
     a, b = ed25519_key("ka"), ed25519_key("kb")
     keys = FakeKeys(a, b)
-    verifier = Verifier(keys=keys, issuer=ISSUER, audience=AUDIENCE, clock=FixedClock())
+    verifier = Verifier(
+        TrustedIssuer.create(keys, issuer=ISSUER, audience=AUDIENCE), clock=FixedClock()
+    )
     token_a, token_b = a.sign(ba_claims()), b.sign(ba_claims())
     await verifier.verify(token_a)
     await verifier.verify(token_b)
@@ -211,10 +216,8 @@ async def test_eviction_is_per_path() -> None:
     ours, theirs = ed25519_key("same"), ed25519_key("same")
     our_keys, their_keys = FakeKeys(ours), FakeKeys(theirs)
     verifier = Verifier(
-        issuers=[
-            TrustedIssuer.create(our_keys, issuer=ISSUER, audience=AUDIENCE, name="ours"),
-            TrustedIssuer.create(their_keys, issuer=OTHER_ISSUER, audience=AUDIENCE, name="theirs"),
-        ],
+        TrustedIssuer.create(our_keys, issuer=ISSUER, audience=AUDIENCE, name="ours"),
+        TrustedIssuer.create(their_keys, issuer=OTHER_ISSUER, audience=AUDIENCE, name="theirs"),
         clock=FixedClock(),
     )
     mine, partner = ours.sign(ba_claims()), theirs.sign(ba_claims(issuer=OTHER_ISSUER))
@@ -228,7 +231,9 @@ async def test_eviction_is_per_path() -> None:
 async def test_cached_principal_respects_expiry() -> None:
     key = ed25519_key("k1")
     clock = FixedClock()
-    verifier = Verifier(keys=FakeKeys(key), issuer=ISSUER, audience=AUDIENCE, clock=clock)
+    verifier = Verifier(
+        TrustedIssuer.create(FakeKeys(key), issuer=ISSUER, audience=AUDIENCE), clock=clock
+    )
     token = key.sign(ba_claims(exp=int(NOW) + 60))
     await verifier.verify(token)
     clock.now = NOW + 89
@@ -239,7 +244,9 @@ async def test_cached_principal_respects_expiry() -> None:
 
 async def test_failures_do_not_touch_the_cache() -> None:
     key = ed25519_key("k1")
-    verifier = Verifier(keys=FakeKeys(key), issuer=ISSUER, audience=AUDIENCE, clock=FixedClock())
+    verifier = Verifier(
+        TrustedIssuer.create(FakeKeys(key), issuer=ISSUER, audience=AUDIENCE), clock=FixedClock()
+    )
     forged = key.sign(ba_claims())[:-4] + "AAAA"
     with pytest.raises(InvalidSignature):
         await verifier.verify(forged)
@@ -276,13 +283,11 @@ _FUZZ_SECRET = hs_secret()
 
 def _fuzz_verifier() -> Verifier:
     return Verifier(
-        issuers=[
-            TrustedIssuer.create(StaticJWKS(jwks(_FUZZ_KEY)), issuer=ISSUER, audience=AUDIENCE),
-            TrustedIssuer.create(
-                StaticJWKS(jwks(ed25519_key("k2"))), issuer=OTHER_ISSUER, audience=AUDIENCE
-            ),
-            TrustedIssuer.create(SharedSecret(_FUZZ_SECRET), issuer=ISSUER, audience="svc"),
-        ],
+        TrustedIssuer.create(StaticJWKS(jwks(_FUZZ_KEY)), issuer=ISSUER, audience=AUDIENCE),
+        TrustedIssuer.create(
+            StaticJWKS(jwks(ed25519_key("k2"))), issuer=OTHER_ISSUER, audience=AUDIENCE
+        ),
+        TrustedIssuer.create(SharedSecret(_FUZZ_SECRET), issuer=ISSUER, audience="svc"),
         clock=FixedClock(),
     )
 
@@ -314,3 +319,91 @@ async def test_signed_garbage_only_raises_auth_errors(
 async def test_arbitrary_text_only_raises_auth_errors(token: str) -> None:
     with pytest.raises(AuthError):
         await _fuzz_verifier().verify(token)
+
+
+# --- the public steps of verify: the decision tools (the doctor) ask for -------------------
+
+
+async def test_the_steps_are_the_decisions_verify_makes() -> None:
+    key, secret = ed25519_key("k1"), hs_secret()
+    jwks_path = TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE)
+    hs_path = TrustedIssuer.create(SharedSecret(secret), issuer=OTHER_ISSUER, audience="svc")
+    verifier = Verifier(jwks_path, hs_path, clock=FixedClock())
+    token = key.sign(ba_claims())
+
+    assert verifier.credential_kind(token) == "jwt"
+    jws = verifier.parse(token)
+    assert verifier.route(jws) is jwks_path
+    found = await verifier.find_key(jws_path := verifier.route(jws), jws)
+    assert found.kid == "k1"
+    verifier.check_signature(jws, found)  # no exception: the signature holds
+    assert (await verifier.verify(token)).sub == USER_ID
+
+    hs_token = sign_compact(
+        ba_claims(issuer=OTHER_ISSUER, audience="svc"), secret.encode(), "HS256"
+    )
+    assert verifier.route(verifier.parse(hs_token)) is hs_path
+    # A key of the right path but bound to another algorithm is refused by the same step.
+    with pytest.raises(AlgorithmNotAllowed):
+        verifier.check_signature(verifier.parse(hs_token), found)
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(InvalidSignature):
+        verifier.check_signature(verifier.parse(tampered), found)
+    assert jws_path is jwks_path
+
+
+def test_route_refuses_as_verify_does() -> None:
+    ours, theirs = ed25519_key("k1"), ed25519_key("k2")
+    verifier = Verifier(
+        TrustedIssuer.create(StaticJWKS(jwks(ours)), issuer=ISSUER, audience=AUDIENCE),
+        TrustedIssuer.create(StaticJWKS(jwks(theirs)), issuer=OTHER_ISSUER, audience=AUDIENCE),
+        clock=FixedClock(),
+    )
+    with pytest.raises(AlgorithmNotAllowed):
+        verifier.route(verifier.parse(sign_compact(ba_claims(), b"s" * 32, "HS256")))
+    with pytest.raises(InvalidIssuer):
+        verifier.route(verifier.parse(ours.sign(ba_claims(issuer="https://elsewhere.example"))))
+    with pytest.raises(TokenMissing):
+        verifier.credential_kind("")
+    with pytest.raises(TokenTooLarge):
+        verifier.credential_kind("a" * 9000)
+
+
+async def test_find_key_needs_a_kid_for_a_jwks() -> None:
+    key = ed25519_key("k1")
+    path = TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE)
+    verifier = Verifier(path, clock=FixedClock())
+    header = dumps({"alg": "EdDSA", "typ": "JWT"})
+    no_kid = sign_raw(header, dumps(ba_claims()), key.private, "EdDSA")
+    with pytest.raises(UnknownKey):
+        await verifier.find_key(path, verifier.parse(no_kid))
+    with pytest.raises(UnknownKey):
+        await verifier.verify(no_kid)
+
+
+def test_trusted_issuer_defaults_follow_the_key_source() -> None:
+    rules = ClaimRules(issuer=ISSUER, audiences=frozenset({AUDIENCE}))
+    jwks_path = TrustedIssuer(StaticJWKS(jwks(ed25519_key("k1"))), rules)
+    hs_path = TrustedIssuer(SharedSecret(hs_secret()), rules)
+    assert jwks_path.name == "jwks"
+    assert jwks_path.algorithms == frozenset(DEFAULT_ASYMMETRIC)
+    assert hs_path.name == "hs"
+    assert hs_path.algorithms == frozenset(DEFAULT_SYMMETRIC)
+    with pytest.raises(ConfigError):
+        TrustedIssuer(SharedSecret(hs_secret()), rules, frozenset({"EdDSA"}))
+
+
+def test_a_bare_string_audience_is_one_audience_not_its_substrings() -> None:
+    rules = ClaimRules(issuer=ISSUER, audiences=AUDIENCE)  # type: ignore[arg-type]
+    assert rules.audiences == frozenset({AUDIENCE})
+    with pytest.raises(InvalidAudience):
+        rules.validate({**ba_claims(), "aud": "auth"}, NOW)
+
+
+def test_a_key_source_or_a_list_where_paths_belong_is_a_clear_type_error() -> None:
+    keys = StaticJWKS(jwks(ed25519_key("k1")))
+    path = TrustedIssuer.create(keys, issuer=ISSUER, audience=AUDIENCE)
+    with pytest.raises(TypeError, match="not StaticJWKS"):
+        Verifier(keys)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not list"):
+        Verifier([path])  # type: ignore[arg-type]

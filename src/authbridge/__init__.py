@@ -1,26 +1,122 @@
-"""authbridge: verify Better Auth credentials in Python and FastAPI."""
+"""authbridge: verify Better Auth credentials in Python and FastAPI.
+
+Everything the default Better Auth path needs is importable from here::
+
+    from authbridge import AuthError, Principal, Verifier
+
+    verifier = Verifier.from_env()  # BETTER_AUTH_URL: its JWKS, issuer and audience
+    principal = await verifier.verify(token)
+
+or, built from explicit objects::
+
+    from authbridge import ClaimRules, RemoteJWKS, TrustedIssuer, Verifier
+
+    keys = RemoteJWKS("https://auth.example.com/api/auth/jwks")
+    origin = "https://auth.example.com"
+    rules = ClaimRules(issuer=origin, audiences=frozenset({origin}))
+    verifier = Verifier(TrustedIssuer(keys, rules))
+
+Importing this module stays cheap: ``RemoteJWKS`` (asyncio, and httpx when one is built)
+loads on first use.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from .cache import TokenCache
 from .claims import ClaimNames, ClaimRules
 from .config import Settings, load_settings
-from .errors import AuthError, ConfigError
+from .errors import (
+    AlgorithmNotAllowed,
+    AuthError,
+    ConfigError,
+    CsrfRejected,
+    InsufficientScope,
+    InvalidAudience,
+    InvalidClaims,
+    InvalidIssuer,
+    InvalidRequest,
+    InvalidSignature,
+    KeysUnavailable,
+    RevocationUnavailable,
+    ServiceUnavailable,
+    SessionEndpointUnavailable,
+    SessionInvalid,
+    SessionStoreUnavailable,
+    TokenExpired,
+    TokenMalformed,
+    TokenMissing,
+    TokenNotYetValid,
+    TokenRevoked,
+    TokenTooLarge,
+    UnknownKey,
+)
+from .keys.jwk import VerificationKey
 from .keys.secret import SharedSecret
+from .keys.source import KeySource
 from .keys.static import StaticJWKS
 from .principal import Principal
-from .verifier import TrustedIssuer, Verifier
+from .verifier import TokenPolicy, TrustedIssuer, Verifier
+
+if TYPE_CHECKING:
+    from .keys.remote import RemoteJWKS
 
 __all__ = [
+    "AlgorithmNotAllowed",
     "AuthError",
     "ClaimNames",
     "ClaimRules",
     "ConfigError",
+    "CsrfRejected",
+    "InsufficientScope",
+    "InvalidAudience",
+    "InvalidClaims",
+    "InvalidIssuer",
+    "InvalidRequest",
+    "InvalidSignature",
+    "KeySource",
+    "KeysUnavailable",
     "Principal",
+    "RemoteJWKS",
+    "RevocationUnavailable",
+    "ServiceUnavailable",
+    "SessionEndpointUnavailable",
+    "SessionInvalid",
+    "SessionStoreUnavailable",
     "Settings",
     "SharedSecret",
     "StaticJWKS",
+    "TokenCache",
+    "TokenExpired",
+    "TokenMalformed",
+    "TokenMissing",
+    "TokenNotYetValid",
+    "TokenPolicy",
+    "TokenRevoked",
+    "TokenTooLarge",
     "TrustedIssuer",
+    "UnknownKey",
+    "VerificationKey",
     "Verifier",
     "load_settings",
 ]
 __version__ = "0.1.0"
+
+# Loaded on first access (PEP 562), so that ``import authbridge`` does not pay for them.
+_LAZY: dict[str, str] = {"RemoteJWKS": ".keys.remote"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'authbridge' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -59,6 +59,12 @@ class ClaimRules:
     max_sub_length: int = 256
 
     def __post_init__(self) -> None:
+        # A bare string would make ``aud in self.audiences`` a substring test.
+        audiences: object = self.audiences
+        if isinstance(audiences, str):
+            object.__setattr__(self, "audiences", frozenset((audiences,)))
+        elif not isinstance(audiences, frozenset):
+            object.__setattr__(self, "audiences", frozenset(self.audiences))
         if not 0 <= self.leeway <= MAX_LEEWAY_SECONDS:
             raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY_SECONDS:g} seconds")
         if not self.issuer:

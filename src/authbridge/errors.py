@@ -61,6 +61,9 @@ class AuthError(Exception):
         super().__init_subclass__(**kwargs)
         if "status" in cls.__dict__ and "public_code" not in cls.__dict__:
             cls.public_code = _PUBLIC_CODE_FOR_STATUS.get(cls.status, cls.code)
+        # An error without a docstring is documented by what it tells the client.
+        if cls.__doc__ is None:
+            cls.__doc__ = f"{cls.default_message} Code ``{cls.code}``, HTTP {cls.status}."
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -36,6 +36,10 @@ from .keys.source import KeysRemovedListener
 from .keys.static import StaticJWKS
 from .principal import Principal
 from .verifier import TrustedIssuer, Verifier
+
+if TYPE_CHECKING:
+    from .revocation import RevocationList
+    from .sessions.verifier import SessionVerifier
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -250,14 +254,24 @@ class FakeIssuer:
         return SharedSecret(self.secret, **options)
 
     def trusted_issuer(self, **options: Any) -> TrustedIssuer:
-        """The JWKS path for this issuer, for ``Verifier(issuers=[...])``."""
+        """The JWKS path for this issuer, for ``Verifier(issuer.trusted_issuer(), ...)``."""
         options.setdefault("audience", self.base_url)
         return TrustedIssuer.create(self.key_source(), issuer=self.base_url, **options)
 
-    def verifier(self, **options: Any) -> Verifier:
-        """A ``Verifier`` trusting this issuer's JWKS (in memory)."""
+    def verifier(
+        self,
+        *,
+        revocations: RevocationList | None = None,
+        sessions: SessionVerifier | None = None,
+        **path_options: Any,
+    ) -> Verifier:
+        """A ``Verifier`` trusting this issuer's JWKS (in memory).
+
+        ``sessions`` also accepts Better Auth session credentials; ``path_options`` go to
+        ``TrustedIssuer.create`` (``required_claims=``, ``leeway=``…).
+        """
         return Verifier(
-            keys=self.key_source(), issuer=self.base_url, audience=self.base_url, **options
+            self.trusted_issuer(**path_options), revocations=revocations, sessions=sessions
         )
 
     # --- tokens --------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import pytest
 
 from authbridge import SharedSecret, StaticJWKS, TrustedIssuer, Verifier
 from authbridge.errors import AuthError
+from authbridge.revocation import RevocationList
+from authbridge.verifier import TokenPolicy
 from tokens import AUDIENCE, ISSUER, FixedClock, TestKey, jwks
 
 HS_ISSUER = "https://api.example.com/services"
@@ -17,34 +19,35 @@ HS_AUDIENCE = "https://tasks.example.com"
 
 
 def jwks_verifier(
-    *keys: TestKey, clock: FixedClock | None = None, audience: Any = AUDIENCE, **options: Any
+    *keys: TestKey,
+    clock: FixedClock | None = None,
+    audience: Any = AUDIENCE,
+    policy: TokenPolicy | None = None,
+    revocations: RevocationList | None = None,
+    **path_options: Any,
 ) -> Verifier:
+    """A verifier over a static JWKS; ``path_options`` go to ``TrustedIssuer.create``."""
+    path = TrustedIssuer.create(
+        StaticJWKS(jwks(*keys)), issuer=ISSUER, audience=audience, **path_options
+    )
     return Verifier(
-        keys=StaticJWKS(jwks(*keys)),
-        issuer=ISSUER,
-        audience=audience,
+        path,
+        policy=policy or TokenPolicy(),
+        revocations=revocations,
         clock=clock or FixedClock(),
-        **options,
     )
 
 
-def hs_verifier(secret: str, clock: FixedClock | None = None, **options: Any) -> Verifier:
-    return Verifier(
-        keys=SharedSecret(secret),
-        issuer=HS_ISSUER,
-        audience=HS_AUDIENCE,
-        clock=clock or FixedClock(),
-        **options,
-    )
+def hs_verifier(secret: str, clock: FixedClock | None = None) -> Verifier:
+    path = TrustedIssuer.create(SharedSecret(secret), issuer=HS_ISSUER, audience=HS_AUDIENCE)
+    return Verifier(path, clock=clock or FixedClock())
 
 
 def two_path_verifier(key: TestKey, secret: str, clock: FixedClock | None = None) -> Verifier:
     """The JWKS path (Better Auth's iss/aud) and the HS256 path (its own iss/aud)."""
     return Verifier(
-        issuers=[
-            TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
-            TrustedIssuer.create(SharedSecret(secret), issuer=HS_ISSUER, audience=HS_AUDIENCE),
-        ],
+        TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
+        TrustedIssuer.create(SharedSecret(secret), issuer=HS_ISSUER, audience=HS_AUDIENCE),
         clock=clock or FixedClock(),
     )
 

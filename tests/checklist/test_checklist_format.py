@@ -13,6 +13,7 @@ from authbridge.errors import AuthError, TokenMalformed, TokenTooLarge
 from authbridge.jose.algorithms import get_algorithm
 from authbridge.jose.b64 import b64url_decode, b64url_encode
 from authbridge.jose.parse import parse_compact
+from authbridge.verifier import TokenPolicy
 from tokens import ba_claims, dumps, ed25519_key, sign_raw, user_object
 
 KEY = ed25519_key("ed-1")
@@ -49,15 +50,16 @@ async def test_v03_a_genuine_but_bloated_token_is_refused_and_the_cap_is_configu
     claims = ba_claims(image="https://cdn.example.com/" + "a" * 9000)
     token = KEY.sign(claims)
     await rejects(VERIFIER, token, TokenTooLarge)
-    roomy = jwks_verifier(KEY, max_token_bytes=16384)
+    roomy = jwks_verifier(KEY, policy=TokenPolicy(max_token_bytes=16384))
     assert (await roomy.verify(token)).image == claims["image"]
 
 
 async def test_v03_the_cap_is_inclusive() -> None:
     token = KEY.sign(ba_claims())
-    exact = jwks_verifier(KEY, max_token_bytes=len(token))
+    exact = jwks_verifier(KEY, policy=TokenPolicy(max_token_bytes=len(token)))
     assert (await exact.verify(token)).sub
-    await rejects(jwks_verifier(KEY, max_token_bytes=len(token) - 1), token, TokenTooLarge)
+    small = TokenPolicy(max_token_bytes=len(token) - 1)
+    await rejects(jwks_verifier(KEY, policy=small), token, TokenTooLarge)
 
 
 # --- V4 compact serialization only ---------------------------------------------------------

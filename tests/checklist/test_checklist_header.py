@@ -33,6 +33,7 @@ from authbridge.jose.b64 import b64url_encode
 from authbridge.jose.parse import HeaderRules
 from authbridge.jose.sign import sign_compact
 from authbridge.keys.jwk import parse_jwks
+from authbridge.verifier import TokenPolicy
 from tokens import (
     AUDIENCE,
     ISSUER,
@@ -86,7 +87,8 @@ async def test_v09_alg_bound_to_key_even_without_a_stated_alg() -> None:
     # Better Auth's pre-1.7 JWKS rows carry no alg: the binding comes from kty/crv.
     bare = {k: v for k, v in RSA.jwk.items() if k != "alg"}
     verifier = Verifier(
-        keys=StaticJWKS({"keys": [bare]}), issuer=ISSUER, audience=AUDIENCE, clock=FixedClock()
+        TrustedIssuer.create(StaticJWKS({"keys": [bare]}), issuer=ISSUER, audience=AUDIENCE),
+        clock=FixedClock(),
     )
     assert (await verifier.verify(RSA.sign(ba_claims()))).sub
     await rejects(
@@ -263,7 +265,7 @@ async def test_v19_jwe_zip_p2c_members_are_rejected() -> None:
 
 async def test_v18_an_application_may_allow_an_extra_member_deliberately() -> None:
     rules = HeaderRules(allowed_params=frozenset({"alg", "kid", "typ", "x-tenant"}))
-    verifier = jwks_verifier(ED, header_rules=rules)
+    verifier = jwks_verifier(ED, policy=TokenPolicy(header_rules=rules))
     token = _signed_with_header(_header(**{"x-tenant": "acme"}))
     assert (await verifier.verify(token)).sub
 
@@ -343,9 +345,9 @@ async def test_v15_hs_path_kid_is_optional_or_must_match_a_configured_one() -> N
     assert (await plain.verify(sign_compact(claims, secret.encode(), "HS256"))).sub
     assert (await plain.verify(sign_compact(claims, secret.encode(), "HS256", kid="any"))).sub
     named = Verifier(
-        keys=SharedSecret(secret, kid="svc-1"),
-        issuer=HS_ISSUER,
-        audience=HS_AUDIENCE,
+        TrustedIssuer.create(
+            SharedSecret(secret, kid="svc-1"), issuer=HS_ISSUER, audience=HS_AUDIENCE
+        ),
         clock=FixedClock(),
     )
     assert (await named.verify(sign_compact(claims, secret.encode(), "HS256", kid="svc-1"))).sub
@@ -377,7 +379,7 @@ async def test_v16_other_types_are_rejected(typ: Any) -> None:
 
 async def test_v16_a_deployment_may_configure_its_own_type() -> None:
     rules = HeaderRules(accepted_types=frozenset({"jwt", "at+jwt"}))
-    verifier = jwks_verifier(ED, header_rules=rules)
+    verifier = jwks_verifier(ED, policy=TokenPolicy(header_rules=rules))
     assert (await verifier.verify(ED.sign(ba_claims(), typ="at+JWT"))).sub
     await rejects(verifier, ED.sign(ba_claims(), typ="secevent+jwt"), TokenMalformed)
 

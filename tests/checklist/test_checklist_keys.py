@@ -20,6 +20,7 @@ from authbridge.errors import ConfigError, InvalidSignature, UnknownKey
 from authbridge.jose.b64 import b64url_decode, b64url_encode
 from authbridge.keys.jwk import KeyRejected, parse_jwk, parse_jwks
 from authbridge.keys.secret import BETTER_AUTH_DEFAULT_SECRET
+from authbridge.verifier import TrustedIssuer
 from tokens import AUDIENCE, ISSUER, FixedClock, ba_claims, ec_key, ed25519_key, jwks, rsa_key
 
 ED = ed25519_key("ed-1")
@@ -335,7 +336,7 @@ class _RecordingKeys:
 
 async def test_v27_only_the_configured_key_source_is_consulted() -> None:
     keys = _RecordingKeys()
-    verifier = Verifier(keys=keys, issuer=ISSUER, audience=AUDIENCE)
+    verifier = Verifier(TrustedIssuer.create(keys, issuer=ISSUER, audience=AUDIENCE))
     attacker = ed25519_key("ed-1")
     # The token names another issuer: it is not used to find keys (only kid and alg are).
     token = attacker.sign(ba_claims(issuer="https://evil.example"))
@@ -382,9 +383,9 @@ async def test_v32_malformed_jwk_does_not_break_other_kids(bad: Any) -> None:
     assert set(parsed.keys) == {"ed-1", "ec-1"}
     assert len(parsed.problems) == 1
     verifier = Verifier(
-        keys=StaticJWKS({"keys": [bad, ED.jwk, EC.jwk]}),
-        issuer=ISSUER,
-        audience=AUDIENCE,
+        TrustedIssuer.create(
+            StaticJWKS({"keys": [bad, ED.jwk, EC.jwk]}), issuer=ISSUER, audience=AUDIENCE
+        ),
         clock=FixedClock(),
     )
     assert (await verifier.verify(ED.sign(ba_claims()))).sub

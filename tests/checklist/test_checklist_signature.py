@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-import authbridge.verifier as verifier_module
+import authbridge.verifier.core as verifier_module
 from authbridge import StaticJWKS, TrustedIssuer, Verifier
 from authbridge.errors import AuthError, InvalidSignature, TokenMalformed
 from authbridge.jose.algorithms import get_algorithm
@@ -250,12 +250,10 @@ async def test_v33_with_several_issuers_only_iss_is_read_to_route() -> None:
     claim is still checked after that path's signature check."""
     partner = ed25519_key("p-1")
     verifier = Verifier(
-        issuers=[
-            TrustedIssuer.create(StaticJWKS(jwks(ED)), issuer=ISSUER, audience=AUDIENCE),
-            TrustedIssuer.create(
-                StaticJWKS(jwks(partner)), issuer="https://partner.example", audience=AUDIENCE
-            ),
-        ],
+        TrustedIssuer.create(StaticJWKS(jwks(ED)), issuer=ISSUER, audience=AUDIENCE),
+        TrustedIssuer.create(
+            StaticJWKS(jwks(partner)), issuer="https://partner.example", audience=AUDIENCE
+        ),
         clock=FixedClock(),
     )
     forged = _with_signature(ED.sign(ba_claims(exp=1)), bytes(64))

@@ -52,7 +52,7 @@ from authbridge.fastapi.audit import AuditLog
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer
-from authbridge.verifier import Verifier
+from authbridge.verifier import TrustedIssuer, Verifier
 from harness.better_auth_tables import sqlite_ddl
 
 PROTECT = ("/api/",)
@@ -326,9 +326,9 @@ async def test_keys_unavailable_is_503_with_retry_after() -> None:
         assert issuer.server is not None
         issuer.server.status = 503
         verifier = Verifier(
-            keys=RemoteJWKS(jwks_url, timeout=2.0),
-            issuer=issuer.base_url,
-            audience=issuer.base_url,
+            TrustedIssuer.create(
+                RemoteJWKS(jwks_url, timeout=2.0), issuer=issuer.base_url, audience=issuer.base_url
+            )
         )
         app = build(AuthBridge(verifier), fast=True)
         transport = httpx.ASGITransport(app=app)

@@ -11,7 +11,7 @@ from fastapi_sample_app import build_app
 
 from authbridge.fastapi import AuthBridge
 from authbridge.keys.remote import RemoteJWKS
-from authbridge.verifier import Verifier
+from authbridge.verifier import TrustedIssuer, Verifier
 from harness.better_auth import BetterAuthServer, ServerPool
 
 with warnings.catch_warnings():
@@ -23,7 +23,9 @@ pytestmark = pytest.mark.interop
 
 def client_for(server: BetterAuthServer) -> TestClient:
     verifier = Verifier(
-        keys=RemoteJWKS(server.jwks_url), issuer=server.origin, audience=server.origin
+        TrustedIssuer.create(
+            RemoteJWKS(server.jwks_url), issuer=server.origin, audience=server.origin
+        )
     )
     return TestClient(build_app(AuthBridge(verifier)))
 

@@ -18,7 +18,7 @@ from authbridge.fastapi import AuthBridge, CurrentUser
 from authbridge.fastapi.middleware import AuthStateMiddleware
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.testing import FakeIssuer
-from authbridge.verifier import Verifier
+from authbridge.verifier import TrustedIssuer, Verifier
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -34,7 +34,9 @@ def served() -> Iterator[FakeIssuer]:
 
 def remote_verifier(issuer: FakeIssuer) -> Verifier:
     return Verifier(
-        keys=RemoteJWKS(issuer.jwks_url), issuer=issuer.base_url, audience=issuer.base_url
+        TrustedIssuer.create(
+            RemoteJWKS(issuer.jwks_url), issuer=issuer.base_url, audience=issuer.base_url
+        )
     )
 
 

@@ -35,16 +35,14 @@ def partner() -> FakeIssuer:
 @pytest.fixture
 async def multi_client(issuer: FakeIssuer, partner: FakeIssuer) -> AsyncIterator[httpx.AsyncClient]:
     verifier = Verifier(
-        issuers=[
-            issuer.trusted_issuer(),
-            partner.trusted_issuer(),
-            TrustedIssuer.create(
-                issuer.shared_secret(),
-                issuer=SERVICE_ISSUER,
-                audience=SERVICE_AUDIENCE,
-                name="service",
-            ),
-        ]
+        issuer.trusted_issuer(),
+        partner.trusted_issuer(),
+        TrustedIssuer.create(
+            issuer.shared_secret(),
+            issuer=SERVICE_ISSUER,
+            audience=SERVICE_AUDIENCE,
+            name="service",
+        ),
     )
     app = build_app(AuthBridge(verifier))
     transport = httpx.ASGITransport(app=app)

@@ -13,7 +13,7 @@ from fastapi_sample_app import build_app
 from authbridge.fastapi import AuthBridge
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.testing import FakeIssuer
-from authbridge.verifier import Verifier
+from authbridge.verifier import TrustedIssuer, Verifier
 
 REALM_ONLY = 'Bearer realm="authbridge"'
 INVALID_TOKEN = (
@@ -339,9 +339,9 @@ async def test_keys_unavailable_is_503_with_retry_after() -> None:
         assert issuer.server is not None
         issuer.server.status = 503  # the issuer is down and nothing is cached
         verifier = Verifier(
-            keys=RemoteJWKS(jwks_url, timeout=2.0),
-            issuer=issuer.base_url,
-            audience=issuer.base_url,
+            TrustedIssuer.create(
+                RemoteJWKS(jwks_url, timeout=2.0), issuer=issuer.base_url, audience=issuer.base_url
+            )
         )
         app: FastAPI = build_app(AuthBridge(verifier))
         transport = httpx.ASGITransport(app=app)

@@ -43,10 +43,12 @@ def remote_verifier(
     cooldown: float = 30.0,
 ) -> Verifier:
     return Verifier(
-        keys=RemoteJWKS(server.jwks_url, cooldown=cooldown),
-        issuer=issuer or server.origin,
-        audience=audience or server.origin,
-        leeway=leeway,
+        TrustedIssuer.create(
+            RemoteJWKS(server.jwks_url, cooldown=cooldown),
+            issuer=issuer or server.origin,
+            audience=audience or server.origin,
+            leeway=leeway,
+        )
     )
 
 
@@ -280,7 +282,7 @@ def verifier_with_paths(server: BetterAuthServer, extra: Iterable[TrustedIssuer]
     jwks = TrustedIssuer.create(
         RemoteJWKS(server.jwks_url), issuer=server.origin, audience=server.origin
     )
-    return Verifier(issuers=[jwks, *extra])
+    return Verifier(jwks, *extra)
 
 
 async def test_cookie_cache_jwt_is_never_a_bearer_token(better_auth_factory: ServerPool) -> None:

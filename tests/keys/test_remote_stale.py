@@ -17,6 +17,7 @@ from jwks_server import FakeClock, IssuerKey, JWKSServer, ed25519_key, running_j
 from authbridge import Verifier
 from authbridge.errors import UnknownKey
 from authbridge.keys.remote import RemoteJWKS
+from authbridge.verifier import TrustedIssuer
 from tokens import AUDIENCE, ISSUER, USER_ID, ba_claims, jwks
 from tokens import ed25519_key as signing_key
 
@@ -73,7 +74,7 @@ async def test_a_hanging_issuer_never_delays_a_known_kid(
         server.document = jwks(signer)
         server.headers = {"Cache-Control": "max-age=1"}
         source = RemoteJWKS(server.url, min_ttl=1, timeout=1.0, cooldown=30)
-        verifier = Verifier(keys=source, issuer=ISSUER, audience=AUDIENCE)
+        verifier = Verifier(TrustedIssuer.create(source, issuer=ISSUER, audience=AUDIENCE))
         try:
             await verifier.start()
             server.hang()  # every request from now on is held without an answer

@@ -17,6 +17,7 @@ from authbridge.config import load_settings
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.keys.shared_jwks import SharedRemoteJWKS
 from authbridge.testing import FakeIssuer
+from authbridge.verifier import TrustedIssuer
 from keys.jwks_server import running_jwks_server
 from tokens import AUDIENCE, ISSUER, USER_ID, ba_claims, ed25519_key, jwks
 
@@ -32,7 +33,7 @@ def instance(issuer: FakeIssuer, prefix: str, redis_url: str = REDIS_URL) -> Ver
     keys = SharedRemoteJWKS(
         issuer.jwks_url, redis_url=redis_url, prefix=prefix, cooldown=0, redis_timeout=0.2
     )
-    return Verifier(keys=keys, issuer=issuer.issuer, audience=issuer.issuer)
+    return Verifier(TrustedIssuer.create(keys, issuer=issuer.issuer, audience=issuer.issuer))
 
 
 def fetches(issuer: FakeIssuer) -> int:
@@ -185,7 +186,10 @@ async def test_a_hanging_issuer_past_the_ttl_never_delays_a_known_kid(
             )
             for _ in range(2)
         ]
-        verifiers = [Verifier(keys=source, issuer=ISSUER, audience=AUDIENCE) for source in sources]
+        verifiers = [
+            Verifier(TrustedIssuer.create(source, issuer=ISSUER, audience=AUDIENCE))
+            for source in sources
+        ]
         try:
             for verifier in verifiers:
                 await verifier.start()

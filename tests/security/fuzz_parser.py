@@ -19,6 +19,8 @@ import time
 
 import atheris
 
+from authbridge.verifier import TrustedIssuer
+
 with atheris.instrument_imports():
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -47,7 +49,8 @@ _LOOP = asyncio.new_event_loop()
 def _verifier() -> Verifier:
     # A fresh verifier per input: its token cache must not carry state between inputs.
     return Verifier(
-        keys=StaticJWKS({"keys": [_JWK]}), issuer=ISSUER, audience=ISSUER, clock=lambda: NOW
+        TrustedIssuer.create(StaticJWKS({"keys": [_JWK]}), issuer=ISSUER, audience=ISSUER),
+        clock=lambda: NOW,
     )
 
 

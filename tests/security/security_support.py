@@ -69,11 +69,11 @@ class KeyRing:
             SharedSecret(self.secret), issuer=HS_ISSUER, audience=HS_AUDIENCE
         )
 
-    def jwks_only(self, **options: Any) -> Verifier:
-        return Verifier(issuers=[self.jwks_path()], clock=FixedClock(), **options)
+    def jwks_only(self) -> Verifier:
+        return Verifier(self.jwks_path(), clock=FixedClock())
 
-    def two_paths(self, **options: Any) -> Verifier:
-        return Verifier(issuers=[self.jwks_path(), self.hs_path()], clock=FixedClock(), **options)
+    def two_paths(self) -> Verifier:
+        return Verifier(self.jwks_path(), self.hs_path(), clock=FixedClock())
 
 
 async def refused(verifier: Verifier, token: str) -> AuthError:

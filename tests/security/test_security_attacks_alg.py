@@ -25,6 +25,7 @@ from authbridge.errors import (
 from authbridge.jose.algorithms import get_algorithm
 from authbridge.jose.b64 import b64url_decode, b64url_encode
 from authbridge.keys.remote import RemoteJWKS
+from authbridge.verifier import TrustedIssuer
 from keys.jwks_server import running_jwks_server
 from security.log_guard import watch, watch_token
 from tokens import (
@@ -213,7 +214,8 @@ def _psychic_pairs(n: int, r: int, s: int) -> dict[str, tuple[int, int]]:
 async def test_psychic_and_out_of_range_ecdsa_signatures(crv: str, order: int) -> None:
     key = ec_key(f"psychic-{crv}", crv)
     verifier = Verifier(
-        keys=StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE, clock=FixedClock()
+        TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
+        clock=FixedClock(),
     )
     genuine = key.sign(ba_claims())
     assert (await verifier.verify(genuine)).sub
@@ -281,7 +283,9 @@ async def test_small_order_keys_in_a_served_jwks_are_ignored() -> None:
     with running_jwks_server() as server:
         server.document = {"keys": [real.jwk, *small]}
         source = RemoteJWKS(server.url, cooldown=3600)
-        verifier = Verifier(keys=source, issuer=ISSUER, audience=AUDIENCE, clock=FixedClock())
+        verifier = Verifier(
+            TrustedIssuer.create(source, issuer=ISSUER, audience=AUDIENCE), clock=FixedClock()
+        )
         try:
             assert (await verifier.verify(real.sign(ba_claims()))).sub
             assert set(source.keys) == {"real"}
@@ -310,7 +314,9 @@ async def test_a_jwks_with_only_small_order_keys_is_no_keys_at_all() -> None:
             ]
         }
         source = RemoteJWKS(server.url, cooldown=3600)
-        verifier = Verifier(keys=source, issuer=ISSUER, audience=AUDIENCE, clock=FixedClock())
+        verifier = Verifier(
+            TrustedIssuer.create(source, issuer=ISSUER, audience=AUDIENCE), clock=FixedClock()
+        )
         token = watch_token(
             f"{b64url_encode(dumps({'alg': 'EdDSA', 'kid': 's'}))}."
             f"{b64url_encode(dumps(ba_claims()))}.{b64url_encode(bytes(64))}"

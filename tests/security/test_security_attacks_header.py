@@ -31,6 +31,7 @@ from authbridge.errors import (
 )
 from authbridge.jose.b64 import b64url_encode
 from authbridge.keys.remote import RemoteJWKS
+from authbridge.verifier import TrustedIssuer
 from keys.jwks_server import running_jwks_server
 from tokens import AUDIENCE, ISSUER, FixedClock, ba_claims, dumps, ed25519_key, jwks, sign_raw
 
@@ -258,9 +259,9 @@ async def test_kid_injections_against_a_remote_jwks_never_reach_the_network(ring
     with running_jwks_server() as server:
         server.document = jwks(ring.ed)
         verifier = Verifier(
-            keys=RemoteJWKS(server.url, cooldown=3600),
-            issuer=ISSUER,
-            audience=AUDIENCE,
+            TrustedIssuer.create(
+                RemoteJWKS(server.url, cooldown=3600), issuer=ISSUER, audience=AUDIENCE
+            ),
             clock=FixedClock(),
         )
         try:

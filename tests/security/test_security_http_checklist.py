@@ -375,7 +375,7 @@ async def test_key_confusion_through_http_with_both_paths_configured(tmp_path: P
     for alg in ("EdDSA", "ES256", "RS256"):
         issuer.signing_key(alg)
     hs_path = TrustedIssuer.create(issuer.shared_secret(), issuer=HS_ISSUER, audience=HS_AUDIENCE)
-    verifier = Verifier(issuers=[issuer.trusted_issuer(), hs_path])
+    verifier = Verifier(issuer.trusted_issuer(), hs_path)
     async with running_tasks_api(tmp_path, issuer, verifier=verifier) as api:
         service = sign_raw(
             dumps({"alg": "HS256"}),

@@ -23,6 +23,7 @@ from authbridge import Verifier
 from authbridge.errors import KeysUnavailable, UnknownKey
 from authbridge.fastapi import AuthBridge
 from authbridge.keys.remote import RemoteJWKS
+from authbridge.verifier import TrustedIssuer
 from keys.jwks_server import JWKSServer, running_jwks_server
 from security.log_guard import watch_token
 from tasks_api.app import create_app
@@ -39,7 +40,9 @@ class MovableClock:
 
 def _verifier(url: str, clock: Callable[[], float] = time.monotonic, **options: float) -> Verifier:
     source = RemoteJWKS(url, clock=clock, timeout=options.pop("timeout", 2.0), **options)
-    return Verifier(keys=source, issuer=ISSUER, audience=AUDIENCE, clock=FixedClock())
+    return Verifier(
+        TrustedIssuer.create(source, issuer=ISSUER, audience=AUDIENCE), clock=FixedClock()
+    )
 
 
 async def test_random_kid_flood_costs_at_most_one_extra_fetch_per_cooldown() -> None:
@@ -204,9 +207,9 @@ async def test_http_random_kid_flood_and_outage_answers(tmp_path: Path) -> None:
     with running_jwks_server() as server:
         server.document = jwks(real)
         verifier = Verifier(
-            keys=RemoteJWKS(server.url, cooldown=3600, timeout=1.0),
-            issuer=ISSUER,
-            audience=AUDIENCE,
+            TrustedIssuer.create(
+                RemoteJWKS(server.url, cooldown=3600, timeout=1.0), issuer=ISSUER, audience=AUDIENCE
+            )
         )
         async with running_tasks_api(tmp_path / "up", verifier=verifier) as api:
             genuine = real.sign(ba_claims(now=time.time()))
@@ -231,7 +234,9 @@ async def test_http_random_kid_flood_and_outage_answers(tmp_path: Path) -> None:
             assert server.requests <= 2
 
     down = Verifier(
-        keys=RemoteJWKS(_closed_port_url(), timeout=1.0), issuer=ISSUER, audience=AUDIENCE
+        TrustedIssuer.create(
+            RemoteJWKS(_closed_port_url(), timeout=1.0), issuer=ISSUER, audience=AUDIENCE
+        )
     )
     async with running_tasks_api(tmp_path / "down", verifier=down) as api:
         token = real.sign(ba_claims(now=time.time()))
@@ -251,7 +256,9 @@ async def test_unauthenticated_readiness_probes_cannot_drive_jwks_fetches(tmp_pa
     with running_jwks_server() as server:
         server.status = 500
         verifier = Verifier(
-            keys=RemoteJWKS(server.url, timeout=1.0), issuer=ISSUER, audience=AUDIENCE
+            TrustedIssuer.create(
+                RemoteJWKS(server.url, timeout=1.0), issuer=ISSUER, audience=AUDIENCE
+            )
         )
         async with running_tasks_api(tmp_path, verifier=verifier) as api:
             started = server.requests
@@ -271,9 +278,9 @@ async def test_a_jwks_that_hangs_past_its_ttl_delays_no_request_over_http(tmp_pa
         server.document = jwks(real)
         server.headers = {"Cache-Control": "max-age=1"}
         verifier = Verifier(
-            keys=RemoteJWKS(server.url, min_ttl=1, timeout=5.0),
-            issuer=ISSUER,
-            audience=AUDIENCE,
+            TrustedIssuer.create(
+                RemoteJWKS(server.url, min_ttl=1, timeout=5.0), issuer=ISSUER, audience=AUDIENCE
+            )
         )
         app = create_app(sqlite_settings(tmp_path), bridge=AuthBridge(verifier))
         with UvicornThread(app) as origin:

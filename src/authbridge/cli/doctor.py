@@ -1,9 +1,10 @@
 """The verification doctor: each step of ``Verifier.verify``, reported with a reason and a fix.
 
-The steps call the library's own pieces (``parse_compact``, the key source's ``get_key``, the
-key's bound algorithm, ``ClaimRules.validate`` on one claim at a time) so that each failure
-is the library's own verdict, explained. The final verdict always comes from
-``Verifier.verify``.
+The doctor asks the verifier what it would do: it calls the same public steps ``verify``
+calls (``credential_kind``, ``parse``, ``route``, ``find_key``, ``check_signature``) and
+``ClaimRules.validate`` on one claim at a time, so each failure is the library's own
+verdict, explained, and the doctor cannot drift from the verifier. The final verdict always
+comes from ``Verifier.verify``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Literal
 from ..claims import ClaimRules
 from ..config import Settings, origin_of
 from ..errors import (
+    AlgorithmNotAllowed,
     AuthError,
     InvalidAudience,
     InvalidClaims,
@@ -27,8 +29,9 @@ from ..errors import (
     UnknownKey,
 )
 from ..jose.algorithms import ALGORITHMS
-from ..jose.parse import CompactJWS, decode_payload, parse_compact
+from ..jose.parse import CompactJWS, decode_payload
 from ..keys.jwk import VerificationKey
+from ..keys.remote import RemoteJWKS, describe_kid
 from ..keys.secret import SharedSecret
 from ..keys.static import StaticJWKS
 from ..verifier import TrustedIssuer, Verifier
@@ -39,17 +42,8 @@ from .token_input import CleanToken
 __all__ = ["Check", "Diagnosis", "describe_source", "diagnose", "remote_jwks"]
 
 
-def describe_kid(kid: object) -> str:
-    # keys.remote pulls in httpx; imported on use so commands that never verify start fast.
-    from ..keys.remote import describe_kid as describe
-
-    return describe(kid)
-
-
-def remote_jwks(keys: object) -> Any:
-    """``keys`` if it is a ``RemoteJWKS``, else None (imported on use, see above)."""
-    from ..keys.remote import RemoteJWKS
-
+def remote_jwks(keys: object) -> RemoteJWKS | None:
+    """``keys`` if it is a ``RemoteJWKS``, else None."""
     return keys if isinstance(keys, RemoteJWKS) else None
 
 
@@ -197,15 +191,17 @@ def _check_format(diagnosis: Diagnosis, value: str) -> bool:
     return found.is_jws
 
 
-def _check_header(diagnosis: Diagnosis, value: str, settings: Settings) -> CompactJWS | None:
+def _check_header(diagnosis: Diagnosis, verifier: Verifier, value: str) -> CompactJWS | None:
     try:
-        jws = parse_compact(value, max_bytes=settings.max_token_bytes)
+        verifier.credential_kind(value)  # the empty and size checks come first in verify
+        jws = verifier.parse(value)
     except AuthError as exc:
         fix = None
         if exc.code == "token_too_large":
             fix = (
                 f"the token is {len(value)} bytes; raise AUTHBRIDGE_MAX_TOKEN_BYTES "
-                f"(now {settings.max_token_bytes}) or put less in the token (definePayload)."
+                f"(now {verifier.policy.max_token_bytes}) or put less in the token "
+                "(definePayload)."
             )
         elif "type" in exc.message:
             fix = (
@@ -224,93 +220,93 @@ def _check_header(diagnosis: Diagnosis, value: str, settings: Settings) -> Compa
 def _route(
     diagnosis: Diagnosis, verifier: Verifier, jws: CompactJWS, claims: Mapping[str, Any] | None
 ) -> TrustedIssuer | None:
+    """``Verifier.route``'s choice; when it refuses, why, in the terms of the settings."""
     alg = jws.alg
-    candidates = [path for path in verifier.paths if alg in path.algorithms]
-    accepted = sorted({a for path in verifier.paths for a in path.algorithms})
-    if not candidates:
-        algorithm = ALGORITHMS.get(alg)
-        symmetric_paths = [p for p in verifier.paths if p.keys.symmetric]
-        asymmetric_paths = [p for p in verifier.paths if not p.keys.symmetric]
-        iss = claims.get("iss") if claims else None
-        base = _origin_or_none(iss)
-        if not verifier.paths:
-            diagnosis.add(
-                "alg",
-                "fail",
-                "This API has no JWT path configured: it accepts Better Auth session tokens only.",
-                "To accept JWTs, set BETTER_AUTH_URL (JWKS) or AUTHBRIDGE_JWT_SECRET (HS256).",
-            )
-        elif algorithm is None:
-            diagnosis.add(
-                "alg",
-                "fail",
-                f"{algorithm_hint(alg)} This API accepts {', '.join(accepted)}.",
-                "Sign tokens with one of the accepted algorithms.",
-            )
-        elif not algorithm.symmetric and not asymmetric_paths:
-            diagnosis.add(
-                "alg",
-                "fail",
-                f"The token is signed with {alg}, a public-key algorithm (Better Auth's JWT "
-                "plugin signs this way), but this API only has a shared secret "
-                f"({', '.join(accepted)}) configured. A shared secret can never verify it.",
-                "Verify it with the issuer's JWKS: set BETTER_AUTH_URL"
-                + (f"={base}" if base else " to the auth server's URL")
-                + " (its JWKS is at /api/auth/jwks) or AUTHBRIDGE_JWKS_URL.",
-            )
-        elif algorithm.symmetric and not symmetric_paths:
-            diagnosis.add(
-                "alg",
-                "fail",
-                f"The token is {alg} (a shared-secret algorithm), but this API verifies with "
-                f"a JWKS only ({', '.join(accepted)}). Better Auth's JWT plugin never issues "
-                f"{alg} tokens.",
-                "Send the JWT from Better Auth's /api/auth/token (EdDSA by default). If the "
-                "token comes from your own service, set AUTHBRIDGE_JWT_SECRET to the secret it "
-                "was signed with.",
-            )
-        else:
-            diagnosis.add(
-                "alg",
-                "fail",
-                f"alg {alg} is not allowed here; this API accepts {', '.join(accepted)}.",
-                f"Add {alg} to AUTHBRIDGE_ALGORITHMS if your issuer really signs with it.",
-            )
+    try:
+        path = verifier.route(jws)
+    except AlgorithmNotAllowed:
+        _explain_refused_alg(diagnosis, verifier, alg, claims)
         return None
-    path = candidates[0]
-    if len(candidates) > 1:
+    except InvalidIssuer:
         iss = claims.get("iss") if claims else None
-        matching = [p for p in candidates if p.rules.issuer == iss]
-        if not matching:
-            issuers = ", ".join(p.rules.issuer for p in candidates)
-            diagnosis.add(
-                "alg",
-                "fail",
-                f"Several trusted issuers accept {alg}; the token's iss {iss!r} is none of "
-                f"them ({issuers}).",
-                "Set the issuer variables to the token's issuer.",
-            )
-            return None
-        path = matching[0]
+        candidates = [p for p in verifier.paths if alg in p.algorithms]
+        issuers = ", ".join(p.rules.issuer for p in candidates)
+        diagnosis.add(
+            "alg",
+            "fail",
+            f"Several trusted issuers accept {alg}; the token's iss {iss!r} is none of "
+            f"them ({issuers}).",
+            "Set the issuer variables to the token's issuer.",
+        )
+        return None
+    except AuthError as exc:  # the claims could not be decoded to read iss
+        diagnosis.add("alg", "fail", exc.message)
+        return None
     diagnosis.add("alg", "pass", f"{alg} is accepted; verifying with {describe_source(path)}")
     return path
 
 
-async def _lookup_key(
-    diagnosis: Diagnosis, path: TrustedIssuer, jws: CompactJWS
-) -> VerificationKey | None:
-    keys = path.keys
-    if jws.kid is None and not keys.symmetric:
+def _explain_refused_alg(
+    diagnosis: Diagnosis, verifier: Verifier, alg: str, claims: Mapping[str, Any] | None
+) -> None:
+    algorithm = ALGORITHMS.get(alg)
+    accepted = sorted({a for path in verifier.paths for a in path.algorithms})
+    symmetric_paths = [p for p in verifier.paths if p.keys.symmetric]
+    asymmetric_paths = [p for p in verifier.paths if not p.keys.symmetric]
+    iss = claims.get("iss") if claims else None
+    base = _origin_or_none(iss)
+    if not verifier.paths:
         diagnosis.add(
-            "key",
+            "alg",
             "fail",
-            "The token names no key id (kid); a JWKS verifier needs it to pick the key.",
-            "Better Auth always sets kid; if you mint tokens yourself, put the key's kid in "
-            "the header.",
+            "This API has no JWT path configured: it accepts Better Auth session tokens only.",
+            "To accept JWTs, set BETTER_AUTH_URL (JWKS) or AUTHBRIDGE_JWT_SECRET (HS256).",
         )
-        return None
+    elif algorithm is None:
+        diagnosis.add(
+            "alg",
+            "fail",
+            f"{algorithm_hint(alg)} This API accepts {', '.join(accepted)}.",
+            "Sign tokens with one of the accepted algorithms.",
+        )
+    elif not algorithm.symmetric and not asymmetric_paths:
+        diagnosis.add(
+            "alg",
+            "fail",
+            f"The token is signed with {alg}, a public-key algorithm (Better Auth's JWT "
+            "plugin signs this way), but this API only has a shared secret "
+            f"({', '.join(accepted)}) configured. A shared secret can never verify it.",
+            "Verify it with the issuer's JWKS: set BETTER_AUTH_URL"
+            + (f"={base}" if base else " to the auth server's URL")
+            + " (its JWKS is at /api/auth/jwks) or AUTHBRIDGE_JWKS_URL.",
+        )
+    elif algorithm.symmetric and not symmetric_paths:
+        diagnosis.add(
+            "alg",
+            "fail",
+            f"The token is {alg} (a shared-secret algorithm), but this API verifies with "
+            f"a JWKS only ({', '.join(accepted)}). Better Auth's JWT plugin never issues "
+            f"{alg} tokens.",
+            "Send the JWT from Better Auth's /api/auth/token (EdDSA by default). If the "
+            "token comes from your own service, set AUTHBRIDGE_JWT_SECRET to the secret it "
+            "was signed with.",
+        )
+    else:
+        diagnosis.add(
+            "alg",
+            "fail",
+            f"alg {alg} is not allowed here; this API accepts {', '.join(accepted)}.",
+            f"Add {alg} to AUTHBRIDGE_ALGORITHMS if your issuer really signs with it.",
+        )
+
+
+async def _lookup_key(
+    diagnosis: Diagnosis, verifier: Verifier, path: TrustedIssuer, jws: CompactJWS
+) -> VerificationKey | None:
+    """``Verifier.find_key``'s answer; the "key" step is reported by ``_check_signature``."""
+    keys = path.keys
     try:
-        key = keys.cached_key(jws.kid, jws.alg) or await keys.get_key(jws.kid, jws.alg)
+        key = await verifier.find_key(path, jws)
     except KeysUnavailable:
         remote = remote_jwks(keys)
         error = remote.last_error if remote is not None else None
@@ -325,6 +321,15 @@ async def _lookup_key(
         )
         return None
     except UnknownKey:
+        if jws.kid is None and not keys.symmetric:
+            diagnosis.add(
+                "key",
+                "fail",
+                "The token names no key id (kid); a JWKS verifier needs it to pick the key.",
+                "Better Auth always sets kid; if you mint tokens yourself, put the key's kid in "
+                "the header.",
+            )
+            return None
         known = _known_kids(path)
         listing = (
             ", ".join(f"{describe_kid(k)} ({v.alg})" for k, v in known.items()) or "no usable keys"
@@ -350,15 +355,37 @@ async def _lookup_key(
             )
         diagnosis.add("key", "fail", detail, fix)
         return None
-    if key.alg != jws.alg:
+    return key
+
+
+def _check_signature(
+    diagnosis: Diagnosis,
+    verifier: Verifier,
+    settings: Settings,
+    key: VerificationKey,
+    jws: CompactJWS,
+) -> None:
+    """``Verifier.check_signature``'s verdict: the key's binding, then the signature."""
+    try:
+        verifier.check_signature(jws, key)
+    except AlgorithmNotAllowed:
         diagnosis.add(
             "key",
             "fail",
             f"The key {describe_kid(key.kid)} is bound to {key.alg} but the token says {jws.alg}.",
             "Sign with the algorithm the key was made for (its JWK 'alg').",
         )
-        return None
-    if keys.symmetric:
+        return
+    except AuthError:
+        _key_found(diagnosis, key)
+        _explain_bad_signature(diagnosis, settings, key, jws)
+        return
+    _key_found(diagnosis, key)
+    diagnosis.add("signature", "pass", f"valid {key.alg} signature")
+
+
+def _key_found(diagnosis: Diagnosis, key: VerificationKey) -> None:
+    if isinstance(key.key, bytes):
         detail = f"the shared secret, bound to {key.alg}"
     else:
         detail = (
@@ -366,15 +393,11 @@ async def _lookup_key(
             f"thumbprint {key.thumbprint}"
         )
     diagnosis.add("key", "pass", detail)
-    return key
 
 
-def _check_signature(
+def _explain_bad_signature(
     diagnosis: Diagnosis, settings: Settings, key: VerificationKey, jws: CompactJWS
 ) -> None:
-    if key.algorithm.verify(key.key, jws.signing_input, jws.signature):
-        diagnosis.add("signature", "pass", f"valid {key.alg} signature")
-        return
     if isinstance(key.key, bytes):
         detail = (
             "The signature does not match the shared secret (AUTHBRIDGE_JWT_SECRET or "
@@ -559,10 +582,18 @@ async def diagnose(cleaned: CleanToken, verifier: Verifier, settings: Settings) 
     diagnosis = Diagnosis(recognize(value))
     for note in cleaned.notes:
         diagnosis.add("input", "warn", note)
-    if diagnosis.recognized.kind == "session_token" and verifier.sessions is not None:
-        _check_session_token(diagnosis, verifier, value)
+    try:
+        kind = verifier.credential_kind(value)
+    except AuthError:
+        kind = "jwt"  # empty or too large: the header step reports it
+    if kind == "session":
+        # The verifier hands it to the session store; explain a value that is not one.
+        if diagnosis.recognized.kind == "session_token":
+            _check_session_token(diagnosis, verifier, value)
+        else:
+            _check_format(diagnosis, value)
     elif _check_format(diagnosis, value):
-        jws = _check_header(diagnosis, value, settings)
+        jws = _check_header(diagnosis, verifier, value)
         if jws is not None:
             try:
                 claims: dict[str, Any] | None = decode_payload(jws)
@@ -572,9 +603,9 @@ async def diagnose(cleaned: CleanToken, verifier: Verifier, settings: Settings) 
             path = _route(diagnosis, verifier, jws, claims)
             verified = False
             if path is not None:
-                key = await _lookup_key(diagnosis, path, jws)
+                key = await _lookup_key(diagnosis, verifier, path, jws)
                 if key is not None:
-                    _check_signature(diagnosis, settings, key, jws)
+                    _check_signature(diagnosis, verifier, settings, key, jws)
                     verified = diagnosis.checks[-1].status == "pass"
                 if claims is not None:
                     _check_claims(diagnosis, path, claims, verified)

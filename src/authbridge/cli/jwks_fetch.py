@@ -20,7 +20,7 @@ def fetch_jwks_document(
     """GET ``source`` (https, or http on loopback) without redirects, or read a local file."""
     import httpx  # heavy: imported only when a set is fetched
 
-    from ..keys.remote import check_jwks_url
+    from ..keys.fetch import check_jwks_url
 
     if not source.startswith(("http://", "https://")) and Path(source).is_file():
         body = Path(source).read_bytes()[: max_bytes + 1]

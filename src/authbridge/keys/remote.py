@@ -1,5 +1,7 @@
 """The issuer's JWK Set over HTTPS: cached, refreshed in the background, served stale in outages.
 
+This module is the cache policy; one HTTP GET is ``keys/fetch.py``'s job.
+
 Rules (V27–V31):
 
 * **TTL.** The set is fetched again once it is older than its TTL: ``Cache-Control: max-age``
@@ -38,11 +40,12 @@ Rules (V27–V31):
   rate-limited too (the cooldown, background refreshes included, so a hanging issuer gets
   one request per cooldown, not one per token; 1, 2, 4… s while no keys exist yet). Only when
   no set was ever fetched does ``get_key`` raise ``KeysUnavailable``.
-* **Fetch limits.** ``https`` only (plain ``http`` only for a loopback host, for development
-  and tests), no redirects, a total timeout, a body size cap (the body is streamed and
-  reading stops at the cap; a gzip/deflate body is inflated only up to the cap), a maximum
-  number of keys, and a strict JSON object with a ``keys`` array. The content type is not
-  checked.
+* **Fetch limits** (``keys/fetch.py``, the only module here that imports httpx, loaded when
+  the first ``RemoteJWKS`` is built). ``https`` only (plain ``http`` only for a loopback host,
+  for development and tests), no redirects, a total timeout, a body size cap (the body is
+  streamed and reading stops at the cap; a gzip/deflate body is inflated only up to the cap),
+  a maximum number of keys, and a strict JSON object with a ``keys`` array. The content type
+  is not checked.
 * **Listeners.** After each successful fetch, ``on_keys_removed`` listeners get the kids that
   left the set or whose key material or algorithm changed (to evict verified tokens).
 * **Never blocks the loop.** I/O is async httpx; the client, whose creation reads the CA
@@ -58,33 +61,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import math
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
-
-from ..errors import ConfigError, KeysUnavailable, UnknownKey
-from ..jose.strict_json import loads_object
+from ..errors import KeysUnavailable, UnknownKey
 from .jwk import MAX_KID_LENGTH, KeyProblem, ParsedKeySet, VerificationKey, parse_jwks
 from .source import KeysRemovedListener
 
-__all__ = ["RemoteJWKS", "check_jwks_url", "describe_kid", "ttl_from_cache_control"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["RemoteJWKS", "describe_kid", "ttl_from_cache_control"]
 
 logger = logging.getLogger("authbridge.keys")
 
 # Bounds the memory a flood of random kids can take from the negative cache.
 MAX_NEGATIVE_KIDS: Final = 1024
 _KID_LOG_LENGTH: Final = 40
-_URL_FIX: Final = (
-    "set it to the issuer's JWKS endpoint over https, "
-    "for example https://auth.example.com/api/auth/jwks."
-)
 
 
 def describe_kid(kid: object) -> str:
@@ -94,39 +91,6 @@ def describe_kid(kid: object) -> str:
     if len(kid) > _KID_LOG_LENGTH:
         return f"{kid[:_KID_LOG_LENGTH]!r}… ({len(kid)} chars)"
     return repr(kid)
-
-
-def _is_loopback(host: str) -> bool:
-    name = host.lower().rstrip(".")
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def check_jwks_url(url: str, *, allow_http_loopback: bool, variable: str) -> httpx.URL:
-    """Parse the JWKS URL the way httpx will fetch it, or raise ``ConfigError``.
-
-    Parsing with httpx itself avoids a parser differential between the check and the fetch.
-    """
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        raise ConfigError(variable, "is not a valid URL.", _URL_FIX) from None
-    if parsed.scheme not in ("https", "http") or not parsed.host:
-        raise ConfigError(variable, "must be an absolute https URL.", _URL_FIX)
-    if parsed.userinfo:
-        raise ConfigError(variable, "must not carry a user name or password.", _URL_FIX)
-    if parsed.scheme == "http" and not (allow_http_loopback and _is_loopback(parsed.host)):
-        raise ConfigError(
-            variable,
-            "uses plain http; keys must be fetched over https "
-            "(http is allowed only for a loopback host such as 127.0.0.1 in development).",
-            _URL_FIX,
-        )
-    return parsed
 
 
 def ttl_from_cache_control(
@@ -147,30 +111,6 @@ def ttl_from_cache_control(
                 # A huge number just means "as long as allowed"; don't parse it.
                 ttl = float(argument) if len(argument) <= 12 else max_ttl
     return min(max(ttl, min_ttl), max_ttl)
-
-
-class _FetchFailed(Exception):
-    """A fetch that produced no usable key set. The message is safe to log."""
-
-
-def _decode_body(raw: bytes, encoding: str, max_bytes: int) -> bytes:
-    """Undo a gzip/deflate ``Content-Encoding`` without ever producing more than the cap."""
-    name = encoding.strip().lower()
-    if name in ("", "identity"):
-        return raw
-    if name not in ("gzip", "x-gzip", "deflate"):
-        raise _FetchFailed("unsupported content encoding")
-    # wbits: 47 accepts a gzip or zlib wrapper; -15 is bare deflate, which some servers send.
-    for wbits in (47, -15) if name == "deflate" else (47,):
-        decoder = zlib.decompressobj(wbits)
-        try:
-            body = decoder.decompress(raw, max_bytes + 1)
-        except zlib.error:
-            continue
-        if len(body) > max_bytes:
-            raise _FetchFailed(f"the answer is larger than {max_bytes} bytes")
-        return body
-    raise _FetchFailed("the answer's compression is corrupt")
 
 
 class RemoteJWKS:
@@ -207,6 +147,9 @@ class RemoteJWKS:
             raise ValueError(
                 "cooldown, max_stale, timeout, max_bytes and max_keys must be positive"
             )
+        # The HTTP side (httpx) loads here, with the first remote source, not on import.
+        from .fetch import check_jwks_url
+
         self.url = check_jwks_url(url, allow_http_loopback=allow_http_loopback, variable=variable)
         self._client = client
         self._owns_client = client is None
@@ -440,6 +383,8 @@ class RemoteJWKS:
         return task
 
     async def _fetch_and_store(self, reason: str, routine: bool, seq: int) -> bool:
+        from .fetch import FetchFailed
+
         try:
             self._fetch_count += 1
             logger.debug("fetching JWKS from %s (%s)", self._url_for_log(), reason)
@@ -450,12 +395,12 @@ class RemoteJWKS:
                         document, rsa_algorithm=self._rsa_algorithm, max_keys=self._max_keys
                     )
                 except ValueError as exc:  # the document as a whole; a fixed message
-                    raise _FetchFailed(str(exc)) from None
+                    raise FetchFailed(str(exc)) from None
                 self._note_problems(parsed.problems)
                 if not parsed.keys:
-                    raise _FetchFailed("the JWK Set has no usable keys")
+                    raise FetchFailed("the JWK Set has no usable keys")
                 self._store(parsed, cache_control, routine, seq)
-            except _FetchFailed as exc:
+            except FetchFailed as exc:
                 self._record_failure(str(exc))
                 return False
             # Stale-if-error must hold for any failure, and a background refresh has no caller
@@ -469,47 +414,11 @@ class RemoteJWKS:
                 self._inflight = None
 
     async def _download(self) -> tuple[Any, str | None]:
+        """One GET of the set (``keys/fetch.py``); ``SharedRemoteJWKS`` looks in Redis first."""
+        from .fetch import download
+
         client = await self._get_client()
-        too_large = f"the answer is larger than {self._max_bytes} bytes"
-        raw = bytearray()
-        try:
-            async with asyncio.timeout(self._timeout):  # total, not per read
-                async with client.stream(
-                    "GET",
-                    self.url,
-                    headers={"Accept": "application/json", "Accept-Encoding": "identity"},
-                    follow_redirects=False,
-                    timeout=self._timeout,
-                ) as response:
-                    status = response.status_code
-                    if response.is_redirect:
-                        raise _FetchFailed(f"redirect (HTTP {status}) refused")
-                    if status != 200:
-                        raise _FetchFailed(f"HTTP {status}")
-                    declared = response.headers.get("content-length", "")
-                    if (
-                        declared.isascii()
-                        and declared.isdigit()
-                        and int(declared) > self._max_bytes
-                    ):
-                        raise _FetchFailed(too_large)
-                    # Raw bytes, so the cap also bounds what a compressed body costs to read.
-                    async for chunk in response.aiter_raw():
-                        raw += chunk
-                        if len(raw) > self._max_bytes:
-                            raise _FetchFailed(too_large)
-                    encoding = response.headers.get("content-encoding", "identity")
-                    cache_control = response.headers.get("cache-control")
-        except (TimeoutError, httpx.TimeoutException):
-            raise _FetchFailed(f"no answer within {self._timeout:g} s") from None
-        except httpx.HTTPError as exc:
-            raise _FetchFailed(f"{type(exc).__name__}: {str(exc)[:200]}") from None
-        body = _decode_body(bytes(raw), encoding, self._max_bytes)
-        try:
-            document = loads_object(body)
-        except ValueError:
-            raise _FetchFailed("the answer is not a JSON object") from None
-        return document, cache_control
+        return await download(client, self.url, seconds=self._timeout, max_bytes=self._max_bytes)
 
     async def _get_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -518,14 +427,10 @@ class RemoteJWKS:
             # a server restarted in the same process); they cannot be closed from here.
             self._client = None
         if self._client is None:
-            # Creating a client loads the CA certificates from disk (about 0.1 s): not on the
-            # loop. Only the single in-flight fetch gets here, so there is no race.
-            self._client = await asyncio.to_thread(
-                httpx.AsyncClient,
-                timeout=self._timeout,
-                follow_redirects=False,
-                headers={"User-Agent": "authbridge"},
-            )
+            from .fetch import new_client
+
+            # Only the single in-flight fetch gets here, so there is no race.
+            self._client = await new_client(self._timeout)
             self._client_loop = loop
         return self._client
 
