@@ -1,7 +1,6 @@
-"""Logging for ``authbridge serve``: every record the service writes, as text or JSON lines.
+"""Logging for ``tasks-api serve``: every record the service writes, as text or JSON lines.
 
-uvicorn's default configuration only has handlers for its own loggers, and the CLI puts a
-``NullHandler`` on ``authbridge`` (its commands report problems themselves), so without this a
+uvicorn's default configuration only has handlers for its own loggers, so without this a
 deployed API would print neither its audit events nor a failed JWKS fetch. ``serve`` hands
 ``log_config(level, fmt)`` to uvicorn, which applies it in the supervisor and in every worker:
 
@@ -29,7 +28,7 @@ from typing import Any, Final, Literal
 
 from uvicorn.logging import AccessFormatter, DefaultFormatter
 
-from ..redact import redact_credentials
+from authbridge.redact import redact_credentials
 
 __all__ = [
     "LOG_FORMATS",

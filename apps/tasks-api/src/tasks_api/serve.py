@@ -1,10 +1,10 @@
-"""``authbridge serve``: run the reference Tasks API under uvicorn.
+"""``tasks-api serve``: run the Tasks API under uvicorn.
 
 The settings are checked here first, so a bad variable is one clear message and exit code 2
 instead of a traceback in every worker. Logging is configured for every worker
 (``log_config.py``): the audit log and faults are printed, as text or JSON lines, and no
-credential is, at any level. ``tasks_api`` and uvicorn are imported lazily: the CLI does not
-need them for anything else.
+credential is, at any level. The app and uvicorn are imported lazily, so ``tasks-api migrate``
+and ``--help`` do not load them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConfigError
+from authbridge.errors import ConfigError
+
 from .reuse_port import CannotListen, reuse_port_supported, run_workers
 
 if TYPE_CHECKING:
@@ -27,10 +28,10 @@ APP_FACTORY = "tasks_api.app:create_app"
 
 
 def _check_settings() -> None:
-    from tasks_api.db import ensure_sqlite_directory
-    from tasks_api.settings import load_service_settings
+    from authbridge import Verifier
 
-    from ..verifier import Verifier
+    from .db import ensure_sqlite_directory
+    from .settings import load_service_settings
 
     settings = load_service_settings()
     Verifier.from_env()

@@ -1,4 +1,4 @@
-"""``authbridge serve``'s logging configuration, applied to a private logging tree: the text
+"""``tasks-api serve``'s logging configuration, applied to a private logging tree: the text
 and JSON formats, and redaction of whatever a record carries (``test_tasks_serve_logs.py``
 runs the real process)."""
 
@@ -13,9 +13,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from authbridge.cli.log_config import JSONFormatter, TextFormatter, log_config
 from authbridge.fastapi.access_log import QueryTokenRedactor, redact_log_argument
 from authbridge.testing import FakeIssuer
+from tasks_api.log_config import JSONFormatter, TextFormatter, log_config
 
 TOKEN = FakeIssuer().token()
 SESSION = "edIda55cDWMSK41DH5zG9ea1wmojrLkn"
