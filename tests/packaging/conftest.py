@@ -25,3 +25,11 @@ def fastapi_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Venv
     venv = new_venv(tmp_path_factory.mktemp("fastapi") / "venv")
     venv.install(f"authbridge[fastapi] @ {dists.core_wheel.as_uri()}", "uvicorn>=0.34")
     return venv
+
+
+@pytest.fixture(scope="session")
+def cli_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """``pip install 'authbridge[cli]'``: the command, without the other extras."""
+    venv = new_venv(tmp_path_factory.mktemp("cli") / "venv")
+    venv.install(f"authbridge[cli] @ {dists.core_wheel.as_uri()}")
+    return venv

@@ -31,7 +31,10 @@ _REDIS_DEADLINE: Final = 5.0
 
 async def _redis_answer(url: str, socket_timeout: float) -> str | None:
     """None when Redis answers PING within the library's own socket timeouts, else why not."""
-    from redis.asyncio import Redis
+    try:
+        from redis.asyncio import Redis
+    except ModuleNotFoundError:  # the cli extra without the redis one
+        return "the Redis client is not installed: pip install 'authbridge[redis]'"
 
     try:
         client = Redis.from_url(
