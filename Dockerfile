@@ -1,4 +1,4 @@
-# The Tasks API with authbridge: `authbridge serve` under uvicorn.
+# The Tasks API with authbridge: `tasks-api serve` under uvicorn.
 #
 # UNTESTED: this project is developed on a machine without a Docker engine, so this file has
 # never been built. It follows the tested commands in docs/deploy.md; build and check it
@@ -19,11 +19,15 @@ ARG UV_VERSION
 RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /app
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+# The image installs the Tasks API (apps/tasks-api) and what it needs of the uv workspace:
+# authbridge with its fastapi, sessions, redis and cli extras; no dev tools.
 # Dependencies first: this layer is reused until uv.lock changes.
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
+COPY apps/tasks-api/pyproject.toml apps/tasks-api/README.md ./apps/tasks-api/
+RUN uv sync --frozen --no-dev --package tasks-api --no-install-workspace
 COPY src ./src
-RUN uv sync --frozen --no-dev --no-editable
+COPY apps/tasks-api/src ./apps/tasks-api/src
+RUN uv sync --frozen --no-dev --package tasks-api --no-editable
 
 FROM ${PYTHON_IMAGE}
 # /app stays root-owned (the code is read-only to the service); only /app/data, where the
@@ -49,4 +53,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 STOPSIGNAL SIGTERM
-CMD ["authbridge", "serve"]
+# The app migrates its database at startup (TASKS_RUN_MIGRATIONS=false: run `tasks-api migrate`).
+CMD ["tasks-api", "serve"]

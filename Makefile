@@ -18,7 +18,7 @@ uv:
 		python3 -m pip install --quiet uv
 
 deps: uv
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --all-extras --all-packages --quiet
 
 # npm ci again only when the lockfile changes; next build again only when a source changes.
 web/node_modules/.installed: web/package-lock.json
@@ -39,8 +39,8 @@ web-test: web-deps
 	cd web && npm run typecheck && npm test
 
 lint: deps
-	$(UV) run ruff check src tests bench scripts
-	$(UV) run ruff format --check src tests bench scripts
+	$(UV) run ruff check src apps tests bench scripts
+	$(UV) run ruff format --check src apps tests bench scripts
 	$(UV) run mypy
 
 typecheck: deps

@@ -156,7 +156,7 @@ class Server:
             "--log-level",
             "warning",
         ]
-        if self.workers > 1:  # as ``authbridge serve --workers N`` runs them
+        if self.workers > 1:  # as ``tasks-api serve --workers N`` runs them
             script = ROOT / "bench" / "apps" / "workers.py"
             command = [*favoured(), sys.executable, str(script), self.factory, str(self.port)]
             command.append(str(self.workers))

@@ -92,9 +92,9 @@ def say(message: str, stream: TextIO | None = None) -> None:
         print(message, file=stream or sys.stdout, flush=True)
 
 
-def authbridge() -> str:
-    found = shutil.which("authbridge") or str(ROOT / ".venv" / "bin" / "authbridge")
-    return found
+def entry_point(name: str) -> str:
+    """An installed command (``authbridge``, ``tasks-api``): on PATH, else in the root .venv."""
+    return shutil.which(name) or str(ROOT / ".venv" / "bin" / name)
 
 
 def has_value(path: Path, name: str) -> bool:
@@ -118,7 +118,10 @@ def ensure_secrets() -> None:
         )
     # Its own session: a Ctrl-C does not cut the write in half; the stop comes after it.
     written = subprocess.run(
-        [authbridge(), "secret", "--write"], cwd=ROOT, check=False, start_new_session=True
+        [entry_point("authbridge"), "secret", "--write"],
+        cwd=ROOT,
+        check=False,
+        start_new_session=True,
     )
     if written.returncode != 0:
         raise StartupFailed("`authbridge secret --write` failed; see its message above.")
@@ -252,13 +255,13 @@ def run(children: list[Child], signals: StopSignals) -> None:
         "NEXT_PUBLIC_API_URL": API_URL,
         "PORT": str(WEB_PORT),
     }
-    migrate = [sys.executable, "-m", "tasks_api", "migrate", "upgrade"]
+    migrate = [entry_point("tasks-api"), "migrate", "upgrade"]
     status = wait_for_exit(spawn(children, "the migrations", migrate, ROOT, api_env), signals)
     children.clear()  # it has exited: nothing left to stop
     if status != 0:
         raise StartupFailed(f"The migrations failed (status {status}); see their output above.")
 
-    api_cmd = [authbridge(), "serve", "--port", str(API_PORT)]
+    api_cmd = [entry_point("tasks-api"), "serve", "--port", str(API_PORT)]
     api = spawn(children, "the API", api_cmd, ROOT, api_env)
     web_cmd = [str(ROOT / "web/node_modules/.bin/next"), "start", "-p", str(WEB_PORT)]
     web = spawn(children, "the web app", web_cmd, ROOT / "web", web_env)

@@ -1,4 +1,4 @@
-"""Serve a benchmark app with N workers as ``authbridge serve --workers N`` does: uvicorn's
+"""Serve a benchmark app with N workers as ``tasks-api serve --workers N`` does: uvicorn's
 supervisor, one SO_REUSEPORT listening socket per worker.
 
     python bench/apps/workers.py FACTORY PORT WORKERS
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import uvicorn
 
-from authbridge.cli.reuse_port import run_workers
+from tasks_api.reuse_port import run_workers
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ during the outage reach this instance when it reconnects) and ``failure="closed"
 credential with a 503 until the list is current again. Both log the outage.
 
 Admin path: ``await revocations.revoke_session(iss, sid)``, ``await revocations.revoke_user(iss,
-sub)``, or from a shell ``python -m authbridge.revocation session ISS SID`` / ``user ISS SUB``
+sub)``, or from a shell ``authbridge revoke session ISS SID`` / ``authbridge revoke user ISS SUB``
 (reads ``AUTHBRIDGE_REDIS_URL`` and ``AUTHBRIDGE_REDIS_PREFIX``).
 """
 
@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .errors import RevocationUnavailable, TokenRevoked
+from .extras import require_extra
 from .principal import Principal
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
     from .config import Settings
 
-__all__ = ["RevocationList", "RevocationUnavailable", "main", "revoke_once"]
+__all__ = ["RevocationList", "RevocationUnavailable", "revoke_once"]
 
 logger = logging.getLogger("authbridge.revocation")
 
@@ -102,6 +103,8 @@ class RevocationList:
             raise ValueError("failure must be 'open' or 'closed'")
         if resync_interval <= 0 or retention <= 0 or timeout <= 0:
             raise ValueError("resync_interval, retention and timeout must be positive")
+        if redis_url is not None:
+            require_extra("authbridge.revocation with a Redis URL", "redis", redis="Redis")
         self._url = redis_url
         self.failure: FailureMode = failure
         self._resync_interval = resync_interval
@@ -376,34 +379,3 @@ async def revoke_once(
             await revocations.revoke_user(issuer, subject, not_before=not_before)
     finally:
         await revocations.aclose()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m authbridge.revocation session ISS SID`` or ``user ISS SUB [--not-before T]``."""
-    import argparse
-
-    from .config import load_settings
-
-    parser = argparse.ArgumentParser(
-        prog="python -m authbridge.revocation",
-        description="Revoke a session or a user's tokens on every instance (needs Redis).",
-    )
-    parser.add_argument("kind", choices=[_SESSION, _USER])
-    parser.add_argument("issuer", help="the token's iss (Better Auth's base URL)")
-    parser.add_argument("id", help="the session id (sid) or the user id (sub)")
-    parser.add_argument("--not-before", type=float, help="user cutoff, Unix time (default now)")
-    args = parser.parse_args(argv)
-    settings = load_settings()
-    if settings.redis_url is None:
-        parser.error("AUTHBRIDGE_REDIS_URL is not set: there is no shared list to write to")
-    try:
-        asyncio.run(revoke_once(settings, args.kind, args.issuer, args.id, args.not_before))
-    except (RevocationUnavailable, ValueError) as exc:
-        print(f"error: {exc}")
-        return 1
-    print(f"revoked {args.kind} {args.id!r} of {args.issuer!r}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from cli_helpers import CLI, Result
+from cli_helpers import CLI, Result, clean_environment
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from harness.better_auth_tables import PG_DDL, ROLE_COLUMN, sqlite_ddl
@@ -214,8 +216,16 @@ def test_malformed_cors_origins_fail_as_serve_refuses_them(
     assert BAD_ORIGINS[value] in cors["detail"]
     assert "Origin header" in cors["fix"]
     # The Tasks API refuses the same value at startup: the two share one parser.
-    serve = issuer_cli("serve", "--port", str(closed_port), env=env)
-    assert serve.code == 2
+    serve = subprocess.run(
+        [str(Path(sys.executable).with_name("tasks-api")), "serve", "--port", str(closed_port)],
+        env={**clean_environment(), **issuer_cli.env, **env},
+        cwd=issuer_cli.cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert serve.returncode == 2
     assert "CORS_ORIGINS" in serve.stderr
     assert value in serve.stderr
 

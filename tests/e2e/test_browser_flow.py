@@ -1,6 +1,6 @@
 """The whole system in a real browser: Next.js + Better Auth in front, the Tasks API behind.
 
-Starts the Tasks API (``authbridge serve``) and the built web app (``next start``) on free
+Starts the Tasks API (``tasks-api serve``) and the built web app (``next start``) on free
 ports with fresh databases, then runs ``web/e2e/flow.mjs`` in Debian's chromium: sign-up,
 task CRUD, filters, reload persistence, per-user isolation and server-side session
 revocation. A missing prerequisite fails the test; nothing is skipped.
@@ -36,7 +36,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def _uv() -> str:
     uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
     if not Path(uv).exists():
-        raise StackError("`uv` is not installed; it runs the Tasks API (`authbridge serve`).")
+        raise StackError("`uv` is not installed; it runs the Tasks API (`tasks-api serve`).")
     return uv
 
 
@@ -109,7 +109,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "--project",
             str(REPO_ROOT),
             "--frozen",
-            "authbridge",
+            "tasks-api",
             "serve",
             "--port",
             str(api_port),

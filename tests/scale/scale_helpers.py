@@ -1,5 +1,5 @@
 """Helpers for the scale-out tests: the local Redis URL, a private ``redis-server``, and
-``authbridge serve`` run as a real process."""
+``tasks-api serve`` run as a real process."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def clean_env(**settings: str) -> dict[str, str]:
 
 
 class Served:
-    """An ``authbridge serve`` process: its origin and its log."""
+    """An ``tasks-api serve`` process: its origin and its log."""
 
     def __init__(self, process: subprocess.Popen[bytes], origin: str, log: Path) -> None:
         self.process = process
@@ -121,13 +121,13 @@ def authbridge_serve(
     ready: str = "/readyz",
     host: str = "127.0.0.1",
 ) -> Iterator[Served]:
-    """Run ``authbridge serve ARGS`` on ``host`` until ``ready`` answers 200; stop it (SIGTERM)
+    """Run ``tasks-api serve ARGS`` on ``host`` until ``ready`` answers 200; stop it (SIGTERM)
     after."""
     port = free_port()
     log = directory / f"server-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "authbridge"), "serve", *args],
+            [str(Path(sys.executable).parent / "tasks-api"), "serve", *args],
             env={**env, "HOST": host, "PORT": str(port)},
             cwd=directory,
             stdout=out,

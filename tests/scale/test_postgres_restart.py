@@ -1,5 +1,5 @@
 """A restart of PostgreSQL under load: no committed task is lost, requests during the outage get
-a clean 503, and the service (``authbridge serve --workers 2``) recovers by itself.
+a clean 503, and the service (``tasks-api serve --workers 2``) recovers by itself.
 
 PostgreSQL is stopped for a few seconds and started again; whatever happens, the test makes
 sure it is running when it ends (other tests use it).
@@ -99,7 +99,7 @@ def issuer() -> FakeIssuer:
 
 @pytest.fixture
 def server(issuer: FakeIssuer, schema: str, tmp_path: Path) -> Iterator[str]:
-    """``authbridge serve --workers 2`` on PostgreSQL; yields its origin."""
+    """``tasks-api serve --workers 2`` on PostgreSQL; yields its origin."""
     env = clean_env(
         AUTHBRIDGE_JWKS=json.dumps(issuer.jwks()),
         AUTHBRIDGE_ISSUER=issuer.issuer,

@@ -153,7 +153,7 @@ async def test_user_cutoff_from_another_process_reaches_running_instances(
     for verifier in instances:
         await verifier.verify(token)
     env = {**os.environ, "AUTHBRIDGE_REDIS_URL": REDIS_URL, "AUTHBRIDGE_REDIS_PREFIX": prefix}
-    command = [sys.executable, "-m", "authbridge.revocation", "user", issuer.issuer]
+    command = [str(Path(sys.executable).with_name("authbridge")), "revoke", "user", issuer.issuer]
     done = await asyncio.to_thread(
         subprocess.run,
         [*command, issuer.user["id"]],

@@ -1,4 +1,4 @@
-"""End to end: ``authbridge serve --workers 2`` configured from the environment with Redis.
+"""End to end: ``tasks-api serve --workers 2`` configured from the environment with Redis.
 A revocation made from a shell reaches both worker processes within a second, on cache hits;
 the shared JWKS copy means the workers fetch the issuer's keys once."""
 
@@ -65,9 +65,8 @@ async def test_sign_out_everywhere_reaches_every_worker(
         done = await asyncio.to_thread(
             subprocess.run,
             [
-                sys.executable,
-                "-m",
-                "authbridge.revocation",
+                str(Path(sys.executable).with_name("authbridge")),
+                "revoke",
                 "user",
                 issuer.issuer,
                 issuer.user["id"],

@@ -1,4 +1,4 @@
-"""``authbridge serve`` behind a load balancer, configured only from the environment:
+"""``tasks-api serve`` behind a load balancer, configured only from the environment:
 forwarded client addresses are trusted from the listed proxies only, and SIGTERM lets a
 request in flight finish (graceful shutdown)."""
 

@@ -1,4 +1,4 @@
-"""``authbridge serve --workers N`` spreads connections over its workers.
+"""``tasks-api serve --workers N`` spreads connections over its workers.
 
 Each worker listens on its own SO_REUSEPORT socket, so the kernel assigns every new connection
 to a worker by its address hash. (uvicorn's one shared socket let the first worker to wake
@@ -152,7 +152,7 @@ def test_a_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", port))
         taken.listen()
         done = subprocess.run(
-            [str(Path(sys.executable).parent / "authbridge"), "serve", "--workers", "2"],
+            [str(Path(sys.executable).parent / "tasks-api"), "serve", "--workers", "2"],
             env={**env_for(tmp_path), "PORT": str(port)},
             cwd=tmp_path,
             capture_output=True,

@@ -261,7 +261,7 @@ def test_a_signal_to_the_group_stops_the_running_system(
     run = start_make_run(WEB_CONCURRENCY=workers)
     run.wait_for_output("Ctrl-C stops both")
     assert run.ran("next-server"), run.recorded
-    assert run.ran("authbridge serve"), run.recorded
+    assert run.ran("tasks-api serve"), run.recorded
     if workers != "1":  # uvicorn takes SIGHUP as "restart the workers": they must stop too
         assert run.ran("multiprocessing"), run.recorded
 
@@ -296,14 +296,14 @@ def test_a_signal_during_the_migrations_stops_them(
             return bool(connections)
 
         run.wait_until(migrations_connected, "migrations connecting", STARTUP_LIMIT)
-        assert run.ran("tasks_api migrate upgrade"), run.recorded
+        assert run.ran("tasks-api migrate upgrade"), run.recorded
         signalled_at = time.monotonic()
         run.signal(signum)
         assert_stopped_cleanly(run, signum, signalled_at)
         for connection in connections:
             connection.close()
     assert "Ctrl-C stops both" not in run.output()
-    assert not run.ran("authbridge serve", "next start", "next-server"), run.recorded
+    assert not run.ran("tasks-api serve", "next start", "next-server"), run.recorded
 
 
 def test_a_signal_while_the_servers_start_stops_them(
@@ -314,7 +314,7 @@ def test_a_signal_while_the_servers_start_stops_them(
     # the script is then waiting for the servers to answer. (Were it not, the test would
     # still demand a clean stop; it just would not have tested this phase.)
     run.wait_until(
-        lambda: run.ran("authbridge serve") and run.ran("next start", "next-server"),
+        lambda: run.ran("tasks-api serve") and run.ran("next start", "next-server"),
         "both servers",
         STARTUP_LIMIT,
     )

@@ -133,7 +133,7 @@ def test_v56_a_token_sent_in_the_query_string_stays_out_of_the_access_log(
     tmp_path: Path,
 ) -> None:
     """RFC 6750 §2.3 clients put the token in ``?access_token=``; authbridge ignores it, but
-    the server's access log (uvicorn's, as ``authbridge serve`` runs it) must not keep it."""
+    the server's access log (uvicorn's, as ``tasks-api serve`` runs it) must not keep it."""
     issuer = FakeIssuer()
     app = create_app(sqlite_settings(tmp_path), bridge=AuthBridge(issuer.verifier()))
     caller = make_caller(issuer)

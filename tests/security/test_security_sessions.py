@@ -1,6 +1,6 @@
 """Better Auth session credentials under attack, against a real Better Auth server (Node).
 
-The Tasks API is configured from the environment the way ``authbridge serve`` is, with
+The Tasks API is configured from the environment the way ``tasks-api serve`` is, with
 session tokens (``Authorization: Bearer token.signature``) and the session cookie accepted
 (database mode, the shared SQLite file). Forged, re-signed, truncated and re-encoded session
 credentials, cookies from other origins, and Hypothesis-generated cookie and header values:

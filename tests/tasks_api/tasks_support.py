@@ -27,8 +27,8 @@ from authbridge.testing import FakeIssuer
 from tasks_api.app import create_app
 from tasks_api.settings import ServiceSettings
 
-# `authbridge serve` as users run it: the real entry point, in its own process group.
-AUTHBRIDGE = str(Path(sys.executable).with_name("authbridge"))
+# `tasks-api serve` as users run it: the real entry point, in its own process group.
+TASKS_API = str(Path(sys.executable).with_name("tasks-api"))
 
 
 def free_port() -> int:
@@ -50,9 +50,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def serve_once(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``authbridge serve ARGS`` expected to refuse to start: its exit code and output."""
+    """``tasks-api serve ARGS`` expected to refuse to start: its exit code and output."""
     return subprocess.run(
-        [AUTHBRIDGE, "serve", "--port", str(free_port()), *args],
+        [TASKS_API, "serve", "--port", str(free_port()), *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -64,11 +64,11 @@ def serve_once(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Complet
 
 @contextmanager
 def serving(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[str]:
-    """``authbridge serve ARGS`` until ``/readyz`` answers; its output goes to ``serve.log``."""
+    """``tasks-api serve ARGS`` until ``/readyz`` answers; its output goes to ``serve.log``."""
     port = free_port()
     log = (cwd / "serve.log").open("w")
     process = subprocess.Popen(
-        [AUTHBRIDGE, "serve", "--port", str(port), *args],
+        [TASKS_API, "serve", "--port", str(port), *args],
         env=env,
         cwd=cwd,
         stdout=log,

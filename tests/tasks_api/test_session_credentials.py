@@ -2,7 +2,7 @@
 
 A real Better Auth server (Node) signs users up and out; its database (SQLite file, or a
 schema of the local PostgreSQL) is the one authbridge reads sessions from. The Tasks API is
-configured only through environment variables, as ``authbridge serve`` would be, and its own
+configured only through environment variables, as ``tasks-api serve`` would be, and its own
 database follows the same backend. JWTs and session tokens work side by side.
 """
 
@@ -218,12 +218,12 @@ async def test_session_mode_off_refuses_session_credentials(
         assert (await client.get("/api/tasks", headers=jwt)).status_code == 200
 
 
-# ---- `authbridge serve`: a real process configured only by the environment -----------------------
+# ---- `tasks-api serve`: a real process configured only by the environment -----------------------
 
 
 @pytest.fixture
 def served(servers: ServerFor, tmp_path: Path) -> Iterator[tuple[str, BetterAuthServer]]:
-    """``authbridge serve`` in session mode (SQLite for both), until the test ends."""
+    """``tasks-api serve`` in session mode (SQLite for both), until the test ends."""
     server = servers("sqlite")
     env = clean_env(
         **session_env(server),

@@ -164,10 +164,11 @@ def test_migrate_and_serve_refuse_an_unusable_sqlite_directory(tmp_path: Path) -
         "AUTHBRIDGE_AUDIENCE": "https://auth.example.com",
     }
     env.pop("DATABASE_SCHEMA", None)
-    authbridge = str(Path(sys.executable).with_name("authbridge"))
+    tasks_api = str(Path(sys.executable).with_name("tasks-api"))
     for command in (
         [sys.executable, "-m", "tasks_api", "migrate"],
-        [authbridge, "serve", "--port", "1"],
+        [tasks_api, "migrate"],
+        [tasks_api, "serve", "--port", "1"],
     ):
         done = subprocess.run(
             command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False

@@ -1,4 +1,4 @@
-"""``authbridge serve``: the real command runs the Tasks API under uvicorn, configured only
+"""``tasks-api serve``: the real command runs the Tasks API under uvicorn, configured only
 from the environment; page cursors work across several workers; bad settings exit 2."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What ``authbridge serve`` prints: the audit log and key-fetch faults, as text or JSON lines,
+"""What ``tasks-api serve`` prints: the audit log and key-fetch faults, as text or JSON lines,
 and never a credential, at any level (trace included).
 
 Each test runs the real command in its own process and reads what the process wrote. Before

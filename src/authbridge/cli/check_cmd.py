@@ -21,6 +21,7 @@ from rich.table import Table
 
 from ..config import Settings, load_settings, origin_of
 from ..errors import ConfigError
+from ..extras import MissingExtra
 from ..keys.secret import check_secret
 from ..verifier import Verifier
 from .doctor import Check
@@ -308,6 +309,12 @@ def check_command(
     except ConfigError as exc:
         config_error = exc
         checks.append(Check("verifier", "fail", f"{exc.variable}: {exc.problem}", exc.fix))
+    except MissingExtra as exc:  # a setting asks for a part whose extra is not installed
+        checks.append(
+            Check(
+                "verifier", "fail", str(exc), f"Install it: pip install 'authbridge[{exc.extra}]'."
+            )
+        )
     else:
         paths = ", ".join(f"{p.name} ({', '.join(sorted(p.algorithms))})" for p in verifier.paths)
         trusted = f"trusted paths: {paths}" if paths else "session credentials only (no JWTs)"

@@ -7,9 +7,11 @@ refused); 2 usage or configuration error (the variable and the fix are printed).
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
 
+from .. import __version__
 from .check_cmd import check_command
 from .decode_cmd import decode_command
 from .dev_issuer import dev_issuer_command
@@ -17,7 +19,6 @@ from .jwks_cmd import jwks_command
 from .mint_cmd import mint_command
 from .revoke_cmd import revoke_command
 from .secret_cmd import secret_command
-from .serve import serve
 from .verify_cmd import verify_command
 
 __all__ = ["app"]
@@ -30,7 +31,7 @@ app = typer.Typer(
     name="authbridge",
     help=(
         "Verify Better Auth credentials from Python: secrets, token decoding, the "
-        "verification doctor, dev tokens and the Tasks API server.\n\n"
+        "verification doctor, dev tokens and revocation.\n\n"
         "Exit codes: 0 ok, 1 invalid, 2 usage or configuration error."
     ),
     no_args_is_help=True,
@@ -50,5 +51,20 @@ app.command("check")(check_command)
 app.command("revoke")(revoke_command)
 
 
-# serve.py (owned by the Tasks API) keeps its heavy imports inside the function.
-app.command("serve")(serve)
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"authbridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    # No docstring: it would replace the app's help text above.
+    del version  # handled by its callback, before any command runs

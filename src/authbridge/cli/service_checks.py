@@ -1,10 +1,10 @@
 """``authbridge check``'s checks of what the settings connect to: Redis, the session database,
-and the Tasks API's ``CORS_ORIGINS``. Each runs only when its setting is configured.
+and an API's ``CORS_ORIGINS``. Each runs only when its setting is configured.
 
 They reuse the code that uses these services, so a check and the running service cannot
 disagree: the session database is probed by the library's own session store, and
-``CORS_ORIGINS`` is parsed by the Tasks API's own ``parse_cors_origins`` (imported lazily:
-the library does not depend on the Tasks API). No password in a URL is ever shown.
+``CORS_ORIGINS`` is parsed by ``authbridge.cors.parse_cors_origins``, which the Tasks API
+uses too. No password in a URL is ever shown.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from ..config import Settings, origin_of
+from ..cors import parse_cors_origins
 from ..errors import ConfigError
 from ..verifier import Verifier
 from .doctor import Check
@@ -30,7 +31,10 @@ _REDIS_DEADLINE: Final = 5.0
 
 async def _redis_answer(url: str, socket_timeout: float) -> str | None:
     """None when Redis answers PING within the library's own socket timeouts, else why not."""
-    from redis.asyncio import Redis
+    try:
+        from redis.asyncio import Redis
+    except ModuleNotFoundError:  # the cli extra without the redis one
+        return "the Redis client is not installed: pip install 'authbridge[redis]'"
 
     try:
         client = Redis.from_url(
@@ -132,14 +136,12 @@ def check_connections(settings: Settings, verifier: Verifier | None, checks: lis
 
 
 def check_cors_origins(settings: Settings, checks: list[Check]) -> None:
-    """The Tasks API's CORS_ORIGINS, when set in the environment or ``.env``."""
+    """``CORS_ORIGINS`` (the Tasks API's variable), when set in the environment or ``.env``."""
     value = os.environ.get("CORS_ORIGINS")
     if value is None:
         value = read_env_value(Path(".env"), "CORS_ORIGINS")
     if value is None:
         return
-    from tasks_api.settings import parse_cors_origins
-
     try:
         origins = parse_cors_origins(value)
     except ValueError as exc:
@@ -150,7 +152,7 @@ def check_cors_origins(settings: Settings, checks: list[Check]) -> None:
                 f"CORS_ORIGINS: {exc}. Browsers block the web app's calls to the API.",
                 "List each frontend origin exactly as the browser's Origin header has it: "
                 "scheme://host[:port], comma-separated, e.g. CORS_ORIGINS=http://localhost:3000 "
-                "(`authbridge serve` refuses this value too).",
+                "(`tasks-api serve` refuses this value too).",
             )
         )
         return

@@ -13,6 +13,11 @@ async def me(user: CurrentUser) -> dict[str, str]:
 
 from __future__ import annotations
 
+from ..extras import require_extra
+
+require_extra("authbridge.fastapi", "fastapi", fastapi="FastAPI")
+# The imports below need FastAPI: the check above comes first.
+
 from .audit import AuditLog, FailureThrottle
 from .authenticate import CookieAuthenticator
 from .bridge import AuthBridge

@@ -19,6 +19,10 @@ no lookup of a known kid.
 
 from __future__ import annotations
 
+from ..extras import require_extra
+
+require_extra("authbridge.keys.shared_jwks", "redis", redis="Redis")
+
 import asyncio
 import hashlib
 import json

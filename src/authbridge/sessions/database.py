@@ -8,6 +8,10 @@ them (``"user"`` is reserved in PostgreSQL, ``"userId"`` is mixed case).
 
 from __future__ import annotations
 
+from authbridge.extras import require_extra
+
+require_extra("authbridge.sessions.database", "sessions", sqlalchemy="SQLAlchemy")
+
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path

@@ -8,6 +8,10 @@ and SQLAlchemy then drops every older pooled connection with it.
 
 from __future__ import annotations
 
+from authbridge.extras import require_extra
+
+require_extra("authbridge.sessions.pool_ping", "sessions", sqlalchemy="SQLAlchemy")
+
 import time
 from typing import Any, Final
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from authbridge.errors import ConfigError
-from authbridge.sessions.pool_ping import ping_after_idle
+from authbridge.sessions import ping_after_idle
 
 from .settings import ServiceSettings
 

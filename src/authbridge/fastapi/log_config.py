@@ -1,13 +1,13 @@
-"""Logging for ``authbridge serve``: every record the service writes, as text or JSON lines.
+"""Logging for an app served by uvicorn: every record it writes, as text or JSON lines.
 
-uvicorn's default configuration only has handlers for its own loggers, and the CLI puts a
-``NullHandler`` on ``authbridge`` (its commands report problems themselves), so without this a
-deployed API would print neither its audit events nor a failed JWKS fetch. ``serve`` hands
-``log_config(level, fmt)`` to uvicorn, which applies it in the supervisor and in every worker:
+uvicorn's default configuration only has handlers for its own loggers, so without this a
+deployed API would print neither its audit events nor a failed JWKS fetch. Hand
+``log_config(level, fmt)`` to uvicorn (``uvicorn.run(..., log_config=...)``, as
+``tasks-api serve`` does), which applies it in the supervisor and in every worker:
 
-* ``authbridge.*`` (the audit log, key fetches, sessions, revocation) and ``tasks_api`` at
-  ``LOG_LEVEL`` (``info`` by default: audit successes and ``token_missing`` are INFO, refusals
-  and faults WARNING), every other library at WARNING;
+* ``authbridge.*`` (the audit log, key fetches, sessions, revocation) and the app's own
+  ``loggers`` at ``level`` (``info`` by default: audit successes and ``token_missing`` are INFO,
+  refusals and faults WARNING), every other library at WARNING;
 * uvicorn's own loggers as uvicorn configures them, access log included;
 * ``text``: uvicorn's format, with the logger's name for non-uvicorn records; ``json``: one JSON
   object per line on stdout (``timestamp``, ``level``, ``logger``, ``message``, ``pid``, the
@@ -24,12 +24,18 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
-from uvicorn.logging import AccessFormatter, DefaultFormatter
-
 from ..redact import redact_credentials
+
+try:
+    from uvicorn.logging import AccessFormatter, DefaultFormatter
+except ModuleNotFoundError as missing:  # not part of the fastapi extra: the app picks a server
+    raise ImportError(
+        "authbridge.fastapi.log_config formats uvicorn's logs: pip install uvicorn",
+        name="uvicorn",
+    ) from missing
 
 __all__ = [
     "LOG_FORMATS",
@@ -101,8 +107,13 @@ def _utc(created: float) -> str:
     return f"{seconds}.{int(created % 1 * 1000):03d}Z"
 
 
-def log_config(level: str = "info", fmt: LogFormat = "text") -> dict[str, Any]:
-    """The ``logging.config.dictConfig`` dictionary that ``serve`` gives uvicorn."""
+def log_config(
+    level: str = "info", fmt: LogFormat = "text", loggers: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The ``logging.config.dictConfig`` dictionary to give uvicorn.
+
+    ``loggers`` are the app's own logger names, set to ``level`` like ``authbridge``.
+    """
     if level not in LOG_LEVELS:
         raise ValueError(f"unknown log level {level!r}")
     if fmt not in LOG_FORMATS:
@@ -144,7 +155,7 @@ def log_config(level: str = "info", fmt: LogFormat = "text") -> dict[str, Any]:
             "uvicorn.error": {"level": "INFO"},
             "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
             "authbridge": {"level": ours},
-            "tasks_api": {"level": ours},
+            **{name: {"level": ours} for name in loggers},
         },
         "root": {"handlers": ["service"], "level": "WARNING"},
     }

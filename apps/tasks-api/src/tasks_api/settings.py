@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from authbridge.config import origin_of
+from authbridge.cors import parse_cors_origins, split_origins
 from authbridge.errors import ConfigError
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "ServiceSettings",
     "load_service_settings",
-    "parse_cors_origins",
 ]
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/tasks.db"
@@ -30,43 +28,6 @@ _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 def _env(name: str, default: Any, **constraints: Any) -> Any:
     return Field(default=default, validation_alias=AliasChoices(name), **constraints)
-
-
-def _split(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def parse_cors_origins(value: str) -> list[str]:
-    """The origins in a ``CORS_ORIGINS`` value, or a ``ValueError`` naming the first entry
-    that is not one. ``authbridge check`` calls this too, so the two cannot disagree.
-
-    An entry must be exactly what a browser sends in its ``Origin`` header (the middleware
-    compares strings): scheme, host and port only, lower-case, no default port, no path or
-    trailing slash. ``*`` alone allows every origin (and turns credentials off); a wildcard
-    inside a host never matches anything, so it is refused.
-    """
-    origins = _split(value)
-    for origin in origins:
-        if origin == "*":
-            continue
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or origin != f"{parts.scheme}://{parts.netloc}":
-            raise ValueError(
-                f"{origin!r} is not an origin like https://app.example.com "
-                "(scheme, host and port only: no path, no trailing slash)"
-            )
-        if "*" in origin:
-            raise ValueError(
-                f"{origin!r} has a wildcard, but origins are matched exactly: list each one, "
-                "or use * alone"
-            )
-        try:
-            sent = origin_of(origin, "CORS_ORIGINS")
-        except ConfigError:
-            raise ValueError(f"{origin!r} is not an origin like https://app.example.com") from None
-        if sent != origin:
-            raise ValueError(f"{origin!r} never matches: browsers send this origin as {sent!r}")
-    return origins
 
 
 class ServiceSettings(BaseSettings):
@@ -122,7 +83,7 @@ class ServiceSettings(BaseSettings):
 
     @property
     def origins(self) -> list[str]:
-        return _split(self.cors_origins)
+        return split_origins(self.cors_origins)
 
     @property
     def cors_credentials(self) -> bool:

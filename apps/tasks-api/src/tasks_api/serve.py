@@ -1,10 +1,10 @@
-"""``authbridge serve``: run the reference Tasks API under uvicorn.
+"""``tasks-api serve``: run the Tasks API under uvicorn.
 
 The settings are checked here first, so a bad variable is one clear message and exit code 2
 instead of a traceback in every worker. Logging is configured for every worker
-(``log_config.py``): the audit log and faults are printed, as text or JSON lines, and no
-credential is, at any level. ``tasks_api`` and uvicorn are imported lazily: the CLI does not
-need them for anything else.
+(``authbridge.fastapi.log_config``): the audit log and faults are printed, as text or JSON
+lines, and no credential is, at any level. The app and uvicorn are imported lazily, so
+``tasks-api migrate`` and ``--help`` do not load them.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConfigError
+from authbridge.errors import ConfigError
+
 from .reuse_port import CannotListen, reuse_port_supported, run_workers
 
 if TYPE_CHECKING:
-    from .log_config import LogFormat
+    from authbridge.fastapi.log_config import LogFormat
 
 __all__ = ["serve"]
 
@@ -27,10 +28,10 @@ APP_FACTORY = "tasks_api.app:create_app"
 
 
 def _check_settings() -> None:
-    from tasks_api.db import ensure_sqlite_directory
-    from tasks_api.settings import load_service_settings
+    from authbridge import Verifier
 
-    from ..verifier import Verifier
+    from .db import ensure_sqlite_directory
+    from .settings import load_service_settings
 
     settings = load_service_settings()
     Verifier.from_env()
@@ -40,7 +41,7 @@ def _check_settings() -> None:
 
 
 def _log_settings(log_level: str, log_format: str) -> tuple[str, LogFormat]:
-    from .log_config import LOG_LEVELS  # imports uvicorn: only when serving
+    from authbridge.fastapi.log_config import LOG_LEVELS  # imports uvicorn: only when serving
 
     level, fmt = log_level.strip().lower(), log_format.strip().lower()
     if level not in LOG_LEVELS:
@@ -114,7 +115,7 @@ def serve(
     """Serve the Tasks API (``tasks_api.app:create_app``) with uvicorn."""
     import uvicorn
 
-    from .log_config import log_config
+    from authbridge.fastapi.log_config import log_config
 
     if reload and workers > 1:
         typer.echo("error: --reload runs a single process; drop --workers.", err=True)
@@ -138,7 +139,7 @@ def serve(
         "timeout_graceful_shutdown": graceful_timeout,
         "log_level": level,
         # Without it only uvicorn's own loggers have handlers: no audit log, no key fetches.
-        "log_config": log_config(level, fmt),
+        "log_config": log_config(level, fmt, loggers=("tasks_api",)),
     }
     if workers > 1 and not reload and reuse_port and reuse_port_supported():
         config = uvicorn.Config(APP_FACTORY, **options)

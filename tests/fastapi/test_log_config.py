@@ -1,4 +1,5 @@
-"""``authbridge serve``'s logging configuration, applied to a private logging tree: the text
+"""``authbridge.fastapi.log_config``, the logging configuration ``tasks-api serve`` gives
+uvicorn, applied to a private logging tree: the text
 and JSON formats, and redaction of whatever a record carries (``test_tasks_serve_logs.py``
 runs the real process)."""
 
@@ -13,8 +14,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from authbridge.cli.log_config import JSONFormatter, TextFormatter, log_config
 from authbridge.fastapi.access_log import QueryTokenRedactor, redact_log_argument
+from authbridge.fastapi.log_config import JSONFormatter, TextFormatter, log_config
 from authbridge.testing import FakeIssuer
 
 TOKEN = FakeIssuer().token()
@@ -157,3 +158,16 @@ def test_unknown_levels_and_formats_are_refused() -> None:
         log_config("verbose", "text")
     with pytest.raises(ValueError, match="format"):
         log_config("info", "xml")  # type: ignore[arg-type]
+
+
+def test_the_apps_own_loggers_log_at_the_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``loggers`` names the app's loggers; any other library stays at WARNING."""
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    with _applied(log_config("info", "json", loggers=("tasks_api",))):
+        logging.getLogger("tasks_api.routes").info("app line")
+        logging.getLogger("another_app").info("not named")
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(entry["logger"], entry["message"]) for entry in lines] == [
+        ("tasks_api.routes", "app line")
+    ]
