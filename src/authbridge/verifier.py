@@ -13,11 +13,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Self
 
-from pydantic import SecretStr
-
 from .cache import TokenCache
 from .claims import DEFAULT_REQUIRED_CLAIMS, ClaimNames, ClaimRules, build_principal
-from .config import Settings, load_settings, split_list
+from .config import Secret, Settings, load_settings, split_list
 from .errors import (
     AlgorithmNotAllowed,
     ConfigError,
@@ -529,5 +527,5 @@ def _revocation_list(settings: Settings) -> RevocationList | None:
     )
 
 
-def _secret(value: SecretStr | None) -> str | None:
+def _secret(value: Secret | None) -> str | None:
     return value.get_secret_value() if value is not None else None
