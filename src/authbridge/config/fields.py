@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import typing
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Final, Literal, TypeVar, cast
 
 __all__ = [
@@ -252,7 +252,9 @@ _REFERENCE = re.compile(r"\$\{(?P<name>[^}:]+)(?::-(?P<default>[^}]*))?\}")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
 
 
-def read_dotenv(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def read_dotenv(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """``KEY=value`` lines of a dotenv file; a missing or unreadable file is empty.
 
     Follows python-dotenv, which pydantic-settings used: ``export`` prefixes, ``#`` comments,
@@ -260,8 +262,10 @@ def read_dotenv(path: Path, environ: Mapping[str, str] | None = None) -> dict[st
     ``${NAME:-default}`` expanded in unquoted and double-quoted values (from earlier lines,
     then ``environ``). A key without ``=`` is skipped.
     """
+    # open(), not pathlib: pathlib costs the import of every settings load a few ms.
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return {}
     values: dict[str, str] = {}

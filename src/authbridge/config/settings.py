@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -302,7 +301,7 @@ class Settings:
 _FIX = "correct the value in the environment or .env (see the README's settings table)."
 
 
-def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides: Any) -> Settings:
     """Settings from ``overrides``, else the environment, else ``env_file``, else defaults.
 
     ``overrides`` are keyed by variable name (``BETTER_AUTH_URL="..."``); a None override
@@ -315,7 +314,7 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: Any) -> Set
     if unknown:
         raise TypeError(f"load_settings() got unknown variable(s): {', '.join(unknown)}")
     environ = _folded(os.environ)
-    dotenv = _folded(read_dotenv(Path(env_file), os.environ)) if env_file is not None else {}
+    dotenv = _folded(read_dotenv(env_file, os.environ)) if env_file is not None else {}
     values: dict[str, Any] = {}
     for spec in specs:
         for source in (overrides, environ, dotenv):
