@@ -13,7 +13,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from ..jose.algorithms import ALGORITHMS, DEFAULT_ASYMMETRIC, DEFAULT_SYMMETRIC
 from .fields import FieldSpec, Secret, ValueProblem, convert, field_specs, read_dotenv, setting
 
 __all__ = ["Settings", "load_settings", "origin_of", "split_list"]
@@ -269,6 +268,10 @@ class Settings:
 
     def split_algorithms(self) -> tuple[list[str], list[str]]:
         """(asymmetric, symmetric) allow-lists, validated."""
+        # The algorithm table needs cryptography: imported when asked, so reading settings
+        # (the Tasks API's settings, `authbridge check`) does not load it.
+        from ..jose.algorithms import ALGORITHMS, DEFAULT_ASYMMETRIC, DEFAULT_SYMMETRIC
+
         names = split_list(self.algorithms)
         if not names:
             return list(DEFAULT_ASYMMETRIC), list(DEFAULT_SYMMETRIC)
@@ -286,6 +289,8 @@ class Settings:
     def resolved_rsa_algorithm(self, asymmetric: list[str]) -> str:
         if self.rsa_algorithm:
             return self.rsa_algorithm
+        from ..jose.algorithms import ALGORITHMS
+
         rsa = [n for n in asymmetric if ALGORITHMS[n].family == "RSA"]
         return "RS256" if "RS256" in rsa or not rsa else rsa[0]
 
