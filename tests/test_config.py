@@ -13,6 +13,7 @@ import pytest
 
 from authbridge import Verifier
 from authbridge.config import Secret, Settings, field_specs, load_settings, origin_of, split_list
+from authbridge.config.fields import FieldSpec, collect
 from authbridge.errors import ConfigError
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.keys.secret import SharedSecret
@@ -481,3 +482,14 @@ def test_every_field_is_declared_with_a_variable_and_a_doc() -> None:
         assert spec.doc.endswith(".")
     (leeway,) = [spec for spec in specs if spec.name == "leeway_seconds"]
     assert (leeway.kind, leeway.default, leeway.ge, leeway.le) == (float, 30.0, 0, 60)
+
+
+def test_alternative_variables_are_tried_in_order_within_each_source() -> None:
+    spec = FieldSpec("x", ("NEW_NAME", "OLD_NAME"), str, True, None, "A setting.")
+    overrides: dict[str, str] = {}
+    environ = {"OLD_NAME": "old", "NEW_NAME": "new"}
+    dotenv = {"NEW_NAME": "from-dotenv"}
+    assert collect((spec,), overrides, environ, dotenv) == {"x": "new"}
+    assert collect((spec,), overrides, {"OLD_NAME": "old"}, dotenv) == {"x": "old"}
+    assert collect((spec,), {"OLD_NAME": "o"}, environ, dotenv) == {"x": "o"}
+    assert collect((spec,), {}, {}, {}) == {}

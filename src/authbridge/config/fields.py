@@ -20,6 +20,7 @@ __all__ = [
     "FieldSpec",
     "Secret",
     "ValueProblem",
+    "collect",
     "convert",
     "field_specs",
     "read_dotenv",
@@ -147,6 +148,22 @@ def _kind_of(annotation: Any) -> tuple[type, bool, tuple[str, ...]]:
     if annotation not in (str, int, float, bool, Secret):
         raise TypeError(f"unsupported setting type {annotation!r}")
     return cast(type, annotation), optional, ()
+
+
+def collect(specs: tuple[FieldSpec, ...], *sources: Mapping[str, Any]) -> dict[str, Any]:
+    """Raw values by field name: for each field, the first source that has one of its
+    variables (in the field's order of preference) wins; fields found nowhere are left out."""
+    values: dict[str, Any] = {}
+    for spec in specs:
+        for source in sources:
+            found = next((source[v] for v in spec.variables if v in source), _MISSING)
+            if found is not _MISSING:
+                values[spec.name] = found
+                break
+    return values
+
+
+_MISSING: Any = object()
 
 
 # --- parsing -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from .fields import FieldSpec, Secret, ValueProblem, convert, field_specs, read_dotenv, setting
+from .fields import Secret, ValueProblem, collect, convert, field_specs, read_dotenv, setting
 
 __all__ = ["Settings", "load_settings", "origin_of", "split_list"]
 
@@ -320,26 +320,9 @@ def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides:
         raise TypeError(f"load_settings() got unknown variable(s): {', '.join(unknown)}")
     environ = _folded(os.environ)
     dotenv = _folded(read_dotenv(env_file, os.environ)) if env_file is not None else {}
-    values: dict[str, Any] = {}
-    for spec in specs:
-        for source in (overrides, environ, dotenv):
-            found = _first(spec, source)
-            if found is not _MISSING:
-                values[spec.name] = found
-                break
-    return Settings(**values)
-
-
-_MISSING: Any = object()
+    return Settings(**collect(specs, overrides, environ, dotenv))
 
 
 def _folded(source: Mapping[str, str]) -> dict[str, str]:
     # Any spelling of a name is accepted; the exact upper-case one wins over the others.
     return {**{key.upper(): value for key, value in source.items()}, **source}
-
-
-def _first(spec: FieldSpec, source: Mapping[str, Any]) -> Any:
-    for variable in spec.variables:
-        if variable in source:
-            return source[variable]
-    return _MISSING
