@@ -9,6 +9,7 @@ find where time goes). CPU time (user + sys) is reported too: on a loaded machin
 much less than wall time.
 
     uv run python bench/startup.py [--runs 15] [--quick] [--out bench/results]
+        [--before-src DIR]   # also time another checkout's src/ (e.g. main), same venv
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class Case:
 def sample_token() -> str:
     """An EdDSA token shaped like Better Auth's (decode does not verify it)."""
     now = int(time.time())
-    claims = {"sub": "u1", "iss": "https://auth.example.com", "aud": "https://auth.example.com"}
+    claims: dict[str, object] = {"sub": "u1", "iss": "https://auth.example.com"}
+    claims["aud"] = claims["iss"]
     claims |= {"iat": now, "exp": now + 900, "email": "alice@example.com", "name": "Alice"}
     key = ed25519.Ed25519PrivateKey.generate()
     return sign_compact(claims, key, "EdDSA", kid="bench-1")
@@ -67,8 +69,10 @@ def cases(token: str) -> list[Case]:
     ]
 
 
-def child_environment(pycache: str) -> dict[str, str]:
+def child_environment(pycache: str, src: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if src is not None:  # ahead of the editable install's path entry
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure with bytecode, as users run it
     env["PYTHONPYCACHEPREFIX"] = pycache
     env["COLUMNS"] = "100"
@@ -96,34 +100,39 @@ def p90(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
 
 
-def measure(all_cases: list[Case], runs: int) -> list[dict[str, object]]:
+def measure(all_cases: list[Case], runs: int, before_src: Path | None) -> list[dict[str, object]]:
+    variants = {"now": None, "before": before_src} if before_src else {"now": None}
+    walls: dict[tuple[str, str], list[float]] = {}
+    cpus: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="authbridge-bench-pyc-") as pycache:
-        env = child_environment(pycache)
-        for case in all_cases:
-            run_once(case.command, env)  # warm-up: compiles bytecode into the private cache
-        walls: dict[str, list[float]] = {case.name: [] for case in all_cases}
-        cpus: dict[str, list[float]] = {case.name: [] for case in all_cases}
+        envs = {name: child_environment(pycache, src) for name, src in variants.items()}
+        for env in envs.values():
+            for case in all_cases:
+                run_once(case.command, env)  # warm-up: compiles bytecode into the private cache
         for _ in range(runs):
             for case in all_cases:
-                wall, cpu = run_once(case.command, env)
-                walls[case.name].append(wall * 1000)
-                cpus[case.name].append(cpu * 1000)
+                for name, env in envs.items():
+                    wall, cpu = run_once(case.command, env)
+                    walls.setdefault((name, case.name), []).append(wall * 1000)
+                    cpus.setdefault((name, case.name), []).append(cpu * 1000)
     rows: list[dict[str, object]] = []
     for case in all_cases:
-        wall_ms = walls[case.name]
+        wall_ms = walls["now", case.name]
         median = statistics.median(wall_ms)
-        rows.append(
-            {
-                "case": case.name,
-                "runs": runs,
-                "median_ms": round(median, 1),
-                "min_ms": round(min(wall_ms), 1),
-                "p90_ms": round(p90(wall_ms), 1),
-                "cpu_median_ms": round(statistics.median(cpus[case.name]), 1),
-                "target_ms": case.target_ms,
-                "pass": None if case.target_ms is None else median <= case.target_ms,
-            }
-        )
+        row: dict[str, object] = {
+            "case": case.name,
+            "runs": runs,
+            "median_ms": round(median, 1),
+            "min_ms": round(min(wall_ms), 1),
+            "p90_ms": round(p90(wall_ms), 1),
+            "cpu_median_ms": round(statistics.median(cpus["now", case.name]), 1),
+            "target_ms": case.target_ms,
+            "pass": None if case.target_ms is None else median <= case.target_ms,
+        }
+        if before_src:
+            row["before_median_ms"] = round(statistics.median(walls["before", case.name]), 1)
+            row["before_cpu_median_ms"] = round(statistics.median(cpus["before", case.name]), 1)
+        rows.append(row)
     return rows
 
 
@@ -137,16 +146,25 @@ def markdown(rows: list[dict[str, object]], meta: dict[str, object]) -> str:
         "bytecode compiled; wall times in ms. Regenerate with `make bench` "
         "(or `uv run python bench/startup.py`).",
         "",
-        "| case | median | min | p90 | CPU median | target | result |",
-        "|---|---|---|---|---|---|---|",
+        "| case | median | min | p90 | CPU median | target | result |"
+        + (" before: median | before: CPU |" if meta.get("before") else ""),
+        "|---|---|---|---|---|---|---|" + ("---|---|" if meta.get("before") else ""),
     ]
     for row in rows:
         target = "—" if row["target_ms"] is None else f"≤ {row['target_ms']:g}"
         result = {None: "—", True: "pass", False: "FAIL"}[row["pass"]]  # type: ignore[index]
-        lines.append(
+        line = (
             f"| `{row['case']}` | {row['median_ms']} | {row['min_ms']} | {row['p90_ms']} "
             f"| {row['cpu_median_ms']} | {target} | {result} |"
         )
+        if meta.get("before"):
+            line += f" {row['before_median_ms']} | {row['before_cpu_median_ms']} |"
+        lines.append(line)
+    if meta.get("before"):
+        lines += [
+            "",
+            f"The before columns run {meta['before']} in the same venv and the same rounds.",
+        ]
     lines += [
         "",
         "The result compares the median wall time with the target (issue #17). On a shared "
@@ -163,12 +181,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="fresh processes per case (≥ 10)")
     parser.add_argument("--quick", action="store_true", help="3 runs, print only")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--before-src", type=Path, help="another checkout's src/ to time alongside, e.g. main"
+    )
+    parser.add_argument(
+        "--before-label", default=None, help="how the report names --before-src (a commit)"
+    )
     args = parser.parse_args()
     runs = 3 if args.quick else args.runs
     if not args.quick and runs < 10:
         parser.error("--runs must be at least 10 for a committed result")
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    rows = measure(cases(sample_token()), runs)
+    rows = measure(cases(sample_token()), runs, args.before_src)
     meta: dict[str, object] = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": platform.machine(),
@@ -177,6 +201,7 @@ def main() -> None:
         "load_before": load_before,
         "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "runs": runs,
+        "before": (args.before_label or str(args.before_src)) if args.before_src else None,
     }
     report = markdown(rows, meta)
     print(report)
