@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make run    - run the system: web on :3000, Tasks API on :8000"
 	@echo "make test   - lint, type-check and run every test"
-	@echo "make bench  - run the benchmarks (micro and HTTP); make bench-quick for a smoke run"
+	@echo "make bench  - run the benchmarks (micro, HTTP and start-up); make bench-quick for a smoke run"
 	@echo "make lint   - ruff and mypy --strict only"
 	@echo "make fuzz   - Atheris over the token parser (FUZZ_SECONDS=60)"
 
@@ -57,10 +57,12 @@ run: deps web-build
 bench: deps
 	$(UV) run python bench/verify.py --markdown bench/results/verify.md
 	$(UV) run python bench/http_bench.py
+	$(UV) run python bench/startup.py
 
 bench-quick: deps
 	$(UV) run python bench/verify.py --quick
 	$(UV) run python bench/http_bench.py --quick --out /tmp/authbridge-bench
+	$(UV) run python bench/startup.py --quick
 
 # Coverage-guided fuzzing of the token path (Atheris is fetched for the run, not a dependency).
 FUZZ_SECONDS ?= 60

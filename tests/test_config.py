@@ -3,6 +3,7 @@ the fix, and the values derived from BETTER_AUTH_URL are Better Auth's own."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -11,17 +12,15 @@ from typing import Any
 import pytest
 
 from authbridge import Verifier
-from authbridge.config import Settings, load_settings, origin_of, split_list
+from authbridge.config import Secret, Settings, field_specs, load_settings, origin_of, split_list
+from authbridge.config.fields import FieldSpec, collect
 from authbridge.errors import ConfigError
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.keys.secret import SharedSecret
 from authbridge.keys.static import StaticJWKS
 from tokens import ed25519_key, hs_secret, jwks
 
-VARIABLES = sorted(
-    str(info.validation_alias.choices[0])  # type: ignore[union-attr]
-    for info in Settings.model_fields.values()
-)
+VARIABLES = sorted(spec.variable for spec in field_specs(Settings))
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +146,7 @@ def test_secret_variables_are_read_and_never_shown(
     settings = load_settings()
     assert getattr(settings, field).get_secret_value() == secret
     assert secret not in repr(settings)
-    assert secret not in str(settings.model_dump())
+    assert secret not in str(dataclasses.asdict(settings))
 
 
 def test_variables_are_read_from_dot_env(tmp_path: Path) -> None:
@@ -396,3 +395,101 @@ def test_origin_refuses_broken_urls_without_echoing_them(url: str) -> None:
         origin_of(url, "AUTHBRIDGE_X")
     assert info.value.variable == "AUTHBRIDGE_X"
     assert url not in str(info.value)
+
+
+# --- the loader itself (no pydantic-settings) -----------------------------------------------
+
+
+def test_dot_env_syntax_follows_python_dotenv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FROM_ENV", "env-value")
+    (tmp_path / ".env").write_text(
+        "# a comment\n"
+        "export BETTER_AUTH_URL=https://dotenv.example  # trailing comment\n"
+        "AUTHBRIDGE_REALM='single $quoted #kept'\n"
+        'AUTHBRIDGE_ISSUER="https://${FROM_ENV}.example"\n'
+        "AUTHBRIDGE_AUDIENCE=${BETTER_AUTH_URL},${MISSING:-https://b.example}\n"
+        'AUTHBRIDGE_JWKS="{\\"keys\\":\n[]}"\n'
+        "NOT_A_SETTING=ignored\n"
+        "NO_EQUALS_SIGN\n"
+    )
+    settings = load_settings()
+    assert settings.better_auth_url == "https://dotenv.example"
+    assert settings.realm == "single $quoted #kept"
+    assert settings.issuer == "https://env-value.example"
+    assert settings.audience == "https://dotenv.example,https://b.example"
+    assert settings.jwks_json == '{"keys":\n[]}'
+
+
+def test_precedence_is_overrides_then_environment_then_dot_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("AUTHBRIDGE_REALM=dotenv\nAUTHBRIDGE_ISSUER=https://d.example\n")
+    monkeypatch.setenv("AUTHBRIDGE_REALM", "env")
+    assert load_settings().realm == "env"
+    assert load_settings().issuer == "https://d.example"
+    assert load_settings(AUTHBRIDGE_REALM="override").realm == "override"
+    assert load_settings(env_file=None).issuer is None
+    assert load_settings(AUTHBRIDGE_ISSUER=None).issuer is None  # None unsets
+
+
+def test_variable_names_match_case_insensitively(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("authbridge_realm", "lower")
+    assert load_settings().realm == "lower"
+    monkeypatch.setenv("AUTHBRIDGE_REALM", "exact")
+    assert load_settings().realm == "exact"
+
+
+def test_typed_overrides_and_direct_construction_are_checked() -> None:
+    assert load_settings(AUTHBRIDGE_JWKS_TIMEOUT=0.5).jwks_timeout == 0.5
+    assert load_settings(AUTHBRIDGE_JWKS_MAX_KEYS=5).jwks_max_keys == 5
+    built = Settings(realm="tasks", jwt_secret=Secret("x" * 32))
+    assert built.jwt_secret is not None
+    assert built.jwt_secret.get_secret_value() == "x" * 32
+    with pytest.raises(ConfigError) as info:
+        Settings(leeway_seconds=61)
+    assert info.value.variable == "AUTHBRIDGE_LEEWAY_SECONDS"
+    with pytest.raises(ConfigError):
+        load_settings(AUTHBRIDGE_JWKS_MAX_KEYS=True)  # a bool is not a count
+    with pytest.raises(TypeError, match="AUTHBRIDGE_REALMS"):
+        load_settings(AUTHBRIDGE_REALMS="typo")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e999", "1.5"])
+def test_numbers_must_be_finite_and_counts_whole(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("AUTHBRIDGE_JWKS_MAX_BYTES", value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert info.value.problem == "must be a whole number."
+
+
+def test_a_bad_value_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTHBRIDGE_REDIS_FAILURE", "s3cr3t-value")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "s3cr3t-value" not in str(info.value)
+    assert info.value.problem == "must be one of open, closed."
+
+
+def test_every_field_is_declared_with_a_variable_and_a_doc() -> None:
+    specs = field_specs(Settings)
+    assert [spec.name for spec in specs] == [f.name for f in dataclasses.fields(Settings)]
+    for spec in specs:
+        assert spec.variable.isupper()
+        assert spec.doc.endswith(".")
+    (leeway,) = [spec for spec in specs if spec.name == "leeway_seconds"]
+    assert (leeway.kind, leeway.default, leeway.ge, leeway.le) == (float, 30.0, 0, 60)
+
+
+def test_alternative_variables_are_tried_in_order_within_each_source() -> None:
+    spec = FieldSpec("x", ("NEW_NAME", "OLD_NAME"), str, True, None, "A setting.")
+    overrides: dict[str, str] = {}
+    environ = {"OLD_NAME": "old", "NEW_NAME": "new"}
+    dotenv = {"NEW_NAME": "from-dotenv"}
+    assert collect((spec,), overrides, environ, dotenv) == {"x": "new"}
+    assert collect((spec,), overrides, {"OLD_NAME": "old"}, dotenv) == {"x": "old"}
+    assert collect((spec,), {"OLD_NAME": "o"}, environ, dotenv) == {"x": "o"}
+    assert collect((spec,), {}, {}, {}) == {}

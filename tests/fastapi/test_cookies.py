@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.websockets import WebSocketDisconnect
 
 from authbridge import Principal
-from authbridge.config import Settings
+from authbridge.config import Settings, load_settings
 from authbridge.errors import ConfigError
 from authbridge.fastapi import (
     AuthBridge,
@@ -161,7 +161,7 @@ def session_settings(db: AuthDatabase, issuer: FakeIssuer, **extra: Any) -> Sett
         "AUTHBRIDGE_TRUSTED_ORIGINS": APP_ORIGIN,
     }
     values.update(extra)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return load_settings(env_file=None, **values)
 
 
 def build_app(bridge: AuthBridge) -> FastAPI:
@@ -474,8 +474,8 @@ async def test_from_settings_builds_the_cookie_path(
 
 
 def test_cookie_mode_needs_a_session_mode(jwt_issuer: FakeIssuer) -> None:
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
+    settings = load_settings(
+        env_file=None,
         BETTER_AUTH_URL=AUTH_URL,
         AUTHBRIDGE_JWKS=json.dumps(jwt_issuer.jwks()),
         AUTHBRIDGE_SESSION_COOKIE="on",

@@ -18,7 +18,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from authbridge import Principal
-from authbridge.config import Settings
+from authbridge.config import Settings, load_settings
 from authbridge.fastapi import AuthBridge, CurrentUser
 from harness.better_auth import BAUser, BetterAuthServer, ServerPool
 
@@ -38,7 +38,7 @@ def remote_settings(server: BetterAuthServer, **extra: Any) -> Settings:
         "AUTHBRIDGE_SESSION_TIMEOUT": "2",
     }
     values.update(extra)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return load_settings(env_file=None, **values)
 
 
 @asynccontextmanager

@@ -18,7 +18,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sessions_builders import new_token, sign
 
-from authbridge.config import Settings
+from authbridge.config import Settings, load_settings
 from authbridge.errors import ConfigError, SessionInvalid, TokenRevoked
 from authbridge.fastapi import AuthBridge, CurrentUser
 from authbridge.verifier import Verifier
@@ -40,7 +40,7 @@ def database_settings(server: BetterAuthServer, **extra: Any) -> Settings:
     if server.env.get("DB_SCHEMA"):
         values["AUTHBRIDGE_SESSION_TABLES"] = json.dumps({"schema": server.env["DB_SCHEMA"]})
     values.update(extra)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return load_settings(env_file=None, **values)
 
 
 @pytest.fixture(
@@ -174,8 +174,8 @@ async def test_starts_before_better_auth_has_made_its_tables(
 
     db_path = tmp_path / "later.db"
     secret = secrets.token_urlsafe(32)
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None,
+    settings = load_settings(
+        env_file=None,
         BETTER_AUTH_URL="http://127.0.0.1:9",
         BETTER_AUTH_SECRET=secret,
         AUTHBRIDGE_SESSION_MODE="database",

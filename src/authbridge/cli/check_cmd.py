@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from dotenv import dotenv_values
-from pydantic import AliasChoices, SecretStr
 from rich.table import Table
 
-from ..config import Settings, load_settings, origin_of
+from ..config import Secret, Settings, field_specs, load_settings, origin_of, read_dotenv
 from ..errors import ConfigError
 from ..extras import MissingExtra
 from ..keys.secret import check_secret
@@ -48,19 +46,12 @@ __all__ = ["check_command", "effective_settings"]
 _MARKS = {"pass": "[green]✔[/]", "fail": "[red]✘[/]", "warn": "[yellow]![/]", "info": "[blue]i[/]"}
 
 
-def _variable(field_name: str) -> str:
-    alias = Settings.model_fields[field_name].validation_alias
-    if isinstance(alias, AliasChoices) and alias.choices:
-        return str(alias.choices[0])
-    return field_name.upper()
-
-
 _SENSITIVE_WORDS = ("SECRET", "PASSWORD", "TOKEN", "PRIVATE")
 
 
 def _shown_value(variable: str, value: Any) -> Any:
     """The value as it may be displayed: secrets masked, URL passwords hidden."""
-    if isinstance(value, SecretStr):
+    if isinstance(value, Secret):
         return mask_secret(value.get_secret_value())
     if not isinstance(value, str):
         return value
@@ -73,11 +64,11 @@ def _shown_value(variable: str, value: Any) -> Any:
 
 def effective_settings(settings: Settings) -> list[dict[str, Any]]:
     """Every setting: its variable, its (masked) value and where it came from."""
-    dotenv = {k: v for k, v in dotenv_values(Path(".env")).items() if v is not None}
+    dotenv = read_dotenv(Path(".env"), os.environ)
     rows: list[dict[str, Any]] = []
-    for name in Settings.model_fields:
-        variable = _variable(name)
-        value = getattr(settings, name)
+    for spec in field_specs(Settings):
+        variable = spec.variable
+        value = getattr(settings, spec.name)
         if variable in os.environ:
             source = "env"
         elif variable in dotenv:

@@ -7,7 +7,6 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.syntax import Syntax
 
 from .output import EXIT_INVALID, console, emit_json, escape, guarded
 from .recognize import Recognized, recognize
@@ -41,6 +40,9 @@ def time_lines(found: Recognized, now: float) -> dict[str, dict[str, Any]]:
 
 
 def _print_json_block(title: str, value: dict[str, Any]) -> None:
+    # Syntax pulls in Pygments: imported here, so `decode --json` never pays for it.
+    from rich.syntax import Syntax
+
     console.print(f"[bold]{title}[/]")
     text = json.dumps(value, indent=2, ensure_ascii=False)
     console.print(Syntax(text, "json", theme="ansi_dark", background_color="default"))

@@ -175,17 +175,21 @@ _DER_PARTS: Final = {size: _der_parts(size) for size in (32, 48)}
 
 def _ecdsa(crv: str) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[Any, bytes], bytes]]:
     _, size, order, digest = _EC_CURVES[crv]
-    scheme = ec.ECDSA(digest)
+    # ec.ECDSA() imports OpenSSL's backend (~10 ms): built on first use, not at import.
+    scheme: ec.ECDSA | None = None
     # Equal-length big-endian bytes compare as the numbers they spell.
     zero, order_bytes = bytes(size), order.to_bytes(size, "big")
 
     def verify(key: ec.EllipticCurvePublicKey, message: bytes, signature: bytes) -> bool:
+        nonlocal scheme
         if len(signature) != 2 * size:
             return False
         r, s = signature[:size], signature[size:]
         # Psychic signatures (CVE-2022-21449): r and s must lie in [1, n-1].
         if not (zero < r < order_bytes and zero < s < order_bytes):
             return False
+        if scheme is None:
+            scheme = ec.ECDSA(digest)
         try:
             key.verify(raw_to_der(r, s), message, scheme)
         except InvalidSignature:
@@ -193,6 +197,9 @@ def _ecdsa(crv: str) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[Any
         return True
 
     def sign(key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
+        nonlocal scheme
+        if scheme is None:
+            scheme = ec.ECDSA(digest)
         r, s = decode_dss_signature(key.sign(message, scheme))
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 

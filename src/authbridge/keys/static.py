@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ..errors import UnknownKey
@@ -35,8 +35,10 @@ class StaticJWKS:
         self.problems: list[KeyProblem] = parsed.problems
 
     @classmethod
-    def from_file(cls, path: str | Path, **options: Any) -> StaticJWKS:
-        return cls(Path(path).read_text(encoding="utf-8"), **options)
+    def from_file(cls, path: str | os.PathLike[str], **options: Any) -> StaticJWKS:
+        # open(), not pathlib: importing pathlib costs every `import authbridge` a few ms.
+        with open(path, encoding="utf-8") as file:
+            return cls(file.read(), **options)
 
     def cached_key(self, kid: str | None, alg: str) -> VerificationKey | None:
         return self.keys.get(kid) if kid is not None else None

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-
-import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING
 
 from authbridge.errors import SessionInvalid
 from authbridge.principal import Principal
@@ -26,9 +24,7 @@ from authbridge.sessions.cookies import (
     session_cookie_names,
 )
 from authbridge.sessions.csrf import TrustedOrigins
-from authbridge.sessions.database import DatabaseSessionStore
 from authbridge.sessions.records import SessionRecord
-from authbridge.sessions.remote import RemoteSessionStore
 from authbridge.sessions.token import (
     SessionToken,
     parse_session_credential,
@@ -36,6 +32,15 @@ from authbridge.sessions.token import (
     verify_token_signature,
 )
 from authbridge.sessions.ttl_cache import SessionCache
+
+if TYPE_CHECKING:
+    # The stores import SQLAlchemy (database mode) and httpx (remote mode): each is imported
+    # when its mode is configured, so the other mode's dependency need not be installed.
+    import httpx
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from authbridge.sessions.database import DatabaseSessionStore
+    from authbridge.sessions.remote import RemoteSessionStore
 
 __all__ = ["SessionVerifier"]
 
@@ -61,10 +66,14 @@ class SessionVerifier:
         self._database: DatabaseSessionStore | None = None
         self._remote: RemoteSessionStore | None = None
         if config.mode == "database" and config.database_url:
+            from authbridge.sessions.database import DatabaseSessionStore
+
             self._database = DatabaseSessionStore(
                 config.database_url, config.tables, timeout=config.timeout, engine=engine
             )
         elif config.mode == "remote" and config.base_url:
+            from authbridge.sessions.remote import RemoteSessionStore
+
             self._remote = RemoteSessionStore(
                 config.base_url,
                 cookie_names=session_cookie_names(
