@@ -30,7 +30,16 @@ NOT_IN_THE_CORE = (
     "tasks_api",
 )
 # Decoding a token reads no settings source, database, Redis or web framework.
-NOT_FOR_DECODE = ("fastapi", "starlette", "sqlalchemy", "redis", "httpx", "uvicorn", "tasks_api")
+NOT_FOR_DECODE = (
+    "pydantic",
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "redis",
+    "httpx",
+    "uvicorn",
+    "tasks_api",
+)
 # The command modules `authbridge --help` must not import to list them.
 COMMAND_MODULES = (
     "authbridge.cli.check_cmd",
