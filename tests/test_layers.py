@@ -48,6 +48,7 @@ FLOORS = {
     "fastapi": 4,
     "cli": 4,
     "testing": 4,
+    "console": 5,  # the console script: the CLI, or the name of its missing extra
 }
 
 # The app's top-level packages: tasks_api, wherever it lives (src/ today, apps/ after the split).
