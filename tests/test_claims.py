@@ -55,6 +55,7 @@ IDENTITY_CLAIMS = [
     "activeOrganizationId",
     "organizationId",
     "organizationRole",
+    "impersonatedBy",
     "role",
     "roles",
 ]
@@ -108,6 +109,50 @@ def test_good_identity_claims_pass_and_null_is_absent() -> None:
         _principal(id="x" * 257)
     with pytest.raises(InvalidClaims):
         _principal(roles=["editor"] * 65)
+
+
+# --- organization and impersonation ----------------------------------------------------------
+
+
+def test_organization_and_impersonator_come_from_the_claims_definepayload_adds() -> None:
+    principal = _principal(
+        activeOrganizationId="org_active",
+        organizationId="org_other",
+        organizationRole="admin,member",
+        impersonatedBy="admin_1",
+    )
+    assert principal.organization_id == "org_active"  # the session's active one wins
+    assert principal.organization_role == "admin,member"  # as Better Auth stores it
+    assert principal.impersonator == "admin_1"
+    assert _principal(organizationId="org_2").organization_id == "org_2"
+
+
+def test_without_those_claims_the_fields_are_none() -> None:
+    principal = _principal(activeOrganizationId=None, organizationRole=None)
+    assert principal.organization_id is None
+    assert principal.organization_role is None
+    assert principal.impersonator is None
+
+
+def test_organization_fields_take_part_in_identity() -> None:
+    assert _principal(activeOrganizationId="org_1") != _principal(activeOrganizationId="org_2")
+    assert _principal(impersonatedBy="admin_1") != _principal()
+    assert "org_1" in repr(_principal(activeOrganizationId="org_1"))
+
+
+def test_organization_claim_names_are_configurable_and_checked() -> None:
+    names = ClaimNames(organization_id=("org",), organization_role="orgRole", impersonator="actor")
+    principal = _principal(names, org="org_9", orgRole="owner", actor="admin_2")
+    assert (principal.organization_id, principal.organization_role, principal.impersonator) == (
+        "org_9",
+        "owner",
+        "admin_2",
+    )
+    # A renamed claim is an identity claim too: a NUL in it refuses the token.
+    for claim in ("org", "orgRole", "actor"):
+        with pytest.raises(InvalidClaims, match=claim):
+            _principal(names, **{claim: "x\x00"})
+    assert names.checked.count("sid") == 1  # each name is checked once
 
 
 # --- scopes ----------------------------------------------------------------------------------

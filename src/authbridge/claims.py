@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
@@ -143,11 +143,14 @@ class ClaimRules:
 
 @dataclass(frozen=True, slots=True)
 class ClaimNames:
-    """Which claims carry roles, scopes, the session id and the other identity claims.
+    """Which claims carry roles, scopes, the session id, the organization and the other
+    identity claims.
 
     ``identifiers`` are the claims besides ``sub``, the session id and the roles that name a
     user, an account or an organization: Better Auth's user ``id`` and ``email``, and the
-    organization claims a ``definePayload`` adds.
+    organization claims a ``definePayload`` adds. ``organization_id`` (the first present wins),
+    ``organization_role`` and ``impersonator`` fill the Principal's fields of those names;
+    Better Auth's JWT carries none of them unless ``definePayload`` adds them.
     """
 
     roles: tuple[str, ...] = ("role", "roles")
@@ -160,6 +163,30 @@ class ClaimNames:
         "organizationId",
         "organizationRole",
     )
+    organization_id: tuple[str, ...] = ("activeOrganizationId", "organizationId")
+    organization_role: str = "organizationRole"
+    impersonator: str = "impersonatedBy"
+    # Every claim that must be a short printable string, each once: computed here rather
+    # than on every token.
+    checked: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    # The claims behind organization_id, organization_role and impersonator: a token with none
+    # of them (Better Auth's default) skips their lookups.
+    organization_claims: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = (
+            *self.identifiers,
+            self.session_id,
+            *self.organization_id,
+            self.organization_role,
+            self.impersonator,
+        )
+        object.__setattr__(self, "checked", tuple(dict.fromkeys(names)))
+        object.__setattr__(
+            self,
+            "organization_claims",
+            frozenset((*self.organization_id, self.organization_role, self.impersonator)),
+        )
 
 
 # Identity claims are keys for lookups (a session, a user's rows, an organization), so each one
@@ -178,7 +205,7 @@ def check_identity_claims(claims: Mapping[str, Any], names: ClaimNames) -> None:
     """Raise ``InvalidClaims`` unless every identity claim present is a printable string of
     bounded length (roles: such a string or a list of them). ``null`` counts as absent:
     Better Auth writes it for an unset field (no active organization, say)."""
-    for name in (*names.identifiers, names.session_id):
+    for name in names.checked:
         value = claims.get(name)
         if value is not None and _bad_identifier(
             value, MAX_EMAIL_LENGTH if name == "email" else MAX_IDENTIFIER_LENGTH
@@ -219,6 +246,24 @@ def _collect(claims: Mapping[str, Any], names: tuple[str, ...], separators: str)
     return frozenset(found) if found else _NONE
 
 
+def _organization(
+    claims: Mapping[str, Any], names: ClaimNames
+) -> tuple[str | None, str | None, str | None]:
+    """The organization id, the caller's role in it, and the impersonator, where present."""
+    organization_id = None
+    for name in names.organization_id:
+        if type(value := claims.get(name)) is str:
+            organization_id = value
+            break
+    role = claims.get(names.organization_role)
+    impersonator = claims.get(names.impersonator)
+    return (
+        organization_id,
+        role if type(role) is str else None,
+        impersonator if type(impersonator) is str else None,
+    )
+
+
 def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -> Principal:
     """Map verified claims to a ``Principal``.
 
@@ -230,6 +275,10 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
     exp = get("exp")
     aud = get("aud")
     email_verified = get("emailVerified", get("email_verified"))
+    if claims.keys().isdisjoint(names.organization_claims):
+        organization_id = organization_role = impersonator = None
+    else:
+        organization_id, organization_role, impersonator = _organization(claims, names)
     # Inline type checks rather than a helper: this runs for every new token.
     return Principal(
         sub=claims["sub"],
@@ -246,6 +295,9 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
         if claims.keys().isdisjoint(names.scopes)
         else _collect(claims, names.scopes, " "),
         session_id=sid if type(sid := get(names.session_id)) is str else None,
+        organization_id=organization_id,
+        organization_role=organization_role,
+        impersonator=impersonator,
         audience=(aud,) if type(aud) is str else tuple(aud) if type(aud) is list else (),
         expires_at=datetime.fromtimestamp(exp, UTC) if exp is not None else None,
         credential="jwt",

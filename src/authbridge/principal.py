@@ -32,6 +32,11 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True, eq=False):
     roles: frozenset[str] = frozenset()
     scopes: frozenset[str] = frozenset()
     session_id: str | None = None
+    # The caller's active organization and their role in it, and who is impersonating them
+    # (Better Auth's admin plugin), where the credential says so.
+    organization_id: str | None = None
+    organization_role: str | None = None
+    impersonator: str | None = None
     audience: tuple[str, ...] = ()
     expires_at: datetime | None = None
     credential: CredentialKind = "jwt"
@@ -61,6 +66,9 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True, eq=False):
             self.roles,
             self.scopes,
             self.session_id,
+            self.organization_id,
+            self.organization_role,
+            self.impersonator,
             self.audience,
             self.expires_at,
             self.credential,
