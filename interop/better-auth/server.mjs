@@ -5,7 +5,7 @@
 // once it listens. Not for production use: it has a test-only admin route (HARNESS_ADMIN=1).
 import http from "node:http";
 import { betterAuth } from "better-auth";
-import { bearer, jwt } from "better-auth/plugins";
+import { admin, bearer, jwt, organization } from "better-auth/plugins";
 import { toNodeHandler } from "better-auth/node";
 import { getMigrations } from "better-auth/db/migration";
 
@@ -96,18 +96,39 @@ function jwtOptions() {
     ...(audience ? { audience: audience.length === 1 ? audience[0] : audience } : {}),
     ...(env.JWT_EXPIRATION ? { expirationTime: env.JWT_EXPIRATION } : {}),
   };
-  if (flag("JWT_DEFINE_PAYLOAD")) {
-    const scope = env.JWT_SCOPE ?? "tasks:read tasks:write";
-    options.definePayload = ({ user, session }) => ({
-      id: user.id,
-      email: user.email,
-      name: user.name,
-      role: user.role,
-      scope,
-      sid: session.id,
-    });
-  }
+  const scope = env.JWT_SCOPE ?? "tasks:read tasks:write";
+  // Better Auth calls definePayload with the session only ({user, session}), no request
+  // context, so the member row is read through `auth.$context` (resolved by then). Without
+  // JWT_DEFINE_PAYLOAD the payload stays Better Auth's default (the whole user object).
+  options.definePayload = async ({ user, session }) => ({
+    ...(flag("JWT_DEFINE_PAYLOAD")
+      ? { id: user.id, email: user.email, name: user.name, role: user.role, scope, sid: session.id }
+      : user),
+    ...(await organizationClaims(user, session)),
+    // admin() marks an impersonation session; authbridge reads it as Principal.impersonator.
+    ...(session.impersonatedBy ? { impersonatedBy: session.impersonatedBy } : {}),
+  });
   return options;
+}
+
+// The organization claims authbridge reads (ClaimNames): the session's active organization
+// and the caller's role in it. Left out entirely when no organization is active, so a token
+// without an organization looks exactly as before the organization plugin was on.
+async function organizationClaims(user, session) {
+  const organizationId = session.activeOrganizationId;
+  if (!organizationId) return {};
+  const ctx = await auth.$context;
+  const member = await ctx.adapter.findOne({
+    model: "member",
+    where: [
+      { field: "organizationId", value: organizationId },
+      { field: "userId", value: user.id },
+    ],
+  });
+  return {
+    activeOrganizationId: organizationId,
+    ...(member ? { organizationRole: member.role } : {}),
+  };
 }
 
 function cookieCache() {
@@ -170,6 +191,12 @@ export const auth = betterAuth({
       ...(flag("JWT_SESSION_COOKIE_CACHE") ? { sessionCookieCache: true } : {}),
     }),
     bearer({ requireSignature: flag("BEARER_REQUIRE_SIGNATURE") }),
+    // Defaults on purpose: owner/admin/member roles; admin()'s admin role is "admin" (set it
+    // with /__admin/set-role). Their tables and columns (organization, member, invitation;
+    // user.banned…, session.activeOrganizationId, session.impersonatedBy) come from the same
+    // getMigrations run below.
+    organization(),
+    admin(),
   ],
 });
 
@@ -214,6 +241,17 @@ const adminActions = {
   async "revoke-session"(ctx, body) {
     await ctx.internalAdapter.deleteSession(requireString(body, "token"));
     return { ok: true };
+  },
+  async "add-member"(ctx, body) {
+    // addMember is server-only in the organization plugin: no HTTP route reaches it.
+    const member = await auth.api.addMember({
+      body: {
+        userId: requireString(body, "userId"),
+        organizationId: requireString(body, "organizationId"),
+        role: requireString(body, "role"),
+      },
+    });
+    return { ok: Boolean(member), id: member?.id };
   },
   async "revoke-user-sessions"(ctx, body) {
     await ctx.internalAdapter.deleteUserSessions(requireString(body, "userId"));

@@ -405,6 +405,50 @@ class BetterAuthServer:
         document: dict[str, Any] = self._expect(self.client.get("/api/auth/jwks"), "jwks").json()
         return document
 
+    # ---- organization() and admin() plugin endpoints ---------------------------------------------
+
+    def create_organization(self, owner: BAUser, name: str = "Acme") -> str:
+        """``POST /organization/create``: ``owner`` becomes its owner; answers its id.
+
+        Better Auth also makes it the active organization of ``owner``'s session.
+        """
+        slug = f"org-{uuid.uuid4().hex[:12]}"
+        response = self.client.post(
+            "/api/auth/organization/create",
+            headers=owner.bearer,
+            json={"name": name, "slug": slug},
+        )
+        organization_id: str = self._expect(response, "organization/create").json()["id"]
+        return organization_id
+
+    def set_active_organization(self, user: BAUser, organization_id: str) -> None:
+        response = self.client.post(
+            "/api/auth/organization/set-active",
+            headers=user.bearer,
+            json={"organizationId": organization_id},
+        )
+        self._expect(response, "organization/set-active")
+
+    def ban_user(self, admin: BAUser, user_id: str) -> None:
+        """``POST /admin/ban-user`` as ``admin`` (whose role must be ``admin``)."""
+        response = self.client.post(
+            "/api/auth/admin/ban-user", headers=admin.bearer, json={"userId": user_id}
+        )
+        self._expect(response, "admin/ban-user")
+
+    def impersonate(self, admin: BAUser, user_id: str) -> dict[str, str]:
+        """``POST /admin/impersonate-user``: bearer headers for the impersonation session."""
+        response = self._expect(
+            self.client.post(
+                "/api/auth/admin/impersonate-user", headers=admin.bearer, json={"userId": user_id}
+            ),
+            "admin/impersonate-user",
+        )
+        signed = response.headers.get("set-auth-token")
+        if signed is None:
+            raise BetterAuthError("impersonate-user answered no set-auth-token header")
+        return {"Authorization": f"Bearer {signed}"}
+
     # ---- test-only admin route (HARNESS_ADMIN=1) ----------------------------------------------
 
     def _admin(self, action: str, body: Mapping[str, str]) -> None:
@@ -420,6 +464,12 @@ class BetterAuthServer:
     def admin_revoke_session(self, session_token: str) -> None:
         """Delete one session row (takes the raw token)."""
         self._admin("revoke-session", {"token": unquote(session_token).split(".", 1)[0]})
+
+    def admin_add_member(self, organization_id: str, user_id: str, role: str) -> None:
+        """Add a member server-side (the organization plugin's ``addMember`` has no route)."""
+        self._admin(
+            "add-member", {"organizationId": organization_id, "userId": user_id, "role": role}
+        )
 
     def admin_revoke_user_sessions(self, user_id: str) -> None:
         self._admin("revoke-user-sessions", {"userId": user_id})
