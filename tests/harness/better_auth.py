@@ -429,6 +429,17 @@ class BetterAuthServer:
         )
         self._expect(response, "organization/set-active")
 
+    def update_member_role(
+        self, owner: BAUser, organization_id: str, member_id: str, role: str
+    ) -> None:
+        """``POST /organization/update-member-role`` as ``owner``."""
+        response = self.client.post(
+            "/api/auth/organization/update-member-role",
+            headers=owner.bearer,
+            json={"organizationId": organization_id, "memberId": member_id, "role": role},
+        )
+        self._expect(response, "organization/update-member-role")
+
     def ban_user(self, admin: BAUser, user_id: str) -> None:
         """``POST /admin/ban-user`` as ``admin`` (whose role must be ``admin``)."""
         response = self.client.post(
@@ -465,11 +476,15 @@ class BetterAuthServer:
         """Delete one session row (takes the raw token)."""
         self._admin("revoke-session", {"token": unquote(session_token).split(".", 1)[0]})
 
-    def admin_add_member(self, organization_id: str, user_id: str, role: str) -> None:
-        """Add a member server-side (the organization plugin's ``addMember`` has no route)."""
-        self._admin(
-            "add-member", {"organizationId": organization_id, "userId": user_id, "role": role}
-        )
+    def admin_add_member(self, organization_id: str, user_id: str, role: str) -> str:
+        """Add a member server-side (the organization plugin's ``addMember`` has no route).
+
+        Answers the new member row's id.
+        """
+        body = {"organizationId": organization_id, "userId": user_id, "role": role}
+        response = self.client.post("/__admin/add-member", json=body)
+        member_id: str = self._expect(response, "admin add-member").json()["id"]
+        return member_id
 
     def admin_revoke_user_sessions(self, user_id: str) -> None:
         self._admin("revoke-user-sessions", {"userId": user_id})

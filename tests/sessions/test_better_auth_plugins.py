@@ -75,6 +75,20 @@ async def test_owner_and_member_of_the_active_organization(
     assert from_owner.impersonator is None
 
 
+async def test_a_role_change_shows_in_the_next_jwt_not_in_one_already_issued(
+    server: BetterAuthServer, verifier: Verifier
+) -> None:
+    """JWT mode: organization claims are as old as the token (documented in docs/deploy.md)."""
+    owner, member = server.sign_up(), server.sign_up()
+    organization_id = server.create_organization(owner)
+    member_id = server.admin_add_member(organization_id, member.id, "member")
+    server.set_active_organization(member, organization_id)
+    before = server.get_jwt(member)
+    server.update_member_role(owner, organization_id, member_id, "admin")
+    assert (await verifier.verify(before)).organization_role == "member"
+    assert (await verifier.verify(server.get_jwt(member))).organization_role == "admin"
+
+
 async def test_no_active_organization_leaves_the_fields_empty(
     server: BetterAuthServer, verifier: Verifier
 ) -> None:
