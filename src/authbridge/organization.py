@@ -22,6 +22,7 @@ The semantics are Better Auth 1.7.25's (``plugins/organization/permission.ts``,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
@@ -95,6 +96,10 @@ DEFAULT_ROLES: Final[Mapping[str, _Frozen]] = MappingProxyType(
 )
 
 
+# A guard parses the caller's role string on every request, and an app sees only a handful of
+# distinct ones ("owner", "admin,member"): remembering them makes the parse a dict lookup.
+# The bound caps the memory that verified tokens with many distinct role strings could use.
+@lru_cache(maxsize=1024)
 def parse_roles(value: str | None) -> tuple[str, ...]:
     """The role names in a member's role string: ``"admin, member"`` -> ("admin", "member")."""
     if not value:

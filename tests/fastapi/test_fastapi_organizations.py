@@ -343,3 +343,25 @@ async def test_openapi_leaves_other_routes_alone(client: httpx.AsyncClient) -> N
     for item in schema["paths"].values():
         for operation in item.values():
             assert "x-authbridge-organization" not in operation
+
+
+def test_remembered_decisions_are_right_and_bounded() -> None:
+    guard = require_permission("task", "delete", roles=CUSTOM_ROLES)
+    for n in range(3000):
+        assert guard.allows(f"editor,r{n}") is False
+        assert guard.allows(f"r{n},janitor") is True
+    assert guard.allows("janitor") is True  # the same answer once the memory is full
+    assert guard.allows(None) is False
+    assert len(guard._decisions) <= 1024
+
+
+async def test_an_empty_organization_id_names_no_organization(
+    bridge: AuthBridge, issuer: FakeIssuer
+) -> None:
+    app = build(bridge)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        with override_user(app, issuer.principal(organization_id="", organization_role="owner")):
+            response = await client.delete("/org/tasks")
+    assert response.status_code == 403
+    assert response.json()["code"] == "organization_required"

@@ -157,11 +157,14 @@ class RoleGuard(BearerPrincipal):
         return f"require_roles({', '.join(self.roles)}; {mode})"
 
 
+_MAX_DECISIONS: Final = 1024  # remembered role strings per permission guard
+
+
 class OrganizationGuard(BearerPrincipal):
     """Verification, then an active organization (403 ``organization_required`` without)."""
 
     def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
-        if principal.organization_id is None:
+        if not principal.organization_id:  # an empty id names no organization either
             raise _refuse(request, principal, OrganizationRequired(), ())
         super().authorize(request, principal, scopes)
 
@@ -178,7 +181,7 @@ class ActiveOrganizationGuard(OrganizationGuard):
         return self.result(await super().__call__(request, security_scopes))
 
     def result(self, principal: Principal) -> str:
-        assert principal.organization_id is not None  # authorize refused it otherwise
+        assert principal.organization_id  # authorize refused it otherwise
         return principal.organization_id
 
     def __repr__(self) -> str:
@@ -212,14 +215,26 @@ class PermissionGuard(OrganizationGuard):
         super().__init__()
         self.permissions = permissions
         self.access = access
+        self._decisions: dict[str, bool] = {}
         # "task:delete", in a stable order: for the audit log and repr.
         self.names = tuple(f"{r}:{a}" for r, acts in permissions.items() for a in sorted(acts))
 
     def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
         super().authorize(request, principal, scopes)
-        roles = parse_roles(principal.organization_role)
-        if not any(self.access.grants(role, self.permissions) for role in roles):
+        if not self.allows(principal.organization_role):
             raise _refuse(request, principal, PermissionDenied(), self.names)
+
+    def allows(self, member_role: str | None) -> bool:
+        """The decision for a role string, remembered: the guard's roles and request never
+        change, and an app sees few distinct role strings (bounded all the same)."""
+        key = member_role or ""
+        decision = self._decisions.get(key)
+        if decision is None:
+            roles = parse_roles(member_role)
+            decision = any(self.access.grants(role, self.permissions) for role in roles)
+            if len(self._decisions) < _MAX_DECISIONS:
+                self._decisions[key] = decision
+        return decision
 
     def declared_organization(self) -> dict[str, Any] | None:
         permissions = {r: sorted(acts) for r, acts in self.permissions.items()}
