@@ -32,6 +32,7 @@ __all__ = [
     "AccessControl",
     "Permissions",
     "RoleDefinitions",
+    "freeze_request",
     "parse_roles",
 ]
 
