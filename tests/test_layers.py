@@ -41,6 +41,7 @@ FLOORS = {
     "claims": 1,
     "config": 1,
     "cors": 1,
+    "organization": 1,
     "sessions": 1,
     "revocation": 1,
     "keys": 2,

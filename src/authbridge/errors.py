@@ -26,6 +26,9 @@ __all__ = [
     "InvalidRequest",
     "InvalidSignature",
     "KeysUnavailable",
+    "OrganizationRequired",
+    "OrganizationRoleDenied",
+    "PermissionDenied",
     "RevocationUnavailable",
     "ServiceUnavailable",
     "SessionEndpointUnavailable",
@@ -214,6 +217,40 @@ class InsufficientScope(AuthError):
     def __init__(self, message: str | None = None, *, required: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.required = required
+
+
+class OrganizationRequired(InsufficientScope):
+    """The request needs an active organization and the credential names none.
+
+    Its own public code, unlike the other authorization refusals: the client has something
+    to do about it (set an active organization, ``organization.setActive`` in Better Auth).
+    As an ``InsufficientScope`` it keeps the RFC 6750 ``insufficient_scope`` challenge.
+    """
+
+    code = "organization_required"
+    public_code = "organization_required"
+    default_message = "The request needs an active organization."
+
+
+class OrganizationRoleDenied(InsufficientScope):
+    """The member's role in the active organization is not one the route accepts.
+
+    Answered like ``require_roles``' refusal (public code ``insufficient_scope``); the precise
+    code goes to the audit log only, as with token failures.
+    """
+
+    code = "insufficient_org_role"
+    default_message = "The member's organization role is not allowed here."
+
+
+class PermissionDenied(InsufficientScope):
+    """The member's organization role does not grant the permission the route needs.
+
+    Answered like ``require_roles``' refusal (public code ``insufficient_scope``).
+    """
+
+    code = "insufficient_permission"
+    default_message = "The member's organization role lacks the permission this request needs."
 
 
 class ConfigError(Exception):

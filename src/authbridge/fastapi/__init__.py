@@ -22,11 +22,14 @@ from .audit import AuditLog, FailureThrottle
 from .authenticate import CookieAuthenticator
 from .bridge import AuthBridge
 from .dependencies import (
+    ActiveOrganization,
     CurrentUser,
     OptionalUser,
     bearer_scheme,
     get_principal,
     optional_principal,
+    require_org_role,
+    require_permission,
     require_roles,
     require_scopes,
 )
@@ -38,6 +41,7 @@ from .websocket import WebSocketUser, authenticate_websocket, websocket_user
 
 __all__ = [
     "SCHEME_NAME",
+    "ActiveOrganization",
     "AuditLog",
     "AuthBridge",
     "AuthHTTPException",
@@ -52,6 +56,8 @@ __all__ = [
     "get_principal",
     "optional_principal",
     "principal_of",
+    "require_org_role",
+    "require_permission",
     "require_roles",
     "require_scopes",
     "websocket_user",

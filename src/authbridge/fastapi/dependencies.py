@@ -9,17 +9,30 @@ comes before authorization: a forged token gets 401, never 403. Authentication i
 
 ``require_scopes``/``require_roles`` build guards of the same kind, so a guarded route is
 still one dependency; ``install`` lists guard scopes in OpenAPI (``openapi.py``).
+
+The organization guards (``ActiveOrganization``, ``require_org_role``, ``require_permission``)
+are guards of the same kind too: they read ``Principal.organization_id`` and
+``organization_role`` and check them with ``authbridge.organization`` (Better Auth's access
+control, as data). ``install`` describes them in OpenAPI with an ``x-authbridge-organization``
+extension and a 403 response.
 """
 
 import weakref
-from collections.abc import Callable
-from typing import Annotated, Final
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Final
 
 from fastapi import Request, Security
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
 
-from ..errors import InsufficientScope, TokenMissing
+from ..errors import (
+    InsufficientScope,
+    OrganizationRequired,
+    OrganizationRoleDenied,
+    PermissionDenied,
+    TokenMissing,
+)
+from ..organization import AccessControl, Permissions, RoleDefinitions, freeze_request, parse_roles
 from ..principal import Principal
 from .authenticate import STATE_ATTRIBUTE, Authenticator, authenticated, settled
 from .middleware import slot_of
@@ -27,11 +40,14 @@ from .openapi import SCHEME_NAME, bearer_model
 from .responses import DEFAULT_REALM, AuthHTTPException, check_scope_names, http_error_for
 
 __all__ = [
+    "ActiveOrganization",
     "CurrentUser",
     "OptionalUser",
     "bearer_scheme",
     "get_principal",
     "optional_principal",
+    "require_org_role",
+    "require_permission",
     "require_roles",
     "require_scopes",
 ]
@@ -40,11 +56,17 @@ __all__ = [
 def _deny(
     request: Request, principal: Principal, scopes: tuple[str, ...], roles: tuple[str, ...] = ()
 ) -> AuthHTTPException:
-    error = InsufficientScope(required=scopes)
+    return _refuse(request, principal, InsufficientScope(required=scopes), scopes + roles)
+
+
+def _refuse(
+    request: Request, principal: Principal, error: InsufficientScope, required: tuple[str, ...]
+) -> AuthHTTPException:
+    """Log a 403 (``required`` goes to the audit log) and build its answer."""
     bridge = getattr(request.app.state, STATE_ATTRIBUTE, None)
     if not isinstance(bridge, Authenticator):  # a test's override_user without a bridge
         return http_error_for(error, DEFAULT_REALM)
-    return bridge.refuse(error, request.scope, principal=principal, required=scopes + roles)
+    return bridge.refuse(error, request.scope, principal=principal, required=required)
 
 
 class BearerPrincipal(SecurityBase):
@@ -72,6 +94,14 @@ class BearerPrincipal(SecurityBase):
     def declared_scopes(self) -> tuple[str, ...]:
         """Scopes to add to the route's OpenAPI security requirement."""
         return ()
+
+    def declared_organization(self) -> dict[str, Any] | None:
+        """What the route needs of the caller's organization, for OpenAPI; None: nothing."""
+        return None
+
+    def result(self, principal: Principal) -> object:
+        """What the dependency gives the route once ``principal`` may pass."""
+        return principal
 
 
 class OptionalBearerPrincipal(BearerPrincipal):
@@ -127,6 +157,93 @@ class RoleGuard(BearerPrincipal):
         return f"require_roles({', '.join(self.roles)}; {mode})"
 
 
+_MAX_DECISIONS: Final = 1024  # remembered role strings per permission guard
+
+
+class OrganizationGuard(BearerPrincipal):
+    """Verification, then an active organization (403 ``organization_required`` without)."""
+
+    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+        if not principal.organization_id:  # an empty id names no organization either
+            raise _refuse(request, principal, OrganizationRequired(), ())
+        super().authorize(request, principal, scopes)
+
+    def declared_organization(self) -> dict[str, Any] | None:
+        return {"required": True}
+
+
+class ActiveOrganizationGuard(OrganizationGuard):
+    """``ActiveOrganization``: gives the route the active organization's id."""
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> str:
+        return self.result(await super().__call__(request, security_scopes))
+
+    def result(self, principal: Principal) -> str:
+        assert principal.organization_id  # authorize refused it otherwise
+        return principal.organization_id
+
+    def __repr__(self) -> str:
+        return "ActiveOrganization"
+
+
+class OrgRoleGuard(OrganizationGuard):
+    """``require_org_role(...)``: an active organization, and one of the roles in it."""
+
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        super().__init__()
+        self.roles = roles
+        self._wanted = frozenset(roles)
+
+    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+        super().authorize(request, principal, scopes)
+        if self._wanted.isdisjoint(parse_roles(principal.organization_role)):
+            raise _refuse(request, principal, OrganizationRoleDenied(), self.roles)
+
+    def declared_organization(self) -> dict[str, Any] | None:
+        return {"required": True, "roles": list(self.roles)}
+
+    def __repr__(self) -> str:
+        return f"require_org_role({', '.join(self.roles)})"
+
+
+class PermissionGuard(OrganizationGuard):
+    """``require_permission(...)``: an active organization, and a role granting the actions."""
+
+    def __init__(self, permissions: Mapping[str, frozenset[str]], access: AccessControl) -> None:
+        super().__init__()
+        self.permissions = permissions
+        self.access = access
+        self._decisions: dict[str, bool] = {}
+        # "task:delete", in a stable order: for the audit log and repr.
+        self.names = tuple(f"{r}:{a}" for r, acts in permissions.items() for a in sorted(acts))
+
+    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+        super().authorize(request, principal, scopes)
+        if not self.allows(principal.organization_role):
+            raise _refuse(request, principal, PermissionDenied(), self.names)
+
+    def allows(self, member_role: str | None) -> bool:
+        """The decision for a role string, remembered: the guard's roles and request never
+        change, and an app sees few distinct role strings (bounded all the same)."""
+        key = member_role or ""
+        decision = self._decisions.get(key)
+        if decision is None:
+            roles = parse_roles(member_role)
+            decision = any(self.access.grants(role, self.permissions) for role in roles)
+            if len(self._decisions) < _MAX_DECISIONS:
+                self._decisions[key] = decision
+        return decision
+
+    def declared_organization(self) -> dict[str, Any] | None:
+        permissions = {r: sorted(acts) for r, acts in self.permissions.items()}
+        return {"required": True, "permissions": permissions}
+
+    def __repr__(self) -> str:
+        return f"require_permission({', '.join(self.names)})"
+
+
 # Every dependency object made here, so override_user can replace them all.
 _ALL: Final[weakref.WeakSet[BearerPrincipal]] = weakref.WeakSet()
 
@@ -136,6 +253,9 @@ optional_principal: Final = OptionalBearerPrincipal()
 
 CurrentUser = Annotated[Principal, Security(get_principal)]
 OptionalUser = Annotated[Principal | None, Security(optional_principal)]
+active_organization: Final = ActiveOrganizationGuard()
+# The caller's active organization id; 403 ``organization_required`` without one.
+ActiveOrganization = Annotated[str, Security(active_organization)]
 
 
 def require_scopes(*scopes: str, any_of: bool = False) -> ScopeGuard:
@@ -153,6 +273,45 @@ def require_roles(*roles: str, all_of: bool = False) -> RoleGuard:
     return RoleGuard(check_scope_names(roles, "role"), all_of)
 
 
+def require_org_role(*roles: str) -> OrgRoleGuard:
+    """A dependency returning the Principal if its role in the active organization is one of
+    ``roles``. A member with several roles (``"admin,member"``) passes if any one is named.
+    No active organization: 403 ``organization_required``."""
+    checked = check_scope_names(roles, "role")
+    if any("," in role for role in checked):
+        raise ValueError("name each role separately: require_org_role('owner', 'admin')")
+    return OrgRoleGuard(checked)
+
+
+def require_permission(
+    resource: str | Permissions,
+    *actions: str,
+    roles: RoleDefinitions | AccessControl | None = None,
+) -> PermissionGuard:
+    """A dependency returning the Principal if its organization role grants the actions.
+
+    ``require_permission("task", "delete")``, ``require_permission("task", "read", "update")``
+    (all of them) or ``require_permission({"task": ["delete"], "project": ["read"]})``.
+    ``roles`` are the organization's roles (role -> resource -> actions, as Better Auth's
+    ``ac.newRole``), replacing the default ``owner``/``admin``/``member`` as Better Auth's
+    ``roles`` option does. Checked as Better Auth checks: one of the member's roles must grant
+    everything asked. No active organization: 403 ``organization_required``.
+    """
+    if isinstance(resource, str):
+        if not actions:
+            raise ValueError("name at least one action: require_permission('task', 'delete')")
+        permissions: Permissions = {resource: actions}
+    elif actions:
+        raise ValueError("pass actions inside the mapping, not after it")
+    else:
+        permissions = resource
+    frozen = freeze_request(permissions)
+    for name, granted in frozen.items():
+        check_scope_names((name, *granted), "resource and action")
+    access = roles if isinstance(roles, AccessControl) else AccessControl(roles)
+    return PermissionGuard(frozen, access)
+
+
 def principal_overrides(
     principal: Principal | None, realm: str = DEFAULT_REALM
 ) -> dict[Callable[..., object], Callable[..., object]]:
@@ -168,7 +327,7 @@ def principal_overrides(
                 raise http_error_for(TokenMissing(), realm)
             dependency.authorize(request, principal, security_scopes.scopes)
             slot_of(request.scope).result = principal
-            return principal
+            return dependency.result(principal)
 
         return overridden
 

@@ -4,6 +4,10 @@ routes whose only credential dependency is ``OptionalUser`` as open to anonymous
 FastAPI lists scopes only from ``Security(..., scopes=[...])``. A guard from
 ``require_scopes`` is used as a plain ``Depends`` and carries its scopes itself (which keeps a
 protected route at one dependency), so ``AuthBridge.install`` adds them to the schema here.
+
+Organization roles and permissions are not OAuth scopes, so the organization guards
+(``ActiveOrganization``, ``require_org_role``, ``require_permission``) are described by an
+``x-authbridge-organization`` extension on the operation, plus its 403 response.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import HTTPBearer
 from fastapi.routing import APIRoute
 
-__all__ = ["SCHEME_NAME", "bearer_model", "declare_guard_scopes"]
+__all__ = ["ORGANIZATION_EXTENSION", "SCHEME_NAME", "bearer_model", "declare_guard_scopes"]
+
+ORGANIZATION_EXTENSION: Final = "x-authbridge-organization"
+_ORGANIZATION_403: Final = (
+    "No active organization (`organization_required`), or the caller's organization role "
+    "does not allow this (`insufficient_scope`)."
+)
 
 SCHEME_NAME: Final = "bearerAuth"
 _DESCRIPTION: Final = (
@@ -65,6 +75,7 @@ def _merge(app: FastAPI, schema: dict[str, Any], protect: tuple[str, ...] = ()) 
             _declare_scheme(schema)
         scopes = list(dict.fromkeys(s for guard in guards for s in guard.declared_scopes()))
         optional = not protected and all(getattr(guard, "optional", False) for guard in guards)
+        organization = _organization(guards)
         path_item = schema.get("paths", {}).get(route.path_format, {})
         for method in route.methods or ():
             operation = path_item.get(method.lower())
@@ -78,6 +89,35 @@ def _merge(app: FastAPI, schema: dict[str, Any], protect: tuple[str, ...] = ()) 
             entry[SCHEME_NAME] = list(dict.fromkeys([*entry[SCHEME_NAME], *scopes]))
             if optional and {} not in requirements:
                 requirements.append({})  # OpenAPI's way to say "or no credentials at all"
+            if organization is not None:
+                operation[ORGANIZATION_EXTENSION] = organization
+                responses = operation.setdefault("responses", {})
+                responses.setdefault("403", {"description": _ORGANIZATION_403})
+
+
+def _organization(guards: list[Any]) -> dict[str, Any] | None:
+    """The route's organization guards, summed up: an active organization is required; the
+    caller's role must be one of ``roles``; it must grant all of ``permissions``."""
+    declared = [d for guard in guards if (d := _declared_organization(guard)) is not None]
+    if not declared:
+        return None
+    summary: dict[str, Any] = {"required": True}
+    roles = list(dict.fromkeys(r for d in declared for r in d.get("roles", ())))
+    if roles:
+        summary["roles"] = roles
+    permissions: dict[str, list[str]] = {}
+    for d in declared:
+        for resource, actions in d.get("permissions", {}).items():
+            merged = dict.fromkeys([*permissions.get(resource, ()), *actions])
+            permissions[resource] = list(merged)
+    if permissions:
+        summary["permissions"] = permissions
+    return summary
+
+
+def _declared_organization(guard: Any) -> dict[str, Any] | None:
+    declare = getattr(guard, "declared_organization", None)
+    return declare() if callable(declare) else None
 
 
 def _declare_scheme(schema: dict[str, Any]) -> None:

@@ -53,6 +53,7 @@ _BODY_DETAIL: Final = {
     "invalid_request": "The request carries a malformed or duplicated credential.",
     "insufficient_scope": "The access token lacks the required scope or role.",
     "csrf_rejected": "The request's origin is not trusted.",
+    "organization_required": "The request needs an active organization.",
     "forbidden": "The request is not allowed.",
 }
 # Every outage gets this body; its code says which service is down.
