@@ -48,6 +48,7 @@ from .errors import (
     TokenRevoked,
     TokenTooLarge,
     UnknownKey,
+    UserBanned,
 )
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ __all__ = [
     "TokenTooLarge",
     "TrustedIssuer",
     "UnknownKey",
+    "UserBanned",
     "VerificationKey",
     "Verifier",
     "load_settings",

@@ -38,6 +38,7 @@ __all__ = [
     "TokenRevoked",
     "TokenTooLarge",
     "UnknownKey",
+    "UserBanned",
 ]
 
 
@@ -147,6 +148,21 @@ class SessionInvalid(AuthError):
 
     code = "session_invalid"
     default_message = "The session is invalid or has ended."
+
+
+class UserBanned(AuthError):
+    """The credential is valid but its user is banned (Better Auth's admin plugin).
+
+    401 rather than the 403 Better Auth answers at sign-in: the credential itself must go. A
+    401 carries ``WWW-Authenticate: Bearer error="invalid_token"``, which makes the web app
+    drop the session and sign the user out; a 403 would leave a banned user signed in, retrying.
+    Its code is public because the user can do nothing about it, and should be told so.
+    """
+
+    code = "user_banned"
+    status = 401
+    public_code = "user_banned"
+    default_message = "The user is banned."
 
 
 class CsrfRejected(AuthError):
