@@ -21,7 +21,16 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from sessions_builders import iso, new_secret, new_token, sign
+from sessions_builders import (
+    compact_cookie,
+    iso,
+    jwt_cookie,
+    new_secret,
+    new_token,
+    session_data,
+    sign,
+    url_encode,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from authbridge.errors import UserBanned
@@ -396,3 +405,38 @@ async def test_remote_bans(fields: dict[str, Any], refused: bool) -> None:
     else:
         assert (await verifier.verify(token)).sub == "u1"
     await verifier.aclose()
+
+
+# --- the cookie cache: Better Auth's session_data cookie carries the user, ban included ------
+
+
+@pytest.mark.parametrize("strategy", ["compact", "jwt"])
+async def test_the_cookie_cache_shows_the_ban(
+    tmp_path: Path, verifiers: list[SessionVerifier], strategy: str
+) -> None:
+    builders = {"compact": compact_cookie, "jwt": jwt_cookie}
+    async for store in _sqlite(tmp_path, True):
+        user_id = await store.add_user()
+        signed = await store.add_session(user_id)
+        token = signed.split(".")[0]
+        verifier = await _open(store, verifiers, cookies_enabled=True, cookie_cache=strategy)
+        for ban, refused in (
+            ({"banned": True, "banExpires": None}, True),
+            ({"banned": True, "banExpires": iso(datetime.now(UTC) + timedelta(hours=1))}, True),
+            ({"banned": True, "banExpires": iso(datetime.now(UTC) - timedelta(hours=1))}, False),
+            ({"banned": False, "banExpires": None}, False),
+        ):
+            data = session_data(token, user_id=user_id)
+            data["user"].update(ban)
+            data["session"]["activeOrganizationId"] = "org-c"
+            cookies = {
+                "better-auth.session_token": url_encode(signed),
+                "better-auth.session_data": builders[strategy](data, store.secret),
+            }
+            if refused:
+                with pytest.raises(UserBanned):
+                    await verifier.verify_cookies(cookies, method="GET", headers={})
+            else:
+                principal = await verifier.verify_cookies(cookies, method="GET", headers={})
+                assert principal is not None
+                assert principal.organization_id == "org-c"  # from the cache, not the row
