@@ -36,6 +36,7 @@ FLOORS = {
     "principal": 0,
     "cache": 0,
     "redact": 0,
+    "bans": 0,
     "extras": 0,
     "jose": 1,
     "claims": 1,

@@ -51,6 +51,7 @@ from .errors import (
     TokenRevoked,
     TokenTooLarge,
     UnknownKey,
+    UserBanned,
 )
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ __all__ = [
     "TokenTooLarge",
     "TrustedIssuer",
     "UnknownKey",
+    "UserBanned",
     "VerificationKey",
     "Verifier",
     "load_settings",

@@ -41,6 +41,7 @@ __all__ = [
     "TokenRevoked",
     "TokenTooLarge",
     "UnknownKey",
+    "UserBanned",
 ]
 
 
@@ -150,6 +151,22 @@ class SessionInvalid(AuthError):
 
     code = "session_invalid"
     default_message = "The session is invalid or has ended."
+
+
+class UserBanned(AuthError):
+    """The credential is valid but its user is banned (Better Auth's admin plugin).
+
+    401 rather than the 403 Better Auth answers at sign-in: the credential itself must go. A
+    401 carries ``WWW-Authenticate: Bearer error="invalid_token"``, the RFC 6750 signal to drop
+    the token; the web app (web/lib/api.ts) refreshes once on a 401, gets no new token for a
+    banned user, and signs them out. A 403 would leave a banned user signed in, retrying.
+    Its code is public because the user can do nothing about it, and should be told so.
+    """
+
+    code = "user_banned"
+    status = 401
+    public_code = "user_banned"
+    default_message = "The user is banned."
 
 
 class CsrfRejected(AuthError):

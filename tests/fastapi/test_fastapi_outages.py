@@ -181,8 +181,11 @@ def test_the_answer_is_the_classs_status_and_public_code(
     assert answer.headers["Cache-Control"] == "no-store"
     assert ("Retry-After" in answer.headers) == (error_class.status == 503)
     if error_class.status == 401 and error_class is not errors.TokenMissing:
-        # Every token failure looks the same to the client (V53).
-        assert answer.code == "invalid_token"
+        # Every token failure has the same challenge (V53); it looks the same to the client
+        # but for a ban, whose code is public: the user must learn why they are signed out.
+        assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+        banned = error_class is errors.UserBanned
+        assert answer.code == ("user_banned" if banned else "invalid_token")
 
 
 def test_an_outage_keeps_its_retry_after() -> None:

@@ -54,6 +54,7 @@ _BODY_DETAIL: Final = {
     "insufficient_scope": "The access token lacks the required scope or role.",
     "csrf_rejected": "The request's origin is not trusted.",
     "organization_required": "The request needs an active organization.",
+    "user_banned": "The user is banned.",
     "forbidden": "The request is not allowed.",
 }
 # Every outage gets this body; its code says which service is down.
@@ -127,9 +128,11 @@ def http_error_for(error: AuthError, realm: str) -> AuthHTTPException:
     if code == "token_missing":  # no credentials: a bare challenge (RFC 6750 §3.1)
         headers["WWW-Authenticate"] = _challenge(realm)
         return AuthHTTPException(401, code, headers)
-    # Every token failure, and any status the answers above do not cover: one 401 shape.
+    # Every token failure, and any status the answers above do not cover: one 401 shape. A
+    # banned user gets it too (the client must drop the credential), with its own public code.
     headers["WWW-Authenticate"] = _challenge(realm, "invalid_token")
-    return AuthHTTPException(401, "invalid_token", headers)
+    public = "user_banned" if code == "user_banned" else "invalid_token"
+    return AuthHTTPException(401, public, headers)
 
 
 async def auth_exception_handler(request: Request, exc: Exception) -> Response:

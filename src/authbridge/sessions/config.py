@@ -50,8 +50,14 @@ class SessionTables:
     user_name: str = "name"
     user_email_verified: str = "emailVerified"
     user_image: str = "image"
-    # The admin plugin's column. Used only when the table has it (checked at start).
+    # Plugin columns, each used only when its table has it (checked once, at start); None
+    # never reads it. The admin plugin's role, ban and impersonator, the organization
+    # plugin's active organization.
     user_role: str | None = "role"
+    user_banned: str | None = "banned"
+    user_ban_expires: str | None = "banExpires"
+    session_active_organization_id: str | None = "activeOrganizationId"
+    session_impersonated_by: str | None = "impersonatedBy"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,7 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from authbridge.errors import ConfigError, SessionStoreUnavailable
 from authbridge.sessions.config import SessionTables
 from authbridge.sessions.pool_ping import ping_after_idle
-from authbridge.sessions.records import SessionRecord, parse_bool, parse_roles, parse_timestamp
+from authbridge.sessions.records import (
+    SessionRecord,
+    parse_banned,
+    parse_bool,
+    parse_roles,
+    parse_timestamp,
+)
 
 __all__ = ["DatabaseSessionStore", "to_async_database_url"]
 
@@ -67,9 +73,11 @@ class DatabaseSessionStore:
         self._timeout = timeout
         self._owns_engine = engine is None
         self._engine = engine or _create_engine(database_url, timeout, ping_after_idle)
-        self._role_column: str | None = None
-        self._roles_checked = False
-        self._roles_lock = asyncio.Lock()
+        # Optional plugin columns found at start: the label each is selected as -> its name.
+        self._user_extras: dict[str, str] = {}
+        self._session_extras: dict[str, str] = {}
+        self._columns_checked = False
+        self._columns_lock = asyncio.Lock()
         self._find_query: sa.Select[Any] | None = None
         self._session = sa.table(
             tables.session_table,
@@ -81,8 +89,9 @@ class DatabaseSessionStore:
         )
 
     async def start(self) -> None:
-        """Check the connection and whether the user table has a role column."""
-        await self._detect_role_column()
+        """Check the connection and which plugin columns (role, ban, organization,
+        impersonation) the user and session tables have."""
+        await self._detect_columns()
 
     async def aclose(self) -> None:
         if self._owns_engine:
@@ -97,7 +106,7 @@ class DatabaseSessionStore:
         # Connecting would create an empty SQLite file.
         if file not in (None, "", ":memory:") and not await asyncio.to_thread(Path(file).exists):
             return f"the SQLite file {file} does not exist"
-        query = self._build_find_query()  # the role column only if already detected
+        query = self._build_find_query()  # plugin columns only if already detected
         try:
             async with asyncio.timeout(self._timeout):
                 async with self._engine.connect() as connection:
@@ -112,7 +121,7 @@ class DatabaseSessionStore:
 
     async def find(self, token: str) -> SessionRecord | None:
         """The session with this token joined to its user, or None when there is no row."""
-        await self._detect_role_column()
+        await self._detect_columns()
         if self._find_query is None:
             self._find_query = self._build_find_query()
         row = await self._fetch_one(self._find_query, {"token": token})
@@ -129,10 +138,17 @@ class DatabaseSessionStore:
             sa.column(t.user_email_verified),
             sa.column(t.user_image),
         ]
-        if self._role_column:
-            user_columns.append(sa.column(self._role_column))
+        user_columns.extend(sa.column(name) for name in self._user_extras.values())
         user = sa.table(t.user_table, *user_columns, schema=t.schema)
         session = self._session
+        if self._session_extras:
+            names = (t.session_id, t.session_token, t.session_user_id, t.session_expires_at)
+            session = sa.table(
+                t.session_table,
+                *(sa.column(name) for name in dict.fromkeys(names)),
+                *(sa.column(name) for name in self._session_extras.values()),
+                schema=t.schema,
+            )
         selected = [
             session.c[t.session_id].label("session_id"),
             session.c[t.session_expires_at].label("expires_at"),
@@ -142,8 +158,11 @@ class DatabaseSessionStore:
             user.c[t.user_email_verified].label("email_verified"),
             user.c[t.user_image].label("image"),
         ]
-        if self._role_column:
-            selected.append(user.c[self._role_column].label("role"))
+        # One query still: the plugin columns ride on the same SELECT and JOIN.
+        selected.extend(user.c[name].label(label) for label, name in self._user_extras.items())
+        selected.extend(
+            session.c[name].label(label) for label, name in self._session_extras.items()
+        )
         return (
             sa.select(*selected)
             .select_from(session.join(user, user.c[t.user_id] == session.c[t.session_user_id]))
@@ -190,28 +209,51 @@ class DatabaseSessionStore:
             row = result.mappings().first()
         return dict(row) if row is not None else None
 
-    async def _detect_role_column(self) -> None:
-        role = self._tables.user_role
-        if self._roles_checked or role is None:
-            self._roles_checked = True
+    async def _detect_columns(self) -> None:
+        """Find, once, which optional plugin columns the tables have: they exist only when
+        the plugin is installed, and selecting a missing one would fail every lookup."""
+        if self._columns_checked:
             return
-        async with self._roles_lock:
-            if self._roles_checked:
+        t = self._tables
+        wanted_user = {
+            "role": t.user_role,
+            "banned": t.user_banned,
+            "ban_expires": t.user_ban_expires,
+        }
+        wanted_session = {
+            "organization_id": t.session_active_organization_id,
+            "impersonator": t.session_impersonated_by,
+        }
+        if not any((*wanted_user.values(), *wanted_session.values())):
+            self._columns_checked = True
+            return
+        async with self._columns_lock:
+            if self._columns_checked:
                 return
-            table, schema = self._tables.user_table, self._tables.schema
+            schema = t.schema
 
-            def column_names(sync_connection: sa.Connection) -> set[str]:
+            def column_names(sync_connection: sa.Connection) -> tuple[set[str], set[str]]:
                 inspector = sa.inspect(sync_connection)
-                return {col["name"] for col in inspector.get_columns(table, schema=schema)}
+                user = {col["name"] for col in inspector.get_columns(t.user_table, schema=schema)}
+                session = {
+                    col["name"] for col in inspector.get_columns(t.session_table, schema=schema)
+                }
+                return user, session
 
             try:
                 async with asyncio.timeout(self._timeout):
                     async with self._engine.connect() as connection:
-                        names = await connection.run_sync(column_names)
+                        user_names, session_names = await connection.run_sync(column_names)
             except (SQLAlchemyError, OSError, TimeoutError):
                 raise SessionStoreUnavailable(retry_after=5) from None
-            self._role_column = role if role in names else None
-            self._roles_checked = True
+            self._user_extras = {
+                label: name for label, name in wanted_user.items() if name in user_names
+            }
+            self._session_extras = {
+                label: name for label, name in wanted_session.items() if name in session_names
+            }
+            self._find_query = None
+            self._columns_checked = True
 
 
 def _safe_error(error: BaseException, password: str | None) -> str:
@@ -235,7 +277,15 @@ def _record_from_row(row: dict[str, Any]) -> SessionRecord | None:
         email_verified=parse_bool(row["email_verified"]),
         image=row["image"] or None,
         roles=parse_roles(row.get("role")),
+        organization_id=_text(row.get("organization_id")),
+        impersonator=_text(row.get("impersonator")),
+        banned=parse_banned(row.get("banned")),
+        ban_expires=row.get("ban_expires"),
     )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _create_engine(database_url: str, timeout: float, ping_after: float) -> AsyncEngine:

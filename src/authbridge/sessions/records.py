@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
+from authbridge.bans import ban_in_force
+from authbridge.errors import UserBanned
 from authbridge.principal import Principal
 
-__all__ = ["SessionRecord", "parse_bool", "parse_roles", "parse_timestamp"]
+__all__ = ["SessionRecord", "parse_banned", "parse_bool", "parse_roles", "parse_timestamp"]
 
 # Epoch values above this are milliseconds (1e11 s is the year 5138).
 _MILLISECONDS_THRESHOLD = 100_000_000_000
@@ -73,6 +75,15 @@ def parse_bool(value: object) -> bool | None:
     return None
 
 
+def parse_banned(value: object) -> bool:
+    """The admin plugin's ``banned``: null is not banned; a value that is not a boolean (nor
+    SQLite's 0/1) counts as banned, so an unreadable flag fails closed."""
+    if value is None:
+        return False
+    flag = parse_bool(value)
+    return True if flag is None else flag
+
+
 def parse_roles(value: object) -> frozenset[str]:
     """The admin plugin stores roles as one comma-separated string ("admin,user")."""
     if isinstance(value, str):
@@ -98,12 +109,25 @@ class SessionRecord:
     email_verified: bool | None = None
     image: str | None = None
     roles: frozenset[str] = frozenset()
+    # The session's active organization (organization plugin) and impersonating admin
+    # (admin plugin), where the store has them.
+    organization_id: str | None = None
+    impersonator: str | None = None
+    # The admin plugin's ban, as stored; decided on every use (``check_ban``), since a cached
+    # record outlives the moment a ban expires.
+    banned: bool = False
+    ban_expires: object = field(default=None, repr=False, compare=False)
     user: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False
     )
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at <= (now or datetime.now(UTC))
+
+    def check_ban(self, now: datetime | None = None) -> None:
+        """Raise ``UserBanned`` while the admin plugin's ban on this user is in force."""
+        if self.banned and ban_in_force(self.ban_expires, (now or datetime.now(UTC)).timestamp()):
+            raise UserBanned()
 
     def to_principal(self, issuer: str) -> Principal:
         return Principal(
@@ -115,6 +139,8 @@ class SessionRecord:
             image=self.image,
             roles=self.roles,
             session_id=self.session_id,
+            organization_id=self.organization_id,
+            impersonator=self.impersonator,
             expires_at=self.expires_at,
             credential="session",
             claims=self.user,
@@ -141,5 +167,9 @@ class SessionRecord:
             email_verified=parse_bool(user.get("emailVerified")),
             image=_text(user.get("image")),
             roles=parse_roles(user.get("role")),
+            organization_id=_text(session.get("activeOrganizationId")),
+            impersonator=_text(session.get("impersonatedBy")),
+            banned=parse_banned(user.get("banned")),
+            ban_expires=user.get("banExpires"),
             user=MappingProxyType(dict(user)),
         )

@@ -158,6 +158,7 @@ class SessionVerifier:
         signed = self._check_signature(parsed)
         cached = self._from_cookie_cache(cookies, parsed.token)
         if cached is not None:
+            cached.check_ban()  # the cookie cache carries the user, ban included
             return cached.to_principal(config.issuer)
         record = await self._resolve(parsed.token, signed)
         return record.to_principal(config.issuer)
@@ -204,6 +205,7 @@ class SessionVerifier:
         cache_key = signed or token
         cached = self._cache.get(cache_key)
         if cached is not None:
+            cached.check_ban()
             return cached
         record: SessionRecord | None = None
         if self._database is not None:
@@ -213,4 +215,5 @@ class SessionVerifier:
         if record is None or record.is_expired():
             raise SessionInvalid()
         self._cache.put(cache_key, record)
+        record.check_ban()  # after caching: a ban is decided on every use, cached or not
         return record
