@@ -18,7 +18,7 @@ from ..config import Settings, load_settings
 from ..verifier import Verifier
 from .access_log import redact_access_log
 from .audit import AuditLog
-from .authenticate import STATE_ATTRIBUTE, Authenticator, CookieAuthenticator
+from .authenticate import STATE_ATTRIBUTE, Authenticator, CookieAuthenticator, authenticator_of
 from .middleware import AuthStateMiddleware
 from .openapi import declare_guard_scopes
 from .protect import ProtectingMiddleware, check_prefixes
@@ -142,9 +142,7 @@ class AuthBridge(Authenticator):
 
 def bridge_of(connection: HTTPConnection) -> AuthBridge:
     """The app's bridge: from ``app.state`` (where ``install``/``lifespan`` put it)."""
-    bridge = getattr(connection.app.state, STATE_ATTRIBUTE, None)
+    bridge = authenticator_of(connection)  # raises when the app has none
     if not isinstance(bridge, AuthBridge):
-        raise RuntimeError(
-            "No AuthBridge on this app: call bridge.install(app) or use lifespan=bridge.lifespan."
-        )
+        raise RuntimeError(f"The app's authenticator is not an AuthBridge: {bridge!r}")
     return bridge
