@@ -430,7 +430,7 @@ class BetterAuthServer:
         self._expect(response, "organization/set-active")
 
     def update_member_role(
-        self, owner: BAUser, organization_id: str, member_id: str, role: str
+        self, owner: BAUser, organization_id: str, member_id: str, role: str | list[str]
     ) -> None:
         """``POST /organization/update-member-role`` as ``owner``."""
         response = self.client.post(
@@ -439,6 +439,16 @@ class BetterAuthServer:
             json={"organizationId": organization_id, "memberId": member_id, "role": role},
         )
         self._expect(response, "organization/update-member-role")
+
+    def remove_member(self, owner: BAUser, organization_id: str, member_id: str) -> None:
+        """``POST /organization/remove-member`` as ``owner`` (the removed member's own sessions
+        keep naming the organization: Better Auth clears only the remover's)."""
+        response = self.client.post(
+            "/api/auth/organization/remove-member",
+            headers=owner.bearer,
+            json={"organizationId": organization_id, "memberIdOrEmail": member_id},
+        )
+        self._expect(response, "organization/remove-member")
 
     def ban_user(self, admin: BAUser, user_id: str) -> None:
         """``POST /admin/ban-user`` as ``admin`` (whose role must be ``admin``)."""
