@@ -60,6 +60,7 @@ _SERVER_VARIABLES = frozenset(
         "SESSION_EXPIRES_IN",
         "USE_SECURE_COOKIES",
         "BEARER_REQUIRE_SIGNATURE",
+        "USER_ADDITIONAL_FIELDS",
     }
 )
 _SERVER_PREFIXES = ("BETTER_AUTH", "JWT_", "JWKS_", "COOKIE_")
@@ -397,6 +398,11 @@ class BetterAuthServer:
             self.client.get("/api/auth/get-session", headers=user.bearer), "get-session"
         )
         return _parse_set_cookies(response.headers.get_list("set-cookie"))
+
+    def update_user(self, user: BAUser, **fields: object) -> None:
+        """``POST /update-user``: change the user's own fields (``additionalFields`` too)."""
+        response = self.client.post("/api/auth/update-user", headers=user.bearer, json=fields)
+        self._expect(response, "update-user")
 
     def sign_out(self, user: BAUser) -> None:
         self._expect(self.client.post("/api/auth/sign-out", headers=user.bearer), "sign-out")
