@@ -99,6 +99,13 @@ def test_id_comes_from_sub_and_the_organization_from_the_principal() -> None:
     )
 
 
+def test_sub_is_always_the_verified_identity() -> None:
+    class Keyed(msgspec.Struct):
+        sub: str
+
+    assert UserModel(Keyed).build(principal({"sub": "a-user-column"})).sub == "u1"
+
+
 def test_the_credentials_own_value_wins_over_the_fallback() -> None:
     user = UserModel(Renamed).build(principal({"id": "from-claims"}))
     assert user.id == "from-claims"

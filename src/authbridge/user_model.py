@@ -9,8 +9,10 @@ from what the credential carries about the user:
 * a JWT's claims (Better Auth's default payload is the user object, ``additionalFields``
   included), or the session's user row (every column, in ``database`` mode) or ``get-session``
   user (``remote`` mode): ``Principal.claims``;
-* plus, where those lack them, ``id`` and ``sub`` (the user id, ``Principal.sub``) and the
-  session's ``activeOrganizationId`` and ``organizationRole``, so one model fits every mode.
+* plus, where those lack them, ``id`` (the user id, ``Principal.sub``) and the session's
+  ``activeOrganizationId`` and ``organizationRole``, so one model fits every mode. ``sub`` is
+  always ``Principal.sub``, the verified identity: a user column of that name never
+  replaces it.
 
 Better Auth names fields in camelCase (``favoriteColor``); a field ``favorite_color`` reads the
 key the model expects (its msgspec ``rename``/pydantic alias), else ``favoriteColor``, else
@@ -40,7 +42,6 @@ T = TypeVar("T")
 # Values the Principal supplies when the credential's user object lacks them.
 _FALLBACKS: tuple[tuple[str, Callable[[Principal], object]], ...] = (
     ("id", lambda p: p.sub),
-    ("sub", lambda p: p.sub),
     ("activeOrganizationId", lambda p: p.organization_id),
     ("organizationRole", lambda p: p.organization_role),
 )
@@ -82,6 +83,9 @@ class UserModel(Generic[T]):
         fallbacks: dict[str, object] | None = None
         data: dict[str, Any] = {}
         for key, sources in self._keys:
+            if "sub" in sources:
+                data[key] = principal.sub
+                continue
             for source in sources:
                 if source in claims:
                     data[key] = claims[source]
