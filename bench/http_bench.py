@@ -496,6 +496,12 @@ def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario
         Scenario(
             "authbridge, cache hit, organization claims", protected, "/hello", token=org_token
         ),
+        Scenario(
+            "authbridge fast path (protect=), cache hit, organization claims",
+            fast_path,
+            "/hello",
+            token=org_token,
+        ),
         Scenario("authbridge, require_org_role, cache hit", org_role, "/hello", token=org_token),
         Scenario(
             "authbridge fast path, require_org_role, cache hit",
@@ -570,10 +576,10 @@ TARGETS = [
         "same, organization claims in the token",
     ),
     (
-        "authbridge fast path, require_org_role, cache hit",
+        "authbridge fast path (protect=), cache hit, organization claims",
         "bare endpoint",
         0.85,
-        "same, fast path + require_org_role (organization claims)",
+        "same, shipped fast path, organization claims in the token",
     ),
     (
         "alt: middleware + request.user, hit",

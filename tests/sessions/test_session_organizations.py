@@ -34,6 +34,7 @@ from authbridge.sessions.config import SessionConfig, SessionTables
 from authbridge.sessions.database import to_async_database_url
 from authbridge.sessions.verifier import SessionVerifier
 from harness.better_auth import BetterAuthServer, ServerPool
+from harness.postgres_proxy import PostgresProxy
 
 pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("no_outside_settings")]
 
@@ -230,6 +231,40 @@ async def test_a_database_without_the_organization_plugin(tmp_path: Any) -> None
             assert len(statements.take()) == 1
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_server(better_auth_module_factory: ServerPool) -> BetterAuthServer:
+    return better_auth_module_factory(HARNESS_ADMIN=1, DATABASE_URL=PG_URL)
+
+
+@pytest.mark.postgres
+async def test_postgresql_the_member_join_keeps_one_round_trip(pg_server: BetterAuthServer) -> None:
+    """On the wire: a lookup with the member row joined is one execute, as without it."""
+    org = Organization(pg_server)
+    proxy = PostgresProxy()
+    port = await proxy.start()
+    try:
+        config = SessionConfig(
+            mode="database",
+            database_url=f"postgresql://postgres@127.0.0.1:{port}/test?ssl=disable",
+            secrets=((0, pg_server.secret),),
+            tables=SessionTables(schema=pg_server.env["DB_SCHEMA"]),
+            base_url=pg_server.base_url,
+        )
+        async with SessionVerifier(config) as verifier:
+            for _ in range(2):  # the first lookup also prepares its statement
+                await verifier.verify(org.member.signed_token)
+            proxy.take()
+            principal = await verifier.verify(org.member.signed_token)
+            assert principal.organization_role == "member"
+            assert proxy.take() == ["execute"]
+            org.remove()
+            principal = await verifier.verify(org.member.signed_token)
+            assert principal.organization_id is None
+            assert proxy.take() == ["execute"]
+    finally:
+        await proxy.close()
 
 
 # --- remote mode: get-active-member -------------------------------------------------------------
