@@ -51,17 +51,17 @@ async def test_upgrade_downgrade_upgrade(fresh: ServiceSettings) -> None:
     engine = create_engine(fresh)
     try:
         await migrate(engine, schema=fresh.database_schema)  # creates the schema if needed
-        assert await current_revision(engine) == "0001"
+        assert await current_revision(engine) == "0002"
         assert {"tasks", "tasks_alembic_version"} <= await table_names(engine)
         await migrate(engine, schema=fresh.database_schema)  # idempotent at head
-        assert await current_revision(engine) == "0001"
+        assert await current_revision(engine) == "0002"
 
         await migrate(engine, "downgrade", "base", schema=fresh.database_schema)
         assert await current_revision(engine) is None
         assert "tasks" not in await table_names(engine)
 
         await migrate(engine, "upgrade", "head", schema=fresh.database_schema)
-        assert await current_revision(engine) == "0001"
+        assert await current_revision(engine) == "0002"
         assert "tasks" in await table_names(engine)
     finally:
         await engine.dispose()
@@ -88,7 +88,7 @@ async def test_concurrent_upgrades_are_serialised(fresh: ServiceSettings) -> Non
     engines = [create_engine(fresh) for _ in range(4)]
     try:
         await asyncio.gather(*(migrate(e, schema=fresh.database_schema) for e in engines))
-        assert await current_revision(engines[0]) == "0001"
+        assert await current_revision(engines[0]) == "0002"
     finally:
         for engine in engines:
             await engine.dispose()
@@ -113,7 +113,7 @@ def run_cli(settings: ServiceSettings, *args: str) -> subprocess.CompletedProces
 async def test_migrate_command(fresh: ServiceSettings) -> None:
     upgraded = await asyncio.to_thread(run_cli, fresh)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip() == "database at revision: 0001"
+    assert upgraded.stdout.strip() == "database at revision: 0002"
     down = await asyncio.to_thread(run_cli, fresh, "downgrade", "base")
     assert down.returncode == 0, down.stderr
     assert down.stdout.strip() == "database at revision: base (empty)"
