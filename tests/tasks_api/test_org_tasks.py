@@ -9,12 +9,15 @@ the caller has switched away from.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
-from tasks_support import Caller
+from tasks_support import Caller, make_caller, running_api
 
-from conftest import Api, new_organization
+from authbridge.testing import FakeIssuer
+from conftest import Api, new_organization, settings_for
+from tasks_api.settings import ServiceSettings
 
 ORG = "/api/org/tasks"
 
@@ -221,3 +224,46 @@ async def test_a_user_whose_sub_equals_an_organization_id_owns_none_of_its_tasks
     assert mine.status_code == 201
     listed = (await api.client.get(ORG, headers=api.member(acme).headers)).json()["items"]
     assert [item["id"] for item in listed] == [team_task["id"]]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def scoped_settings(request: pytest.FixtureRequest, tmp_path: Path) -> ServiceSettings:
+    return settings_for(str(request.param), request, tmp_path, require_scopes=True)
+
+
+async def test_team_routes_need_the_personal_routes_scopes(
+    scoped_settings: ServiceSettings,
+) -> None:
+    """tasks:read to read, tasks:write to write, on top of the organization rules."""
+    issuer = FakeIssuer()
+    acme = new_organization()
+
+    def member(scope: str | None, role: str = "owner", organization: str = acme) -> Caller:
+        claims = {"activeOrganizationId": organization, "organizationRole": role}
+        return make_caller(issuer, **claims, **({"scope": scope} if scope else {}))
+
+    async with running_api(scoped_settings, issuer) as (_, client):
+        none, reader = member(None), member("tasks:read")
+        writer, both = member("tasks:write"), member("tasks:read tasks:write")
+        assert (await client.get(ORG, headers=none.headers)).status_code == 403
+        assert (await client.get(ORG, headers=reader.headers)).status_code == 200
+        assert (await client.get(ORG, headers=writer.headers)).status_code == 403
+        refused = await client.post(ORG, json={"title": "x"}, headers=reader.headers)
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "insufficient_scope"
+        assert 'scope="tasks:write"' in refused.headers["www-authenticate"]
+        made = await client.post(ORG, json={"title": "x"}, headers=writer.headers)
+        assert made.status_code == 201
+        path = made.headers["location"]
+        assert (await client.get(path, headers=both.headers)).status_code == 200
+        assert (await client.patch(path, json={}, headers=reader.headers)).status_code == 403
+        assert (await client.delete(path, headers=reader.headers)).status_code == 403
+        # tasks:write is not enough for a plain member, nor is the role without the scope.
+        member_writer = member("tasks:read tasks:write", role="member")
+        assert (await client.delete(path, headers=member_writer.headers)).status_code == 403
+        assert (await client.delete(path, headers=both.headers)).status_code == 204
+        # Scopes but no organization: organization_required, whatever the scopes.
+        no_org = make_caller(issuer, scope="tasks:read tasks:write")
+        answer = await client.get(ORG, headers=no_org.headers)
+        assert answer.status_code == 403
+        assert answer.json()["code"] == "organization_required"

@@ -201,7 +201,7 @@ class TaskCollection:
     prefix: str
     tag: str
     whose: str  # for the operation descriptions: "your" / "your active organization's"
-    names: str  # route names (and so operation ids): list_{names}, create_{names}...
+    names: str  # route names (and so operation ids): list_{names}s, create_{names}...
     reader: Any  # Depends giving a TaskScope, for reads
     writer: Any  # ... for creates and updates
     deleter: Any  # ... for deletes
@@ -261,7 +261,9 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
 
     def name(action: str) -> str:
         legacy = {"list": "list_my_tasks", "delete": "remove_task"}
-        return legacy.get(action, f"{action}_task") if legacy_names else f"{action}_{names}s"
+        if legacy_names:
+            return legacy.get(action, f"{action}_task")
+        return f"list_{names}s" if action == "list" else f"{action}_{names}"
 
     @router.get(
         "",
