@@ -267,3 +267,37 @@ async def test_team_routes_need_the_personal_routes_scopes(
         answer = await client.get(ORG, headers=no_org.headers)
         assert answer.status_code == 403
         assert answer.json()["code"] == "organization_required"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": "   "}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"title": "x", "priority": "urgent"}, "priority"),
+        ({"title": "x", "due_at": "2030-01-01T10:00:00"}, "due_at"),
+        ({"title": "x", "completed": "yes"}, "completed"),
+        ({"title": "x", "description": "bell \x07"}, "description"),
+        ({}, "title"),
+    ],
+)
+async def test_team_bodies_are_validated_like_personal_ones(
+    api: Api, body: dict[str, object], field: str
+) -> None:
+    member = api.member(new_organization(), "owner")
+    for path in ("/api/tasks", ORG):
+        response = await api.client.post(path, json=body, headers=member.headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["code"] == "validation_error"
+        assert response.json()["detail"].startswith(f"{field}:"), response.text
+    task = await api.create(member, path=ORG)
+    patched = await api.client.patch(
+        f"{ORG}/{task['id']}", json={"title": None}, headers=member.headers
+    )
+    assert patched.status_code == 422
+    assert patched.json()["detail"].startswith("title:")
+    malformed = await api.client.delete(
+        f"{ORG}/{task['id']}", headers=member.with_headers(If_Match="nope")
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["code"] == "invalid_if_match"
