@@ -256,6 +256,9 @@ def test_team_routes_document_their_scopes_and_organization_rules(tmp_path: Path
         organization = {"required": True, **({"roles": roles} if roles else {})}
         assert operation["x-authbridge-organization"] == organization, (method, path)
         assert {"400", "401", "403"} <= set(operation["responses"]), (method, path)
+        forbidden = operation["responses"]["403"]["description"]
+        assert "organization_required" in forbidden, (method, path)
+        assert ("`owner` or `admin`" in forbidden) == (roles is not None), (method, path)
     for path in ("/api/tasks", "/api/tasks/{task_id}"):
         for method, operation in paths[path].items():
             assert "x-authbridge-organization" not in operation, (method, path)

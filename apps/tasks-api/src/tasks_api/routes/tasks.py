@@ -209,6 +209,9 @@ class TaskCollection:
     page_model: type[BaseModel]
     to_out: Callable[[TaskRow], TaskOut]
     encode: Callable[[Sequence[TaskRow], str | None], bytes]
+    # The OpenAPI description of the 403 answers (None: FastAPI's "Forbidden").
+    forbidden: str | None = None
+    forbidden_delete: str | None = None
 
 
 def build_tasks_router(*, require_scopes: bool) -> APIRouter:
@@ -232,6 +235,12 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
     )
 
 
+_TEAM_FORBIDDEN: Final = (
+    "No active organization (`organization_required`), or, when scopes are enforced, the"
+    " token lacks the scope (`insufficient_scope`)."
+)
+
+
 def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
     """``/api/org/tasks``: the active organization's tasks. Any member lists, reads, creates
     and updates; only an ``owner`` or ``admin`` deletes."""
@@ -248,6 +257,11 @@ def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
             page_model=TeamTaskPage,
             to_out=team_task_out,
             encode=encode_team_page,
+            forbidden=_TEAM_FORBIDDEN,
+            forbidden_delete=(
+                f"{_TEAM_FORBIDDEN} Deleting also needs the organization role `owner` or"
+                " `admin` (`insufficient_scope` otherwise)."
+            ),
         )
     )
 
@@ -259,6 +273,15 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
     Deleter = Annotated[TaskScope, collection.deleter]
     to_out, whose, names = collection.to_out, collection.whose, collection.names
 
+    def answers(
+        *statuses: int, deleting: bool = False, **success: dict[str, Any]
+    ) -> dict[int | str, dict[str, Any]]:
+        documented = _errors(*statuses, **success)
+        forbidden = collection.forbidden_delete if deleting else collection.forbidden
+        if forbidden is not None:
+            documented[403]["description"] = forbidden
+        return documented
+
     def name(action: str) -> str:
         legacy = {"list": "list_my_tasks", "delete": "remove_task"}
         if legacy_names:
@@ -269,7 +292,7 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
         "",
         name=name("list"),
         response_model=collection.page_model,
-        responses=_errors(400, 401, 403, 422),
+        responses=answers(400, 401, 403, 422),
         description=f"{whose.capitalize()} tasks, newest first (or by due date, or by priority).",
     )
     async def list_tasks_route(
@@ -319,7 +342,7 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
         name=name("create"),
         status_code=201,
         response_model=collection.out_model,
-        responses=_errors(400, 401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
+        responses=answers(400, 401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
         description=(f"Create one of {whose} tasks. Answers 201 with `Location` and `ETag`."),
     )
     async def create_task_route(
@@ -336,7 +359,7 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
         "/{task_id}",
         name=name("read"),
         response_model=collection.out_model,
-        responses=_errors(400, 401, 403, 404, s200=_ETAG_HEADER),
+        responses=answers(400, 401, 403, 404, s200=_ETAG_HEADER),
         description=f"One of {whose} tasks, with its `ETag`.",
     )
     async def read_task_route(
@@ -354,7 +377,7 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
         "/{task_id}",
         name=name("patch"),
         response_model=collection.out_model,
-        responses=_errors(400, 401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
+        responses=answers(400, 401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
         openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
         description=(
             f"Change some fields of one of {whose} tasks. With `If-Match`, only if the task"
@@ -401,7 +424,7 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
         name=name("delete"),
         status_code=204,
         response_class=Response,
-        responses=_errors(400, 401, 403, 404, 412),
+        responses=answers(400, 401, 403, 404, 412, deleting=True),
         openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
         description=(
             f"Delete one of {whose} tasks. With `If-Match`, only if the task is still at that ETag."
