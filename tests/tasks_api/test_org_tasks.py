@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from tasks_support import Caller, make_caller, running_api
 
-from authbridge.testing import FakeIssuer
+from authbridge import Principal
+from authbridge.testing import FakeIssuer, override_user
 from conftest import Api, new_organization, settings_for
 from tasks_api.settings import ServiceSettings
 
@@ -301,3 +303,35 @@ async def test_team_bodies_are_validated_like_personal_ones(
     )
     assert malformed.status_code == 400
     assert malformed.json()["code"] == "invalid_if_match"
+
+
+async def test_principals_from_any_credential_follow_the_same_rules(api: Api) -> None:
+    """The routes read only the Principal: a session-mode caller (whose organization comes from
+    the session) is treated like a JWT one. A caller whose role is unknown (``None``: a session
+    store that does not read the member's role) reads and writes but does not delete; a caller
+    without an organization, such as an API key (which carries none), is 403
+    ``organization_required`` whatever its scopes."""
+    acme = new_organization()
+
+    def principal(**fields: Any) -> Principal:
+        return Principal(sub="u-1", issuer="https://auth.example.test", **fields)
+
+    session_admin = principal(credential="session", organization_id=acme, organization_role="admin")
+    with override_user(api.app, session_admin):
+        made = await api.client.post(ORG, json={"title": "from a session"})
+        assert made.status_code == 201, made.text
+        assert made.json()["created_by"] == "u-1"
+        assert (await api.client.delete(made.headers["location"])).status_code == 204
+    unknown_role = principal(credential="session", organization_id=acme)
+    with override_user(api.app, unknown_role):
+        made = await api.client.post(ORG, json={"title": "x"})
+        assert made.status_code == 201
+        assert (await api.client.get(made.headers["location"])).status_code == 200
+        assert (await api.client.delete(made.headers["location"])).status_code == 403
+    keyed = principal(scopes=frozenset({"tasks:read", "tasks:write"}))
+    with override_user(api.app, keyed):
+        for method in ("GET", "POST"):
+            answer = await api.client.request(method, ORG, json={"title": "x"})
+            assert answer.status_code == 403
+            assert answer.json()["code"] == "organization_required"
+        assert (await api.client.get("/api/tasks")).status_code == 200
