@@ -28,6 +28,8 @@ __all__ = [
     "TaskOut",
     "TaskPage",
     "TaskUpdate",
+    "TeamTaskOut",
+    "TeamTaskPage",
 ]
 
 Priority = Literal["low", "normal", "high"]
@@ -168,6 +170,17 @@ class TaskOut(BaseModel):
 
 class TaskPage(BaseModel):
     items: list[TaskOut]
+    next_cursor: str | None = Field(description="Pass back as `cursor`; null on the last page.")
+
+
+class TeamTaskOut(TaskOut):
+    """A task of the caller's active organization."""
+
+    created_by: str = Field(description="The `sub` of the member who created the task.")
+
+
+class TeamTaskPage(BaseModel):
+    items: list[TeamTaskOut]
     next_cursor: str | None = Field(description="Pass back as `cursor`; null on the last page.")
 
 
