@@ -123,6 +123,24 @@ def test_a_bearer_and_a_key_together_are_refused(api: TestClient, server: Better
     assert query.status_code == 400
 
 
+def test_answers_vary_with_the_key_header(api: TestClient, server: BetterAuthServer) -> None:
+    key = server.create_api_key(server.sign_up().id)
+    response = api.get("/me", headers={"x-api-key": key.key})
+    assert response.status_code == 200
+    assert response.headers["vary"] == "Authorization, x-api-key"
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_a_custom_header(better_auth_factory: ServerPool) -> None:
+    server = better_auth_factory(APIKEY=1, APIKEY_HEADER="x-service-key")
+    key = server.create_api_key(server.sign_up().id)
+    for mode in ("remote", "database"):
+        with client(server, mode, AUTHBRIDGE_API_KEY_HEADER="X-Service-Key") as api:
+            assert api.get("/me", headers={"x-service-key": key.key}).status_code == 200
+            other = api.get("/me", headers={"x-api-key": key.key})
+            assert (other.status_code, other.json()["code"]) == (401, "token_missing")
+
+
 def test_openapi_declares_the_key_header(api: TestClient) -> None:
     schema = api.get("/openapi.json").json()
     scheme = schema["components"]["securitySchemes"]["apiKeyAuth"]
