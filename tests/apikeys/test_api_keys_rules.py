@@ -4,7 +4,6 @@ every boundary (strictly after the window, strictly after the expiry) is tested 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apikeys_support import KEY, T0, Table, iso
 
 from authbridge.apikeys.cache import ApiKeyCache
 from authbridge.apikeys.config import ApiKeyConfig, ApiKeyTables, parse_headers
@@ -37,19 +37,6 @@ from authbridge.errors import (
     UserBanned,
 )
 from authbridge.sessions.config import SessionTables
-from harness.better_auth_tables import sqlite_ddl
-
-T0 = datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)
-KEY = "k" * 64
-# Better Auth's apikey table on SQLite, as its migrations create it (1.7.5).
-APIKEY_DDL = (
-    'CREATE TABLE "apikey" ("id" text not null primary key, "configId" text not null, '
-    '"name" text, "start" text, "referenceId" text not null, "prefix" text, "key" text not null, '
-    '"refillInterval" integer, "refillAmount" integer, "lastRefillAt" date, "enabled" integer, '
-    '"rateLimitEnabled" integer, "rateLimitTimeWindow" integer, "rateLimitMax" integer, '
-    '"requestCount" integer, "remaining" integer, "lastRequest" date, "expiresAt" date, '
-    '"createdAt" date not null, "updatedAt" date not null, "permissions" text, "metadata" text)'
-)
 
 
 def ms(n: int) -> timedelta:
@@ -189,59 +176,6 @@ class Clock:
 
     def advance(self, milliseconds: int) -> None:
         self.now += ms(milliseconds)
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-class Table:
-    """A Better Auth SQLite file with one user and API keys written as the plugin writes them."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with sqlite3.connect(path) as db:
-            for statement in (*sqlite_ddl(role=True), APIKEY_DDL):
-                db.execute(statement)
-            db.execute('ALTER TABLE "user" ADD COLUMN "banned" integer')
-            db.execute('ALTER TABLE "user" ADD COLUMN "banExpires" date')
-            db.execute(
-                'INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt",'
-                " role, banned) VALUES (?, ?, ?, 1, ?, ?, ?, 0)",
-                ("user-1", "Ada", "ada@example.com", iso(T0), iso(T0), "admin,user"),
-            )
-
-    def add(self, key: str = KEY, **columns: Any) -> None:
-        values: dict[str, Any] = {
-            "id": "key-1",
-            "configId": "default",
-            "referenceId": "user-1",
-            "key": hash_key(key),
-            "enabled": 1,
-            "rateLimitEnabled": 1,
-            "rateLimitTimeWindow": 1000,
-            "rateLimitMax": 2,
-            "requestCount": 0,
-            "createdAt": iso(T0),
-            "updatedAt": iso(T0),
-            "permissions": '{"tasks":["read"]}',
-        }
-        values.update(columns)
-        names = ", ".join(f'"{name}"' for name in values)
-        marks = ", ".join("?" for _ in values)
-        with sqlite3.connect(self.path) as db:
-            db.execute(f"INSERT INTO apikey ({names}) VALUES ({marks})", tuple(values.values()))
-
-    def get(self, key_id: str = "key-1") -> dict[str, Any] | None:
-        with sqlite3.connect(self.path) as db:
-            db.row_factory = sqlite3.Row
-            found = db.execute("SELECT * FROM apikey WHERE id = ?", (key_id,)).fetchone()
-        return dict(found) if found is not None else None
-
-    def set_user(self, **columns: Any) -> None:
-        assignments = ", ".join(f'"{name}" = ?' for name in columns)
-        with sqlite3.connect(self.path) as db:
-            db.execute(f'UPDATE "user" SET {assignments}', tuple(columns.values()))
 
 
 @pytest.fixture
