@@ -57,3 +57,17 @@ def test_database_mode_probes_the_apikey_table(
     assert entry["status"] == "fail"
     assert "apikey table cannot be read" in entry["detail"]
     assert code == 1
+
+
+def test_api_keys_alone_are_a_verifier(cli: CLI, tmp_path: Path) -> None:
+    database = tmp_path / "auth.db"
+    sqlite3.connect(database).close()
+    env = {"AUTHBRIDGE_API_KEYS": "database", "AUTHBRIDGE_SESSION_DATABASE_URL": str(database)}
+    result = cli("check", "--json", "--offline", env=env)
+    (verifier,) = [c for c in result.json()["checks"] if c["step"] == "verifier"]
+    assert verifier == {
+        "step": "verifier",
+        "status": "pass",
+        "detail": "API keys only (no JWTs)",
+        "fix": None,
+    }
