@@ -36,6 +36,17 @@ export const API_KEY_PERMISSIONS = { tasks: ["read", "write"] };
  */
 const API_KEY_RATE_LIMIT = { enabled: true, timeWindow: 60_000, maxRequests: 600 };
 
+/**
+ * Better Auth's per-address limit (production: 100 requests per path in 10 s) would put every
+ * API-key request of every script into one bucket: the Tasks API asks get-session from its own
+ * address for each of them (AUTHBRIDGE_API_KEYS=remote). Keyed get-session requests get a
+ * larger bucket; each key still has its own limit above. Everything else keeps the default.
+ */
+export const RATE_LIMIT_RULES = {
+  "/get-session": (request: Request, current: { window: number; max: number }) =>
+    request.headers.get("x-api-key") ? { window: 10, max: 1000 } : current,
+};
+
 /** The part of Better Auth's context the member lookup needs. */
 export interface MemberStore {
   adapter: {
@@ -84,6 +95,7 @@ function buildAuth() {
     database: new Database(dbPath),
     trustedOrigins: trustedOrigins(baseURL),
     emailAndPassword: { enabled: true, minPasswordLength: 8 },
+    rateLimit: { customRules: RATE_LIMIT_RULES },
     plugins: [
       jwt({
         jwt: {

@@ -214,3 +214,16 @@ describe("API keys", () => {
     });
   });
 });
+
+describe("Better Auth's per-address rate limit", () => {
+  it("gives get-session with an API key (the Tasks API's checks) a larger bucket", async () => {
+    const { RATE_LIMIT_RULES } = await import("@/lib/auth");
+    const current = { window: 10, max: 100 };
+    const keyed = new Request(`${BASE_URL}/api/auth/get-session`, {
+      headers: { "x-api-key": "k".repeat(64) },
+    });
+    const plain = new Request(`${BASE_URL}/api/auth/get-session`);
+    expect(RATE_LIMIT_RULES["/get-session"](keyed, current)).toEqual({ window: 10, max: 1000 });
+    expect(RATE_LIMIT_RULES["/get-session"](plain, current)).toBe(current);
+  });
+});
