@@ -9,12 +9,17 @@ the caller has switched away from.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from tasks_support import Caller
+from tasks_support import Caller, make_caller, running_api
 
-from conftest import Api, new_organization
+from authbridge import Principal
+from authbridge.testing import FakeIssuer, override_user
+from conftest import Api, new_organization, settings_for
+from tasks_api.settings import ServiceSettings
 
 ORG = "/api/org/tasks"
 
@@ -221,3 +226,112 @@ async def test_a_user_whose_sub_equals_an_organization_id_owns_none_of_its_tasks
     assert mine.status_code == 201
     listed = (await api.client.get(ORG, headers=api.member(acme).headers)).json()["items"]
     assert [item["id"] for item in listed] == [team_task["id"]]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def scoped_settings(request: pytest.FixtureRequest, tmp_path: Path) -> ServiceSettings:
+    return settings_for(str(request.param), request, tmp_path, require_scopes=True)
+
+
+async def test_team_routes_need_the_personal_routes_scopes(
+    scoped_settings: ServiceSettings,
+) -> None:
+    """tasks:read to read, tasks:write to write, on top of the organization rules."""
+    issuer = FakeIssuer()
+    acme = new_organization()
+
+    def member(scope: str | None, role: str = "owner", organization: str = acme) -> Caller:
+        claims = {"activeOrganizationId": organization, "organizationRole": role}
+        return make_caller(issuer, **claims, **({"scope": scope} if scope else {}))
+
+    async with running_api(scoped_settings, issuer) as (_, client):
+        none, reader = member(None), member("tasks:read")
+        writer, both = member("tasks:write"), member("tasks:read tasks:write")
+        assert (await client.get(ORG, headers=none.headers)).status_code == 403
+        assert (await client.get(ORG, headers=reader.headers)).status_code == 200
+        assert (await client.get(ORG, headers=writer.headers)).status_code == 403
+        refused = await client.post(ORG, json={"title": "x"}, headers=reader.headers)
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "insufficient_scope"
+        assert 'scope="tasks:write"' in refused.headers["www-authenticate"]
+        made = await client.post(ORG, json={"title": "x"}, headers=writer.headers)
+        assert made.status_code == 201
+        path = made.headers["location"]
+        assert (await client.get(path, headers=both.headers)).status_code == 200
+        assert (await client.patch(path, json={}, headers=reader.headers)).status_code == 403
+        assert (await client.delete(path, headers=reader.headers)).status_code == 403
+        # tasks:write is not enough for a plain member, nor is the role without the scope.
+        member_writer = member("tasks:read tasks:write", role="member")
+        assert (await client.delete(path, headers=member_writer.headers)).status_code == 403
+        assert (await client.delete(path, headers=both.headers)).status_code == 204
+        # Scopes but no organization: organization_required, whatever the scopes.
+        no_org = make_caller(issuer, scope="tasks:read tasks:write")
+        answer = await client.get(ORG, headers=no_org.headers)
+        assert answer.status_code == 403
+        assert answer.json()["code"] == "organization_required"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": "   "}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"title": "x", "priority": "urgent"}, "priority"),
+        ({"title": "x", "due_at": "2030-01-01T10:00:00"}, "due_at"),
+        ({"title": "x", "completed": "yes"}, "completed"),
+        ({"title": "x", "description": "bell \x07"}, "description"),
+        ({}, "title"),
+    ],
+)
+async def test_team_bodies_are_validated_like_personal_ones(
+    api: Api, body: dict[str, object], field: str
+) -> None:
+    member = api.member(new_organization(), "owner")
+    for path in ("/api/tasks", ORG):
+        response = await api.client.post(path, json=body, headers=member.headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["code"] == "validation_error"
+        assert response.json()["detail"].startswith(f"{field}:"), response.text
+    task = await api.create(member, path=ORG)
+    patched = await api.client.patch(
+        f"{ORG}/{task['id']}", json={"title": None}, headers=member.headers
+    )
+    assert patched.status_code == 422
+    assert patched.json()["detail"].startswith("title:")
+    malformed = await api.client.delete(
+        f"{ORG}/{task['id']}", headers=member.with_headers(If_Match="nope")
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["code"] == "invalid_if_match"
+
+
+async def test_principals_from_any_credential_follow_the_same_rules(api: Api) -> None:
+    """The routes read only the Principal: a session-mode caller (whose organization comes from
+    the session) is treated like a JWT one. A caller whose role is unknown (``None``: a session
+    store that does not read the member's role) reads and writes but does not delete; a caller
+    without an organization, such as an API key (which carries none), is 403
+    ``organization_required`` whatever its scopes."""
+    acme = new_organization()
+
+    def principal(**fields: Any) -> Principal:
+        return Principal(sub="u-1", issuer="https://auth.example.test", **fields)
+
+    session_admin = principal(credential="session", organization_id=acme, organization_role="admin")
+    with override_user(api.app, session_admin):
+        made = await api.client.post(ORG, json={"title": "from a session"})
+        assert made.status_code == 201, made.text
+        assert made.json()["created_by"] == "u-1"
+        assert (await api.client.delete(made.headers["location"])).status_code == 204
+    unknown_role = principal(credential="session", organization_id=acme)
+    with override_user(api.app, unknown_role):
+        made = await api.client.post(ORG, json={"title": "x"})
+        assert made.status_code == 201
+        assert (await api.client.get(made.headers["location"])).status_code == 200
+        assert (await api.client.delete(made.headers["location"])).status_code == 403
+    keyed = principal(scopes=frozenset({"tasks:read", "tasks:write"}))
+    with override_user(api.app, keyed):
+        for method in ("GET", "POST"):
+            answer = await api.client.request(method, ORG, json={"title": "x"})
+            assert answer.status_code == 403
+            assert answer.json()["code"] == "organization_required"
+        assert (await api.client.get("/api/tasks")).status_code == 200

@@ -12,7 +12,7 @@ guard aliases built at router-construction time.
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
@@ -201,7 +201,8 @@ class TaskCollection:
     prefix: str
     tag: str
     whose: str  # for the operation descriptions: "your" / "your active organization's"
-    names: str  # route names (and so operation ids): list_{names}, create_{names}...
+    # Route names, and so operation ids: list, create, read, patch, delete -> name.
+    names: Mapping[str, str]
     reader: Any  # Depends giving a TaskScope, for reads
     writer: Any  # ... for creates and updates
     deleter: Any  # ... for deletes
@@ -209,6 +210,9 @@ class TaskCollection:
     page_model: type[BaseModel]
     to_out: Callable[[TaskRow], TaskOut]
     encode: Callable[[Sequence[TaskRow], str | None], bytes]
+    # The OpenAPI description of the 403 answers (None: FastAPI's "Forbidden").
+    forbidden: str | None = None
+    forbidden_delete: str | None = None
 
 
 def build_tasks_router(*, require_scopes: bool) -> APIRouter:
@@ -218,7 +222,14 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
             prefix="/api/tasks",
             tag="tasks",
             whose="your",
-            names="task",
+            # The names (and operation ids) the personal routes had before team tasks.
+            names={
+                "list": "list_my_tasks",
+                "create": "create_task",
+                "read": "read_task",
+                "patch": "patch_task",
+                "delete": "remove_task",
+            },
             reader=personal_scope("tasks:read", enforce=require_scopes),
             writer=personal_scope("tasks:write", enforce=require_scopes),
             deleter=personal_scope("tasks:write", enforce=require_scopes),
@@ -226,10 +237,14 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
             page_model=TaskPage,
             to_out=task_out,
             encode=encode_page,
-        ),
-        # The personal routes' names (and operation ids) from before team tasks existed.
-        legacy_names=True,
+        )
     )
+
+
+_TEAM_FORBIDDEN: Final = (
+    "No active organization (`organization_required`), or, when scopes are enforced, the"
+    " token lacks the scope (`insufficient_scope`)."
+)
 
 
 def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
@@ -240,7 +255,13 @@ def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
             prefix="/api/org/tasks",
             tag="team tasks",
             whose="your active organization's",
-            names="team_task",
+            names={
+                "list": "list_team_tasks",
+                "create": "create_team_task",
+                "read": "read_team_task",
+                "patch": "patch_team_task",
+                "delete": "delete_team_task",
+            },
             reader=team_scope("tasks:read", enforce=require_scopes),
             writer=team_scope("tasks:write", enforce=require_scopes),
             deleter=team_scope("tasks:write", enforce=require_scopes, roles=TEAM_DELETE_ROLES),
@@ -248,26 +269,36 @@ def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
             page_model=TeamTaskPage,
             to_out=team_task_out,
             encode=encode_team_page,
+            forbidden=_TEAM_FORBIDDEN,
+            forbidden_delete=(
+                f"{_TEAM_FORBIDDEN} Deleting also needs the organization role `owner` or"
+                " `admin` (`insufficient_scope` otherwise)."
+            ),
         )
     )
 
 
-def build_collection_router(collection: TaskCollection, *, legacy_names: bool = False) -> APIRouter:
+def build_collection_router(collection: TaskCollection) -> APIRouter:
     router = APIRouter(prefix=collection.prefix, tags=[collection.tag], route_class=StrictJSONRoute)
     Reader = Annotated[TaskScope, collection.reader]
     Writer = Annotated[TaskScope, collection.writer]
     Deleter = Annotated[TaskScope, collection.deleter]
-    to_out, whose, names = collection.to_out, collection.whose, collection.names
+    to_out, whose, name = collection.to_out, collection.whose, collection.names
 
-    def name(action: str) -> str:
-        legacy = {"list": "list_my_tasks", "delete": "remove_task"}
-        return legacy.get(action, f"{action}_task") if legacy_names else f"{action}_{names}s"
+    def answers(
+        *statuses: int, deleting: bool = False, **success: dict[str, Any]
+    ) -> dict[int | str, dict[str, Any]]:
+        documented = _errors(*statuses, **success)
+        forbidden = collection.forbidden_delete if deleting else collection.forbidden
+        if forbidden is not None:
+            documented[403]["description"] = forbidden
+        return documented
 
     @router.get(
         "",
-        name=name("list"),
+        name=name["list"],
         response_model=collection.page_model,
-        responses=_errors(400, 401, 403, 422),
+        responses=answers(400, 401, 403, 422),
         description=f"{whose.capitalize()} tasks, newest first (or by due date, or by priority).",
     )
     async def list_tasks_route(
@@ -314,10 +345,10 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
 
     @router.post(
         "",
-        name=name("create"),
+        name=name["create"],
         status_code=201,
         response_model=collection.out_model,
-        responses=_errors(400, 401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
+        responses=answers(400, 401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
         description=(f"Create one of {whose} tasks. Answers 201 with `Location` and `ETag`."),
     )
     async def create_task_route(
@@ -332,9 +363,9 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
 
     @router.get(
         "/{task_id}",
-        name=name("read"),
+        name=name["read"],
         response_model=collection.out_model,
-        responses=_errors(400, 401, 403, 404, s200=_ETAG_HEADER),
+        responses=answers(400, 401, 403, 404, s200=_ETAG_HEADER),
         description=f"One of {whose} tasks, with its `ETag`.",
     )
     async def read_task_route(
@@ -350,9 +381,9 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
 
     @router.patch(
         "/{task_id}",
-        name=name("patch"),
+        name=name["patch"],
         response_model=collection.out_model,
-        responses=_errors(400, 401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
+        responses=answers(400, 401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
         openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
         description=(
             f"Change some fields of one of {whose} tasks. With `If-Match`, only if the task"
@@ -396,10 +427,10 @@ def build_collection_router(collection: TaskCollection, *, legacy_names: bool = 
 
     @router.delete(
         "/{task_id}",
-        name=name("delete"),
+        name=name["delete"],
         status_code=204,
         response_class=Response,
-        responses=_errors(400, 401, 403, 404, 412),
+        responses=answers(400, 401, 403, 404, 412, deleting=True),
         openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
         description=(
             f"Delete one of {whose} tasks. With `If-Match`, only if the task is still at that ETag."
