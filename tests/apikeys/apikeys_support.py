@@ -3,14 +3,20 @@ outcome vocabulary for Better Auth's answers and authbridge's, so sequences comp
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI
 
 from authbridge.apikeys.config import ApiKeyConfig
 from authbridge.apikeys.verifier import ApiKeyVerifier
 from authbridge.errors import AuthError
+from authbridge.fastapi import AuthBridge, CurrentUser, require_scopes
+from authbridge.principal import Principal
 from authbridge.sessions.config import SessionTables
 from harness.better_auth import BetterAuthServer
 
+ReadUser = Annotated[Principal, Depends(require_scopes("tasks:read"))]
+ReadWriteUser = Annotated[Principal, Depends(require_scopes("tasks:read", "tasks:write"))]
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 # authbridge's precise codes, in the plugin's error-code names.
@@ -64,3 +70,23 @@ async def ab_outcome(verifier: ApiKeyVerifier, key: str) -> str:
     except AuthError as error:
         return BA_CODE.get(error.code, error.code)
     return "ok"
+
+
+def build_app(bridge: AuthBridge) -> FastAPI:
+    """Routes for a key: who it is, and what its permissions (as scopes) allow."""
+    app = FastAPI()
+    bridge.install(app)
+
+    @app.get("/me")
+    async def me(user: CurrentUser) -> dict[str, Any]:
+        return {"sub": user.sub}
+
+    @app.get("/read")
+    async def read_only(user: ReadUser) -> dict[str, Any]:
+        return {"sub": user.sub}
+
+    @app.get("/read-write")
+    async def read_and_write(user: ReadWriteUser) -> dict[str, Any]:
+        return {"sub": user.sub}
+
+    return app

@@ -78,6 +78,24 @@ class RemoteApiKeyStore:
             raise _refusal(body)
         return _record(body)
 
+    async def diagnose(self, header: str, min_length: int = 64) -> str | None:
+        """For ``authbridge check``: None when get-session takes API keys (it refuses a key
+        no one has, with the plugin's code), else what is wrong. Costs no key a use."""
+        probe = "authbridge-check-" + "x" * max(min_length, 64)
+        headers = {"accept": "application/json", header: probe}
+        try:
+            response = await self._client.get(self._url, headers=headers, timeout=self._timeout)
+        except httpx.HTTPError as error:
+            return f"{self._url} cannot be reached ({type(error).__name__})"
+        if response.status_code in _REFUSED:
+            return None
+        if response.status_code == 200 and _json(response.content) is None:
+            return (
+                f"{self._url} answers no session for a key in {header}: Better Auth does not "
+                "take API keys there"
+            )
+        return f"{self._url} answered HTTP {response.status_code}"
+
 
 async def _read_limited(response: httpx.Response) -> bytes:
     chunks: list[bytes] = []

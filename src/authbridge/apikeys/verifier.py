@@ -19,7 +19,7 @@ from authbridge.apikeys.cache import ApiKeyCache
 from authbridge.apikeys.config import ApiKeyConfig
 from authbridge.apikeys.records import ApiKeyRecord
 from authbridge.apikeys.rules import hash_key
-from authbridge.errors import InvalidApiKey
+from authbridge.errors import ApiKeyStoreUnavailable, InvalidApiKey
 from authbridge.principal import Principal
 
 if TYPE_CHECKING:
@@ -105,6 +105,20 @@ class ApiKeyVerifier:
         traceback: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    async def diagnose(self) -> str | None:
+        """For ``authbridge check``: None when the mode's store answers (database: the
+        ``apikey`` table can be read; remote: get-session takes keys), else what failed."""
+        if self._remote is not None:
+            problem = await self._remote.diagnose(self.config.headers[0])
+            if problem is not None:
+                return problem
+        if self._database is not None:
+            try:
+                await self._database.permissions("authbridge-check-no-such-key")
+            except ApiKeyStoreUnavailable:
+                return "the apikey table cannot be read (no database, or no such table)"
+        return None
 
     async def verify(self, key: str, header: str | None = None) -> Principal:
         """An API key to a Principal, or an ``AuthError`` (``InvalidApiKey`` and its

@@ -92,6 +92,11 @@ class Authenticator:
         )
         self.audit = audit or AuditLog()
 
+    @property
+    def api_key_headers(self) -> tuple[bytes, ...]:
+        """The headers an API key is read from (empty when API keys are off)."""
+        return self._api_key_headers
+
     async def authenticate(self, connection: HTTPConnection) -> Principal:
         """Verify the request's one credential. Raises ``AuthError`` (nothing is logged)."""
         principal, _ = await self.resolve(connection)

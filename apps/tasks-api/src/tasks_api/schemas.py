@@ -195,7 +195,7 @@ class Me(BaseModel):
     session_id: str | None
     issuer: str
     expires_at: datetime | None
-    credential: Literal["jwt", "session"]
+    credential: Literal["jwt", "session", "api_key"]
 
 
 class AdminStats(BaseModel):
