@@ -97,7 +97,9 @@ async function main() {
   assert.equal(ownerClaims.activeOrganizationId, organizationId, "JWT activeOrganizationId");
   assert.equal(ownerClaims.organizationRole, "owner", "JWT organizationRole");
   assert.equal(ownerClaims.email, userA.email, "JWT keeps the user claims");
-  step("A created an organization; A's JWT carries activeOrganizationId and organizationRole=owner");
+  step(
+    "A created an organization; A's JWT carries activeOrganizationId and organizationRole=owner",
+  );
 
   await pageA.getByTestId("org-role").filter({ hasText: "your role: owner" }).waitFor();
   await pageA.getByLabel("Member e-mail").fill(userB.email);
@@ -177,14 +179,22 @@ async function main() {
   assert.equal(await pageA.getByText(key).count(), 0, "the key is never shown again");
   step("A created an API key; it was shown once");
 
+  const me = await withKey(key, "GET", "/api/me");
+  assert.equal(me.status, 200, `GET /api/me with the key: ${JSON.stringify(me.body)}`);
+  assert.equal(me.body.sub, ownerClaims.sub, "the key acts as its owner");
+  // A key's session has no active organization: team routes refuse it, by code.
+  const team = await withKey(key, "GET", "/api/org/tasks");
+  assert.equal(team.status, 403, "team tasks with a key");
+  assert.equal(team.body.code, "organization_required");
   const listed = await withKey(key, "GET", "/api/tasks?limit=20");
   assert.equal(listed.status, 200, `GET /api/tasks with the key: ${JSON.stringify(listed.body)}`);
-  assert.deepEqual(
-    listed.body.items.map((item) => item.title),
-    ["A's own errand"],
-  );
+  assert.deepEqual(listed.body.items.map((item) => item.title), ["A's own errand"]);
   const created = await withKey(key, "POST", "/api/tasks", { title: "Made by a script" });
-  assert.equal(created.status, 201, `POST /api/tasks with the key: ${JSON.stringify(created.body)}`);
+  assert.equal(
+    created.status,
+    201,
+    `POST /api/tasks with the key: ${JSON.stringify(created.body)}`,
+  );
   step("a script with the key listed and created A's personal tasks");
 
   await pageA.reload();

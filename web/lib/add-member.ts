@@ -50,7 +50,11 @@ export function parseAddMemberBody(body: unknown): ValidInput | AddMemberResult 
   const fields = body as Record<string, unknown>;
   const { organizationId, email } = fields;
   if (typeof organizationId !== "string" || organizationId.trim() === "") {
-    return problem(422, "invalid_organizationId", "organizationId: a non-empty string is required.");
+    return problem(
+      422,
+      "invalid_organizationId",
+      "organizationId: a non-empty string is required.",
+    );
   }
   if (typeof email !== "string" || !/^[^\s@]+@[^\s@]+$/.test(email.trim()) || email.length > 320) {
     return problem(422, "invalid_email", "email: an e-mail address is required.");

@@ -141,6 +141,8 @@ describe("unwrap", () => {
 
   it("check accepts a null answer (set-active to personal) but not an error", () => {
     expect(check({ data: null, error: null })).toBeNull();
-    expect(() => check({ data: null, error: { status: 401 } })).toThrow("Request failed (HTTP 401)");
+    expect(() => check({ data: null, error: { status: 401 } })).toThrow(
+      "Request failed (HTTP 401)",
+    );
   });
 });

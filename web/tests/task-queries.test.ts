@@ -184,7 +184,9 @@ describe("team tasks", () => {
       changes: { title: "Renamed" },
     });
     await new MutationObserver(client, deleteTaskMutation(api, client, {}, acme)).mutate("t1");
-    const calls = request.mock.calls.map(([path, options]) => `${options?.method ?? "GET"} ${path}`);
+    const calls = request.mock.calls.map(
+      ([path, options]) => `${options?.method ?? "GET"} ${path}`,
+    );
     expect(calls).toEqual(
       expect.arrayContaining(["PATCH /api/org/tasks/t1", "DELETE /api/org/tasks/t1"]),
     );
