@@ -3,7 +3,8 @@
  *
  * authbridge reads `activeOrganizationId` and `organizationRole` (its default claim names) into
  * the Principal, and the Tasks API's team routes use them. Both are left out when the session
- * has no active organization, so a personal token looks exactly as before organizations.
+ * has no active organization, so a personal token looks exactly as before organizations, and
+ * when the user is no longer a member of it.
  * Kept free of Better Auth imports so the rule can be unit-tested with a fake member lookup.
  */
 
@@ -24,9 +25,8 @@ export async function organizationClaims(
   if (typeof activeOrganizationId !== "string" || activeOrganizationId === "") return {};
   const organizationId = activeOrganizationId;
   const role = await lookupRole(organizationId, userId);
-  // A session can point at an organization the user has since left: keep the id (the API
-  // then refuses team routes for lack of a role) rather than invent a role.
-  return role
-    ? { activeOrganizationId: organizationId, organizationRole: role }
-    : { activeOrganizationId: organizationId };
+  // A session can still point at an organization the user has been removed from. Naming it
+  // would let the token read that organization's tasks (the API lets any member list them),
+  // so a non-member's token carries no organization at all.
+  return role ? { activeOrganizationId: organizationId, organizationRole: role } : {};
 }

@@ -159,6 +159,32 @@ describe("the JWT for the Tasks API", () => {
   });
 });
 
+describe("a member removed while the organization is active", () => {
+  it("gets a JWT naming no organization", async () => {
+    const owner = await signUp("owner3");
+    const member = await signUp("member3");
+    const org = await auth.api.createOrganization({
+      body: { name: "Initech", slug: `initech-${owner.id.slice(0, 8)}` },
+      headers: owner.headers,
+    });
+    if (!org) throw new Error("no organization");
+    await POST(addMemberRequest(owner.headers, { organizationId: org.id, email: member.email }));
+    await auth.api.setActiveOrganization({
+      body: { organizationId: org.id },
+      headers: member.headers,
+    });
+    expect(await jwtClaims(member.headers)).toMatchObject({ activeOrganizationId: org.id });
+
+    await auth.api.removeMember({
+      body: { memberIdOrEmail: member.email, organizationId: org.id },
+      headers: owner.headers,
+    });
+    const claims = await jwtClaims(member.headers);
+    expect(claims).not.toHaveProperty("activeOrganizationId");
+    expect(claims).not.toHaveProperty("organizationRole");
+  });
+});
+
 describe("POST /api/organization/members", () => {
   it("refuses members, strangers, foreign origins, unknown e-mails and duplicates", async () => {
     const owner = await signUp("owner2");

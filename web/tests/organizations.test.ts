@@ -32,10 +32,8 @@ describe("organizationClaims", () => {
     expect(lookup).toHaveBeenCalledWith("org1", "u1");
   });
 
-  it("leaves the role out for a user who is no longer a member", async () => {
-    expect(await organizationClaims("org1", "u1", async () => null)).toEqual({
-      activeOrganizationId: "org1",
-    });
+  it("names no organization for a user who is no longer a member", async () => {
+    expect(await organizationClaims("org1", "u1", async () => null)).toEqual({});
   });
 });
 
