@@ -204,3 +204,21 @@ async def test_concurrent_uses_never_exceed_the_rate_limit(
     row = server.api_key_row(key)
     assert row is not None
     assert row["requestCount"] == 4
+
+
+async def test_better_auth_and_two_instances_share_one_count(
+    server: BetterAuthServer, verifier: ApiKeyVerifier
+) -> None:
+    """One key used at once through Better Auth's get-session and two authbridge instances
+    (two engines, as two processes would have): together they never pass more than its
+    ``remaining``, because every instance and Better Auth decrement under the same guard."""
+    key = server.create_api_key(server.sign_up().id, remaining=12, rateLimitEnabled=False)
+    other = await open_verifier(server)
+    try:
+        mine = [ab_outcome(v, key.key) for v in (verifier, other) for _ in range(8)]
+        theirs = [asyncio.to_thread(ba_outcome, server, key.key) for _ in range(8)]
+        outcomes = await asyncio.gather(*mine, *theirs)
+    finally:
+        await other.aclose()
+    assert 1 <= outcomes.count("ok") <= 12
+    assert set(outcomes) <= {"ok", "USAGE_EXCEEDED", "INVALID_API_KEY"}

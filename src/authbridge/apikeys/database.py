@@ -21,7 +21,6 @@ require_extra("authbridge.apikeys.database", "sessions", sqlalchemy="SQLAlchemy"
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
@@ -179,8 +178,8 @@ class DatabaseApiKeyStore:
             scopes=scopes_from_permissions(final.permissions),
             banned=parse_banned(user.get("banned")),
             ban_expires=user.get("ban_expires"),
+            # No claims, as in the session database mode: the Principal's fields are the user.
             cacheable=final.unlimited and not limited,
-            user=MappingProxyType({k: v for k, v in user.items() if k != "user_id"}),
         )
 
     async def _consume_remaining(self, connection: AsyncConnection, row: KeyRow) -> KeyRow:
