@@ -21,7 +21,7 @@ deps: uv
 	@$(UV) sync --frozen --all-extras --all-packages --quiet
 
 # npm ci again only when the lockfile changes; next build again only when a source changes.
-web/node_modules/.installed: web/package-lock.json
+web/node_modules/.installed: web/package-lock.json web/.npmrc
 	cd web && npm ci --no-audit --no-fund
 	@touch $@
 

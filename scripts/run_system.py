@@ -248,6 +248,9 @@ def run(children: list[Child], signals: StopSignals) -> None:
     api_env = {
         "BETTER_AUTH_URL": WEB_URL,
         "AUTHBRIDGE_JWKS_URL": f"{WEB_URL}/api/auth/jwks",
+        # API keys made on the web app's keys section: its Better Auth validates them.
+        "AUTHBRIDGE_API_KEYS": "remote",
+        "AUTHBRIDGE_API_KEY_HEADER": "x-api-key",
         "CORS_ORIGINS": WEB_URL,
     }
     web_env = {

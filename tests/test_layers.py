@@ -45,6 +45,7 @@ FLOORS = {
     "cors": 1,
     "organization": 1,
     "sessions": 1,
+    "apikeys": 1,
     "revocation": 1,
     "keys": 2,
     "verifier": 3,

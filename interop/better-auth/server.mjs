@@ -8,6 +8,7 @@ import { betterAuth } from "better-auth";
 import { admin, bearer, jwt, organization } from "better-auth/plugins";
 import { toNodeHandler } from "better-auth/node";
 import { getMigrations } from "better-auth/db/migration";
+import { apiKey } from "@better-auth/api-key";
 
 const env = process.env;
 
@@ -169,6 +170,27 @@ const rotationInterval = intEnv("JWKS_ROTATION_INTERVAL");
 const gracePeriod = intEnv("JWKS_GRACE_PERIOD");
 const sessionExpiresIn = intEnv("SESSION_EXPIRES_IN");
 const cache = cookieCache();
+
+// APIKEY=1: @better-auth/api-key, with get-session accepting a key (enableSessionForAPIKeys),
+// the way authbridge's remote API-key mode asks. The plugin's own defaults otherwise (x-api-key,
+// a 64-character key, a rate limit of 10 requests a day), each overridable for tests.
+function apiKeyPlugin() {
+  if (!flag("APIKEY")) return [];
+  const headers = listEnv("APIKEY_HEADER");
+  const max = intEnv("APIKEY_RATE_LIMIT_MAX");
+  const window = intEnv("APIKEY_RATE_LIMIT_WINDOW");
+  return [
+    apiKey({
+      enableSessionForAPIKeys: true,
+      ...(headers ? { apiKeyHeaders: headers.length === 1 ? headers[0] : headers } : {}),
+      rateLimit: {
+        enabled: env.APIKEY_RATE_LIMIT !== "0",
+        ...(max !== undefined ? { maxRequests: max } : {}),
+        ...(window !== undefined ? { timeWindow: window } : {}),
+      },
+    }),
+  ];
+}
 const trustedOrigins = listEnv("TRUSTED_ORIGINS");
 
 export const auth = betterAuth({
@@ -209,6 +231,7 @@ export const auth = betterAuth({
     // getMigrations run below.
     organization(),
     admin(),
+    ...apiKeyPlugin(),
   ],
 });
 
@@ -264,6 +287,55 @@ const adminActions = {
       },
     });
     return { ok: Boolean(member), id: member?.id };
+  },
+  async "create-api-key"(ctx, body) {
+    // Called without headers, so Better Auth treats it as a server call: the server-only
+    // properties (permissions, remaining, refill, rate limits) are allowed.
+    const { userId, ...options } = body;
+    const created = await auth.api.createApiKey({
+      body: { userId: requireString({ userId }, "userId"), ...options },
+    });
+    return { id: created.id, key: created.key };
+  },
+  async "update-api-key"(ctx, body) {
+    const { keyId, userId, ...changes } = body;
+    const updated = await auth.api.updateApiKey({
+      body: {
+        keyId: requireString({ keyId }, "keyId"),
+        userId: requireString({ userId }, "userId"),
+        ...changes,
+      },
+    });
+    return { ok: Boolean(updated) };
+  },
+  async "set-api-key-columns"(ctx, body) {
+    // Raw column writes the plugin's API refuses (an expiry in the past, a used-up refill).
+    const { keyId, ...columns } = body;
+    for (const name of ["expiresAt", "lastRefillAt", "lastRequest"]) {
+      if (typeof columns[name] === "string") columns[name] = new Date(columns[name]);
+    }
+    const row = await ctx.adapter.update({
+      model: "apikey",
+      where: [{ field: "id", value: requireString({ keyId }, "keyId") }],
+      update: columns,
+    });
+    return { ok: Boolean(row) };
+  },
+  async "get-api-key-row"(ctx, body) {
+    const row = await ctx.adapter.findOne({
+      model: "apikey",
+      where: [{ field: "id", value: requireString(body, "keyId") }],
+    });
+    if (!row) return { row: null };
+    const { key: _hashed, ...visible } = row; // the hash is key material too
+    return { row: visible };
+  },
+  async "delete-api-key"(ctx, body) {
+    await ctx.adapter.delete({
+      model: "apikey",
+      where: [{ field: "id", value: requireString(body, "keyId") }],
+    });
+    return { ok: true };
   },
   async "revoke-user-sessions"(ctx, body) {
     await ctx.internalAdapter.deleteUserSessions(requireString(body, "userId"));

@@ -16,10 +16,17 @@ from typing import Any, ClassVar, Final
 
 __all__ = [
     "AlgorithmNotAllowed",
+    "ApiKeyDisabled",
+    "ApiKeyEndpointUnavailable",
+    "ApiKeyExpired",
+    "ApiKeyRateLimited",
+    "ApiKeyStoreUnavailable",
+    "ApiKeyUsageExceeded",
     "AuthError",
     "ConfigError",
     "CsrfRejected",
     "InsufficientScope",
+    "InvalidApiKey",
     "InvalidAudience",
     "InvalidClaims",
     "InvalidIssuer",
@@ -169,6 +176,45 @@ class UserBanned(AuthError):
     default_message = "The user is banned."
 
 
+class InvalidApiKey(AuthError):
+    """An API key Better Auth would refuse: unknown, too short, of another configuration, or
+    its user gone. Every API-key refusal answers 401 with the public code ``invalid_api_key``;
+    the subclasses' codes (disabled, expired, used up, rate limited) go to the audit log."""
+
+    code = "invalid_api_key"
+    status = 401
+    public_code = "invalid_api_key"
+    default_message = "The API key is invalid."
+
+
+class ApiKeyDisabled(InvalidApiKey):
+    code = "api_key_disabled"
+    public_code = "invalid_api_key"
+    default_message = "The API key is disabled."
+
+
+class ApiKeyExpired(InvalidApiKey):
+    code = "api_key_expired"
+    public_code = "invalid_api_key"
+    default_message = "The API key has expired."
+
+
+class ApiKeyUsageExceeded(InvalidApiKey):
+    """The key's ``remaining`` count is used up (Better Auth's ``USAGE_EXCEEDED``)."""
+
+    code = "api_key_usage_exceeded"
+    public_code = "invalid_api_key"
+    default_message = "The API key has no uses left."
+
+
+class ApiKeyRateLimited(InvalidApiKey):
+    """The key's own rate limit is hit (Better Auth's ``RATE_LIMITED``)."""
+
+    code = "api_key_rate_limited"
+    public_code = "invalid_api_key"
+    default_message = "The API key's rate limit is exceeded."
+
+
 class CsrfRejected(AuthError):
     code = "csrf_rejected"
     status = 403
@@ -216,6 +262,20 @@ class SessionEndpointUnavailable(ServiceUnavailable):
 
     code = "session_endpoint_unavailable"
     default_message = "The session endpoint is unavailable."
+
+
+class ApiKeyStoreUnavailable(SessionStoreUnavailable):
+    """API keys, database mode: Better Auth's ``apikey`` table cannot be read or written."""
+
+    code = "api_key_store_unavailable"
+    default_message = "The API key store is unavailable."
+
+
+class ApiKeyEndpointUnavailable(SessionEndpointUnavailable):
+    """API keys, remote mode: Better Auth's ``get-session`` cannot check the key."""
+
+    code = "api_key_endpoint_unavailable"
+    default_message = "The API key endpoint is unavailable."
 
 
 class RevocationUnavailable(ServiceUnavailable):

@@ -11,7 +11,7 @@ import msgspec
 
 __all__ = ["CredentialKind", "Principal"]
 
-CredentialKind = Literal["jwt", "session"]
+CredentialKind = Literal["jwt", "session", "api_key"]
 
 
 def _no_claims() -> Mapping[str, Any]:

@@ -1,9 +1,15 @@
 """The whole system in a real browser: Next.js + Better Auth in front, the Tasks API behind.
 
 Starts the Tasks API (``tasks-api serve``) and the built web app (``next start``) on free
-ports with fresh databases, then runs ``web/e2e/flow.mjs`` in Debian's chromium: sign-up,
-task CRUD, filters, reload persistence, per-user isolation and server-side session
-revocation. A missing prerequisite fails the test; nothing is skipped.
+ports with fresh databases, then runs two flows in Debian's chromium:
+
+* ``web/e2e/flow.mjs``: sign-up, task CRUD, filters, reload persistence, per-user isolation
+  and server-side session revocation.
+* ``web/e2e/org-flow.mjs``: two users and one organization (team tasks: an owner who deletes,
+  a member who gets 403), switching organizations, the organization claims of the JWT, and an
+  API key created in the page, used by plain HTTP requests, then revoked (401).
+
+A missing prerequisite fails the test; nothing is skipped.
 """
 
 from __future__ import annotations
@@ -82,6 +88,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "AUTHBRIDGE_JWKS_URL": f"{web_url}/api/auth/jwks",
         "AUTHBRIDGE_ISSUER": web_url,
         "AUTHBRIDGE_AUDIENCE": web_url,
+        # API keys: the web app's Better Auth validates them on get-session (BETTER_AUTH_URL).
+        "AUTHBRIDGE_API_KEYS": "remote",
+        "AUTHBRIDGE_API_KEY_HEADER": "x-api-key",
     }
     web_env = {
         **base_env,
@@ -123,12 +132,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(web_url, api_url, auth_db, [web, api])
 
 
-def test_browser_flow(stack: Stack) -> None:
-    SCREENSHOT_DIR.mkdir(exist_ok=True)
-    SCREENSHOT.unlink(missing_ok=True)
-
+def _run_flow(stack: Stack, script: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Runs one flow script against the stack; returns its result and a report for failures."""
     result = subprocess.run(
-        [_node(), str(WEB_DIR / "e2e" / "flow.mjs")],
+        [_node(), str(WEB_DIR / "e2e" / script)],
         cwd=WEB_DIR,
         env={
             **os.environ,
@@ -142,8 +149,14 @@ def test_browser_flow(stack: Stack) -> None:
         timeout=600,
         check=False,
     )
+    return result, f"{result.stdout}\n{result.stderr}\n{stack.logs()}"
 
-    report = f"{result.stdout}\n{result.stderr}\n{stack.logs()}"
+
+def test_browser_flow(stack: Stack) -> None:
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+
+    result, report = _run_flow(stack, "flow.mjs")
     assert result.returncode == 0, f"browser flow failed:\n{report}"
     assert "E2E FLOW PASSED" in result.stdout, report
     for milestone in (
@@ -158,3 +171,27 @@ def test_browser_flow(stack: Stack) -> None:
         assert milestone in result.stdout, f"missing step {milestone!r}:\n{report}"
     assert SCREENSHOT.read_bytes().startswith(PNG_MAGIC)
     assert SCREENSHOT.stat().st_size > 10_000, "the screenshot looks blank"
+
+
+def test_organization_and_api_key_flow(stack: Stack) -> None:
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    (SCREENSHOT_DIR / "org-page.png").unlink(missing_ok=True)
+
+    result, report = _run_flow(stack, "org-flow.mjs")
+    assert result.returncode == 0, f"organization flow failed:\n{report}"
+    assert "ORG FLOW PASSED" in result.stdout, report
+    for milestone in (
+        "A created an organization; A's JWT carries activeOrganizationId and organizationRole"
+        "=owner",
+        "A added B as a member",
+        "B switched to the organization and sees the team task (JWT role: member)",
+        "B edited the team task",
+        "B's delete was refused with 403 and a permission message; B is still signed in",
+        "A (owner) deleted the team task",
+        "back in Personal, A and B see their personal tasks only",
+        "A created an API key; it was shown once",
+        "a script with the key listed and created A's personal tasks",
+        "after A revoked the key in the page, its next request was 401",
+    ):
+        assert milestone in result.stdout, f"missing step {milestone!r}:\n{report}"
+    assert (SCREENSHOT_DIR / "org-page.png").read_bytes().startswith(PNG_MAGIC)

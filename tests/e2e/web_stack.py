@@ -2,7 +2,8 @@
 
 * ``ensure_chromium()`` installs Debian's chromium with apt when ``/usr/bin/chromium`` is
   missing (never a downloaded browser).
-* ``ensure_web_built()`` runs ``npm ci`` only when ``package-lock.json`` or Node changed, and
+* ``ensure_web_built()`` runs ``npm ci`` only when ``package-lock.json``, ``.npmrc`` (its
+  legacy peer resolution, see web/README.md) or Node changed, and
   ``next build`` only when a source file changed (stamps under node_modules/ and .next/). The
   web app reads every URL at request time, so one build serves any ports.
 * ``Service`` starts a process in its own process group on a free port, waits until it
@@ -117,6 +118,7 @@ def _node_version() -> str:
 
 def _install_key() -> str:
     digest = hashlib.sha256((WEB_DIR / "package-lock.json").read_bytes())
+    digest.update(b"\0" + (WEB_DIR / ".npmrc").read_bytes())
     digest.update(b"\0" + _node_version().encode())
     return digest.hexdigest()
 

@@ -180,7 +180,12 @@ def test_the_answer_is_the_classs_status_and_public_code(
     assert answer.headers is not None
     assert answer.headers["Cache-Control"] == "no-store"
     assert ("Retry-After" in answer.headers) == (error_class.status == 503)
-    if error_class.status == 401 and error_class is not errors.TokenMissing:
+    if issubclass(error_class, errors.InvalidApiKey):
+        # Every API-key refusal: one challenge under the key's own scheme, one public code.
+        assert answer.headers["WWW-Authenticate"].startswith('ApiKey realm="authbridge"')
+        assert 'error="invalid_api_key"' in answer.headers["WWW-Authenticate"]
+        assert answer.code == "invalid_api_key"
+    elif error_class.status == 401 and error_class is not errors.TokenMissing:
         # Every token failure has the same challenge (V53); it looks the same to the client
         # but for a ban, whose code is public: the user must learn why they are signed out.
         assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]

@@ -32,6 +32,7 @@ import httpx
 from .node_install import INTEROP_DIR, ensure_installed, node_executable
 
 __all__ = [
+    "BAApiKey",
     "BAUser",
     "BetterAuthError",
     "BetterAuthServer",
@@ -63,7 +64,7 @@ _SERVER_VARIABLES = frozenset(
         "USER_ADDITIONAL_FIELDS",
     }
 )
-_SERVER_PREFIXES = ("BETTER_AUTH", "JWT_", "JWKS_", "COOKIE_")
+_SERVER_PREFIXES = ("BETTER_AUTH", "JWT_", "JWKS_", "COOKIE_", "APIKEY")
 
 
 class BetterAuthError(RuntimeError):
@@ -94,6 +95,15 @@ class BAUser:
     @property
     def bearer(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.signed_token}"}
+
+
+@dataclass(frozen=True, slots=True)
+class BAApiKey:
+    """One API key made by ``@better-auth/api-key`` (server ``APIKEY=1``)."""
+
+    id: str
+    user_id: str
+    key: str = field(repr=False)  # the plain key, shown once at creation
 
 
 def _stringify(value: EnvValue) -> str:
@@ -504,6 +514,41 @@ class BetterAuthServer:
 
     def admin_revoke_user_sessions(self, user_id: str) -> None:
         self._admin("revoke-user-sessions", {"userId": user_id})
+
+    # ---- @better-auth/api-key (APIKEY=1) ------------------------------------------------------
+
+    def create_api_key(self, user_id: str, **options: Any) -> BAApiKey:
+        """``auth.api.createApiKey`` server-side, so the server-only options are allowed:
+        ``permissions={"tasks": ["read"]}``, ``remaining``, ``refillAmount``,
+        ``refillInterval`` (ms), ``rateLimitEnabled``, ``rateLimitMax``,
+        ``rateLimitTimeWindow`` (ms), ``expiresIn`` (s), ``prefix``."""
+        response = self.client.post("/__admin/create-api-key", json={"userId": user_id, **options})
+        body = self._expect(response, "admin create-api-key").json()
+        return BAApiKey(id=body["id"], user_id=user_id, key=body["key"])
+
+    def update_api_key(self, key: BAApiKey, **changes: Any) -> None:
+        """``auth.api.updateApiKey`` server-side (``enabled=False``, ``remaining=3``...)."""
+        body = {"keyId": key.id, "userId": key.user_id, **changes}
+        self._expect(self.client.post("/__admin/update-api-key", json=body), "update-api-key")
+
+    def set_api_key_columns(self, key: BAApiKey, **columns: Any) -> None:
+        """Raw ``apikey`` column writes (``expiresAt="2020-01-01T00:00:00Z"``...)."""
+        body = {"keyId": key.id, **columns}
+        self._expect(self.client.post("/__admin/set-api-key-columns", json=body), "columns")
+
+    def api_key_row(self, key: BAApiKey) -> dict[str, Any] | None:
+        """The key's ``apikey`` row as Better Auth reads it (without the hashed key)."""
+        response = self.client.post("/__admin/get-api-key-row", json={"keyId": key.id})
+        row: dict[str, Any] | None = self._expect(response, "get-api-key-row").json()["row"]
+        return row
+
+    def delete_api_key(self, key: BAApiKey) -> None:
+        self._admin("delete-api-key", {"keyId": key.id})
+
+    def get_session_with_api_key(self, key: str, header: str = "x-api-key") -> httpx.Response:
+        """``GET /api/auth/get-session`` carrying an API key: the plugin validates (and
+        counts) it; 200 ``{user, session}`` or its refusal (401/403/429)."""
+        return self.client.get("/api/auth/get-session", headers={header: key})
 
 
 class ServerPool:

@@ -2,7 +2,8 @@
 
 ``npm ci`` compiles better-sqlite3 from source (about two minutes), so the result is kept in
 ``~/.cache/authbridge/interop-node/<key>/node_modules`` and symlinked into
-``interop/better-auth/node_modules``. The key hashes ``package-lock.json`` and the Node
+``interop/better-auth/node_modules``. The key hashes ``package-lock.json``, ``.npmrc`` (its
+``legacy-peer-deps`` lets ``npm ci`` accept @better-auth/api-key's exact peers) and the Node
 version (the native module is tied to Node's ABI). A file lock keeps parallel pytest
 processes from installing or relinking at the same time.
 """
@@ -27,6 +28,8 @@ CACHE_ROOT = Path(
     os.environ.get("AUTHBRIDGE_NODE_CACHE", Path.home() / ".cache" / "authbridge" / "interop-node")
 )
 _COMPLETE_MARKER = ".authbridge-install-complete"
+# Copied into the install directory and hashed into its key: npm ci reads both.
+_INSTALL_FILES = ("package.json", "package-lock.json", ".npmrc")
 _INSTALL_TIMEOUT_S = 1200
 
 
@@ -61,6 +64,7 @@ def _node_version(node: str) -> str:
 
 def _cache_key(node: str) -> str:
     digest = hashlib.sha256((INTEROP_DIR / "package-lock.json").read_bytes())
+    digest.update(b"\0" + (INTEROP_DIR / ".npmrc").read_bytes())
     digest.update(b"\0" + _node_version(node).encode())
     return digest.hexdigest()[:32]
 
@@ -89,7 +93,7 @@ def _run_npm_ci(target: Path) -> None:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    for name in ("package.json", "package-lock.json"):
+    for name in _INSTALL_FILES:
         shutil.copy2(INTEROP_DIR / name, target / name)
     result = subprocess.run(
         [_npm_executable(), "ci", "--no-audit", "--no-fund", "--loglevel=error"],

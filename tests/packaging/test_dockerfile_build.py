@@ -86,7 +86,7 @@ def test_the_build_stage_installs_the_app_and_its_command_runs(tmp_path: Path) -
         check=False,
     )
     assert migrated.returncode == 0, migrated.stderr
-    assert migrated.stdout.strip() == "database at revision: 0001"
+    assert migrated.stdout.strip() == "database at revision: 0002"
     installed = subprocess.run(
         [str(bin_dir / "python"), "-c", "import tasks_api, authbridge; print(tasks_api.__file__)"],
         cwd=tmp_path,

@@ -10,7 +10,7 @@ A record is a leak when it holds
   ``authbridge.jose.sign.sign_compact`` or ``tests/tokens.py``'s ``sign_raw`` (so every token
   minted by ``tests/tokens.py`` and by ``authbridge.testing.FakeIssuer``), every Better Auth
   secret the test harness starts a server with, and anything a test registers with
-  ``watch(value)``;
+  ``watch(value)``; and every API key the harness has Better Auth create (as a credential);
 * or anything shaped like a compact JWS or a Better Auth signed session token, whoever made it.
 
 Third-party I/O loggers (``httpx``, ``httpcore``, ``websockets``; ``aiosqlite``, ``asyncpg``,
@@ -300,6 +300,17 @@ def _install_watchers() -> None:
 
     watched_env._log_guard_wrapped = True  # type: ignore[attr-defined]
     better_auth.BetterAuthServer._build_env = watched_env  # type: ignore[method-assign]
+
+    # Every API key the harness has Better Auth create is a credential: watched whole.
+    create_api_key = better_auth.BetterAuthServer.create_api_key
+
+    @functools.wraps(create_api_key)
+    def watched_api_key(self: Any, user_id: str, **options: Any) -> Any:
+        created = create_api_key(self, user_id, **options)
+        guard.watch_credential(created.key)
+        return created
+
+    better_auth.BetterAuthServer.create_api_key = watched_api_key  # type: ignore[method-assign]
 
 
 # --- pytest hooks -------------------------------------------------------------------------

@@ -78,9 +78,22 @@ class Api:
     def caller(self, **claims: object) -> Caller:
         return make_caller(self.issuer, **claims)
 
-    async def create(self, caller: Caller, **fields: object) -> dict[str, object]:
+    def member(
+        self, organization: str, role: str = "member", *, of: Caller | None = None
+    ) -> Caller:
+        """A caller whose token names ``organization`` as active, with ``role`` in it (as the
+        web app's and the interop server's definePayload add them); ``of`` keeps the user."""
+        claims = {"activeOrganizationId": organization, "organizationRole": role}
+        if of is None:
+            return make_caller(self.issuer, **claims)
+        token = self.issuer.token(of.user, **claims)
+        return Caller(of.sub, {"Authorization": f"Bearer {token}"}, of.user)
+
+    async def create(
+        self, caller: Caller, *, path: str = "/api/tasks", **fields: object
+    ) -> dict[str, object]:
         body = {"title": "a task", **fields}
-        response = await self.client.post("/api/tasks", json=body, headers=caller.headers)
+        response = await self.client.post(path, json=body, headers=caller.headers)
         assert response.status_code == 201, response.text
         created: dict[str, object] = response.json()
         return created
@@ -94,6 +107,11 @@ async def api(settings: ServiceSettings, issuer: FakeIssuer) -> AsyncIterator[Ap
             async with harness.engine.begin() as conn:
                 await conn.execute(delete(tasks))
         yield harness
+
+
+def new_organization() -> str:
+    """An organization id shaped like Better Auth's."""
+    return uuid.uuid4().hex[:32]
 
 
 @pytest.fixture

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from tasks_api.models import PRIORITIES
-from tasks_api.routes.tasks import task_out
-from tasks_api.schemas import TaskPage
-from tasks_api.task_json import encode_page
+from tasks_api.routes.tasks import task_out, team_task_out
+from tasks_api.schemas import TaskPage, TeamTaskPage
+from tasks_api.task_json import encode_page, encode_team_page
 
 PAGE = TypeAdapter(TaskPage)
+TEAM_PAGE = TypeAdapter(TeamTaskPage)
 
 # Aware UTC instants, microseconds included, as UTCDateTime hands them back.
 INSTANTS = st.datetimes(
@@ -34,6 +35,7 @@ ROWS = st.builds(
     created_at=INSTANTS,
     updated_at=INSTANTS,
     version=st.integers(1, 1000),
+    created_by=st.text(min_size=1, max_size=60),
 )
 
 
@@ -46,6 +48,17 @@ def test_the_encoder_matches_pydantic_byte_for_byte(
     rows: list[Any], next_cursor: str | None
 ) -> None:
     assert encode_page(rows, next_cursor) == pydantic_json(rows, next_cursor)
+
+
+@given(rows=st.lists(ROWS, max_size=25), next_cursor=st.none() | st.text(max_size=80))
+def test_the_team_encoder_matches_pydantic_byte_for_byte(
+    rows: list[Any], next_cursor: str | None
+) -> None:
+    """Team pages add ``created_by`` after TaskOut's fields, as TeamTaskOut declares it."""
+    expected = TEAM_PAGE.dump_json(
+        TeamTaskPage(items=[team_task_out(row) for row in rows], next_cursor=next_cursor)
+    )
+    assert encode_team_page(rows, next_cursor) == expected
 
 
 def test_an_empty_page_and_whole_second_instants() -> None:

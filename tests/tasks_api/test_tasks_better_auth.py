@@ -6,6 +6,7 @@ The API is configured only through the environment (``BETTER_AUTH_URL`` and
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -93,3 +94,56 @@ async def test_real_roles_and_scopes(
         assert stats.json()["tasks"] >= 1
         denied = await client.get("/api/admin/stats", headers=worker_auth)
         assert denied.status_code == 403
+
+
+async def test_real_organization_members_share_team_tasks(
+    better_auth_factory: ServerPool, settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Better Auth's organization plugin end to end: the active organization and the member's
+    role come from the real token (the interop server's definePayload adds them)."""
+    server = better_auth_factory(JWT_DEFINE_PAYLOAD=1, HARNESS_ADMIN=1)
+    scoped = settings.model_copy(update={"require_scopes": True})
+    olive, max_, otto, nobody = (server.sign_up(name=n) for n in ("Olive", "Max", "Otto", "No"))
+    acme = server.create_organization(olive, "Acme")  # olive owns it; it becomes her active one
+    server.admin_add_member(acme, max_.id, "member")
+    server.set_active_organization(max_, acme)
+    server.create_organization(otto, "Globex")
+    olive_auth, max_auth = bearer(server, olive), bearer(server, max_)
+    otto_auth, nobody_auth = bearer(server, otto), bearer(server, nobody)
+    async with api_for(server, scoped, monkeypatch) as client:
+        made = await client.post("/api/org/tasks", json={"title": "Plan"}, headers=max_auth)
+        assert made.status_code == 201, made.text
+        assert made.json()["created_by"] == max_.id
+        task_path = made.headers["location"]
+        listed = (await client.get("/api/org/tasks", headers=olive_auth)).json()["items"]
+        assert [item["title"] for item in listed] == ["Plan"]
+        renamed = await client.patch(task_path, json={"title": "Plan B"}, headers=olive_auth)
+        assert renamed.status_code == 200
+
+        # A plain member may not delete; the owner may.
+        refused = await client.delete(task_path, headers=max_auth)
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "insufficient_scope"
+
+        # Another organization's member: the same 404 as for a task that never existed.
+        foreign = await client.get(task_path, headers=otto_auth)
+        missing = await client.get(f"/api/org/tasks/{uuid.uuid4()}", headers=otto_auth)
+        assert foreign.status_code == 404
+        assert foreign.content == missing.content
+        assert (await client.get("/api/org/tasks", headers=otto_auth)).json()["items"] == []
+
+        # A user in no organization.
+        alone = await client.get("/api/org/tasks", headers=nobody_auth)
+        assert alone.status_code == 403
+        assert alone.json()["code"] == "organization_required"
+
+        # Olive switches to a new organization: Acme's task is hidden until she switches back.
+        server.create_organization(olive, "Beta")
+        elsewhere = bearer(server, olive)
+        assert (await client.get(task_path, headers=elsewhere)).status_code == 404
+        assert (await client.get("/api/org/tasks", headers=elsewhere)).json()["items"] == []
+        server.set_active_organization(olive, acme)
+        back = bearer(server, olive)
+        assert (await client.get(task_path, headers=back)).json()["title"] == "Plan B"
+        assert (await client.delete(task_path, headers=back)).status_code == 204
+        assert (await client.get(task_path, headers=max_auth)).status_code == 404

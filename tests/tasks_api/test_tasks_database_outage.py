@@ -38,10 +38,14 @@ async def test_outage_is_503_and_recovery_is_automatic(postgres_schema: str) -> 
             assert made.status_code == 201
 
             proxy.sever()
-            for method, body in [("GET", None), ("POST", {"title": "during"})]:
-                answer = await client.request(
-                    method, "/api/tasks", json=body, headers=caller.headers
-                )
+            member = make_caller(issuer, activeOrganizationId="acme", organizationRole="owner")
+            for method, path, body in [
+                ("GET", "/api/tasks", None),
+                ("POST", "/api/tasks", {"title": "during"}),
+                ("GET", "/api/org/tasks", None),
+                ("POST", "/api/org/tasks", {"title": "during"}),
+            ]:
+                answer = await client.request(method, path, json=body, headers=member.headers)
                 assert answer.status_code == 503, answer.text
                 assert answer.json()["code"] == "database_unavailable"
                 assert int(answer.headers["retry-after"]) > 0

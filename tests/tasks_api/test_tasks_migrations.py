@@ -9,21 +9,24 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tasks_support import POSTGRES_URL, postgres_execute
+from tasks_support import POSTGRES_URL, make_caller, postgres_execute, running_api
 
 from authbridge.errors import ConfigError
+from authbridge.testing import FakeIssuer
 from conftest import BACKENDS
 from tasks_api.db import create_engine, ensure_sqlite_directory
 from tasks_api.migrate import current_revision, migrate
-from tasks_api.models import metadata
+from tasks_api.models import UTCDateTime, metadata
 from tasks_api.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,17 +54,17 @@ async def test_upgrade_downgrade_upgrade(fresh: ServiceSettings) -> None:
     engine = create_engine(fresh)
     try:
         await migrate(engine, schema=fresh.database_schema)  # creates the schema if needed
-        assert await current_revision(engine) == "0001"
+        assert await current_revision(engine) == "0002"
         assert {"tasks", "tasks_alembic_version"} <= await table_names(engine)
         await migrate(engine, schema=fresh.database_schema)  # idempotent at head
-        assert await current_revision(engine) == "0001"
+        assert await current_revision(engine) == "0002"
 
         await migrate(engine, "downgrade", "base", schema=fresh.database_schema)
         assert await current_revision(engine) is None
         assert "tasks" not in await table_names(engine)
 
         await migrate(engine, "upgrade", "head", schema=fresh.database_schema)
-        assert await current_revision(engine) == "0001"
+        assert await current_revision(engine) == "0002"
         assert "tasks" in await table_names(engine)
     finally:
         await engine.dispose()
@@ -88,7 +91,7 @@ async def test_concurrent_upgrades_are_serialised(fresh: ServiceSettings) -> Non
     engines = [create_engine(fresh) for _ in range(4)]
     try:
         await asyncio.gather(*(migrate(e, schema=fresh.database_schema) for e in engines))
-        assert await current_revision(engines[0]) == "0001"
+        assert await current_revision(engines[0]) == "0002"
     finally:
         for engine in engines:
             await engine.dispose()
@@ -113,7 +116,7 @@ def run_cli(settings: ServiceSettings, *args: str) -> subprocess.CompletedProces
 async def test_migrate_command(fresh: ServiceSettings) -> None:
     upgraded = await asyncio.to_thread(run_cli, fresh)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert upgraded.stdout.strip() == "database at revision: 0001"
+    assert upgraded.stdout.strip() == "database at revision: 0002"
     down = await asyncio.to_thread(run_cli, fresh, "downgrade", "base")
     assert down.returncode == 0, down.stderr
     assert down.stdout.strip() == "database at revision: base (empty)"
@@ -218,3 +221,95 @@ def test_unsupported_database_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_service_settings(database_url=url)
     assert caught.value.variable == "DATABASE_URL"
+
+
+# The tasks table as revision 0001 made it: rows written by a service from before team tasks.
+TASKS_0001 = sa.table(
+    "tasks",
+    sa.column("id", sa.Uuid(as_uuid=True)),
+    sa.column("owner_id", sa.String()),
+    sa.column("title", sa.String()),
+    sa.column("description", sa.Text()),
+    sa.column("completed", sa.Boolean()),
+    sa.column("due_at", UTCDateTime()),
+    sa.column("priority", sa.SmallInteger()),
+    sa.column("version", sa.Integer()),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("updated_at", UTCDateTime()),
+)
+
+
+async def test_upgrade_from_0001_keeps_personal_tasks(fresh: ServiceSettings) -> None:
+    """A database with personal tasks, upgraded by `tasks-api migrate`: every task stays its
+    owner's (created by them), none is a team task, the constraints still hold; downgrading
+    back keeps them and drops team tasks, which 0001 cannot store."""
+    issuer = FakeIssuer()
+    alice = make_caller(issuer)
+    ada_org = make_caller(issuer, activeOrganizationId="acme", organizationRole="owner")
+    engine = create_engine(fresh)
+    moment = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    ids = [uuid.uuid4() for _ in range(3)]
+    try:
+        await migrate(engine, "upgrade", "0001", schema=fresh.database_schema)
+        rows = [
+            {
+                "id": ident,
+                "owner_id": alice.sub,
+                "title": f"old {n}",
+                "description": None,
+                "completed": n == 0,
+                "due_at": None,
+                "priority": n,
+                "version": 1,
+                "created_at": moment,
+                "updated_at": moment,
+            }
+            for n, ident in enumerate(ids)
+        ]
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(TASKS_0001), rows)
+    finally:
+        await engine.dispose()
+
+    upgraded = await asyncio.to_thread(run_cli, fresh)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.strip() == "database at revision: 0002"
+
+    async with running_api(fresh.model_copy(update={"run_migrations": False}), issuer) as (
+        app,
+        client,
+    ):
+        listed = await client.get("/api/tasks", params={"sort": "priority"}, headers=alice.headers)
+        assert listed.status_code == 200, listed.text
+        assert [item["id"] for item in listed.json()["items"]] == [str(i) for i in ids[::-1]]
+        assert (await client.get("/api/org/tasks", headers=ada_org.headers)).json()["items"] == []
+        patched = await client.patch(
+            f"/api/tasks/{ids[0]}", json={"title": "still mine"}, headers=alice.headers
+        )
+        assert patched.status_code == 200, patched.text
+        team = await client.post("/api/org/tasks", json={"title": "t"}, headers=ada_org.headers)
+        assert team.status_code == 201, team.text
+        engine = app.state.tasks_engine
+        async with engine.connect() as conn:
+            stored = (await conn.execute(sa.text("SELECT owner_type, created_by FROM tasks"))).all()
+            assert sorted(stored) == sorted(
+                [("user", alice.sub)] * 3 + [("organization", ada_org.sub)]
+            )
+        # The CHECK constraints survived the upgrade (SQLite rebuilds the table).
+        for column, value in (("priority", 7), ("owner_type", "team")):
+            with pytest.raises(sa.exc.IntegrityError):
+                async with engine.begin() as conn:
+                    await conn.execute(
+                        sa.text(f"UPDATE tasks SET {column} = :value"), {"value": value}
+                    )
+
+    down = await asyncio.to_thread(run_cli, fresh, "downgrade", "0001")
+    assert down.returncode == 0, down.stderr
+    engine = create_engine(fresh)
+    try:
+        async with engine.connect() as conn:
+            remaining = (await conn.execute(sa.select(TASKS_0001.c.id, TASKS_0001.c.title))).all()
+        expected = [(ids[0], "still mine"), (ids[1], "old 1"), (ids[2], "old 2")]
+        assert sorted(remaining) == sorted(expected)
+    finally:
+        await engine.dispose()

@@ -6,6 +6,7 @@ entity-tag lists, nulls in a PATCH, repeated query parameters."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -14,7 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tasks_support import Caller
 
+from authbridge.fastapi import AuthBridge
+from authbridge.testing import FakeIssuer
 from conftest import Api
+from tasks_api.app import create_app
+from tasks_api.settings import ServiceSettings
 
 SETTINGS = settings(
     max_examples=60,
@@ -202,7 +207,7 @@ async def test_every_protected_operation_documents_the_auth_answers(
         for method, operation in item.items()
         if operation.get("security")
     ]
-    assert len(guarded) == 7
+    assert len(guarded) == 12
     for method, path in guarded:
         documented = document["paths"][path][method]["responses"]
         assert {"400", "401"} <= set(documented), (method, path)
@@ -213,3 +218,66 @@ async def test_every_protected_operation_documents_the_auth_answers(
             )
             assert response.status_code == 400, (method, path, response.text)
             assert response.json()["code"] == "invalid_request"
+
+
+def _operation_inputs(operation: dict[str, Any]) -> tuple[object, object]:
+    return operation.get("parameters"), operation.get("requestBody")
+
+
+async def test_team_routes_take_exactly_the_personal_routes_input(api: Api) -> None:
+    """The same parameters and bodies, so every rule tested above holds for both."""
+    paths = (await _document(api))["paths"]
+    for personal, team in [
+        ("/api/tasks", "/api/org/tasks"),
+        ("/api/tasks/{task_id}", "/api/org/tasks/{task_id}"),
+    ]:
+        assert set(paths[personal]) == set(paths[team])
+        for method in paths[personal]:
+            assert _operation_inputs(paths[team][method]) == _operation_inputs(
+                paths[personal][method]
+            ), (method, team)
+
+
+def test_team_routes_document_their_scopes_and_organization_rules(tmp_path: Path) -> None:
+    settings = ServiceSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/tasks.db", require_scopes=True
+    )
+    paths = create_app(settings, bridge=AuthBridge(FakeIssuer().verifier())).openapi()["paths"]
+    expected = {
+        ("get", "/api/org/tasks"): ("tasks:read", None),
+        ("post", "/api/org/tasks"): ("tasks:write", None),
+        ("get", "/api/org/tasks/{task_id}"): ("tasks:read", None),
+        ("patch", "/api/org/tasks/{task_id}"): ("tasks:write", None),
+        ("delete", "/api/org/tasks/{task_id}"): ("tasks:write", ["owner", "admin"]),
+    }
+    for (method, path), (scope, roles) in expected.items():
+        operation = paths[path][method]
+        assert operation["security"] == [{"bearerAuth": [scope]}], (method, path)
+        organization = {"required": True, **({"roles": roles} if roles else {})}
+        assert operation["x-authbridge-organization"] == organization, (method, path)
+        assert {"400", "401", "403"} <= set(operation["responses"]), (method, path)
+        forbidden = operation["responses"]["403"]["description"]
+        assert "organization_required" in forbidden, (method, path)
+        assert ("`owner` or `admin`" in forbidden) == (roles is not None), (method, path)
+    for path in ("/api/tasks", "/api/tasks/{task_id}"):
+        for method, operation in paths[path].items():
+            assert "x-authbridge-organization" not in operation, (method, path)
+
+
+@SETTINGS
+@given(
+    title=titles() | TEXT,
+    description=st.none() | TEXT | st.builds("{}{}".format, CONTROL, TEXT),
+    due_at=st.none() | date_times() | TEXT,
+)
+async def test_team_create_accepts_exactly_what_the_schema_accepts(
+    api: Api, title: str, description: str | None, due_at: str | None
+) -> None:
+    document = await _document(api)
+    operation = document["paths"]["/api/org/tasks"]["post"]
+    reference = operation["requestBody"]["content"]["application/json"]["schema"]
+    valid = _validator(document, reference)
+    body = {"title": title, "description": description, "due_at": due_at}
+    member = api.member("acme")
+    response = await api.client.post("/api/org/tasks", json=body, headers=member.headers)
+    assert response.status_code == (201 if valid.is_valid(body) else 422), (body, response.text)

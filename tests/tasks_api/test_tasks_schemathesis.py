@@ -6,13 +6,17 @@ must report no failure at all, not only no 5xx:
 
 * ``test_schemathesis_cli_all_checks`` runs what a user runs, ``schemathesis run --checks all``
   (coverage, fuzzing and stateful phases), as two identities declared as peers: alice holds the
-  ``admin`` role, bob does not, so ``object_level_authorization`` replays each one's reads as
-  the other.
+  ``admin`` role, bob does not, and each owns a different active organization, so
+  ``object_level_authorization`` replays each one's reads, personal and team, as the other.
 * ``test_schemathesis_two_identities`` fuzzes each operation in-process (40 requests, valid and
   invalid) as alice, a plain user and then an admin, and runs every check on each answer. Each
   request is also replayed without a token (401 expected on /api) and, for task paths, aimed at
-  bob's task: alice must get exactly the answer she gets for a task that does not exist (the
-  BOLA check), and bob's task must come out untouched.
+  bob's task (on the team routes, a task of bob's organization, which alice is not in): alice
+  must get exactly the answer she gets for a task that does not exist (the BOLA check), and
+  bob's tasks must come out untouched.
+
+Both tokens carry ``activeOrganizationId`` and ``organizationRole`` (``owner``), as the web
+app's definePayload adds them, so the team routes are exercised beyond their 403.
 """
 
 from __future__ import annotations
@@ -54,11 +58,28 @@ OPERATIONS = {
     "GET /api/tasks/{task_id}",
     "PATCH /api/tasks/{task_id}",
     "DELETE /api/tasks/{task_id}",
+    "GET /api/org/tasks",
+    "POST /api/org/tasks",
+    "GET /api/org/tasks/{task_id}",
+    "PATCH /api/org/tasks/{task_id}",
+    "DELETE /api/org/tasks/{task_id}",
 }
+ORG_TASKS = "/api/org/tasks"
 
 
-def _create(client: httpx.Client, caller: Caller, title: str) -> str:
-    response = client.post("/api/tasks", json={"title": title}, headers=dict(caller.headers))
+def org_caller(issuer: FakeIssuer, **claims: str) -> Caller:
+    """A caller who owns an organization of their own and has it active. (Each is new: the
+    PostgreSQL schema is shared by the whole session.)"""
+    organization = f"org-{uuid.uuid4().hex}"
+    return make_caller(
+        issuer, activeOrganizationId=organization, organizationRole="owner", **claims
+    )
+
+
+def _create(
+    client: httpx.Client, caller: Caller, title: str, collection: str = "/api/tasks"
+) -> str:
+    response = client.post(collection, json={"title": title}, headers=dict(caller.headers))
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -78,7 +99,7 @@ def _schemathesis_command() -> str:
 def test_schemathesis_cli_all_checks(settings: ServiceSettings, tmp_path: Path) -> None:
     issuer = FakeIssuer()
     app = create_app(settings, bridge=AuthBridge(issuer.verifier()))
-    alice, bob = make_caller(issuer, role="admin"), make_caller(issuer)
+    alice, bob = org_caller(issuer, role="admin"), org_caller(issuer)
     # Web Fuzzing Commons auth: one entry per identity; the config names both as peers.
     auth = tmp_path / "auth.json"
     users = {"alice": alice, "bob": bob}
@@ -153,10 +174,13 @@ def test_schemathesis_cli_all_checks(settings: ServiceSettings, tmp_path: Path) 
 
 
 def fuzz_operation(
-    operation: Any, base_url: str, client: httpx.Client, alice: Caller, bobs_id: str
+    operation: Any, base_url: str, client: httpx.Client, alice: Caller, bobs: dict[str, str]
 ) -> int:
-    """Run one operation's examples; returns how many requests were checked."""
+    """Run one operation's examples; returns how many requests were checked. ``bobs`` maps
+    each collection to the id of a task of bob's there."""
     has_task_id = "{task_id}" in operation.path
+    collection = ORG_TASKS if operation.path.startswith(ORG_TASKS) else "/api/tasks"
+    bobs_id = bobs[collection]
     protected = operation.path.startswith("/api/")
     checked = 0
     # Positive (schema-valid) and negative (schema-violating) requests, mixed.
@@ -176,7 +200,7 @@ def fuzz_operation(
     def run(case: Any, target: str) -> None:
         nonlocal checked
         if has_task_id and target == "own":
-            case.path_parameters["task_id"] = _create(client, alice, "fuzz target")
+            case.path_parameters["task_id"] = _create(client, alice, "fuzz target", collection)
         elif has_task_id and target == "foreign":
             case.path_parameters["task_id"] = bobs_id
 
@@ -210,10 +234,16 @@ def fuzz_operation(
 def test_schemathesis_two_identities(settings: ServiceSettings, role: str) -> None:
     issuer = FakeIssuer()
     app = create_app(settings, bridge=AuthBridge(issuer.verifier()))
-    alice, bob = make_caller(issuer, role=role), make_caller(issuer)
+    alice, bob = org_caller(issuer, role=role), org_caller(issuer)
     with ServerThread(app) as base_url, httpx.Client(base_url=base_url) as client:
-        bobs_id = _create(client, bob, "bob's private task")
-        bobs_task = client.get(f"/api/tasks/{bobs_id}", headers=dict(bob.headers)).json()
+        bobs = {
+            collection: _create(client, bob, "bob's private task", collection)
+            for collection in ("/api/tasks", ORG_TASKS)
+        }
+        bobs_tasks = {
+            collection: client.get(f"{collection}/{ident}", headers=dict(bob.headers)).json()
+            for collection, ident in bobs.items()
+        }
 
         # Alice's token goes on every request, so the generated cases leave `Authorization`
         # alone: a negative case whose only broken part is the token would go out with hers and
@@ -225,20 +255,21 @@ def test_schemathesis_two_identities(settings: ServiceSettings, role: str) -> No
         operations = [result.ok() for result in schema.get_all_operations()]
         assert {f"{op.method.upper()} {op.path}" for op in operations} == OPERATIONS
         counts = {
-            f"{op.method.upper()} {op.path}": fuzz_operation(op, base_url, client, alice, bobs_id)
+            f"{op.method.upper()} {op.path}": fuzz_operation(op, base_url, client, alice, bobs)
             for op in operations
         }
         # Operations without inputs (the token is not generated here) have only a handful of
         # distinct requests to make.
         assert all(count >= 1 for count in counts.values()), counts
-        assert all(n >= 30 for name, n in counts.items() if " /api/tasks" in name), counts
+        assert all(n >= 30 for name, n in counts.items() if "/tasks" in name), counts
         print("requests checked per operation:", counts)
 
         stats = client.get("/api/admin/stats", headers=dict(alice.headers))
         assert stats.status_code == (200 if role == "admin" else 403)
-        # Nothing alice sent touched bob's task, whatever her role.
-        after = client.get(f"/api/tasks/{bobs_id}", headers=dict(bob.headers))
-        assert after.status_code == 200
-        assert after.json() == bobs_task
-        theirs = client.get("/api/tasks", params={"limit": 100}, headers=dict(bob.headers))
-        assert [item["id"] for item in theirs.json()["items"]] == [bobs_id]
+        # Nothing alice sent touched bob's tasks, whatever her role.
+        for collection, bobs_id in bobs.items():
+            after = client.get(f"{collection}/{bobs_id}", headers=dict(bob.headers))
+            assert after.status_code == 200
+            assert after.json() == bobs_tasks[collection]
+            theirs = client.get(collection, params={"limit": 100}, headers=dict(bob.headers))
+            assert [item["id"] for item in theirs.json()["items"]] == [bobs_id]

@@ -1,5 +1,6 @@
 """``tasks-api serve``: the real command runs the Tasks API under uvicorn, configured only
-from the environment; page cursors work across several workers; bad settings exit 2."""
+from the environment; page cursors work across several workers; the team routes are there;
+bad settings exit 2."""
 
 from __future__ import annotations
 
@@ -41,6 +42,19 @@ def test_serve_runs_the_api_with_several_workers(tmp_path: Path) -> None:
                     break
             assert titles == [f"t{n}" for n in reversed(range(6))]
             assert httpx.get(f"{url}/api/tasks").status_code == 401
+            # Team tasks are served too: members of the active organization share them.
+            team = {"activeOrganizationId": "acme", "organizationRole": "owner"}
+            owner = {"Authorization": f"Bearer {issuer.token(user, **team)}"}
+            colleague = issuer.token(issuer.make_user(), **{**team, "organizationRole": "member"})
+            shared = httpx.post(f"{url}/api/org/tasks", json={"title": "team"}, headers=owner)
+            assert shared.status_code == 201, shared.text
+            listed = httpx.get(
+                f"{url}/api/org/tasks", headers={"Authorization": f"Bearer {colleague}"}
+            )
+            assert [item["id"] for item in listed.json()["items"]] == [shared.json()["id"]]
+            no_org = httpx.get(f"{url}/api/org/tasks", headers=auth)
+            assert no_org.status_code == 403
+            assert no_org.json()["code"] == "organization_required"
     assert (tmp_path / "data" / "tasks.db").is_file()
 
 

@@ -1,14 +1,31 @@
 "use client";
-/** The tasks page: add, filter, search, complete, edit and delete tasks. */
+/**
+ * The tasks page: add, filter, search, complete, edit and delete tasks, personal or of the
+ * active organization (team tasks); plus organizations and API keys.
+ */
 
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 
 import { useApi } from "@/components/api-provider";
+import { ApiKeys } from "@/components/api-keys";
+import { OrganizationBar, organizationKeys } from "@/components/organization-bar";
 import { TaskItem } from "@/components/task-item";
-import { useCreateTask, useTasks } from "@/hooks/use-tasks";
+import {
+  TaskScopeProvider,
+  taskKeys,
+  useCreateTask,
+  useTaskScope,
+  useTasks,
+} from "@/hooks/use-tasks";
 import { authClient } from "@/lib/auth-client";
-import type { Priority, TaskFilters, TaskSort } from "@/lib/tasks";
+import {
+  PERSONAL_SCOPE,
+  teamScope,
+  type Priority,
+  type TaskFilters,
+  type TaskSort,
+} from "@/lib/tasks";
 import { dateToDueAt, errorMessage } from "@/lib/format";
 
 type StatusFilter = "all" | "open" | "done";
@@ -28,9 +45,15 @@ function useDebounced<T>(value: T, delayMs: number): T {
   return debounced;
 }
 
-export function TasksView({ user }: { user: { email: string; name: string } }) {
+interface TasksViewProps {
+  user: { email: string; name: string; activeOrganizationId: string | null };
+}
+
+export function TasksView({ user }: TasksViewProps) {
   const api = useApi();
   const queryClient = useQueryClient();
+  const [organizationId, setOrganizationId] = useState(user.activeOrganizationId);
+  const scope = organizationId === null ? PERSONAL_SCOPE : teamScope(organizationId);
   const [status, setStatus] = useState<StatusFilter>("all");
   const [search, setSearch] = useState("");
   const [sort, setSort] = useState<TaskSort>("created");
@@ -50,69 +73,86 @@ export function TasksView({ user }: { user: { email: string; name: string } }) {
     }
   }
 
+  function onSwitched(next: string | null) {
+    // The cached JWT names the previous organization: the next API call must mint a new one.
+    api.clearToken();
+    // Lists of other workspaces were read with an older token and may be stale: drop them,
+    // so switching (back) to one always reads it afresh.
+    queryClient.removeQueries({ queryKey: taskKeys.all, type: "inactive" });
+    void queryClient.invalidateQueries({ queryKey: organizationKeys.all });
+    setNotice(null);
+    setOrganizationId(next);
+  }
+
   return (
-    <div className="stack">
-      <header className="topbar">
-        <div>
-          <h1>Your tasks</h1>
-          <p className="muted">
-            Signed in as <strong>{user.email}</strong>
-          </p>
-        </div>
-        <button type="button" onClick={signOut} disabled={signingOut}>
-          {signingOut ? "Signing out…" : "Sign out"}
-        </button>
-      </header>
-
-      <NewTaskForm onError={setNotice} />
-
-      <p role="status" aria-live="polite" className={notice ? "error" : "visually-hidden"}>
-        {notice ?? ""}
-      </p>
-
-      <section className="card" aria-labelledby="list-heading">
-        <h2 id="list-heading" className="visually-hidden">
-          Task list
-        </h2>
-        <div className="filters" role="search">
-          <div className="field">
-            <label htmlFor="status-filter">Show</label>
-            <select
-              id="status-filter"
-              value={status}
-              onChange={(event) => setStatus(event.target.value as StatusFilter)}
-            >
-              <option value="all">All tasks</option>
-              <option value="open">Open</option>
-              <option value="done">Completed</option>
-            </select>
+    <TaskScopeProvider value={scope}>
+      <div className="stack">
+        <header className="topbar">
+          <div>
+            <h1>{organizationId === null ? "Your tasks" : "Team tasks"}</h1>
+            <p className="muted">
+              Signed in as <strong>{user.email}</strong>
+            </p>
           </div>
-          <div className="field">
-            <label htmlFor="sort">Sort by</label>
-            <select
-              id="sort"
-              value={sort}
-              onChange={(event) => setSort(event.target.value as TaskSort)}
-            >
-              <option value="created">Newest first</option>
-              <option value="due">Due date</option>
-              <option value="priority">Priority</option>
-            </select>
+          <button type="button" onClick={signOut} disabled={signingOut}>
+            {signingOut ? "Signing out…" : "Sign out"}
+          </button>
+        </header>
+
+        <OrganizationBar activeOrganizationId={organizationId} onSwitched={onSwitched} />
+
+        <NewTaskForm onError={setNotice} />
+
+        <p role="status" aria-live="polite" className={notice ? "error" : "visually-hidden"}>
+          {notice ?? ""}
+        </p>
+
+        <section className="card" aria-labelledby="list-heading">
+          <h2 id="list-heading" className="visually-hidden">
+            Task list
+          </h2>
+          <div className="filters" role="search">
+            <div className="field">
+              <label htmlFor="status-filter">Show</label>
+              <select
+                id="status-filter"
+                value={status}
+                onChange={(event) => setStatus(event.target.value as StatusFilter)}
+              >
+                <option value="all">All tasks</option>
+                <option value="open">Open</option>
+                <option value="done">Completed</option>
+              </select>
+            </div>
+            <div className="field">
+              <label htmlFor="sort">Sort by</label>
+              <select
+                id="sort"
+                value={sort}
+                onChange={(event) => setSort(event.target.value as TaskSort)}
+              >
+                <option value="created">Newest first</option>
+                <option value="due">Due date</option>
+                <option value="priority">Priority</option>
+              </select>
+            </div>
+            <div className="field grow">
+              <label htmlFor="search">Search</label>
+              <input
+                id="search"
+                type="search"
+                value={search}
+                placeholder="Search titles and descriptions"
+                onChange={(event) => setSearch(event.target.value)}
+              />
+            </div>
           </div>
-          <div className="field grow">
-            <label htmlFor="search">Search</label>
-            <input
-              id="search"
-              type="search"
-              value={search}
-              placeholder="Search titles and descriptions"
-              onChange={(event) => setSearch(event.target.value)}
-            />
-          </div>
-        </div>
-        <TaskList filters={filters} onError={setNotice} />
-      </section>
-    </div>
+          <TaskList filters={filters} onError={setNotice} />
+        </section>
+
+        <ApiKeys />
+      </div>
+    </TaskScopeProvider>
   );
 }
 
@@ -182,6 +222,7 @@ function TaskList({
   onError: (message: string | null) => void;
 }) {
   const tasks = useTasks(filters);
+  const team = useTaskScope().collection !== PERSONAL_SCOPE.collection;
 
   if (tasks.isPending) {
     return (
@@ -206,7 +247,11 @@ function TaskList({
   if (items.length === 0) {
     return (
       <p className="empty">
-        {filtered ? "No tasks match these filters." : "No tasks yet. Add your first one above."}
+        {filtered
+          ? "No tasks match these filters."
+          : team
+            ? "No team tasks yet. Add the first one above."
+            : "No tasks yet. Add your first one above."}
       </p>
     );
   }

@@ -14,117 +14,31 @@
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 
 import Database from "better-sqlite3";
-import { chromium } from "playwright-core";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const WEB_DIR = path.resolve(HERE, "..");
-const REPO_DIR = path.resolve(WEB_DIR, "..");
-
-const WEB_URL = (process.env.WEB_URL || "http://localhost:3000").replace(/\/$/, "");
-const API_URL = (process.env.API_URL || "http://localhost:8000").replace(/\/$/, "");
-const AUTH_DB_PATH = path.resolve(WEB_DIR, process.env.AUTH_DB_PATH || "./data/auth.db");
-const SCREENSHOT_DIR = path.resolve(
-  process.env.SCREENSHOT_DIR || path.join(REPO_DIR, "test-output"),
-);
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-const TIMEOUT_MS = 15_000;
-const PASSWORD = "correct-horse-battery-staple";
+import {
+  API_URL,
+  AUTH_DB_PATH,
+  SCREENSHOT_DIR,
+  WEB_URL,
+  addTask,
+  apiCall,
+  openBrowser,
+  pathOf,
+  prepare,
+  runFlow,
+  signIn,
+  signUp,
+  step,
+  taskRow,
+  visibleTitles,
+} from "./harness.mjs";
 
 const run = randomUUID().slice(0, 8);
 const userA = { name: "Alice Example", email: `alice-${run}@example.com` };
 const userB = { name: "Bob Example", email: `bob-${run}@example.com` };
-
-/** Pages still open, for the failure screenshots. */
-const openPages = new Map();
-
-function step(message) {
-  console.log(`• ${message}`);
-}
-
-/** A browser with its own fresh profile directory, so users never share cookies. */
-async function openBrowser(label, { fakeClock = false } = {}) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), `authbridge-e2e-${label}-`));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM_PATH,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1000, height: 900 },
-  });
-  context.setDefaultTimeout(TIMEOUT_MS);
-  // A controllable clock (it runs in real time until fast-forwarded) lets the flow age the
-  // page's cached JWT without waiting 15 minutes.
-  if (fakeClock) await context.clock.install();
-  const page = context.pages()[0] ?? (await context.newPage());
-  const problems = [];
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") console.log(`  [${label} console] ${message.text()}`);
-  });
-  openPages.set(label, page);
-  return {
-    page,
-    problems,
-    async close() {
-      openPages.delete(label);
-      await context.close();
-      fs.rmSync(profile, { recursive: true, force: true });
-    },
-  };
-}
-
-function pathOf(page) {
-  const url = new URL(page.url());
-  return url.pathname + url.search;
-}
-
-/** Waits for the API call matching method + path prefix to finish, while `action` runs. */
-async function apiCall(page, method, pathPrefix, action) {
-  const [response] = await Promise.all([
-    page.waitForResponse(
-      (r) => r.request().method() === method && r.url().startsWith(`${API_URL}${pathPrefix}`),
-    ),
-    action(),
-  ]);
-  return response;
-}
-
-async function signUp(page, user) {
-  await page.goto(`${WEB_URL}/tasks`);
-  await page.waitForURL(`${WEB_URL}/sign-in?next=%2Ftasks`);
-  step(`${user.name}: unauthenticated /tasks redirected to ${pathOf(page)}`);
-  await page.getByRole("link", { name: "Sign up" }).click();
-  await page.waitForURL(/\/sign-up/);
-  await page.getByLabel("Name").fill(user.name);
-  await page.getByLabel("Email").fill(user.email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign up" }).click();
-  await page.waitForURL(`${WEB_URL}/tasks`);
-  await page.getByText(user.email).waitFor();
-}
-
-async function signIn(page, user) {
-  await page.getByLabel("Email").fill(user.email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL(`${WEB_URL}/tasks`);
-  await page.getByText(user.email).waitFor();
-}
 
 /** Server-side revocation: delete the user's rows from Better Auth's `session` table. */
 function revokeSessions(email) {
@@ -140,34 +54,8 @@ function revokeSessions(email) {
   }
 }
 
-function taskRow(page, title) {
-  return page.locator("li.task", { has: page.getByText(title, { exact: true }) });
-}
-
-async function visibleTitles(page) {
-  await page.locator("ul.task-list[aria-busy='false'], p.empty").first().waitFor();
-  return page.locator("li.task .task-title").allTextContents();
-}
-
-async function addTask(page, title, extras = {}) {
-  await page.getByLabel("Title", { exact: true }).fill(title);
-  if (extras.priority) await page.getByLabel("Priority").selectOption(extras.priority);
-  if (extras.description) await page.getByLabel("Description (optional)").fill(extras.description);
-  // Submit with the keyboard, as a keyboard user would.
-  const response = await apiCall(page, "POST", "/api/tasks", () =>
-    page.getByLabel("Title", { exact: true }).press("Enter"),
-  );
-  assert.equal(response.status(), 201, `POST /api/tasks for "${title}"`);
-  await taskRow(page, title).waitFor();
-  return (await response.json()).id;
-}
-
 async function main() {
-  assert.ok(fs.existsSync(CHROMIUM_PATH), `chromium not found at ${CHROMIUM_PATH}`);
-  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  for (const stale of ["failure-a.png", "failure-b.png"]) {
-    fs.rmSync(path.join(SCREENSHOT_DIR, stale), { force: true });
-  }
+  prepare(["a", "b"]);
 
   // ---- User A -------------------------------------------------------------------------
   const a = await openBrowser("a", { fakeClock: true });
@@ -306,23 +194,6 @@ async function main() {
   const problems = [...a.problems, ...b.problems];
   await a.close();
   assert.deepEqual(problems, [], "uncaught errors in the page");
-  console.log("E2E FLOW PASSED");
 }
 
-async function saveFailureScreenshots() {
-  for (const [label, page] of openPages) {
-    try {
-      const file = path.join(SCREENSHOT_DIR, `failure-${label}.png`);
-      await page.screenshot({ path: file, fullPage: true });
-      console.error(`  failure screenshot of ${label} at ${pathOf(page)}: ${file}`);
-    } catch {
-      // The page may be gone; the error above is what matters.
-    }
-  }
-}
-
-main().catch(async (error) => {
-  console.error("E2E FLOW FAILED:", error?.stack || error);
-  await saveFailureScreenshots();
-  process.exit(1);
-});
+runFlow("E2E FLOW", main);

@@ -13,6 +13,11 @@ export function dueAtToDate(dueAt: string | null): string {
 }
 
 export function errorMessage(error: unknown): string {
+  // 403: signed in, but the role (say, a team member deleting a team task) does not allow it.
+  // Only a 401 signs out; this is said plainly instead.
+  if (error instanceof ApiError && error.status === 403) {
+    return `Permission denied. ${error.message}`;
+  }
   if (error instanceof ApiError) return error.message;
   return "Something went wrong. Please try again.";
 }

@@ -12,13 +12,20 @@ export interface SignedInUser {
   id: string;
   email: string;
   name: string;
+  /** The session's active organization (team tasks), or null for personal tasks. */
+  activeOrganizationId: string | null;
 }
 
 export async function currentUser(): Promise<SignedInUser | null> {
   const auth = await getAuth();
   const session = await auth.api.getSession({ headers: await headers() });
   if (!session) return null;
-  return { id: session.user.id, email: session.user.email, name: session.user.name };
+  return {
+    id: session.user.id,
+    email: session.user.email,
+    name: session.user.name,
+    activeOrganizationId: session.session.activeOrganizationId ?? null,
+  };
 }
 
 /** The signed-in user, or a redirect to `/sign-in?next=<returnTo>`. */

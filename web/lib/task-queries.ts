@@ -1,8 +1,9 @@
 /**
  * React Query options for tasks, free of React so they can be tested with a bare QueryClient.
  *
- * Lists are cursor-paginated infinite queries keyed by filters. Updates and deletes are applied
- * optimistically to every cached list, rolled back on error, and re-fetched when settled.
+ * Lists are cursor-paginated infinite queries keyed by scope (personal or one organization's
+ * team tasks) and filters. Updates and deletes are applied optimistically to every cached list
+ * of their scope, rolled back on error, and re-fetched when settled.
  */
 
 import type { InfiniteData, QueryClient, QueryKey } from "@tanstack/react-query";
@@ -12,12 +13,14 @@ import {
   createTask,
   deleteTask,
   listTasks,
+  PERSONAL_SCOPE,
   updateTask,
   type NewTask,
   type Task,
   type TaskChanges,
   type TaskFilters,
   type TaskPage,
+  type TaskScope,
 } from "./tasks";
 
 export type TaskPages = InfiniteData<TaskPage, string | null>;
@@ -25,19 +28,25 @@ type Snapshot = Array<[QueryKey, TaskPages | undefined]>;
 
 export const taskKeys = {
   all: ["tasks"] as const,
-  list: (filters: TaskFilters) =>
+  scope: (scope: TaskScope = PERSONAL_SCOPE) => ["tasks", scope.key] as const,
+  list: (filters: TaskFilters, scope: TaskScope = PERSONAL_SCOPE) =>
     [
       "tasks",
+      scope.key,
       "list",
       { completed: filters.completed, q: filters.q?.trim() ?? "", sort: filters.sort },
     ] as const,
 };
 
-export function tasksQuery(api: ApiClient, filters: TaskFilters) {
+export function tasksQuery(
+  api: ApiClient,
+  filters: TaskFilters,
+  scope: TaskScope = PERSONAL_SCOPE,
+) {
   return {
-    queryKey: taskKeys.list(filters),
+    queryKey: taskKeys.list(filters, scope),
     queryFn: ({ pageParam, signal }: { pageParam: string | null; signal: AbortSignal }) =>
-      listTasks(api, filters, pageParam, signal),
+      listTasks(api, filters, pageParam, signal, scope),
     initialPageParam: null as string | null,
     getNextPageParam: (lastPage: TaskPage) => lastPage.next_cursor ?? undefined,
   };
@@ -51,9 +60,13 @@ export interface MutationHandlers {
   onError?: (error: Error) => void;
 }
 
-/** Applies `edit` to the items of every cached task list. */
-function mapCachedLists(queryClient: QueryClient, edit: (items: Task[]) => Task[]): void {
-  queryClient.setQueriesData<TaskPages>({ queryKey: taskKeys.all }, (data) =>
+/** Applies `edit` to the items of every cached task list of `scope`. */
+function mapCachedLists(
+  queryClient: QueryClient,
+  scope: TaskScope,
+  edit: (items: Task[]) => Task[],
+): void {
+  queryClient.setQueriesData<TaskPages>({ queryKey: taskKeys.scope(scope) }, (data) =>
     data === undefined
       ? data
       : { ...data, pages: data.pages.map((page) => ({ ...page, items: edit(page.items) })) },
@@ -63,11 +76,13 @@ function mapCachedLists(queryClient: QueryClient, edit: (items: Task[]) => Task[
 /** Optimistic edit: stops in-flight list fetches, snapshots every list, then edits them. */
 async function editOptimistically(
   queryClient: QueryClient,
+  scope: TaskScope,
   edit: (items: Task[]) => Task[],
 ): Promise<Snapshot> {
-  await queryClient.cancelQueries({ queryKey: taskKeys.all });
-  const snapshot = queryClient.getQueriesData<TaskPages>({ queryKey: taskKeys.all });
-  mapCachedLists(queryClient, edit);
+  const lists = taskKeys.scope(scope);
+  await queryClient.cancelQueries({ queryKey: lists });
+  const snapshot = queryClient.getQueriesData<TaskPages>({ queryKey: lists });
+  mapCachedLists(queryClient, scope, edit);
   return snapshot;
 }
 
@@ -75,15 +90,19 @@ function restore(queryClient: QueryClient, snapshot: Snapshot | undefined): void
   for (const [key, data] of snapshot ?? []) queryClient.setQueryData(key, data);
 }
 
-function refetchLists(queryClient: QueryClient): Promise<void> {
-  return queryClient.invalidateQueries({ queryKey: taskKeys.all });
+function refetchLists(queryClient: QueryClient, scope: TaskScope): Promise<void> {
+  return queryClient.invalidateQueries({ queryKey: taskKeys.scope(scope) });
 }
 
-export function createTaskMutation(api: ApiClient, queryClient: QueryClient) {
+export function createTaskMutation(
+  api: ApiClient,
+  queryClient: QueryClient,
+  scope: TaskScope = PERSONAL_SCOPE,
+) {
   return {
-    mutationFn: (task: NewTask) => createTask(api, task),
+    mutationFn: (task: NewTask) => createTask(api, task, scope),
     // Where a new task lands depends on filters and sort, so let the server decide.
-    onSettled: () => refetchLists(queryClient),
+    onSettled: () => refetchLists(queryClient, scope),
   };
 }
 
@@ -96,11 +115,12 @@ export function updateTaskMutation(
   api: ApiClient,
   queryClient: QueryClient,
   handlers: MutationHandlers = {},
+  scope: TaskScope = PERSONAL_SCOPE,
 ) {
   return {
-    mutationFn: ({ id, changes }: UpdateVariables) => updateTask(api, id, changes),
+    mutationFn: ({ id, changes }: UpdateVariables) => updateTask(api, id, changes, scope),
     onMutate: ({ id, changes }: UpdateVariables) =>
-      editOptimistically(queryClient, (items) =>
+      editOptimistically(queryClient, scope, (items) =>
         items.map((task) => (task.id === id ? { ...task, ...changes } : task)),
       ),
     onError: (error: Error, _variables: UpdateVariables, snapshot: Snapshot | undefined) => {
@@ -108,10 +128,10 @@ export function updateTaskMutation(
       handlers.onError?.(error);
     },
     onSuccess: (saved: Task) =>
-      mapCachedLists(queryClient, (items) =>
+      mapCachedLists(queryClient, scope, (items) =>
         items.map((task) => (task.id === saved.id ? saved : task)),
       ),
-    onSettled: () => refetchLists(queryClient),
+    onSettled: () => refetchLists(queryClient, scope),
   };
 }
 
@@ -119,15 +139,16 @@ export function deleteTaskMutation(
   api: ApiClient,
   queryClient: QueryClient,
   handlers: MutationHandlers = {},
+  scope: TaskScope = PERSONAL_SCOPE,
 ) {
   return {
-    mutationFn: (id: string) => deleteTask(api, id),
+    mutationFn: (id: string) => deleteTask(api, id, scope),
     onMutate: (id: string) =>
-      editOptimistically(queryClient, (items) => items.filter((task) => task.id !== id)),
+      editOptimistically(queryClient, scope, (items) => items.filter((task) => task.id !== id)),
     onError: (error: Error, _id: string, snapshot: Snapshot | undefined) => {
       restore(queryClient, snapshot);
       handlers.onError?.(error);
     },
-    onSettled: () => refetchLists(queryClient),
+    onSettled: () => refetchLists(queryClient, scope),
   };
 }

@@ -1,6 +1,29 @@
-/** Types and calls for the Tasks API's `/api/tasks` and `/api/me` resources. */
+/**
+ * Types and calls for the Tasks API's task collections and `/api/me`.
+ *
+ * Two collections share one shape (JSON, pagination, ETags): the caller's own tasks at
+ * `/api/tasks` and the active organization's team tasks at `/api/org/tasks`. The API picks
+ * the organization from the JWT's `activeOrganizationId` claim, never from the URL.
+ */
 
 import type { ApiClient } from "./api";
+
+/** Which collection a view works on; `key` separates their React Query caches. */
+export interface TaskScope {
+  collection: "/api/tasks" | "/api/org/tasks";
+  key: string;
+}
+
+export const PERSONAL_SCOPE: TaskScope = { collection: "/api/tasks", key: "personal" };
+
+/** The team tasks of one organization (which must be the session's active one). */
+export function teamScope(organizationId: string): TaskScope {
+  return { collection: "/api/org/tasks", key: `org:${organizationId}` };
+}
+
+function taskPath(scope: TaskScope, id: string): string {
+  return `${scope.collection}/${encodeURIComponent(id)}`;
+}
 
 export type Priority = "low" | "normal" | "high";
 export type TaskSort = "created" | "due" | "priority";
@@ -14,6 +37,8 @@ export interface Task {
   priority: Priority;
   created_at: string;
   updated_at: string;
+  /** Team tasks only: the `sub` (user id) of the member who created it. */
+  created_by?: string;
 }
 
 export interface TaskPage {
@@ -54,8 +79,9 @@ export function listTasks(
   filters: TaskFilters,
   cursor: string | null,
   signal?: AbortSignal,
+  scope: TaskScope = PERSONAL_SCOPE,
 ): Promise<TaskPage> {
-  return api.request<TaskPage>("/api/tasks", {
+  return api.request<TaskPage>(scope.collection, {
     query: {
       limit: PAGE_SIZE,
       cursor,
@@ -67,19 +93,29 @@ export function listTasks(
   });
 }
 
-export function createTask(api: ApiClient, task: NewTask): Promise<Task> {
-  return api.request<Task>("/api/tasks", { method: "POST", body: task });
+export function createTask(
+  api: ApiClient,
+  task: NewTask,
+  scope: TaskScope = PERSONAL_SCOPE,
+): Promise<Task> {
+  return api.request<Task>(scope.collection, { method: "POST", body: task });
 }
 
-export function updateTask(api: ApiClient, id: string, changes: TaskChanges): Promise<Task> {
-  return api.request<Task>(`/api/tasks/${encodeURIComponent(id)}`, {
-    method: "PATCH",
-    body: changes,
-  });
+export function updateTask(
+  api: ApiClient,
+  id: string,
+  changes: TaskChanges,
+  scope: TaskScope = PERSONAL_SCOPE,
+): Promise<Task> {
+  return api.request<Task>(taskPath(scope, id), { method: "PATCH", body: changes });
 }
 
-export function deleteTask(api: ApiClient, id: string): Promise<void> {
-  return api.request<void>(`/api/tasks/${encodeURIComponent(id)}`, { method: "DELETE" });
+export function deleteTask(
+  api: ApiClient,
+  id: string,
+  scope: TaskScope = PERSONAL_SCOPE,
+): Promise<void> {
+  return api.request<void>(taskPath(scope, id), { method: "DELETE" });
 }
 
 export function getMe(api: ApiClient, signal?: AbortSignal): Promise<Me> {

@@ -14,7 +14,8 @@ import {
   updateTaskMutation,
   type TaskPages,
 } from "@/lib/task-queries";
-import type { Task } from "@/lib/tasks";
+import { errorMessage } from "@/lib/format";
+import { teamScope, type Task } from "@/lib/tasks";
 
 function task(id: string, overrides: Partial<Task> = {}): Task {
   return {
@@ -163,5 +164,51 @@ describe("optimistic updates", () => {
     const observer = new MutationObserver(client, deleteTaskMutation(api, client));
     await observer.mutate("1");
     expect(titles(client, allKey)).toEqual(["Task 2"]);
+  });
+});
+
+describe("team tasks", () => {
+  const acme = teamScope("acme");
+
+  it("lists, updates and deletes through /api/org/tasks", async () => {
+    const { api, request } = fakeApi(async (path, options) => {
+      if (path === "/api/org/tasks") return { items: [task("t1")], next_cursor: null };
+      return options.method === "PATCH" ? task("t1", { title: "Renamed" }) : undefined;
+    });
+    const client = new QueryClient();
+    const data = await client.fetchInfiniteQuery(tasksQuery(api, {}, acme));
+    expect(data.pages[0]!.items.map((t) => t.id)).toEqual(["t1"]);
+
+    await new MutationObserver(client, updateTaskMutation(api, client, {}, acme)).mutate({
+      id: "t1",
+      changes: { title: "Renamed" },
+    });
+    await new MutationObserver(client, deleteTaskMutation(api, client, {}, acme)).mutate("t1");
+    const calls = request.mock.calls.map(
+      ([path, options]) => `${options?.method ?? "GET"} ${path}`,
+    );
+    expect(calls).toEqual(
+      expect.arrayContaining(["PATCH /api/org/tasks/t1", "DELETE /api/org/tasks/t1"]),
+    );
+  });
+
+  it("keeps each scope's lists apart: a team delete leaves personal lists alone", async () => {
+    const { api } = fakeApi(() => new Promise(() => {})); // never answers: look mid-flight
+    const client = new QueryClient();
+    const teamKey = taskKeys.list({}, acme);
+    const otherTeamKey = taskKeys.list({}, teamScope("globex"));
+    client.setQueryData(allKey, pages([task("1"), task("2")]));
+    client.setQueryData(teamKey, pages([task("1"), task("3")]));
+    client.setQueryData(otherTeamKey, pages([task("1")]));
+
+    void new MutationObserver(client, deleteTaskMutation(api, client, {}, acme)).mutate("1");
+    await vi.waitFor(() => expect(titles(client, teamKey)).toEqual(["Task 3"]));
+    expect(titles(client, allKey)).toEqual(["Task 1", "Task 2"]);
+    expect(titles(client, otherTeamKey)).toEqual(["Task 1"]);
+  });
+
+  it("shows a 403 as a permission problem, not a sign-out", () => {
+    const denied = new ApiError(403, "insufficient_scope", "The request is not allowed.");
+    expect(errorMessage(denied)).toBe("Permission denied. The request is not allowed.");
   });
 });

@@ -308,7 +308,15 @@ def check_command(
         )
     else:
         paths = ", ".join(f"{p.name} ({', '.join(sorted(p.algorithms))})" for p in verifier.paths)
-        trusted = f"trusted paths: {paths}" if paths else "session credentials only (no JWTs)"
+        only = [
+            name
+            for name, part in (
+                ("session credentials", verifier.sessions),
+                ("API keys", verifier.api_keys),
+            )
+            if part is not None
+        ]
+        trusted = f"trusted paths: {paths}" if paths else f"{' and '.join(only)} only (no JWTs)"
         checks.append(Check("verifier", "pass", trusted))
     _check_origins(settings, checks)
     _check_secrets(settings, checks)

@@ -1,5 +1,5 @@
 """``authbridge check``'s checks of what the settings connect to: Redis, the session database,
-and an API's ``CORS_ORIGINS``. Each runs only when its setting is configured.
+the API-key store, and an API's ``CORS_ORIGINS``. Each runs only when its setting is configured.
 
 They reuse the code that uses these services, so a check and the running service cannot
 disagree: the session database is probed by the library's own session store, and
@@ -121,13 +121,37 @@ async def _check_session_database(
     )
 
 
+async def _check_api_keys(verifier: Verifier | None, checks: list[Check]) -> None:
+    api_keys = verifier.api_keys if verifier is not None else None
+    if api_keys is None:
+        return
+    config = api_keys.config
+    what = f"AUTHBRIDGE_API_KEYS={config.mode}, keys read from {', '.join(config.headers)}"
+    problem = await api_keys.diagnose()
+    if problem is None:
+        checks.append(Check("api-keys", "pass", what))
+        return
+    checks.append(
+        Check(
+            "api-keys",
+            "fail",
+            f"{what}: {problem}",
+            "remote mode needs apiKey({enableSessionForAPIKeys: true}) on the Better Auth server "
+            "at BETTER_AUTH_URL, with the same header; database mode needs the apikey table in "
+            "AUTHBRIDGE_SESSION_DATABASE_URL (other names go in AUTHBRIDGE_API_KEY_TABLES).",
+        )
+    )
+
+
 def check_connections(settings: Settings, verifier: Verifier | None, checks: list[Check]) -> None:
-    """Redis and the session database, each when configured; then closes ``verifier``."""
+    """Redis, the session database and the API-key store, each when configured; then closes
+    ``verifier``."""
 
     async def both() -> None:
         try:
             await _check_redis(settings, checks)
             await _check_session_database(settings, verifier, checks)
+            await _check_api_keys(verifier, checks)
         finally:
             if verifier is not None:
                 await verifier.aclose()  # in this event loop, which its connections belong to

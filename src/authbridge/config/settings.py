@@ -204,6 +204,30 @@ class Settings:
         "AUTHBRIDGE_TRUSTED_ORIGINS", None, "Origins that may send cookie-authenticated writes."
     )
 
+    # Better Auth API keys (@better-auth/api-key)
+    api_keys: Literal["off", "remote", "database"] = setting(
+        "AUTHBRIDGE_API_KEYS", "off", "Accept Better Auth API keys: remote or database."
+    )
+    api_key_header: str = setting(
+        "AUTHBRIDGE_API_KEY_HEADER", "x-api-key", "Headers an API key is read from (comma list)."
+    )
+    api_key_cache_ttl: float = setting(
+        "AUTHBRIDGE_API_KEY_CACHE_TTL",
+        5.0,
+        "Seconds an unlimited API key is cached (database mode).",
+        ge=0,
+        le=60,
+    )
+    api_key_min_length: int = setting(
+        "AUTHBRIDGE_API_KEY_MIN_LENGTH", 64, "Better Auth's defaultKeyLength.", ge=1, le=512
+    )
+    api_key_rate_limit: bool = setting(
+        "AUTHBRIDGE_API_KEY_RATE_LIMIT", True, "Better Auth's apiKey rateLimit.enabled."
+    )
+    api_key_tables: str | None = setting(
+        "AUTHBRIDGE_API_KEY_TABLES", None, "JSON overrides for the apikey table and columns."
+    )
+
     # Shared state across instances (Redis, optional)
     redis_url: Secret | None = setting(  # noqa: RUF009
         "AUTHBRIDGE_REDIS_URL", None, "Optional Redis for shared state across instances."

@@ -1,7 +1,9 @@
 """Per-request authentication: the one path the dependencies, the fast path and WebSocket take.
 
 * ``Authenticator`` finds a request's one credential (``Authorization: Bearer``; a second
-  one in the query or a form body is refused; a session cookie when there is no bearer),
+  one in the query or a form body is refused; a Better Auth API key header (``x-api-key``)
+  when there is no bearer, and a bearer *and* an API key are refused as ambiguous; a session
+  cookie when there is neither),
   asks the verifier's token cache before a full verification (``verify_token``), and logs
   refusals and builds their RFC 6750 answer (``refuse``). ``AuthBridge`` is an
   ``Authenticator`` that also wires itself into apps.
@@ -30,6 +32,7 @@ from ..verifier import Verifier
 from .audit import AuditLog
 from .credentials import (
     FORM_CONTENT_TYPE,
+    api_key_from_headers,
     bearer_candidate,
     bearer_from_headers,
     form_has_access_token,
@@ -82,7 +85,17 @@ class Authenticator:
         self.sessions = sessions
         # Session mode: bearer values may be URL-encoded session tokens (they contain "%").
         self._session_bearers = verifier.sessions is not None
+        # API keys on: the header names a key is read from (Better Auth's apiKeyHeaders).
+        api_keys = verifier.api_keys
+        self._api_key_headers: tuple[bytes, ...] = (
+            tuple(name.encode("latin-1") for name in api_keys.headers) if api_keys else ()
+        )
         self.audit = audit or AuditLog()
+
+    @property
+    def api_key_headers(self) -> tuple[bytes, ...]:
+        """The headers an API key is read from (empty when API keys are off)."""
+        return self._api_key_headers
 
     async def authenticate(self, connection: HTTPConnection) -> Principal:
         """Verify the request's one credential. Raises ``AuthError`` (nothing is logged)."""
@@ -99,6 +112,8 @@ class Authenticator:
         query = scope.get("query_string", b"")
         if query and query_has_access_token(query):
             return None  # the full path checks (and reports) it
+        if self._api_key_headers and any(key in self._api_key_headers for key, _ in headers):
+            return None  # a bearer and an API key: the full path refuses the pair
         if scope.get("method") not in _BODYLESS and _maybe_form(headers):
             return None
         return self.verifier.verify_cached(token)
@@ -106,6 +121,11 @@ class Authenticator:
     async def resolve(self, connection: HTTPConnection) -> tuple[Principal, bool]:
         """Like ``authenticate``; also says whether the answer came from the token cache."""
         scope = connection.scope
+        api_key = (
+            api_key_from_headers(scope["headers"], self._api_key_headers)
+            if self._api_key_headers
+            else None
+        )
         try:
             token = bearer_from_headers(
                 scope["headers"],
@@ -113,13 +133,26 @@ class Authenticator:
                 session_tokens=self._session_bearers,
             )
         except TokenMissing:
+            if api_key is not None:
+                return await self.from_api_key(connection, *api_key), False
             principal = await self.from_session(connection)
             if principal is not None:
                 return principal, False
             raise
-        if isinstance(connection, Request) and await _form_token(connection):
+        if api_key is not None or (
+            isinstance(connection, Request) and await _form_token(connection)
+        ):
             raise InvalidRequest("The request carries more than one credential.")
         return await self.verify_token(token)
+
+    async def from_api_key(self, connection: HTTPConnection, header: str, key: str) -> Principal:
+        """A Better Auth API key's Principal. A key next to ``?access_token=`` or a form
+        ``access_token`` is two credentials, as for a bearer token."""
+        if query_has_access_token(connection.scope.get("query_string", b"")) or (
+            isinstance(connection, Request) and await _form_token(connection)
+        ):
+            raise InvalidRequest("The request carries more than one credential.")
+        return await self.verifier.verify_api_key(key, header)
 
     async def from_session(self, connection: HTTPConnection) -> Principal | None:
         """The session cookie's Principal (cookie mode), or None without one."""

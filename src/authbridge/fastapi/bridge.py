@@ -126,7 +126,10 @@ class AuthBridge(Authenticator):
             app.add_middleware(ProtectingMiddleware, bridge=self, protect=prefixes)
         else:
             app.add_middleware(AuthStateMiddleware, bridge=self)
-        declare_guard_scopes(app, protect=prefixes)
+        api_keys = self.verifier.api_keys
+        declare_guard_scopes(
+            app, protect=prefixes, api_key_header=api_keys.headers[0] if api_keys else None
+        )
         redact_access_log()  # a client's ?access_token= must not land in uvicorn's access log
         if lifespan:
             app.router.lifespan_context = self._wrap_lifespan(app.router.lifespan_context)

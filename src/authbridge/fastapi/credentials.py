@@ -17,6 +17,7 @@ from ..errors import InvalidRequest, TokenMissing
 
 __all__ = [
     "FORM_CONTENT_TYPE",
+    "api_key_from_headers",
     "bearer_candidate",
     "bearer_from_headers",
     "header_value",
@@ -120,3 +121,18 @@ def bearer_candidate(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 def form_has_access_token(body: bytes) -> bool:
     """Whether a form-encoded body carries an ``access_token`` field (name percent-decoded)."""
     return _may_name_access_token(body) and _names_access_token(body)
+
+
+def api_key_from_headers(
+    headers: Iterable[tuple[bytes, bytes]], names: tuple[bytes, ...]
+) -> tuple[str, str] | None:
+    """``(header name, key)`` from the one non-empty API-key header among ``names``; None
+    without one. Two of them (the same header twice, or two of the names) are two
+    credentials: ``InvalidRequest``. An empty value is no key, as Better Auth reads it."""
+    found: tuple[str, str] | None = None
+    for key, value in headers:
+        if key in names and value:
+            if found is not None:
+                raise InvalidRequest("The request carries more than one credential.")
+            found = (key.decode("latin-1"), value.decode("latin-1"))
+    return found

@@ -90,7 +90,9 @@ class AuthStateMiddleware:
         self.app = app
         self.bridge = bridge
         cookies = getattr(bridge, "sessions", None) is not None
-        self.vary = _COOKIE_VARY if cookies else _BEARER_VARY
+        # API keys on: the answer also varies with the key header(s).
+        api_key_headers: tuple[bytes, ...] = tuple(getattr(bridge, "api_key_headers", ()))
+        self.vary = (_COOKIE_VARY if cookies else _BEARER_VARY) + api_key_headers
         vary_header = (_VARY, b", ".join(self.vary))
         self.private_headers = ((_CACHE_CONTROL, b"no-store"), vary_header)
         self.vary_headers = (vary_header,)

@@ -20,7 +20,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import HTTPBearer
 from fastapi.routing import APIRoute
 
-__all__ = ["ORGANIZATION_EXTENSION", "SCHEME_NAME", "bearer_model", "declare_guard_scopes"]
+__all__ = [
+    "API_KEY_SCHEME_NAME",
+    "ORGANIZATION_EXTENSION",
+    "SCHEME_NAME",
+    "bearer_model",
+    "declare_guard_scopes",
+]
 
 ORGANIZATION_EXTENSION: Final = "x-authbridge-organization"
 _ORGANIZATION_403: Final = (
@@ -31,6 +37,13 @@ _ORGANIZATION_403: Final = (
 SCHEME_NAME: Final = "bearerAuth"
 _DESCRIPTION: Final = (
     "A Better Auth JWT (or a service token) sent as `Authorization: Bearer <token>`."
+)
+
+
+API_KEY_SCHEME_NAME: Final = "apiKeyAuth"
+_API_KEY_DESCRIPTION: Final = (
+    "A Better Auth API key (`@better-auth/api-key`), in its own header. Its scopes are the "
+    'key\'s permissions: `{"tasks": ["read"]}` grants `tasks:read`.'
 )
 
 
@@ -62,7 +75,20 @@ def _api_routes(app: FastAPI) -> Iterator[Any]:
             yield context
 
 
-def _merge(app: FastAPI, schema: dict[str, Any], protect: tuple[str, ...] = ()) -> None:
+def _merge(
+    app: FastAPI,
+    schema: dict[str, Any],
+    protect: tuple[str, ...] = (),
+    api_key_header: str | None = None,
+) -> None:
+    if api_key_header is not None:
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes[API_KEY_SCHEME_NAME] = {
+            "type": "apiKey",
+            "in": "header",
+            "name": api_key_header,
+            "description": _API_KEY_DESCRIPTION,
+        }
     for route in _api_routes(app):
         if not route.include_in_schema:
             continue
@@ -87,6 +113,13 @@ def _merge(app: FastAPI, schema: dict[str, Any], protect: tuple[str, ...] = ()) 
                 entry = {SCHEME_NAME: []}
                 requirements.append(entry)
             entry[SCHEME_NAME] = list(dict.fromkeys([*entry[SCHEME_NAME], *scopes]))
+            if api_key_header is not None:
+                # An alternative to the bearer, with the same scopes (the key's permissions).
+                keyed = next((r for r in requirements if API_KEY_SCHEME_NAME in r), None)
+                if keyed is None:
+                    keyed = {API_KEY_SCHEME_NAME: []}
+                    requirements.insert(requirements.index(entry) + 1, keyed)
+                keyed[API_KEY_SCHEME_NAME] = list(entry[SCHEME_NAME])
             if optional and {} not in requirements:
                 requirements.append({})  # OpenAPI's way to say "or no credentials at all"
             if organization is not None:
@@ -127,9 +160,12 @@ def _declare_scheme(schema: dict[str, Any]) -> None:
         schemes[SCHEME_NAME] = bearer_model().model_dump(by_alias=True, exclude_none=True)
 
 
-def declare_guard_scopes(app: FastAPI, *, protect: tuple[str, ...] = ()) -> None:
+def declare_guard_scopes(
+    app: FastAPI, *, protect: tuple[str, ...] = (), api_key_header: str | None = None
+) -> None:
     """Wrap ``app.openapi`` so the generated schema lists every guard's scopes, and a bearer
-    requirement on every route under a ``protect=`` prefix."""
+    requirement on every route under a ``protect=`` prefix. With ``api_key_header`` (API keys
+    on), an ``apiKey`` scheme in that header is each route's alternative to the bearer."""
     original: Callable[[], dict[str, Any]] = app.openapi
     if getattr(original, "_authbridge", False):
         return
@@ -138,7 +174,7 @@ def declare_guard_scopes(app: FastAPI, *, protect: tuple[str, ...] = ()) -> None
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
-        _merge(app, schema, protect)
+        _merge(app, schema, protect, api_key_header)
         return schema
 
     openapi._authbridge = True  # type: ignore[attr-defined]

@@ -55,6 +55,7 @@ _BODY_DETAIL: Final = {
     "csrf_rejected": "The request's origin is not trusted.",
     "organization_required": "The request needs an active organization.",
     "user_banned": "The user is banned.",
+    "invalid_api_key": "The API key is invalid.",
     "forbidden": "The request is not allowed.",
 }
 # Every outage gets this body; its code says which service is down.
@@ -125,6 +126,14 @@ def http_error_for(error: AuthError, realm: str) -> AuthHTTPException:
         return AuthHTTPException(403, code, headers)
     if status == 403:
         return AuthHTTPException(403, code if code in _BODY_DETAIL else "forbidden", headers)
+    if code == "invalid_api_key":
+        # Every API-key refusal (unknown, disabled, expired, used up, rate limited): one shape,
+        # in the RFC 6750 style but under the scheme the key was sent with.
+        headers["WWW-Authenticate"] = (
+            f'ApiKey realm="{realm}", error="invalid_api_key", '
+            'error_description="The API key is invalid or can no longer be used"'
+        )
+        return AuthHTTPException(401, code, headers)
     if code == "token_missing":  # no credentials: a bare challenge (RFC 6750 §3.1)
         headers["WWW-Authenticate"] = _challenge(realm)
         return AuthHTTPException(401, code, headers)

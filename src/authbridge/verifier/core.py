@@ -22,6 +22,7 @@ from ..claims import build_principal
 from ..errors import (
     AlgorithmNotAllowed,
     ConfigError,
+    InvalidApiKey,
     InvalidIssuer,
     InvalidSignature,
     ServiceUnavailable,
@@ -38,6 +39,7 @@ from .trusted import TokenPolicy, TrustedIssuer, VerifierOptions
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from ..apikeys.verifier import ApiKeyVerifier
     from ..config import Settings
     from ..revocation import RevocationList
     from ..sessions.verifier import SessionVerifier
@@ -54,14 +56,16 @@ class Verifier:
 
     ``Verifier(TrustedIssuer(keys, ClaimRules(issuer=..., audiences=...)))`` trusts one path;
     pass several to trust several issuers. ``sessions`` accepts Better Auth session tokens
-    (and backs ``policy.jwt_session_check``), ``revocations`` refuses revoked sessions and
-    users, ``cache`` remembers verified tokens (``TokenCache(0)`` turns it off).
+    (and backs ``policy.jwt_session_check``), ``api_keys`` Better Auth API keys
+    (``verify_api_key``), ``revocations`` refuses revoked sessions and users, ``cache``
+    remembers verified tokens (``TokenCache(0)`` turns it off).
     """
 
     def __init__(
         self,
         *issuers: TrustedIssuer,
         sessions: SessionVerifier | None = None,
+        api_keys: ApiKeyVerifier | None = None,
         revocations: RevocationList | None = None,
         policy: TokenPolicy = _DEFAULT_POLICY,
         cache: TokenCache | None = None,
@@ -80,9 +84,10 @@ class Verifier:
                 "set AUTHBRIDGE_SESSION_MODE=database and AUTHBRIDGE_SESSION_DATABASE_URL.",
             )
         self.sessions = sessions if sessions is not None and sessions.enabled else None
+        self.api_keys = api_keys if api_keys is not None and api_keys.enabled else None
         # Checked after verification and on every cache hit: in memory, no I/O.
         self.revocations = revocations
-        if not issuers and self.sessions is None:
+        if not issuers and self.sessions is None and self.api_keys is None:
             raise ConfigError(
                 "BETTER_AUTH_URL",
                 "no key source is configured.",
@@ -135,6 +140,13 @@ class Verifier:
                 _sessions_logger.warning(
                     "session store check failed at startup; it is retried on first use"
                 )
+        if self.api_keys is not None:
+            try:
+                await self.api_keys.start()
+            except ServiceUnavailable:
+                _sessions_logger.warning(
+                    "API key store check failed at startup; it is retried on first use"
+                )
         if self.revocations is not None:
             await self.revocations.start()
 
@@ -143,6 +155,8 @@ class Verifier:
             await path.keys.aclose()
         if self.sessions is not None:
             await self.sessions.aclose()
+        if self.api_keys is not None:
+            await self.api_keys.aclose()
         if self.revocations is not None:
             await self.revocations.aclose()
 
@@ -190,6 +204,17 @@ class Verifier:
             principal = self._verify_signed(token, jws, path, key)
         if self._jwt_session_check:
             await self._check_session(principal)
+        if self.revocations is not None:
+            await self._check_revocation(principal)
+        return principal
+
+    async def verify_api_key(self, key: str, header: str | None = None) -> Principal:
+        """Verify a Better Auth API key (``credential="api_key"``). Raises ``InvalidApiKey``
+        (and subclasses), ``UserBanned`` or a ``ServiceUnavailable``; with no API-key mode
+        configured, ``InvalidApiKey``."""
+        if self.api_keys is None:
+            raise InvalidApiKey()
+        principal = await self.api_keys.verify(key, header)
         if self.revocations is not None:
             await self._check_revocation(principal)
         return principal

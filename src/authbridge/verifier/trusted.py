@@ -18,6 +18,7 @@ from ..jose.parse import DEFAULT_HEADER_RULES, HeaderRules
 from ..keys.source import KeySource
 
 if TYPE_CHECKING:
+    from ..apikeys.verifier import ApiKeyVerifier
     from ..cache import TokenCache
     from ..revocation import RevocationList
     from ..sessions.verifier import SessionVerifier
@@ -111,6 +112,7 @@ class VerifierOptions(TypedDict, total=False):
     """The keyword arguments of ``Verifier``: what ``wiring.verifier_parts`` builds."""
 
     sessions: SessionVerifier | None
+    api_keys: ApiKeyVerifier | None
     revocations: RevocationList | None
     policy: TokenPolicy
     cache: TokenCache

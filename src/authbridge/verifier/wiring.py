@@ -21,10 +21,12 @@ from ..keys.static import StaticJWKS
 from .trusted import TokenPolicy, TrustedIssuer, VerifierOptions
 
 if TYPE_CHECKING:
+    from ..apikeys.verifier import ApiKeyVerifier
     from ..revocation import RevocationList
     from ..sessions.verifier import SessionVerifier
 
 __all__ = [
+    "api_key_verifier",
     "jwks_source",
     "revocation_list",
     "session_verifier",
@@ -51,6 +53,7 @@ def verifier_parts(settings: Settings) -> tuple[tuple[TrustedIssuer, ...], Verif
     )
     options: VerifierOptions = {
         "sessions": session_verifier(settings),
+        "api_keys": api_key_verifier(settings),
         "revocations": revocation_list(settings),
         "policy": policy,
         "cache": TokenCache(settings.token_cache_size),
@@ -202,6 +205,57 @@ def session_verifier(settings: Settings) -> SessionVerifier | None:
         timeout=settings.session_timeout,
     )
     return SessionVerifier(config)
+
+
+def api_key_verifier(settings: Settings) -> ApiKeyVerifier | None:
+    """Better Auth API keys (``AUTHBRIDGE_API_KEYS``), or ``None`` when off.
+
+    Remote mode asks the Better Auth server the session remote mode asks (``BETTER_AUTH_URL``);
+    database mode, and remote mode's permission lookup, use the session database
+    (``AUTHBRIDGE_SESSION_DATABASE_URL``) and its table names.
+    """
+    if settings.api_keys == "off":
+        return None
+    import json
+
+    from ..apikeys.config import ApiKeyConfig, ApiKeyTables, parse_headers
+    from ..apikeys.verifier import ApiKeyVerifier
+    from ..sessions.config import SessionTables
+
+    tables = ApiKeyTables()
+    if settings.api_key_tables:
+        try:
+            tables = ApiKeyTables(**json.loads(settings.api_key_tables))
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "AUTHBRIDGE_API_KEY_TABLES",
+                "is not a JSON object of ApiKeyTables fields.",
+                'write e.g. {"table": "api_keys", "reference_id": "user_id"}.',
+            ) from None
+    user_tables = SessionTables()
+    if settings.session_tables:
+        try:
+            user_tables = SessionTables(**json.loads(settings.session_tables))
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "AUTHBRIDGE_SESSION_TABLES",
+                "is not a JSON object of SessionTables fields.",
+                'write e.g. {"session_table": "sessions", "session_user_id": "user_id"}.',
+            ) from None
+    config = ApiKeyConfig(
+        mode=settings.api_keys,
+        headers=parse_headers(settings.api_key_header),
+        base_url=settings.better_auth_url,
+        database_url=settings.session_database_url,
+        tables=tables,
+        user_tables=user_tables,
+        min_key_length=settings.api_key_min_length,
+        rate_limit=settings.api_key_rate_limit,
+        cache_ttl=settings.api_key_cache_ttl,
+        timeout=settings.session_timeout,
+        issuer=settings.base_origin or "better-auth-session",
+    )
+    return ApiKeyVerifier(config)
 
 
 def revocation_list(settings: Settings) -> RevocationList | None:

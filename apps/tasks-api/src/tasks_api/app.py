@@ -23,7 +23,7 @@ from .errors import install_error_handlers
 from .migrate import upgrade_off_loop
 from .routes.account import build_account_router
 from .routes.health import build_health_router
-from .routes.tasks import build_tasks_router
+from .routes.tasks import build_org_tasks_router, build_tasks_router
 from .settings import ServiceSettings, load_service_settings
 
 __all__ = ["create_app"]
@@ -63,6 +63,7 @@ def create_app(
     app.include_router(build_health_router())
     app.include_router(build_account_router())
     app.include_router(build_tasks_router(require_scopes=settings.require_scopes))
+    app.include_router(build_org_tasks_router(require_scopes=settings.require_scopes))
     # Added last = outermost: CORS headers also go on 413 answers.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "OWNER_TYPES",
     "PRIORITIES",
     "PRIORITY_RANK",
     "VERSION_TABLE",
@@ -33,6 +34,11 @@ __all__ = [
 
 # Alembic's bookkeeping table; named for this service so it can share a schema.
 VERSION_TABLE = "tasks_alembic_version"
+
+# Who owns a task: a user (``owner_id`` is their ``sub``) or an organization (its id). The pair
+# is the owner key; every query names both, so a sub that happens to equal an organization id
+# still owns nothing of that organization's.
+OWNER_TYPES: tuple[str, ...] = ("user", "organization")
 
 # Stored as a rank so that "sort by priority" is a plain ORDER BY on both backends.
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high")
@@ -66,7 +72,10 @@ tasks = Table(
     "tasks",
     metadata,
     Column("id", Uuid(as_uuid=True), primary_key=True),
+    Column("owner_type", String(12), nullable=False),
     Column("owner_id", String(255), nullable=False),
+    # The sub of the user who created the task (for a personal task, its owner).
+    Column("created_by", String(255), nullable=False),
     Column("title", String(200), nullable=False),
     Column("description", Text, nullable=True),
     Column("completed", Boolean, nullable=False, default=False),
@@ -76,7 +85,9 @@ tasks = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("priority IN (0, 1, 2)", name="ck_tasks_priority"),
-    Index("ix_tasks_owner_created", "owner_id", "created_at", "id"),
-    Index("ix_tasks_owner_due", "owner_id", "due_at", "id"),
-    Index("ix_tasks_owner_priority", "owner_id", "priority", "created_at", "id"),
+    CheckConstraint("owner_type IN ('user', 'organization')", name="ck_tasks_owner_type"),
+    # One index per sort order, each led by the owner key: a page is one index range scan.
+    Index("ix_tasks_owner_created", "owner_type", "owner_id", "created_at", "id"),
+    Index("ix_tasks_owner_due", "owner_type", "owner_id", "due_at", "id"),
+    Index("ix_tasks_owner_priority", "owner_type", "owner_id", "priority", "created_at", "id"),
 )

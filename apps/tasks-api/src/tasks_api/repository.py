@@ -1,4 +1,9 @@
-"""Every query the API runs. Each one is scoped to an owner, except the admin statistics."""
+"""Every query the API runs. Each one is scoped to an owner, except the admin statistics.
+
+An owner is a user (personal tasks) or an organization (team tasks): ``Owner``. Every
+statement below names the whole owner key, ``owner_type`` and ``owner_id``, as bound values,
+so one implementation serves both kinds of task and neither can reach the other's rows.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,8 @@ from .cursor import InvalidCursor
 from .models import PRIORITIES, PRIORITY_RANK, tasks
 
 __all__ = [
+    "Owner",
+    "OwnerType",
     "Page",
     "Sort",
     "count_stats",
@@ -43,6 +50,27 @@ __all__ = [
 
 Sort = Literal["created", "due", "priority"]
 TaskRow = Row[Any]
+OwnerType = Literal["user", "organization"]
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose tasks: a user's (``id`` is their ``sub``) or an organization's (its id)."""
+
+    type: OwnerType
+    id: str
+
+    @classmethod
+    def user(cls, sub: str) -> Owner:
+        return cls("user", sub)
+
+    @classmethod
+    def organization(cls, organization_id: str) -> Owner:
+        return cls("organization", organization_id)
+
+
+def _owned_by(owner: Owner) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return tasks.c.owner_type == owner.type, tasks.c.owner_id == owner.id
 
 
 def _now() -> datetime:
@@ -56,11 +84,15 @@ def _to_storage(fields: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
-async def insert_task(conn: AsyncConnection, owner: str, fields: dict[str, Any]) -> TaskRow:
+async def insert_task(
+    conn: AsyncConnection, owner: Owner, created_by: str, fields: dict[str, Any]
+) -> TaskRow:
     now = _now()
     values = {
         "id": uuid.uuid4(),
-        "owner_id": owner,
+        "owner_type": owner.type,
+        "owner_id": owner.id,
+        "created_by": created_by,
         "description": None,
         "completed": False,
         "due_at": None,
@@ -74,21 +106,21 @@ async def insert_task(conn: AsyncConnection, owner: str, fields: dict[str, Any])
     return result.one()
 
 
-async def get_task(conn: AsyncConnection, owner: str, task_id: uuid.UUID) -> TaskRow | None:
-    query = select(tasks).where(tasks.c.id == task_id, tasks.c.owner_id == owner)
+async def get_task(conn: AsyncConnection, owner: Owner, task_id: uuid.UUID) -> TaskRow | None:
+    query = select(tasks).where(tasks.c.id == task_id, *_owned_by(owner))
     return (await conn.execute(query)).one_or_none()
 
 
 async def update_task(
     conn: AsyncConnection,
-    owner: str,
+    owner: Owner,
     task_id: uuid.UUID,
     changes: dict[str, Any],
     *,
     expected_version: int | None = None,
 ) -> TaskRow | None:
     """Apply ``changes`` atomically; None if the task is gone or its version moved on."""
-    conditions = [tasks.c.id == task_id, tasks.c.owner_id == owner]
+    conditions = [tasks.c.id == task_id, *_owned_by(owner)]
     if expected_version is not None:
         conditions.append(tasks.c.version == expected_version)
     statement = (
@@ -101,9 +133,9 @@ async def update_task(
 
 
 async def delete_task(
-    conn: AsyncConnection, owner: str, task_id: uuid.UUID, *, expected_version: int | None = None
+    conn: AsyncConnection, owner: Owner, task_id: uuid.UUID, *, expected_version: int | None = None
 ) -> bool:
-    conditions = [tasks.c.id == task_id, tasks.c.owner_id == owner]
+    conditions = [tasks.c.id == task_id, *_owned_by(owner)]
     if expected_version is not None:
         conditions.append(tasks.c.version == expected_version)
     result = await conn.execute(delete(tasks).where(*conditions))
@@ -201,7 +233,9 @@ def _list_statement(
     """One statement per shape of query, built once: values are bound parameters, so a list
     request neither builds an expression tree nor computes its cache key (at most
     3 × 2 × 2 × 3 shapes)."""
-    query = select(tasks).where(tasks.c.owner_id == bindparam("owner"))
+    query = select(tasks).where(
+        tasks.c.owner_type == bindparam("owner_type"), tasks.c.owner_id == bindparam("owner")
+    )
     if by_completed:
         query = query.where(tasks.c.completed == bindparam("completed"))
     if by_search:
@@ -219,7 +253,7 @@ def _like_literal(text: str) -> str:
 
 async def list_tasks(
     conn: AsyncConnection,
-    owner: str,
+    owner: Owner,
     *,
     sort: Sort,
     limit: int,
@@ -227,7 +261,7 @@ async def list_tasks(
     search: str | None = None,
     after: list[Any] | None = None,
 ) -> Page:
-    params: dict[str, Any] = {"owner": owner, "limit": limit + 1}
+    params: dict[str, Any] = {"owner_type": owner.type, "owner": owner.id, "limit": limit + 1}
     if completed is not None:
         params["completed"] = completed
     if search:
@@ -245,13 +279,14 @@ async def list_tasks(
 
 
 async def count_stats(conn: AsyncConnection) -> dict[str, Any]:
-    """Task counts across every user (admin only)."""
+    """Task counts across every owner, users and organizations (admin only)."""
+    owner_keys = select(tasks.c.owner_type, tasks.c.owner_id).distinct().subquery()
     totals = (
         await conn.execute(
             select(
                 func.count(),
                 func.coalesce(func.sum(case((tasks.c.completed, 1), else_=0)), 0),
-                func.count(func.distinct(tasks.c.owner_id)),
+                select(func.count()).select_from(owner_keys).scalar_subquery(),
             ).select_from(tasks)
         )
     ).one()

@@ -28,6 +28,8 @@ __all__ = [
     "TaskOut",
     "TaskPage",
     "TaskUpdate",
+    "TeamTaskOut",
+    "TeamTaskPage",
 ]
 
 Priority = Literal["low", "normal", "high"]
@@ -171,6 +173,17 @@ class TaskPage(BaseModel):
     next_cursor: str | None = Field(description="Pass back as `cursor`; null on the last page.")
 
 
+class TeamTaskOut(TaskOut):
+    """A task of the caller's active organization."""
+
+    created_by: str = Field(description="The `sub` of the member who created the task.")
+
+
+class TeamTaskPage(BaseModel):
+    items: list[TeamTaskOut]
+    next_cursor: str | None = Field(description="Pass back as `cursor`; null on the last page.")
+
+
 class Me(BaseModel):
     """The caller, as this API sees the verified credential."""
 
@@ -182,7 +195,7 @@ class Me(BaseModel):
     session_id: str | None
     issuer: str
     expires_at: datetime | None
-    credential: Literal["jwt", "session"]
+    credential: Literal["jwt", "session", "api_key"]
 
 
 class AdminStats(BaseModel):

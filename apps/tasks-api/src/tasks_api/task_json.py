@@ -19,7 +19,7 @@ import msgspec
 
 from .models import PRIORITIES
 
-__all__ = ["encode_page"]
+__all__ = ["encode_page", "encode_team_page"]
 
 
 class _Task(msgspec.Struct):
@@ -34,8 +34,18 @@ class _Task(msgspec.Struct):
     updated_at: datetime
 
 
+class _TeamTask(_Task):
+    # schemas.TeamTaskOut: TaskOut's fields, then this one (a subclass's fields come last).
+    created_by: str
+
+
 class _Page(msgspec.Struct):
     items: list[_Task]
+    next_cursor: str | None
+
+
+class _TeamPage(msgspec.Struct):
+    items: list[_TeamTask]
     next_cursor: str | None
 
 
@@ -58,3 +68,22 @@ def encode_page(rows: Sequence[Any], next_cursor: str | None) -> bytes:
         for row in rows
     ]
     return _ENCODER.encode(_Page(items, next_cursor))
+
+
+def encode_team_page(rows: Sequence[Any], next_cursor: str | None) -> bytes:
+    """``TeamTaskPage(items=[team_task_out(row) ...], next_cursor=...)`` as pydantic's JSON."""
+    items = [
+        _TeamTask(
+            row.id,
+            row.title,
+            row.description,
+            row.completed,
+            row.due_at,
+            PRIORITIES[row.priority],
+            row.created_at,
+            row.updated_at,
+            row.created_by,
+        )
+        for row in rows
+    ]
+    return _ENCODER.encode(_TeamPage(items, next_cursor))

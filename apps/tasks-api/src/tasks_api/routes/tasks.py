@@ -1,28 +1,33 @@
-"""``/api/tasks``: CRUD on the caller's own tasks, with cursor pagination and ETags.
+"""The task routes: ``/api/tasks`` (the caller's own tasks) and ``/api/org/tasks`` (the tasks
+of the caller's active organization), CRUD with cursor pagination and ETags.
 
-Every query is scoped to the verified ``sub``. A task that belongs to someone else answers
-exactly like one that does not exist. This module avoids ``from __future__ import
-annotations`` so FastAPI sees the guard aliases built at router-construction time.
+Both collections are one implementation, ``build_collection_router``: they differ only in
+whose tasks a request works on (``task_scopes.py``: the verified ``sub``, or the active
+organization's id), in the guards that decide it, and in the team answer's ``created_by``.
+Every query is scoped to that owner. A task of another owner answers exactly like one that
+does not exist. This module avoids ``from __future__ import annotations`` so FastAPI sees the
+guard aliases built at router-construction time.
 """
 
 import re
 import uuid
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import StringConstraints
+from pydantic import BaseModel, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authbridge import Principal
-
 from ..cursor import CURSOR_PATTERN, MAX_CURSOR_CHARS, CursorCodec, InvalidCursor
-from ..dependencies import codec_of, engine_of, reader_of, task_guard
+from ..dependencies import codec_of, engine_of, reader_of
 from ..errors import ApiError, not_found
 from ..etag import IF_MATCH_PATTERN, IfMatch, InvalidIfMatch, etag_for, parse_if_match
 from ..models import PRIORITIES
 from ..patterns import SEARCH_PATTERN, compiled, documented
 from ..repository import (
+    Owner,
     Sort,
     TaskRow,
     delete_task,
@@ -31,11 +36,27 @@ from ..repository import (
     list_tasks,
     update_task,
 )
-from ..schemas import ErrorBody, TaskCreate, TaskOut, TaskPage, TaskUpdate
+from ..schemas import (
+    ErrorBody,
+    TaskCreate,
+    TaskOut,
+    TaskPage,
+    TaskUpdate,
+    TeamTaskOut,
+    TeamTaskPage,
+)
 from ..strict_json import StrictJSONRoute
-from ..task_json import encode_page
+from ..task_json import encode_page, encode_team_page
+from .task_scopes import TEAM_DELETE_ROLES, TaskScope, personal_scope, team_scope
 
-__all__ = ["build_tasks_router"]
+__all__ = [
+    "TaskCollection",
+    "build_collection_router",
+    "build_org_tasks_router",
+    "build_tasks_router",
+    "task_out",
+    "team_task_out",
+]
 
 _UUID: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -91,17 +112,25 @@ def parse_task_id(raw: str) -> uuid.UUID:
     return uuid.UUID(raw)
 
 
+def _task_fields(row: TaskRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "title": row.title,
+        "description": row.description,
+        "completed": row.completed,
+        "due_at": row.due_at,
+        "priority": PRIORITIES[row.priority],
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
 def task_out(row: TaskRow) -> TaskOut:
-    return TaskOut(
-        id=row.id,
-        title=row.title,
-        description=row.description,
-        completed=row.completed,
-        due_at=row.due_at,
-        priority=PRIORITIES[row.priority],
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    return TaskOut(**_task_fields(row))
+
+
+def team_task_out(row: TaskRow) -> TeamTaskOut:
+    return TeamTaskOut(**_task_fields(row), created_by=row.created_by)
 
 
 def _precondition_failed() -> ApiError:
@@ -153,18 +182,127 @@ async def single_valued_query(request: Request) -> None:
 SingleValued = Annotated[None, Depends(single_valued_query)]
 
 
-def _query_fingerprint(sort: str, completed: bool | None, q: str | None) -> str:
-    return f"{sort}\x1f{completed}\x1f{q or ''}"
+def _query_fingerprint(owner: Owner, sort: str, completed: bool | None, q: str | None) -> str:
+    """What a cursor is signed for besides the owner id. A team cursor also names the owner
+    type, so that it never verifies for a user whose ``sub`` equals the organization's id;
+    a personal one keeps the form it had before team tasks existed."""
+    query = f"{sort}\x1f{completed}\x1f{q or ''}"
+    return query if owner.type == "user" else f"{owner.type}\x1f{query}"
+
+
+def _invalid_cursor() -> ApiError:
+    return ApiError(422, "invalid_cursor", "cursor: is invalid or does not match this query")
+
+
+@dataclass(frozen=True)
+class TaskCollection:
+    """What sets one collection of tasks apart from the other; the routes are the same."""
+
+    prefix: str
+    tag: str
+    whose: str  # for the operation descriptions: "your" / "your active organization's"
+    # Route names, and so operation ids: list, create, read, patch, delete -> name.
+    names: Mapping[str, str]
+    reader: Any  # Depends giving a TaskScope, for reads
+    writer: Any  # ... for creates and updates
+    deleter: Any  # ... for deletes
+    out_model: type[TaskOut]
+    page_model: type[BaseModel]
+    to_out: Callable[[TaskRow], TaskOut]
+    encode: Callable[[Sequence[TaskRow], str | None], bytes]
+    # The OpenAPI description of the 403 answers (None: FastAPI's "Forbidden").
+    forbidden: str | None = None
+    forbidden_delete: str | None = None
 
 
 def build_tasks_router(*, require_scopes: bool) -> APIRouter:
-    router = APIRouter(prefix="/api/tasks", tags=["tasks"], route_class=StrictJSONRoute)
-    Reader = Annotated[Principal, task_guard("tasks:read", enforce=require_scopes)]
-    Writer = Annotated[Principal, task_guard("tasks:write", enforce=require_scopes)]
+    """``/api/tasks``: the caller's own tasks."""
+    return build_collection_router(
+        TaskCollection(
+            prefix="/api/tasks",
+            tag="tasks",
+            whose="your",
+            # The names (and operation ids) the personal routes had before team tasks.
+            names={
+                "list": "list_my_tasks",
+                "create": "create_task",
+                "read": "read_task",
+                "patch": "patch_task",
+                "delete": "remove_task",
+            },
+            reader=personal_scope("tasks:read", enforce=require_scopes),
+            writer=personal_scope("tasks:write", enforce=require_scopes),
+            deleter=personal_scope("tasks:write", enforce=require_scopes),
+            out_model=TaskOut,
+            page_model=TaskPage,
+            to_out=task_out,
+            encode=encode_page,
+        )
+    )
 
-    @router.get("", response_model=TaskPage, responses=_errors(400, 401, 403, 422))
-    async def list_my_tasks(
-        user: Reader,
+
+_TEAM_FORBIDDEN: Final = (
+    "No active organization (`organization_required`), or, when scopes are enforced, the"
+    " token lacks the scope (`insufficient_scope`)."
+)
+
+
+def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
+    """``/api/org/tasks``: the active organization's tasks. Any member lists, reads, creates
+    and updates; only an ``owner`` or ``admin`` deletes."""
+    return build_collection_router(
+        TaskCollection(
+            prefix="/api/org/tasks",
+            tag="team tasks",
+            whose="your active organization's",
+            names={
+                "list": "list_team_tasks",
+                "create": "create_team_task",
+                "read": "read_team_task",
+                "patch": "patch_team_task",
+                "delete": "delete_team_task",
+            },
+            reader=team_scope("tasks:read", enforce=require_scopes),
+            writer=team_scope("tasks:write", enforce=require_scopes),
+            deleter=team_scope("tasks:write", enforce=require_scopes, roles=TEAM_DELETE_ROLES),
+            out_model=TeamTaskOut,
+            page_model=TeamTaskPage,
+            to_out=team_task_out,
+            encode=encode_team_page,
+            forbidden=_TEAM_FORBIDDEN,
+            forbidden_delete=(
+                f"{_TEAM_FORBIDDEN} Deleting also needs the organization role `owner` or"
+                " `admin` (`insufficient_scope` otherwise)."
+            ),
+        )
+    )
+
+
+def build_collection_router(collection: TaskCollection) -> APIRouter:
+    router = APIRouter(prefix=collection.prefix, tags=[collection.tag], route_class=StrictJSONRoute)
+    Reader = Annotated[TaskScope, collection.reader]
+    Writer = Annotated[TaskScope, collection.writer]
+    Deleter = Annotated[TaskScope, collection.deleter]
+    to_out, whose, name = collection.to_out, collection.whose, collection.names
+
+    def answers(
+        *statuses: int, deleting: bool = False, **success: dict[str, Any]
+    ) -> dict[int | str, dict[str, Any]]:
+        documented = _errors(*statuses, **success)
+        forbidden = collection.forbidden_delete if deleting else collection.forbidden
+        if forbidden is not None:
+            documented[403]["description"] = forbidden
+        return documented
+
+    @router.get(
+        "",
+        name=name["list"],
+        response_model=collection.page_model,
+        responses=answers(400, 401, 403, 422),
+        description=f"{whose.capitalize()} tasks, newest first (or by due date, or by priority).",
+    )
+    async def list_tasks_route(
+        scope: Reader,
         _once: SingleValued,
         engine: ReadEngine,
         codec: Codec,
@@ -174,23 +312,21 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
         q: Annotated[Search | None, Query()] = None,
         sort: Literal["created", "due", "priority"] = "created",
     ) -> Response:
-        """The caller's tasks, newest first (or by due date, or by priority)."""
+        owner = scope.owner
         search = _check_search(q)
-        fingerprint = _query_fingerprint(sort, completed, search)
+        fingerprint = _query_fingerprint(owner, sort, completed, search)
         after = None
         if cursor is not None:
             try:
-                after = codec.decode(user.sub, fingerprint, cursor)
+                after = codec.decode(owner.id, fingerprint, cursor)
             except InvalidCursor:
-                raise ApiError(
-                    422, "invalid_cursor", "cursor: is invalid or does not match this query"
-                ) from None
+                raise _invalid_cursor() from None
         sort_key: Sort = sort
         async with engine.connect() as conn:
             try:
                 page = await list_tasks(
                     conn,
-                    user.sub,
+                    owner,
                     sort=sort_key,
                     limit=limit,
                     completed=completed,
@@ -198,73 +334,79 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
                     after=after,
                 )
             except InvalidCursor:
-                raise ApiError(
-                    422, "invalid_cursor", "cursor: is invalid or does not match this query"
-                ) from None
+                raise _invalid_cursor() from None
         next_cursor = (
-            codec.encode(user.sub, fingerprint, page.last_position)
+            codec.encode(owner.id, fingerprint, page.last_position)
             if page.last_position is not None
             else None
         )
         # The rows are typed by our own table: encoded directly (task_json.py), unvalidated.
-        return Response(encode_page(page.rows, next_cursor), media_type="application/json")
+        return Response(collection.encode(page.rows, next_cursor), media_type="application/json")
 
     @router.post(
         "",
+        name=name["create"],
         status_code=201,
-        response_model=TaskOut,
-        responses=_errors(400, 401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
+        response_model=collection.out_model,
+        responses=answers(400, 401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
+        description=(f"Create one of {whose} tasks. Answers 201 with `Location` and `ETag`."),
     )
-    async def create_task(
-        body: TaskCreate, user: Writer, engine: Engine, request: Request, response: Response
+    async def create_task_route(
+        body: TaskCreate, scope: Writer, engine: Engine, request: Request, response: Response
     ) -> TaskOut:
-        """Create a task owned by the caller. Answers 201 with ``Location`` and ``ETag``."""
         async with engine.begin() as conn:
-            row = await insert_task(conn, user.sub, body.model_dump())
+            row = await insert_task(conn, scope.owner, scope.actor, body.model_dump())
         root = request.scope.get("root_path", "")
-        response.headers["Location"] = f"{root}/api/tasks/{row.id}"
+        response.headers["Location"] = f"{root}{collection.prefix}/{row.id}"
         response.headers["ETag"] = etag_for(row.id, row.version)
-        return task_out(row)
+        return to_out(row)
 
     @router.get(
         "/{task_id}",
-        response_model=TaskOut,
-        responses=_errors(400, 401, 403, 404, s200=_ETAG_HEADER),
+        name=name["read"],
+        response_model=collection.out_model,
+        responses=answers(400, 401, 403, 404, s200=_ETAG_HEADER),
+        description=f"One of {whose} tasks, with its `ETag`.",
     )
-    async def read_task(
-        task_id: TaskId, user: Reader, engine: ReadEngine, response: Response
+    async def read_task_route(
+        task_id: TaskId, scope: Reader, engine: ReadEngine, response: Response
     ) -> TaskOut:
         ident = parse_task_id(task_id)
         async with engine.connect() as conn:
-            row = await get_task(conn, user.sub, ident)
+            row = await get_task(conn, scope.owner, ident)
         if row is None:
             raise not_found()
         response.headers["ETag"] = etag_for(row.id, row.version)
-        return task_out(row)
+        return to_out(row)
 
     @router.patch(
         "/{task_id}",
-        response_model=TaskOut,
-        responses=_errors(400, 401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
+        name=name["patch"],
+        response_model=collection.out_model,
+        responses=answers(400, 401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
         openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
+        description=(
+            f"Change some fields of one of {whose} tasks. With `If-Match`, only if the task"
+            " is still at that ETag."
+        ),
     )
-    async def patch_task(
+    async def patch_task_route(
         task_id: TaskId,
         body: TaskUpdate,
-        user: Writer,
+        scope: Writer,
         engine: Engine,
         response: Response,
         condition: Precondition,
     ) -> TaskOut:
-        """Change some fields. With ``If-Match``, only if the task is still at that ETag."""
         ident = parse_task_id(task_id)
+        owner = scope.owner
         changes = body.changes()
         async with engine.begin() as conn:
             row: TaskRow | None
             if condition is None and changes:
-                row = await update_task(conn, user.sub, ident, changes)
+                row = await update_task(conn, owner, ident, changes)
             else:
-                current = await get_task(conn, user.sub, ident)
+                current = await get_task(conn, owner, ident)
                 if current is None:
                     raise not_found()
                 if condition is not None and not condition.allows(
@@ -274,37 +416,41 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
                 row = current
                 if changes:
                     row = await update_task(
-                        conn, user.sub, ident, changes, expected_version=current.version
+                        conn, owner, ident, changes, expected_version=current.version
                     )
                     if row is None:  # changed (or deleted) since we read it
                         raise _precondition_failed()
         if row is None:
             raise not_found()
         response.headers["ETag"] = etag_for(row.id, row.version)
-        return task_out(row)
+        return to_out(row)
 
     @router.delete(
         "/{task_id}",
+        name=name["delete"],
         status_code=204,
         response_class=Response,
-        responses=_errors(400, 401, 403, 404, 412),
+        responses=answers(400, 401, 403, 404, 412, deleting=True),
         openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
+        description=(
+            f"Delete one of {whose} tasks. With `If-Match`, only if the task is still at that ETag."
+        ),
     )
-    async def remove_task(
-        task_id: TaskId, user: Writer, engine: Engine, condition: Precondition
+    async def delete_task_route(
+        task_id: TaskId, scope: Deleter, engine: Engine, condition: Precondition
     ) -> Response:
-        """Delete a task. With ``If-Match``, only if the task is still at that ETag."""
         ident = parse_task_id(task_id)
+        owner = scope.owner
         async with engine.begin() as conn:
             expected = None
             if condition is not None:
-                current = await get_task(conn, user.sub, ident)
+                current = await get_task(conn, owner, ident)
                 if current is None:
                     raise not_found()
                 if not condition.allows(etag_for(current.id, current.version)):
                     raise _precondition_failed()
                 expected = current.version
-            deleted = await delete_task(conn, user.sub, ident, expected_version=expected)
+            deleted = await delete_task(conn, owner, ident, expected_version=expected)
         if not deleted:
             raise _precondition_failed() if expected is not None else not_found()
         return Response(status_code=204)
