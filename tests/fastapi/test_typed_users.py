@@ -42,6 +42,7 @@ class Profile(pydantic.BaseModel):
 Me = Annotated[User, current_user(User)]
 MyProfile = Annotated[Profile, current_user(Profile)]
 Reader = Annotated[User, current_user(User, scopes=["tasks:read"])]
+MaybeMe = Annotated[User | None, current_user(User, optional=True)]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -67,6 +68,10 @@ def build(bridge: AuthBridge) -> FastAPI:
     @app.get("/read")
     async def read(user: Reader) -> dict[str, str]:
         return {"id": user.id}
+
+    @app.get("/feed")
+    async def feed(user: MaybeMe) -> dict[str, str | None]:
+        return {"color": user.favorite_color if user is not None else None}
 
     return app
 
@@ -170,8 +175,32 @@ async def test_override_user_builds_the_model_from_the_principal(
         assert (await client.get("/me")).status_code == 401
 
 
+async def test_optional_typed_user(issuer: FakeIssuer, client: httpx.AsyncClient) -> None:
+    anonymous = await client.get("/feed")
+    assert anonymous.status_code == 200
+    assert anonymous.json() == {"color": None}
+    assert anonymous.headers["vary"] == "Authorization"
+    user = issuer.make_user(favoriteColor="teal")
+    answer = await client.get("/feed", headers=bearer(issuer.token(user)))
+    assert answer.json() == {"color": "teal"}
+    assert (await client.get("/feed", headers=bearer("not.a.token"))).status_code == 401
+    misfit = await client.get("/feed", headers=bearer(issuer.token(issuer.make_user())))
+    assert misfit.status_code == 401  # a credential that does not fit is never None
+
+
+async def test_override_user_none_is_anonymous_for_the_optional_one(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    with override_user(app, None):
+        assert (await client.get("/feed")).json() == {"color": None}
+        assert (await client.get("/me")).status_code == 401
+
+
 def test_the_same_model_is_one_dependency() -> None:
     assert current_user(User).dependency is current_user(User).dependency
+    optional = current_user(User, optional=True).dependency
+    assert optional is current_user(User, optional=True).dependency
+    assert optional is not current_user(User).dependency
 
 
 def test_a_model_that_can_never_be_built_fails_when_the_route_is_declared() -> None:

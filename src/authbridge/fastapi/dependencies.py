@@ -301,6 +301,25 @@ class TypedUser(BearerPrincipal):
         return f"current_user({self.user_model.name})"
 
 
+class OptionalTypedUser(TypedUser):
+    """``current_user(MyUser, optional=True)``: None when the request sent no credentials; a
+    bad credential, or one that does not fit the model, is still a 401."""
+
+    optional = True
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> object:
+        principal = await authenticated(request, optional=True)
+        if principal is None:
+            return None
+        self.authorize(request, principal, security_scopes.scopes)
+        return self.typed(request, principal)
+
+    def __repr__(self) -> str:
+        return f"current_user({self.user_model.name}, optional=True)"
+
+
 # Every dependency object made here, so override_user can replace them all.
 _ALL: Final[weakref.WeakSet[BearerPrincipal]] = weakref.WeakSet()
 
@@ -317,10 +336,12 @@ ActiveOrganization = Annotated[str, Security(active_organization)]
 
 _T = TypeVar("_T")
 # One dependency per model, so a request builds each model once however often it is named.
-_TYPED: Final[dict[type, TypedUser]] = {}
+_TYPED: Final[dict[tuple[type, bool], TypedUser]] = {}
 
 
-def current_user(model: type[_T], *, scopes: Sequence[str] | None = None) -> Any:
+def current_user(
+    model: type[_T], *, scopes: Sequence[str] | None = None, optional: bool = False
+) -> Any:
     """The caller as the app's own ``model`` (a ``msgspec.Struct`` or a pydantic model):
 
     ``Me = Annotated[MyUser, current_user(MyUser)]``, then ``async def me(user: Me)``.
@@ -328,11 +349,16 @@ def current_user(model: type[_T], *, scopes: Sequence[str] | None = None) -> Any
     Built from the JWT's claims or the session's user row, camelCase names mapped to the
     model's fields (``favoriteColor`` -> ``favorite_color``). The model is checked here, at
     import: a type no credential could fill raises ``TypeError``. A credential that does not
-    fit is a 401; ``scopes`` are required as with ``Security(..., scopes=...)``.
+    fit is a 401; ``scopes`` are required as with ``Security(..., scopes=...)``. With
+    ``optional``, a request without credentials gets None (annotate ``MyUser | None``).
     """
-    dependency = _TYPED.get(model)
+    key = (model, optional)
+    dependency = _TYPED.get(key)
     if dependency is None:
-        dependency = _TYPED[model] = TypedUser(UserModel(model))
+        built = _TYPED.get((model, not optional))
+        checked = built.user_model if built is not None else UserModel(model)
+        kind = OptionalTypedUser if optional else TypedUser
+        dependency = _TYPED[key] = kind(checked)
     return Security(dependency, scopes=scopes)
 
 
