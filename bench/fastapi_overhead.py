@@ -22,12 +22,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
+import msgspec
 from fastapi import Depends, FastAPI, Request
 
 from authbridge.errors import AuthError
-from authbridge.fastapi import AuthBridge, CurrentUser, principal_of, require_scopes
+from authbridge.fastapi import (
+    AuthBridge,
+    CurrentUser,
+    current_user,
+    principal_of,
+    require_org_role,
+    require_permission,
+    require_scopes,
+)
 from authbridge.fastapi.credentials import bearer_from_headers
 from authbridge.fastapi.middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
 from authbridge.keys.static import StaticJWKS
@@ -79,8 +88,21 @@ async def run(app: ASGI, template: dict[str, Any], requests: int) -> float:
     return requests / elapsed
 
 
-def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
-    """name -> (app, path, needs a token)."""
+class BenchUser(msgspec.Struct):
+    """A typed user, as ``current_user`` builds it from Better Auth's default payload."""
+
+    id: str
+    email: str
+    name: str
+    email_verified: bool
+
+
+ORG_CLAIMS: Final = {"activeOrganizationId": "bench-org", "organizationRole": "admin,member"}
+
+
+def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, str | None]]:
+    """name -> (app, path, token kind: None for no token, "plain", or "org" with the
+    organization claims a definePayload adds)."""
 
     async def ok() -> dict[str, bool]:
         return {"ok": True}
@@ -112,6 +134,33 @@ def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
     shipped.get("/me")(me)
     shipped.get("/scoped")(scoped)
 
+    # Organization guards and typed users (issue #18), on the same shipped app.
+    async def org_admin(
+        user: Annotated[Principal, Depends(require_org_role("owner", "admin"))],
+    ) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    async def can_invite(
+        user: Annotated[Principal, Depends(require_permission("invitation", "create"))],
+    ) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    async def typed(user: Annotated[BenchUser, current_user(BenchUser)]) -> dict[str, str]:
+        return {"sub": user.id}
+
+    # Each in an app of its own, second route after /bare as /me is in ``shipped``: a route's
+    # place in the table costs time too, and must not count against it.
+    def alone(path: str, endpoint: Callable[..., Awaitable[dict[str, str]]]) -> FastAPI:
+        app = FastAPI()
+        AuthBridge(issuer.verifier()).install(app)
+        app.get("/bare")(ok)
+        app.get(path)(endpoint)
+        return app
+
+    org_admin_app = alone("/org-admin", org_admin)
+    can_invite_app = alone("/can-invite", can_invite)
+    typed_app = alone("/typed", typed)
+
     # The shipped fast path: install(protect=...) verifies in the middleware; no dependency.
     fast = FastAPI()
     AuthBridge(issuer.verifier()).install(fast, protect=("/api/",))
@@ -121,6 +170,7 @@ def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
 
     fast.get("/api/me")(fast_me)
     fast.get("/api/current-user")(me)  # CurrentUser under protect: reuses the middleware's result
+    fast.get("/api/org-admin")(org_admin)
     fast.get("/bare")(ok)
 
     # No middleware: lifespan only (no Cache-Control/Vary on success; measured for its cost).
@@ -161,16 +211,21 @@ def build_apps(issuer: FakeIssuer) -> dict[str, tuple[ASGI, str, bool]]:
     eager.add_middleware(AuthStateMiddleware)
 
     return {
-        "bare endpoint (no authbridge)": (bare, "/bare", False),
-        "empty dependency (no authbridge)": (bare, "/empty-dependency", False),
-        "bare endpoint, bridge installed": (shipped, "/bare", False),
-        "CurrentUser (shipped)": (shipped, "/me", True),
-        "require_scopes (shipped)": (shipped, "/scoped", True),
-        "fast path: protect= + principal_of": (fast, "/api/me", True),
-        "fast path: protect= + CurrentUser": (fast, "/api/current-user", True),
-        "fast path app, unprotected path": (fast, "/bare", False),
-        "CurrentUser, no middleware": (no_middleware, "/me", True),
-        "eager middleware + slot dependency": (eager, "/me", True),
+        "bare endpoint (no authbridge)": (bare, "/bare", None),
+        "empty dependency (no authbridge)": (bare, "/empty-dependency", None),
+        "bare endpoint, bridge installed": (shipped, "/bare", None),
+        "CurrentUser (shipped)": (shipped, "/me", "plain"),
+        "CurrentUser, organization claims": (shipped, "/me", "org"),
+        "require_scopes (shipped)": (shipped, "/scoped", "plain"),
+        "require_org_role (organization claims)": (org_admin_app, "/org-admin", "org"),
+        "require_permission (organization claims)": (can_invite_app, "/can-invite", "org"),
+        "current_user(BenchUser) (typed user)": (typed_app, "/typed", "plain"),
+        "fast path: protect= + principal_of": (fast, "/api/me", "plain"),
+        "fast path: protect= + CurrentUser": (fast, "/api/current-user", "plain"),
+        "fast path: protect= + require_org_role": (fast, "/api/org-admin", "org"),
+        "fast path app, unprotected path": (fast, "/bare", None),
+        "CurrentUser, no middleware": (no_middleware, "/me", "plain"),
+        "eager middleware + slot dependency": (eager, "/me", "plain"),
     }
 
 
@@ -275,12 +330,15 @@ def http_main(rounds: int, seconds: int) -> None:
 
 async def main(requests: int, rounds: int) -> None:
     issuer = FakeIssuer()
-    token = issuer.token(scope="tasks:read")
+    tokens = {
+        "plain": issuer.token(scope="tasks:read"),
+        "org": issuer.token(scope="tasks:read", **ORG_CLAIMS),
+    }
     apps = build_apps(issuer)
     results: dict[str, list[float]] = {name: [] for name in apps}
     for _ in range(rounds):  # interleave rounds so drift hits every variant alike
-        for name, (app, path, needs_token) in apps.items():
-            template = scope_for(path, token if needs_token else None)
+        for name, (app, path, kind) in apps.items():
+            template = scope_for(path, tokens[kind] if kind else None)
             await run(app, template, requests // 10)  # warm up (and fill the token cache)
             results[name].append(await run(app, template, requests))
     baseline = statistics.median(results["bare endpoint (no authbridge)"])

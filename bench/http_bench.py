@@ -474,6 +474,13 @@ def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario
         },
     )
     empty_dependency = Server("empty-dependency", "empty_dependency_app", env)
+    # The claims a definePayload adds with the organization plugin (docs/deploy.md).
+    org_token = issuer.token(
+        sid="bench-session", activeOrganizationId="bench-org", organizationRole="admin,member"
+    )
+    org_role = Server("authbridge-org-role", "org_role_app", env)
+    org_role_fast = Server("authbridge-org-role-fast-path", "org_role_fast_path_app", env)
+    typed_user = Server("authbridge-typed-user", "typed_user_app", env)
     scenarios = [
         # The bare endpoint gets the same Authorization header (and ignores it), so the
         # comparison measures authentication, not the cost of receiving 800 more bytes.
@@ -486,6 +493,25 @@ def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario
         Scenario("alt: middleware + request.user, hit", middleware, "/hello", token=token),
         Scenario("FastAPI floor: one empty dependency", empty_dependency, "/hello", token=token),
         Scenario("authbridge, cache hit, 2 workers", protected2, "/hello", token=token),
+        Scenario(
+            "authbridge, cache hit, organization claims", protected, "/hello", token=org_token
+        ),
+        Scenario(
+            "authbridge fast path (protect=), cache hit, organization claims",
+            fast_path,
+            "/hello",
+            token=org_token,
+        ),
+        Scenario("authbridge, require_org_role, cache hit", org_role, "/hello", token=org_token),
+        Scenario(
+            "authbridge fast path, require_org_role, cache hit",
+            org_role_fast,
+            "/hello",
+            token=org_token,
+        ),
+        Scenario(
+            "authbridge, typed user (current_user), cache hit", typed_user, "/hello", token=token
+        ),
     ]
     schemas: list[str] = []
     for backend in ("sqlite", "postgres"):
@@ -542,6 +568,18 @@ TARGETS = [
         "bare endpoint",
         0.85,
         "same, shipped fast path (install(app, protect=...))",
+    ),
+    (
+        "authbridge, cache hit, organization claims",
+        "bare endpoint",
+        0.85,
+        "same, organization claims in the token",
+    ),
+    (
+        "authbridge fast path (protect=), cache hit, organization claims",
+        "bare endpoint",
+        0.85,
+        "same, shipped fast path, organization claims in the token",
     ),
     (
         "alt: middleware + request.user, hit",

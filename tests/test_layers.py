@@ -37,6 +37,7 @@ FLOORS = {
     "cache": 0,
     "redact": 0,
     "bans": 0,
+    "user_model": 1,
     "extras": 0,
     "jose": 1,
     "claims": 1,

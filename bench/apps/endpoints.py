@@ -8,6 +8,11 @@
   own middleware verifies, the endpoint reads ``principal_of(request)`` (no dependency);
 * ``middleware_auth_app``: the alternative design measured: a pure-ASGI middleware verifies,
   the endpoint reads ``request.user`` (no dependency; see ``middleware_auth.py``);
+* ``org_role_app`` / ``org_role_fast_path_app``: the endpoint behind
+  ``require_org_role("owner", "admin")`` (organization claims in the token), with the
+  dependency path or the fast path verifying;
+* ``typed_user_app``: the endpoint taking the caller as the app's own msgspec Struct
+  (``current_user``), built from the claims on every request;
 * ``empty_dependency_app``: the endpoint with one empty ``async`` dependency and no
   authentication: FastAPI's own floor for any dependency-based design;
 * ``tasks_app`` / ``tasks_noauth_app``: the Tasks API, and the same app whose authbridge
@@ -24,10 +29,17 @@ import os
 from typing import Annotated, Any
 
 import jwt
+import msgspec
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 
-from authbridge.fastapi import AuthBridge, CurrentUser, principal_of
+from authbridge.fastapi import (
+    AuthBridge,
+    CurrentUser,
+    current_user,
+    principal_of,
+    require_org_role,
+)
 from authbridge.fastapi.dependencies import BearerPrincipal
 from authbridge.principal import Principal
 
@@ -39,9 +51,12 @@ __all__ = [
     "empty_dependency_app",
     "fast_path_app",
     "middleware_auth_app",
+    "org_role_app",
+    "org_role_fast_path_app",
     "pyjwt_app",
     "tasks_app",
     "tasks_noauth_app",
+    "typed_user_app",
 ]
 
 
@@ -73,6 +88,52 @@ def fast_path_app() -> FastAPI:
     @app.get("/hello")
     async def hello(request: Request) -> dict[str, str]:
         return {"sub": principal_of(request).sub}
+
+    return app
+
+
+OrgAdmin = Annotated[Principal, Depends(require_org_role("owner", "admin"))]
+
+
+def org_role_app() -> FastAPI:
+    app = FastAPI()
+    AuthBridge.from_env().install(app)
+
+    @app.get("/hello")
+    async def hello(user: OrgAdmin) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    return app
+
+
+def org_role_fast_path_app() -> FastAPI:
+    app = FastAPI()
+    AuthBridge.from_env().install(app, protect=("/hello",))
+
+    @app.get("/hello")
+    async def hello(user: OrgAdmin) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    return app
+
+
+class BenchUser(msgspec.Struct):
+    id: str
+    email: str
+    name: str
+    email_verified: bool
+
+
+Me = Annotated[BenchUser, current_user(BenchUser)]
+
+
+def typed_user_app() -> FastAPI:
+    app = FastAPI()
+    AuthBridge.from_env().install(app)
+
+    @app.get("/hello")
+    async def hello(user: Me) -> dict[str, str]:
+        return {"sub": user.id}
 
     return app
 

@@ -155,6 +155,17 @@ function secretOptions() {
   return { secret: env.BETTER_AUTH_SECRET };
 }
 
+// More Better Auth user.additionalFields, as JSON ({"favoriteColor": {"type": "string"}}),
+// for the typed-user tests; `role` (the admin plugin's) is always there.
+function userAdditionalFields() {
+  if (!env.USER_ADDITIONAL_FIELDS) return {};
+  try {
+    return JSON.parse(env.USER_ADDITIONAL_FIELDS);
+  } catch {
+    return fail("USER_ADDITIONAL_FIELDS must be a JSON object");
+  }
+}
+
 const rotationInterval = intEnv("JWKS_ROTATION_INTERVAL");
 const gracePeriod = intEnv("JWKS_GRACE_PERIOD");
 const sessionExpiresIn = intEnv("SESSION_EXPIRES_IN");
@@ -192,6 +203,7 @@ export const auth = betterAuth({
   user: {
     additionalFields: {
       role: { type: "string", required: false, defaultValue: "user", input: false },
+      ...userAdditionalFields(),
     },
   },
   session: {

@@ -61,6 +61,7 @@ _SERVER_VARIABLES = frozenset(
         "SESSION_EXPIRES_IN",
         "USE_SECURE_COOKIES",
         "BEARER_REQUIRE_SIGNATURE",
+        "USER_ADDITIONAL_FIELDS",
     }
 )
 _SERVER_PREFIXES = ("BETTER_AUTH", "JWT_", "JWKS_", "COOKIE_", "APIKEY")
@@ -408,6 +409,11 @@ class BetterAuthServer:
         )
         return _parse_set_cookies(response.headers.get_list("set-cookie"))
 
+    def update_user(self, user: BAUser, **fields: object) -> None:
+        """``POST /update-user``: change the user's own fields (``additionalFields`` too)."""
+        response = self.client.post("/api/auth/update-user", headers=user.bearer, json=fields)
+        self._expect(response, "update-user")
+
     def sign_out(self, user: BAUser) -> None:
         self._expect(self.client.post("/api/auth/sign-out", headers=user.bearer), "sign-out")
 
@@ -440,7 +446,7 @@ class BetterAuthServer:
         self._expect(response, "organization/set-active")
 
     def update_member_role(
-        self, owner: BAUser, organization_id: str, member_id: str, role: str
+        self, owner: BAUser, organization_id: str, member_id: str, role: str | list[str]
     ) -> None:
         """``POST /organization/update-member-role`` as ``owner``."""
         response = self.client.post(
@@ -449,6 +455,16 @@ class BetterAuthServer:
             json={"organizationId": organization_id, "memberId": member_id, "role": role},
         )
         self._expect(response, "organization/update-member-role")
+
+    def remove_member(self, owner: BAUser, organization_id: str, member_id: str) -> None:
+        """``POST /organization/remove-member`` as ``owner`` (the removed member's own sessions
+        keep naming the organization: Better Auth clears only the remover's)."""
+        response = self.client.post(
+            "/api/auth/organization/remove-member",
+            headers=owner.bearer,
+            json={"organizationId": organization_id, "memberIdOrEmail": member_id},
+        )
+        self._expect(response, "organization/remove-member")
 
     def ban_user(self, admin: BAUser, user_id: str) -> None:
         """``POST /admin/ban-user`` as ``admin`` (whose role must be ``admin``)."""

@@ -369,9 +369,14 @@ def _answer(**user: Any) -> dict[str, Any]:
 
 async def _remote(body: dict[str, Any]) -> tuple[SessionVerifier, str]:
     secret = new_secret()
-    client = httpx.AsyncClient(
-        transport=httpx.MockTransport(lambda _: httpx.Response(200, json=body))
-    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/organization/get-active-member"):
+            member = {"id": "m1", "userId": "u1", "organizationId": "org-9", "role": "admin"}
+            return httpx.Response(200, json=member)
+        return httpx.Response(200, json=body)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
     config = SessionConfig(
         mode="remote", base_url="https://auth.example.com", secrets=((0, secret),)
     )
@@ -382,6 +387,7 @@ async def test_remote_maps_organization_and_impersonator() -> None:
     verifier, token = await _remote(_answer(banned=False, banExpires=None))
     principal = await verifier.verify(token)
     assert (principal.organization_id, principal.impersonator) == ("org-9", "admin-1")
+    assert principal.organization_role == "admin"  # from get-active-member
     await verifier.aclose()
 
 

@@ -182,7 +182,9 @@ class AuditLog:
         dropped = self.throttle.admit((code, event["client_ip"]))
         if dropped is None:
             return
-        outcome = "denied" if principal is not None else "failure"
+        # Denied: a verified caller refused a route (403); a 401 after verification (a typed
+        # user the credential does not fit) is still a failure of the credential.
+        outcome = "denied" if principal is not None and status == 403 else "failure"
         event.update(outcome=outcome, code=code, status=status)
         if principal is not None:
             event.update(iss=clean(principal.issuer, 256), sub=clean(principal.sub, 256))

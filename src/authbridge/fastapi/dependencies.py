@@ -18,8 +18,8 @@ extension and a 403 response.
 """
 
 import weakref
-from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Final, TypeVar
 
 from fastapi import Request, Security
 from fastapi.security import SecurityScopes
@@ -27,6 +27,7 @@ from fastapi.security.base import SecurityBase
 
 from ..errors import (
     InsufficientScope,
+    InvalidClaims,
     OrganizationRequired,
     OrganizationRoleDenied,
     PermissionDenied,
@@ -34,6 +35,7 @@ from ..errors import (
 )
 from ..organization import AccessControl, Permissions, RoleDefinitions, freeze_request, parse_roles
 from ..principal import Principal
+from ..user_model import UserModel
 from .authenticate import STATE_ATTRIBUTE, Authenticator, authenticated, settled
 from .middleware import slot_of
 from .openapi import SCHEME_NAME, bearer_model
@@ -44,6 +46,7 @@ __all__ = [
     "CurrentUser",
     "OptionalUser",
     "bearer_scheme",
+    "current_user",
     "get_principal",
     "optional_principal",
     "require_org_role",
@@ -244,6 +247,79 @@ class PermissionGuard(OrganizationGuard):
         return f"require_permission({', '.join(self.names)})"
 
 
+class TypedUser(BearerPrincipal):
+    """``current_user(MyUser)``: verification, then the app's own user model, built once per
+    request (kept in the request's ``AuthSlot``). A credential that does not fit the model is
+    the ``invalid_token`` 401 (``invalid_claims`` in the audit log, naming the model)."""
+
+    def __init__(self, model: UserModel[Any]) -> None:
+        super().__init__()
+        self.user_model = model
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> object:
+        principal = settled(request.scope) or await authenticated(request)
+        assert principal is not None
+        self.authorize(request, principal, security_scopes.scopes)
+        return self.typed(request, principal)
+
+    def typed(self, request: Request, principal: Principal) -> object:
+        slot = slot_of(request.scope)
+        models = slot.models
+        if models is None:
+            models = slot.models = {}
+        built = models.get(self.user_model.model)
+        if built is None:
+            try:
+                built = self.user_model.build(principal)
+            except InvalidClaims as error:
+                built = self._refuse_claims(request, principal, error)
+            models[self.user_model.model] = built
+        if isinstance(built, AuthHTTPException):
+            raise built
+        return built
+
+    def _refuse_claims(
+        self, request: Request, principal: Principal, error: InvalidClaims
+    ) -> AuthHTTPException:
+        bridge = getattr(request.app.state, STATE_ATTRIBUTE, None)
+        if not isinstance(bridge, Authenticator):
+            return http_error_for(error, DEFAULT_REALM)
+        reason = error.message.partition(": ")[2]
+        return bridge.refuse(
+            error, request.scope, principal=principal, required=(self.user_model.name, reason)
+        )
+
+    def result(self, principal: Principal) -> object:
+        try:
+            return self.user_model.build(principal)
+        except InvalidClaims as error:
+            raise http_error_for(error, DEFAULT_REALM) from None
+
+    def __repr__(self) -> str:
+        return f"current_user({self.user_model.name})"
+
+
+class OptionalTypedUser(TypedUser):
+    """``current_user(MyUser, optional=True)``: None when the request sent no credentials; a
+    bad credential, or one that does not fit the model, is still a 401."""
+
+    optional = True
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, security_scopes: SecurityScopes
+    ) -> object:
+        principal = await authenticated(request, optional=True)
+        if principal is None:
+            return None
+        self.authorize(request, principal, security_scopes.scopes)
+        return self.typed(request, principal)
+
+    def __repr__(self) -> str:
+        return f"current_user({self.user_model.name}, optional=True)"
+
+
 # Every dependency object made here, so override_user can replace them all.
 _ALL: Final[weakref.WeakSet[BearerPrincipal]] = weakref.WeakSet()
 
@@ -256,6 +332,34 @@ OptionalUser = Annotated[Principal | None, Security(optional_principal)]
 active_organization: Final = ActiveOrganizationGuard()
 # The caller's active organization id; 403 ``organization_required`` without one.
 ActiveOrganization = Annotated[str, Security(active_organization)]
+
+
+_T = TypeVar("_T")
+# One dependency per model, so a request builds each model once however often it is named.
+_TYPED: Final[dict[tuple[type, bool], TypedUser]] = {}
+
+
+def current_user(
+    model: type[_T], *, scopes: Sequence[str] | None = None, optional: bool = False
+) -> Any:
+    """The caller as the app's own ``model`` (a ``msgspec.Struct`` or a pydantic model):
+
+    ``Me = Annotated[MyUser, current_user(MyUser)]``, then ``async def me(user: Me)``.
+
+    Built from the JWT's claims or the session's user row, camelCase names mapped to the
+    model's fields (``favoriteColor`` -> ``favorite_color``). The model is checked here, at
+    import: a type no credential could fill raises ``TypeError``. A credential that does not
+    fit is a 401; ``scopes`` are required as with ``Security(..., scopes=...)``. With
+    ``optional``, a request without credentials gets None (annotate ``MyUser | None``).
+    """
+    key = (model, optional)
+    dependency = _TYPED.get(key)
+    if dependency is None:
+        built = _TYPED.get((model, not optional))
+        checked = built.user_model if built is not None else UserModel(model)
+        kind = OptionalTypedUser if optional else TypedUser
+        dependency = _TYPED[key] = kind(checked)
+    return Security(dependency, scopes=scopes)
 
 
 def require_scopes(*scopes: str, any_of: bool = False) -> ScopeGuard:

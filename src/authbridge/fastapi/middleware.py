@@ -30,12 +30,14 @@ _COOKIE_VARY: Final = (b"Authorization", b"Cookie")
 class AuthSlot:
     """This request's outcome: a ``Principal``, an exception to re-raise, or nothing yet."""
 
-    __slots__ = ("anonymous", "bridge", "result")
+    __slots__ = ("anonymous", "bridge", "models", "result")
 
     def __init__(self, bridge: Any = None) -> None:
         self.result: Principal | Exception | None = None
         self.anonymous = False  # optional auth ran and found no credentials
         self.bridge = bridge  # the installing AuthBridge: saves a lookup per request
+        # Typed users built for this request (model class -> instance, or the refusal).
+        self.models: dict[type, object] | None = None
 
 
 def slot_of(scope: Scope) -> AuthSlot:

@@ -58,6 +58,13 @@ class SessionTables:
     user_ban_expires: str | None = "banExpires"
     session_active_organization_id: str | None = "activeOrganizationId"
     session_impersonated_by: str | None = "impersonatedBy"
+    # The organization plugin's member table: the caller's role in the active organization
+    # is joined from it (and a session whose user is no longer a member has no active
+    # organization). Used only when the table and the session's active organization exist.
+    member_table: str | None = "member"
+    member_organization_id: str = "organizationId"
+    member_user_id: str = "userId"
+    member_role: str = "role"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,6 +4,12 @@
 as Better Auth's ``findSession`` does. Revocation is row deletion, so a missing
 row means signed out. Names come from :class:`SessionTables`; SQLAlchemy quotes
 them (``"user"`` is reserved in PostgreSQL, ``"userId"`` is mixed case).
+
+With the organization plugin the same query also ``LEFT JOIN``s ``member`` on the session's
+active organization and user, so the caller's role is as fresh as the session row and a
+removed member loses the organization on the next request, still in one round trip. Every
+column of the user row is selected too (``additionalFields``, for typed users): the columns
+are found once, at start.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ require_extra("authbridge.sessions.database", "sessions", sqlalchemy="SQLAlchemy
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,6 +83,10 @@ class DatabaseSessionStore:
         # Optional plugin columns found at start: the label each is selected as -> its name.
         self._user_extras: dict[str, str] = {}
         self._session_extras: dict[str, str] = {}
+        # The user table's other columns (additionalFields...), selected as "u0", "u1"...
+        self._user_rest: tuple[str, ...] = ()
+        # Whether the member table is joined (organization plugin installed).
+        self._join_member = False
         self._columns_checked = False
         self._columns_lock = asyncio.Lock()
         self._find_query: sa.Select[Any] | None = None
@@ -127,19 +138,33 @@ class DatabaseSessionStore:
         row = await self._fetch_one(self._find_query, {"token": token})
         if row is None:
             return None
-        return _record_from_row(row)
+        return _record_from_row(row, self._user_row(row), member_joined=self._join_member)
+
+    def _user_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The user row under Better Auth's field names (the configured core and plugin
+        column names mapped back), the other columns under their own names."""
+        user: dict[str, Any] = {
+            "id": row["user_id"],
+            "email": row["email"],
+            "name": row["name"],
+            "emailVerified": parse_bool(row["email_verified"]),
+            "image": row["image"],
+        }
+        fields = {"role": "role", "banned": "banned", "ban_expires": "banExpires"}
+        for label in self._user_extras:
+            value = row[label]
+            user[fields[label]] = parse_bool(value) if label == "banned" else value
+        for i, name in enumerate(self._user_rest):
+            user[name] = row[f"u{i}"]
+        return user
 
     def _build_find_query(self) -> sa.Select[Any]:
         t = self._tables
-        user_columns: list[sa.ColumnClause[Any]] = [
-            sa.column(t.user_id),
-            sa.column(t.user_email),
-            sa.column(t.user_name),
-            sa.column(t.user_email_verified),
-            sa.column(t.user_image),
-        ]
-        user_columns.extend(sa.column(name) for name in self._user_extras.values())
-        user = sa.table(t.user_table, *user_columns, schema=t.schema)
+        core = self._core_user_columns()
+        user_names = (*core, *self._user_extras.values(), *self._user_rest)
+        user = sa.table(
+            t.user_table, *(sa.column(name) for name in dict.fromkeys(user_names)), schema=t.schema
+        )
         session = self._session
         if self._session_extras:
             names = (t.session_id, t.session_token, t.session_user_id, t.session_expires_at)
@@ -152,23 +177,55 @@ class DatabaseSessionStore:
         selected = [
             session.c[t.session_id].label("session_id"),
             session.c[t.session_expires_at].label("expires_at"),
-            user.c[t.user_id].label("user_id"),
-            user.c[t.user_email].label("email"),
-            user.c[t.user_name].label("name"),
-            user.c[t.user_email_verified].label("email_verified"),
-            user.c[t.user_image].label("image"),
         ]
+        selected.extend(user.c[name].label(label) for name, label in core.items())
         # One query still: the plugin columns ride on the same SELECT and JOIN.
         selected.extend(user.c[name].label(label) for label, name in self._user_extras.items())
+        selected.extend(user.c[name].label(f"u{i}") for i, name in enumerate(self._user_rest))
         selected.extend(
             session.c[name].label(label) for label, name in self._session_extras.items()
         )
+        joined = session.join(user, user.c[t.user_id] == session.c[t.session_user_id])
+        if self._join_member and t.member_table and t.session_active_organization_id:
+            member = sa.table(
+                t.member_table,
+                *(
+                    sa.column(name)
+                    for name in dict.fromkeys(
+                        (t.member_organization_id, t.member_user_id, t.member_role)
+                    )
+                ),
+                schema=t.schema,
+            )
+            # The member row of this user in the session's active organization, if any: no
+            # row (removed, or never a member) leaves both columns NULL.
+            joined = joined.outerjoin(
+                member,
+                sa.and_(
+                    member.c[t.member_organization_id]
+                    == session.c[t.session_active_organization_id],
+                    member.c[t.member_user_id] == session.c[t.session_user_id],
+                ),
+            )
+            selected.append(member.c[t.member_user_id].label("member_user_id"))
+            selected.append(member.c[t.member_role].label("organization_role"))
         return (
             sa.select(*selected)
-            .select_from(session.join(user, user.c[t.user_id] == session.c[t.session_user_id]))
+            .select_from(joined)
             .where(session.c[t.session_token] == sa.bindparam("token"))
             .limit(1)
         )
+
+    def _core_user_columns(self) -> dict[str, str]:
+        """The core user columns -> the label each is selected as."""
+        t = self._tables
+        return {
+            t.user_id: "user_id",
+            t.user_email: "email",
+            t.user_name: "name",
+            t.user_email_verified: "email_verified",
+            t.user_image: "image",
+        }
 
     async def exists(self, session_id: str) -> bool:
         """True when a session row with this id exists and has not expired."""
@@ -210,10 +267,43 @@ class DatabaseSessionStore:
         return dict(row) if row is not None else None
 
     async def _detect_columns(self) -> None:
-        """Find, once, which optional plugin columns the tables have: they exist only when
-        the plugin is installed, and selecting a missing one would fail every lookup."""
+        """Find, once, the user table's columns and which optional plugin columns and tables
+        exist: they exist only when the plugin is installed, and selecting a missing one would
+        fail every lookup."""
         if self._columns_checked:
             return
+        t = self._tables
+        async with self._columns_lock:
+            if self._columns_checked:
+                return
+            schema = t.schema
+
+            def inspect(sync_connection: sa.Connection) -> tuple[list[str], set[str], set[str]]:
+                inspector = sa.inspect(sync_connection)
+                user = [col["name"] for col in inspector.get_columns(t.user_table, schema=schema)]
+                session = {
+                    col["name"] for col in inspector.get_columns(t.session_table, schema=schema)
+                }
+                member: set[str] = set()
+                if t.member_table and inspector.has_table(t.member_table, schema=schema):
+                    member = {
+                        col["name"] for col in inspector.get_columns(t.member_table, schema=schema)
+                    }
+                return user, session, member
+
+            try:
+                async with asyncio.timeout(self._timeout):
+                    async with self._engine.connect() as connection:
+                        user_names, session_names, member_names = await connection.run_sync(inspect)
+            except (SQLAlchemyError, OSError, TimeoutError):
+                raise SessionStoreUnavailable(retry_after=5) from None
+            self._apply_columns(user_names, session_names, member_names)
+            self._find_query = None
+            self._columns_checked = True
+
+    def _apply_columns(
+        self, user_names: list[str], session_names: set[str], member_names: set[str]
+    ) -> None:
         t = self._tables
         wanted_user = {
             "role": t.user_role,
@@ -224,36 +314,19 @@ class DatabaseSessionStore:
             "organization_id": t.session_active_organization_id,
             "impersonator": t.session_impersonated_by,
         }
-        if not any((*wanted_user.values(), *wanted_session.values())):
-            self._columns_checked = True
-            return
-        async with self._columns_lock:
-            if self._columns_checked:
-                return
-            schema = t.schema
-
-            def column_names(sync_connection: sa.Connection) -> tuple[set[str], set[str]]:
-                inspector = sa.inspect(sync_connection)
-                user = {col["name"] for col in inspector.get_columns(t.user_table, schema=schema)}
-                session = {
-                    col["name"] for col in inspector.get_columns(t.session_table, schema=schema)
-                }
-                return user, session
-
-            try:
-                async with asyncio.timeout(self._timeout):
-                    async with self._engine.connect() as connection:
-                        user_names, session_names = await connection.run_sync(column_names)
-            except (SQLAlchemyError, OSError, TimeoutError):
-                raise SessionStoreUnavailable(retry_after=5) from None
-            self._user_extras = {
-                label: name for label, name in wanted_user.items() if name in user_names
-            }
-            self._session_extras = {
-                label: name for label, name in wanted_session.items() if name in session_names
-            }
-            self._find_query = None
-            self._columns_checked = True
+        present = set(user_names)
+        self._user_extras = {
+            label: name for label, name in wanted_user.items() if name and name in present
+        }
+        self._session_extras = {
+            label: name for label, name in wanted_session.items() if name and name in session_names
+        }
+        known = {*self._core_user_columns(), *self._user_extras.values()}
+        self._user_rest = tuple(name for name in user_names if name not in known)
+        member_columns = {t.member_organization_id, t.member_user_id, t.member_role}
+        self._join_member = "organization_id" in self._session_extras and (
+            member_columns <= member_names
+        )
 
 
 def _safe_error(error: BaseException, password: str | None) -> str:
@@ -263,11 +336,22 @@ def _safe_error(error: BaseException, password: str | None) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _record_from_row(row: dict[str, Any]) -> SessionRecord | None:
+def _record_from_row(
+    row: dict[str, Any], user: dict[str, Any], *, member_joined: bool
+) -> SessionRecord | None:
     expires_at = parse_timestamp(row["expires_at"])
     session_id, user_id = row["session_id"], row["user_id"]
     if expires_at is None or session_id is None or user_id is None:
         return None
+    organization_id = _text(row.get("organization_id"))
+    organization_role = None
+    if member_joined:
+        # The member row decides: no row means the user is not (or no longer) a member, and a
+        # session still naming that organization gives no access to it.
+        if row.get("member_user_id") is None:
+            organization_id = None
+        else:
+            organization_role = _text(row.get("organization_role"))
     return SessionRecord(
         session_id=str(session_id),
         user_id=str(user_id),
@@ -277,10 +361,12 @@ def _record_from_row(row: dict[str, Any]) -> SessionRecord | None:
         email_verified=parse_bool(row["email_verified"]),
         image=row["image"] or None,
         roles=parse_roles(row.get("role")),
-        organization_id=_text(row.get("organization_id")),
+        organization_id=organization_id,
+        organization_role=organization_role,
         impersonator=_text(row.get("impersonator")),
         banned=parse_banned(row.get("banned")),
         ban_expires=row.get("ban_expires"),
+        user=MappingProxyType(user),
     )
 
 

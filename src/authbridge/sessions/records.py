@@ -112,11 +112,16 @@ class SessionRecord:
     # The session's active organization (organization plugin) and impersonating admin
     # (admin plugin), where the store has them.
     organization_id: str | None = None
+    # The caller's role in that organization, as the member table stores it ("admin,member");
+    # database mode joins it, remote mode asks get-active-member, the cookie cache has none.
+    organization_role: str | None = None
     impersonator: str | None = None
     # The admin plugin's ban, as stored; decided on every use (``check_ban``), since a cached
     # record outlives the moment a ban expires.
     banned: bool = False
     ban_expires: object = field(default=None, repr=False, compare=False)
+    # The whole user row (every column, ``additionalFields`` included) under Better Auth's
+    # field names: ``Principal.claims`` for a session, and what typed users are built from.
     user: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False
     )
@@ -140,6 +145,7 @@ class SessionRecord:
             roles=self.roles,
             session_id=self.session_id,
             organization_id=self.organization_id,
+            organization_role=self.organization_role,
             impersonator=self.impersonator,
             expires_at=self.expires_at,
             credential="session",
