@@ -181,10 +181,15 @@ class PeerServer(Server):
 
 
 def tampered(token: str) -> str:
-    """The same token with a few signature bytes flipped: valid header and kid, bad signature."""
+    """The same token with signature bytes flipped: valid header and kid, bad signature.
+
+    Only R (the first half of an Ed25519 signature) is touched: flipping S's last bytes makes
+    it at least the group order, which OpenSSL refuses before any curve arithmetic, so such a
+    forgery would measure a range check rather than a failed verification.
+    """
     signing_input, _, signature = token.rpartition(".")
     raw = bytearray(b64url_decode(signature))
-    for index in (0, len(raw) // 2, len(raw) - 1):
+    for index in (0, 11, 31):
         raw[index] ^= 0x5A
     return f"{signing_input}.{b64url_encode(bytes(raw))}"
 
