@@ -63,8 +63,9 @@ bench: deps
 
 # The peers live in their own environment (.venv-bench-peers, from bench/peers/requirements.txt),
 # never in the project's: bench/http_peers.py installs it with uv.
+PEERS_ARGS ?=
 bench-peers: deps
-	UV="$(UV)" $(UV) run python bench/http_peers.py
+	UV="$(UV)" $(UV) run python bench/http_peers.py $(PEERS_ARGS)
 
 bench-quick: deps
 	$(UV) run python bench/verify.py --quick

@@ -24,8 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "bench" / "peers" / "requirements.txt"
 PEERS = ("fastapi-better-auth-bridge", "fastapi-betterauth")
 
-sys.path.insert(0, str(ROOT / "bench"))
-import http_peers  # noqa: E402  # bench/ is not a package
+sys.path.insert(0, str(ROOT / "bench"))  # bench/ is not a package; only for this import
+try:
+    import http_peers
+finally:
+    sys.path.remove(str(ROOT / "bench"))
 
 
 def requirements() -> dict[str, str]:
