@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import collections
+import ctypes
 import json
 import os
 import platform
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -173,8 +175,27 @@ class PeerServer(Server):
         ]
         log = open(workdir / f"{self.name}.log", "wb")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
-            command, env=self.env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+            command,
+            env=self.env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
         )
+
+
+# Resolved before any fork: the child only makes the system call.
+try:
+    _PRCTL: Any = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux
+    _PRCTL = None
+
+
+def _die_with_parent() -> None:
+    """The server gets SIGTERM if this driver dies without its cleanup (a killed run, a closed
+    output pipe) instead of staying behind on its port (Linux ``PR_SET_PDEATHSIG``)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)
 
 
 # --- tokens -----------------------------------------------------------------------------------
