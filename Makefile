@@ -4,12 +4,13 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 
-.PHONY: help uv deps web-deps web-build web-test lint typecheck pytest test run bench bench-quick fuzz clean
+.PHONY: help uv deps web-deps web-build web-test lint typecheck pytest test run bench bench-peers bench-quick fuzz clean
 
 help:
 	@echo "make run    - run the system: web on :3000, Tasks API on :8000"
 	@echo "make test   - lint, type-check and run every test"
-	@echo "make bench  - run the benchmarks (micro, HTTP and start-up); make bench-quick for a smoke run"
+	@echo "make bench  - run the benchmarks (micro, HTTP, peers and start-up); make bench-quick for a smoke run"
+	@echo "make bench-peers - authbridge against the libraries a user would pick instead"
 	@echo "make lint   - ruff and mypy --strict only"
 	@echo "make fuzz   - Atheris over the token parser (FUZZ_SECONDS=60)"
 
@@ -57,11 +58,19 @@ run: deps web-build
 bench: deps
 	$(UV) run python bench/verify.py --markdown bench/results/verify.md
 	$(UV) run python bench/http_bench.py
+	UV="$(UV)" $(UV) run python bench/http_peers.py
 	$(UV) run python bench/startup.py
+
+# The peers live in their own environment (.venv-bench-peers, from bench/peers/requirements.txt),
+# never in the project's: bench/http_peers.py installs it with uv.
+PEERS_ARGS ?=
+bench-peers: deps
+	UV="$(UV)" $(UV) run python bench/http_peers.py $(PEERS_ARGS)
 
 bench-quick: deps
 	$(UV) run python bench/verify.py --quick
 	$(UV) run python bench/http_bench.py --quick --out /tmp/authbridge-bench
+	UV="$(UV)" $(UV) run python bench/http_peers.py --quick --out /tmp/authbridge-bench
 	$(UV) run python bench/startup.py --quick
 
 # Coverage-guided fuzzing of the token path (Atheris is fetched for the run, not a dependency).
@@ -70,4 +79,4 @@ fuzz: deps
 	$(UV) run --with atheris python tests/security/fuzz_parser.py -max_total_time=$(FUZZ_SECONDS)
 
 clean:
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv .venv-bench-peers .mypy_cache .ruff_cache .pytest_cache

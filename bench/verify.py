@@ -4,6 +4,10 @@ Absolute times on a shared 2-core machine are noisy, so every row is also given 
 against PyJWT and against the raw ``cryptography`` primitive measured in the same run.
 
     uv run python bench/verify.py [--quick] [--markdown bench/results/verify.md]
+
+PyJWT and joserfc are handed the key here. The libraries a user would pick instead, configured
+as users do (JWKS URL, their own caches), are measured by ``bench/verify_peers.py`` in the
+benchmark's own environment (``make bench-peers``; they are not project dependencies).
 """
 
 from __future__ import annotations
