@@ -589,6 +589,8 @@ def auth_path_scenarios(
         )
     )
     flood_env = {**env, "BENCH_GC_STATS": "1", "BENCH_CACHE_TOKENS": str(cache_tokens)}
+    if os.environ.get("BENCH_GC_FREEZE") == "1":  # gc.freeze() once started (gc_stats.py)
+        flood_env["BENCH_GC_FREEZE"] = "1"
     current_user = Server("authbridge-flood", "authbridge_app", flood_env)
     fast_path = Server("authbridge-fast-path-flood", "fast_path_app", flood_env)
     bad = forged(token)
@@ -667,6 +669,8 @@ def summarize_gc(runs: list[Measurement]) -> dict[str, Any] | None:
         "total_pause_ms": statistics.median(r["total_pause_ms"] for r in reports),
         "tracked_objects": max(r["tracked_objects"] for r in reports),
         "full_collection_ms": max(r["full_collection_ms"] for r in reports),
+        "max_pause_cpu_ms": max(r["max_pause_cpu_ms"] for r in reports),
+        "full_collection_cpu_ms": max(r["full_collection_cpu_ms"] for r in reports),
     }
 
 
@@ -709,9 +713,16 @@ def evaluate_auth_path(
         for name in (flood, calm):
             stats = rows[name].get("gc")
             if stats is not None:
-                # The longest pause seen, or a full collection forced right after: the worst.
-                pause = max(stats["max_pause_ms"], stats["full_collection_ms"])
-                add(f"{name}: longest collection pause ≤ 5 ms", pause, 5.0, pause <= 5.0, " ms")
+                # The longest pause seen, or a full collection forced right after: the worst,
+                # in CPU time (the wall-clock pause on a busy machine includes waiting).
+                pause = max(stats["max_pause_cpu_ms"], stats["full_collection_cpu_ms"])
+                add(
+                    f"{name}: longest collection pause ≤ 5 ms (CPU)",
+                    pause,
+                    5.0,
+                    pause <= 5.0,
+                    " ms",
+                )
     me, health = "tasks /api/me, cache hit", "tasks /healthz"
     if me in rows and health in rows:
         ratio = rows[me]["rps"] / rows[health]["rps"]
@@ -753,14 +764,15 @@ def markdown_auth_path(
             "forced right after the measurement, the cache still full, the longest over rounds):",
             "",
             "| scenario | collections (gen 0 / 1 / 2) | total pause ms | longest pause ms "
-            "| a full collection, ms | tracked objects |",
+            "(CPU ms) | a full collection, ms (CPU ms) | tracked objects |",
             "|---|---:|---:|---:|---:|---:|",
         ]
         for name, stats in gc_rows:
             counts = " / ".join(f"{c:g}" for c in stats["collections"])
             lines.append(
                 f"| {name} | {counts} | {stats['total_pause_ms']:.1f} "
-                f"| {stats['max_pause_ms']:.2f} | {stats['full_collection_ms']:.2f} "
+                f"| {stats['max_pause_ms']:.2f} ({stats['max_pause_cpu_ms']:.2f}) "
+                f"| {stats['full_collection_ms']:.2f} ({stats['full_collection_cpu_ms']:.2f}) "
                 f"| {stats['tracked_objects']:,} |"
             )
     if verify_us:
