@@ -229,6 +229,8 @@ class Scenario:
     method: str = "GET"
     token: str | None = None
     fresh_tokens: bool = False  # a new token per request: cache misses
+    refused: bool = False  # every answer should be a refusal (401): a 2xx counts as failed
+    gc_stats: bool = False  # the server reports its garbage collections (/bench/gc)
     body: str | None = None
     connections: int = 32
 
@@ -245,6 +247,7 @@ class Measurement:
     cpu_us: float = float("nan")  # server CPU time per request
     machine_cpu_us: float = float("nan")  # every process's CPU time (PostgreSQL, wrk...)
     busy_cores: float = float("nan")  # machine CPU time / wall time
+    gc: dict[str, Any] | None = None  # the server's collections during the measurement
 
 
 # --- load -------------------------------------------------------------------------------------
@@ -556,7 +559,242 @@ def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario
         ready_path="/healthz",
     )
     scenarios.append(Scenario("tasks list, postgres, 2 workers", pg2, "/api/tasks", token=token))
+    scenarios += auth_path_scenarios(issuer, env, workdir, token)
     return scenarios, [s for s in schemas if "_po_" in s]
+
+
+# --- the authentication path (issue #19): flood, fresh tokens, the Tasks API's /api/me ---------
+
+FLOOD_CACHE_TOKENS = 10_000  # AUTHBRIDGE_TOKEN_CACHE_SIZE's default: the cache is full
+
+
+def forged(token: str) -> str:
+    """``token`` with one signature character changed: its ``kid`` still names a real key,
+    so every request costs a full signature check before its refusal."""
+    head, payload, signature = token.split(".")
+    return f"{head}.{payload}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+
+
+def auth_path_scenarios(
+    issuer: FakeIssuer, env: dict[str, str], workdir: Path, token: str
+) -> list[Scenario]:
+    """Forged-token floods against a full token cache (with the servers' garbage collections
+    recorded), the same servers on a repeated token, and the Tasks API's ``/api/me`` next to
+    its ``/healthz``. Targets: ``evaluate_auth_path``."""
+    cache_tokens = workdir / "cache-tokens.txt"
+    cache_tokens.write_text(
+        "".join(
+            issuer.token(sid=f"cached-{n}", expires_in=3600) + "\n"
+            for n in range(FLOOD_CACHE_TOKENS)
+        )
+    )
+    flood_env = {**env, "BENCH_GC_STATS": "1", "BENCH_CACHE_TOKENS": str(cache_tokens)}
+    if os.environ.get("BENCH_GC_FREEZE") == "1":  # gc.freeze() once started (gc_stats.py)
+        flood_env["BENCH_GC_FREEZE"] = "1"
+    current_user = Server("authbridge-flood", "authbridge_app", flood_env)
+    fast_path = Server("authbridge-fast-path-flood", "fast_path_app", flood_env)
+    bad = forged(token)
+    me = Server(
+        "tasks-me",
+        "tasks_app",
+        tasks_env(env, workdir, "sqlite", "bench_me"),
+        ready_path="/healthz",
+    )
+    return [
+        Scenario(
+            "full cache: CurrentUser, repeated token",
+            current_user,
+            "/hello",
+            token=token,
+            gc_stats=True,
+        ),
+        Scenario(
+            "full cache: CurrentUser, forged-token flood",
+            current_user,
+            "/hello",
+            token=bad,
+            refused=True,
+            gc_stats=True,
+        ),
+        Scenario(
+            "full cache: fast path, repeated token",
+            fast_path,
+            "/hello",
+            token=token,
+            gc_stats=True,
+        ),
+        Scenario(
+            "full cache: fast path, forged-token flood",
+            fast_path,
+            "/hello",
+            token=bad,
+            refused=True,
+            gc_stats=True,
+        ),
+        Scenario(
+            "full cache: fast path, fresh tokens",
+            fast_path,
+            "/hello",
+            fresh_tokens=True,
+            gc_stats=True,
+        ),
+        Scenario("tasks /healthz", me, "/healthz", token=token),
+        Scenario("tasks /api/me, cache hit", me, "/api/me", token=token),
+    ]
+
+
+def raw_ed25519_us() -> dict[str, float]:
+    """The raw Ed25519 verify and authbridge's in-process fresh-token verify (bench/verify.py),
+    measured in this run, for the fresh-token CPU target."""
+    from verify import case
+
+    measured = case("EdDSA", 0.3, 5)
+    return {"raw": measured["raw primitive"], "miss": measured["authbridge miss"]}
+
+
+def gc_report(server: Server, reset: bool) -> dict[str, Any] | None:
+    path = "/bench/gc/reset" if reset else "/bench/gc"
+    answer = httpx.request("POST" if reset else "GET", server.origin + path, timeout=120)
+    answer.raise_for_status()
+    return None if reset else dict(answer.json())
+
+
+def summarize_gc(runs: list[Measurement]) -> dict[str, Any] | None:
+    reports = [m.gc for m in runs if m.gc is not None]
+    if not reports:
+        return None
+    return {
+        "collections": [statistics.median(r["collections"][g] for r in reports) for g in range(3)],
+        "max_pause_ms": max(max(r["max_pause_ms"]) for r in reports),
+        "total_pause_ms": statistics.median(r["total_pause_ms"] for r in reports),
+        "tracked_objects": max(r["tracked_objects"] for r in reports),
+        "full_collection_ms": max(r["full_collection_ms"] for r in reports),
+        "max_pause_cpu_ms": max(r["max_pause_cpu_ms"] for r in reports),
+        "full_collection_cpu_ms": max(r["full_collection_cpu_ms"] for r in reports),
+    }
+
+
+def evaluate_auth_path(
+    rows: dict[str, dict[str, Any]], verify_us: list[dict[str, float]]
+) -> list[dict[str, Any]]:
+    """Issue #19's targets, each ``{"target", "value", "limit", "met"}``."""
+    out: list[dict[str, Any]] = []
+
+    def add(target: str, value: float, limit: float, met: bool, unit: str = "") -> None:
+        out.append({"target": target, "value": value, "limit": limit, "met": met, "unit": unit})
+
+    def clean(*names: str) -> bool:
+        return all(rows[name]["failed"] == 0 for name in names)
+
+    bare = "bare endpoint"
+    for path, fast in (("CurrentUser", 0.46), ("fast path", 0.46)):
+        flood, calm = (
+            f"full cache: {path}, forged-token flood",
+            f"full cache: {path}, repeated token",
+        )
+        if flood not in rows or calm not in rows or bare not in rows:
+            continue
+        ratio = rows[flood]["rps"] / rows[bare]["rps"]
+        add(
+            f"{path} under a forged-token flood ≥ {fast}× bare",
+            ratio,
+            fast,
+            clean(flood) and ratio >= fast,
+            "×",
+        )
+        p99 = rows[flood]["p99_ms"] / rows[calm]["p99_ms"]
+        add(
+            f"{path}: p99 under the flood ≤ 3× p99 on a repeated token",
+            p99,
+            3.0,
+            clean(flood, calm) and p99 <= 3.0,
+            "×",
+        )
+        for name in (flood, calm):
+            stats = rows[name].get("gc")
+            if stats is not None:
+                # The longest pause seen, or a full collection forced right after: the worst,
+                # in CPU time (the wall-clock pause on a busy machine includes waiting).
+                pause = max(stats["max_pause_cpu_ms"], stats["full_collection_cpu_ms"])
+                add(
+                    f"{name}: longest collection pause ≤ 5 ms (CPU)",
+                    pause,
+                    5.0,
+                    pause <= 5.0,
+                    " ms",
+                )
+    me, health = "tasks /api/me, cache hit", "tasks /healthz"
+    if me in rows and health in rows:
+        ratio = rows[me]["rps"] / rows[health]["rps"]
+        add(
+            "Tasks API /api/me (cache hit) ≥ 0.85× its /healthz",
+            ratio,
+            0.85,
+            clean(me, health) and ratio >= 0.85,
+            "×",
+        )
+    for miss in ("authbridge, cache miss", "full cache: fast path, fresh tokens"):
+        if miss not in rows or bare not in rows or not verify_us:
+            continue
+        raw = statistics.median(v["raw"] for v in verify_us)
+        extra = rows[miss]["cpu_us"] - rows[bare]["cpu_us"]
+        add(
+            f"{miss}: server CPU − bare ≤ raw Ed25519 ({raw:.1f} µs) + 20 µs",
+            extra,
+            raw + 20,
+            extra <= raw + 20,
+            " µs",
+        )
+    return out
+
+
+def markdown_auth_path(
+    rows: dict[str, dict[str, Any]],
+    targets: list[dict[str, Any]],
+    verify_us: list[dict[str, float]],
+) -> str:
+    lines = []
+    gc_rows = [(name, row["gc"]) for name, row in rows.items() if row.get("gc")]
+    if gc_rows:
+        lines += [
+            "",
+            "Garbage collection in the servers with a full token cache "
+            f"({FLOOD_CACHE_TOKENS:,} tokens; ``gc.callbacks``; per measurement, median over "
+            "rounds; the longest pause over all rounds; *a full collection*: ``gc.collect()`` "
+            "forced right after the measurement, the cache still full, the longest over rounds):",
+            "",
+            "| scenario | collections (gen 0 / 1 / 2) | total pause ms | longest pause ms "
+            "(CPU ms) | a full collection, ms (CPU ms) | tracked objects |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for name, stats in gc_rows:
+            counts = " / ".join(f"{c:g}" for c in stats["collections"])
+            lines.append(
+                f"| {name} | {counts} | {stats['total_pause_ms']:.1f} "
+                f"| {stats['max_pause_ms']:.2f} ({stats['max_pause_cpu_ms']:.2f}) "
+                f"| {stats['full_collection_ms']:.2f} ({stats['full_collection_cpu_ms']:.2f}) "
+                f"| {stats['tracked_objects']:,} |"
+            )
+    if verify_us:
+        raw = ", ".join(f"{v['raw']:.1f}" for v in verify_us)
+        miss = ", ".join(f"{v['miss']:.1f}" for v in verify_us)
+        lines += [
+            "",
+            f"In-process, this run (bench/verify.py, before and after the HTTP rounds): raw "
+            f"Ed25519 verify {raw} µs; authbridge's fresh-token verify {miss} µs.",
+        ]
+    if targets:
+        lines += [
+            "",
+            "| authentication-path target | measured | limit | met |",
+            "|---|---:|---:|---|",
+        ]
+        for t in targets:
+            lines.append(
+                f"| {t['target']} | {t['value']:.2f}{t['unit']} | {t['limit']:.2f}{t['unit']} "
+                f"| {'yes' if t['met'] else 'no'} |"
+            )
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 # --- reporting --------------------------------------------------------------------------------
@@ -640,6 +878,9 @@ def summarize(results: dict[str, list[Measurement]]) -> dict[str, dict[str, Any]
             "failed": sum(m.errors + m.non_2xx for m in runs),
             "tokens_reused": any(m.wrapped for m in runs),
         }
+        gc_stats = summarize_gc(runs)
+        if gc_stats is not None:
+            rows[name]["gc"] = gc_stats
     return rows
 
 
@@ -804,7 +1045,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--only", help="comma list of scenario name prefixes to run")
+    parser.add_argument(
+        "--only", help="scenario name prefixes to run, separated by commas (or by |)"
+    )
     parser.add_argument(
         "--priority",
         type=int,
@@ -822,6 +1065,9 @@ def main() -> int:
         saved = json.loads((Path(args.out) / "http.json").read_text())
         (Path(args.out) / "http.md").write_text(
             markdown(saved["meta"], saved["rows"], saved["targets"])
+            + markdown_auth_path(
+                saved["rows"], saved.get("auth_path_targets", []), saved.get("verify_us", [])
+            )
         )
         chart(saved["rows"], saved["meta"], Path(args.out) / "http.png")
         return 0
@@ -840,7 +1086,9 @@ def main() -> int:
         workdir = Path(tmp)
         scenarios, pg_schemas = build(issuer, workdir, run_id)
         if args.only:
-            prefixes = [p.strip() for p in args.only.split(",")]
+            # "|" separates prefixes that themselves contain commas.
+            separator = "|" if "|" in args.only else ","
+            prefixes = [p.strip() for p in args.only.split(separator)]
             keep = [
                 s
                 for s in scenarios
@@ -864,6 +1112,8 @@ def main() -> int:
         results: dict[str, list[Measurement]] = {s.name: [] for s in scenarios}
         miss_rate = 4000.0
         token_serial = 0
+        # The raw Ed25519 verify, in this process, before and after the HTTP rounds.
+        verify_us = [raw_ed25519_us()] if any(s.fresh_tokens for s in scenarios) else []
         try:
             if any(server.name == "authbridge-revocation" for server in servers):
                 asyncio.run(fill_revocations(run_id))
@@ -889,6 +1139,8 @@ def main() -> int:
                                     for _ in range(count):
                                         token_serial += 1
                                         out.write(issuer.token(sid=f"miss-{token_serial}") + "\n")
+                        if scenario.gc_stats:  # also refills the token cache
+                            gc_report(scenario.server, reset=True)
                         cpu_before = scenario.server.cpu_seconds()
                         busy_before, wall_before = machine_busy_seconds(), time.monotonic()
                         measured = load.run(scenario, tokens_file, args.duration)
@@ -897,6 +1149,10 @@ def main() -> int:
                         measured.cpu_us = cpu / max(measured.requests, 1) * 1e6
                         measured.machine_cpu_us = busy / max(measured.requests, 1) * 1e6
                         measured.busy_cores = busy / (time.monotonic() - wall_before)
+                        if scenario.gc_stats:
+                            measured.gc = gc_report(scenario.server, reset=False)
+                        if scenario.refused:  # refusals are the expected answer here
+                            measured.non_2xx = measured.requests - measured.non_2xx
                         if scenario.fresh_tokens:
                             miss_rate = max(miss_rate, measured.rps)
                         results[scenario.name].append(measured)
@@ -920,8 +1176,11 @@ def main() -> int:
                 asyncio.run(drop_schemas(pg_schemas))
             asyncio.run(drop_redis_keys(run_id))
 
+    if verify_us:
+        verify_us.append(raw_ed25519_us())
     rows = summarize(results)
     targets = evaluate(rows)
+    auth_targets = evaluate_auth_path(rows, verify_us)
     meta = {
         "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "machine": platform.machine(),
@@ -935,12 +1194,23 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "http.json").write_text(
-        json.dumps({"meta": meta, "rows": rows, "targets": targets}, indent=2) + "\n"
+        json.dumps(
+            {
+                "meta": meta,
+                "rows": rows,
+                "targets": targets,
+                "auth_path_targets": auth_targets,
+                "verify_us": verify_us,
+            },
+            indent=2,
+        )
+        + "\n"
     )
-    (out / "http.md").write_text(markdown(meta, rows, targets))
+    report = markdown(meta, rows, targets) + markdown_auth_path(rows, auth_targets, verify_us)
+    (out / "http.md").write_text(report)
     chart(rows, meta, out / "http.png")
     print()
-    print(markdown(meta, rows, targets))
+    print(report)
     return 0
 
 

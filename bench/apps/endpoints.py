@@ -21,7 +21,9 @@
 No ``from __future__ import annotations``: FastAPI must resolve the local dependencies.
 
 Keys and the caller come from ``BENCH_*`` variables set by ``bench/http_bench.py``; authbridge reads
-its usual ``AUTHBRIDGE_*`` variables (a static JWKS, so no issuer has to run).
+its usual ``AUTHBRIDGE_*`` variables (a static JWKS, so no issuer has to run). With
+``BENCH_GC_STATS=1``, ``authbridge_app`` and ``fast_path_app`` report the garbage collector's
+work at ``/bench/gc`` (``gc_stats.py``).
 """
 
 import json
@@ -43,6 +45,7 @@ from authbridge.fastapi import (
 from authbridge.fastapi.dependencies import BearerPrincipal
 from authbridge.principal import Principal
 
+from .gc_stats import add_gc_stats
 from .middleware_auth import MiddlewareAuth
 
 __all__ = [
@@ -72,7 +75,9 @@ def bare_app() -> FastAPI:
 
 def authbridge_app() -> FastAPI:
     app = FastAPI()
-    AuthBridge.from_env().install(app)
+    bridge = AuthBridge.from_env()
+    bridge.install(app)
+    add_gc_stats(app, bridge)
 
     @app.get("/hello")
     async def hello(user: CurrentUser) -> dict[str, str]:
@@ -83,7 +88,9 @@ def authbridge_app() -> FastAPI:
 
 def fast_path_app() -> FastAPI:
     app = FastAPI()
-    AuthBridge.from_env().install(app, protect=("/hello",))
+    bridge = AuthBridge.from_env()
+    bridge.install(app, protect=("/hello",))
+    add_gc_stats(app, bridge)
 
     @app.get("/hello")
     async def hello(request: Request) -> dict[str, str]:

@@ -20,7 +20,11 @@ def _no_claims() -> Mapping[str, Any]:
 
 # A frozen msgspec Struct rather than a frozen dataclass: one is built for every new token,
 # and a Struct is built in C, ten times faster than a dataclass's per-field ``__setattr__``.
-class Principal(msgspec.Struct, frozen=True, kw_only=True, eq=False):
+# ``gc=False``: the garbage collector never tracks a Principal. The token cache holds one per
+# cached token (10,000 by default), and tracked, each would lengthen every full collection.
+# A Principal holds only strings, frozensets, a datetime and the decoded JSON claims, none of
+# which can refer back to it, so it can never be part of a reference cycle.
+class Principal(msgspec.Struct, frozen=True, kw_only=True, eq=False, gc=False):
     """Who is calling. ``sub`` is the only identity to key data on."""
 
     sub: str

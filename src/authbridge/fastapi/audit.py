@@ -178,10 +178,13 @@ class AuditLog:
         level = logging.INFO if code == "token_missing" else logging.WARNING
         if not self.logger.isEnabledFor(level):
             return
-        event = self._base(scope, transport)
-        dropped = self.throttle.admit((code, event["client_ip"]))
+        # The throttle first, on the raw client address: under a flood of bad tokens most
+        # events are dropped, and they should cost no more than this lookup.
+        client = scope.get("client")
+        dropped = self.throttle.admit((code, client[0] if client else None))
         if dropped is None:
             return
+        event = self._base(scope, transport)
         # Denied: a verified caller refused a route (403); a 401 after verification (a typed
         # user the credential does not fit) is still a failure of the credential.
         outcome = "denied" if principal is not None and status == 403 else "failure"

@@ -49,6 +49,7 @@ __all__ = [
     "authenticated",
     "authenticator_of",
     "from_cache",
+    "settle",
     "settled",
     "verify",
 ]
@@ -243,6 +244,26 @@ async def verify(
     the ``AuthHTTPException`` to answer with. With ``optional``, a request without credentials
     is anonymous (None), not refused.
     """
+    outcome = await settle(authenticator, slot, connection, optional=optional)
+    if isinstance(outcome, AuthHTTPException):
+        raise outcome.fresh()  # not the kept one: see ``AuthHTTPException.fresh``
+    return outcome
+
+
+async def settle(
+    authenticator: Authenticator,
+    slot: AuthSlot,
+    connection: HTTPConnection,
+    *,
+    optional: bool = False,
+) -> Principal | AuthHTTPException | None:
+    """``verify`` without raising: the Principal, None (anonymous, with ``optional``) or the
+    logged refusal to answer with (also kept in ``slot``). The fast path answers a refusal
+    directly, with no exception on its way.
+
+    The library's ``AuthError`` is dropped inside its ``except`` clause: kept past it, its
+    traceback (this frame among them) would keep this frame's locals alive in a cycle.
+    """
     scope = connection.scope
     try:
         principal, cached = await authenticator.resolve(connection)
@@ -250,11 +271,11 @@ async def verify(
         if optional:
             slot.anonymous = True
             return None
-        slot.result = error = authenticator.refuse(exc, scope)
-        raise error from None
+        slot.result = refusal = authenticator.refuse(exc, scope)
+        return refusal
     except AuthError as exc:
-        slot.result = error = authenticator.refuse(exc, scope)
-        raise error from None
+        slot.result = refusal = authenticator.refuse(exc, scope)
+        return refusal
     slot.result = principal
     authenticator.audit.success(principal, scope=scope, cached=cached)
     return principal
@@ -288,7 +309,7 @@ async def authenticated(connection: HTTPConnection, *, optional: bool = False) -
     if result is not None:
         if isinstance(result, Principal):
             return result
-        raise result
+        raise result.fresh() if isinstance(result, AuthHTTPException) else result
     authenticator: Authenticator = slot.bridge or authenticator_of(connection)
     principal = from_cache(authenticator, slot, scope)
     if principal is not None:

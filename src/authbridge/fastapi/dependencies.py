@@ -277,7 +277,7 @@ class TypedUser(BearerPrincipal):
                 built = self._refuse_claims(request, principal, error)
             models[self.user_model.model] = built
         if isinstance(built, AuthHTTPException):
-            raise built
+            raise built.fresh()  # the kept one stays unraised: no reference cycle
         return built
 
     def _refuse_claims(

@@ -25,7 +25,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..principal import Principal
-from .authenticate import Authenticator, from_cache, verify
+from .authenticate import Authenticator, from_cache, settle
 from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
 from .responses import AuthHTTPException, auth_exception_handler
 
@@ -114,12 +114,14 @@ class ProtectingMiddleware(AuthStateMiddleware):
         if principal is None:
             request = Request(scope, receive)
             try:
-                principal = await verify(bridge, slot, request)
-            except AuthHTTPException as error:  # logged, and kept in the slot
-                await _answer(request, error, send)
-                return
+                outcome = await settle(bridge, slot, request)
             except ClientDisconnect:  # gone while the form check read the body
                 return
+            if not isinstance(outcome, Principal):  # logged, and kept in the slot
+                assert outcome is not None  # settle answers None only when optional
+                await _answer(request, outcome, send)
+                return
+            principal = outcome
             body = getattr(request, "_body", None)  # read by the form check: hand it on
             if body is not None:
                 receive = _replay(body, receive)

@@ -92,6 +92,14 @@ class AuthHTTPException(HTTPException):
         super().__init__(status_code=status_code, detail=detail, headers=headers)
         self.code = code
 
+    def fresh(self) -> AuthHTTPException:
+        """A new, never-raised copy to raise. A request keeps its refusal (in its ``AuthSlot``)
+        and raises copies: a raised exception's traceback holds the frames that hold the
+        slot, so raising the kept object itself would make a reference cycle per refusal,
+        left for the garbage collector (slow under a flood of forged tokens)."""
+        assert self.headers is not None
+        return AuthHTTPException(self.status_code, self.code, dict(self.headers))
+
 
 def _challenge(realm: str, error: str | None = None, scope: str | None = None) -> str:
     parts = [f'Bearer realm="{realm}"']
