@@ -220,9 +220,13 @@ async function main() {
   }
   const readOnly = await withKey(key, "GET", "/api/tasks?limit=20");
   assert.equal(readOnly.status, 200, "a read-only key still reads");
-  const refused = await withKey(key, "POST", "/api/tasks", { title: "Not allowed" });
-  assert.equal(refused.status, 403, `POST with a read-only key: ${JSON.stringify(refused.body)}`);
-  assert.equal(refused.body.code, "insufficient_scope");
+  const notAllowed = await withKey(key, "POST", "/api/tasks", { title: "Not allowed" });
+  assert.equal(
+    notAllowed.status,
+    403,
+    `POST with a read-only key: ${JSON.stringify(notAllowed.body)}`,
+  );
+  assert.equal(notAllowed.body.code, "insufficient_scope");
   step("a read-only key reads but cannot create (403 insufficient_scope)");
 
   await pageA.getByRole("button", { name: "Revoke “script”" }).click();
