@@ -245,15 +245,20 @@ def run(children: list[Child], signals: StopSignals) -> None:
     """Start everything and wait; returns when a service exits on its own."""
     ensure_secrets()
     signals.check()
+    # The web app's Better Auth database (web/lib/auth.ts: AUTH_DB_PATH, relative to web/).
+    auth_db = (ROOT / "web" / os.environ.get("AUTH_DB_PATH", "data/auth.db")).resolve()
     api_env = {
         "BETTER_AUTH_URL": WEB_URL,
         "AUTHBRIDGE_JWKS_URL": f"{WEB_URL}/api/auth/jwks",
-        # API keys made on the web app's keys section: its Better Auth validates them.
+        # API keys made on the web app's keys section: its Better Auth validates them, and
+        # their permissions (which get-session does not answer) are read from its database.
         "AUTHBRIDGE_API_KEYS": "remote",
         "AUTHBRIDGE_API_KEY_HEADER": "x-api-key",
+        "AUTHBRIDGE_SESSION_DATABASE_URL": f"sqlite+aiosqlite:///{auth_db}",
         "CORS_ORIGINS": WEB_URL,
     }
     web_env = {
+        "AUTH_DB_PATH": str(auth_db),
         "BETTER_AUTH_URL": WEB_URL,
         "NEXT_PUBLIC_API_URL": API_URL,
         "PORT": str(WEB_PORT),

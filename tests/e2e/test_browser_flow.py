@@ -88,9 +88,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "AUTHBRIDGE_JWKS_URL": f"{web_url}/api/auth/jwks",
         "AUTHBRIDGE_ISSUER": web_url,
         "AUTHBRIDGE_AUDIENCE": web_url,
-        # API keys: the web app's Better Auth validates them on get-session (BETTER_AUTH_URL).
+        # API keys: the web app's Better Auth validates them on get-session (BETTER_AUTH_URL);
+        # their permissions, which get-session does not answer, are read from its database.
         "AUTHBRIDGE_API_KEYS": "remote",
         "AUTHBRIDGE_API_KEY_HEADER": "x-api-key",
+        "AUTHBRIDGE_SESSION_DATABASE_URL": f"sqlite+aiosqlite:///{auth_db}",
     }
     web_env = {
         **base_env,
@@ -191,6 +193,7 @@ def test_organization_and_api_key_flow(stack: Stack) -> None:
         "back in Personal, A and B see their personal tasks only",
         "A created an API key; it was shown once",
         "a script with the key listed and created A's personal tasks",
+        "a read-only key reads but cannot create (403 insufficient_scope)",
         "after A revoked the key in the page, its next request was 401",
     ):
         assert milestone in result.stdout, f"missing step {milestone!r}:\n{report}"

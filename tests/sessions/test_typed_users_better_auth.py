@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -63,7 +64,11 @@ MeAsFan = Annotated[Fan, current_user(Fan)]
 def server(
     request: pytest.FixtureRequest, better_auth_module_factory: ServerPool
 ) -> BetterAuthServer:
-    env: dict[str, str | int] = {"USER_ADDITIONAL_FIELDS": json.dumps(FIELDS)}
+    env: dict[str, str | int] = {
+        "USER_ADDITIONAL_FIELDS": json.dumps(FIELDS),
+        "APIKEY": 1,
+        "APIKEY_RATE_LIMIT": 0,
+    }
     if request.param == "postgres":
         env["DATABASE_URL"] = PG_URL
     return better_auth_module_factory(**env)
@@ -71,12 +76,19 @@ def server(
 
 @pytest.fixture
 async def client(server: BetterAuthServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with app_client(server) as http:
+        yield http
+
+
+@asynccontextmanager
+async def app_client(server: BetterAuthServer, **extra: str) -> AsyncIterator[httpx.AsyncClient]:
     values: dict[str, Any] = {
         "BETTER_AUTH_URL": server.base_url,
         "BETTER_AUTH_SECRET": server.secret,
         "AUTHBRIDGE_JWKS_URL": server.jwks_url,
         "AUTHBRIDGE_SESSION_MODE": "database",
         "AUTHBRIDGE_SESSION_DATABASE_URL": server.env.get("DATABASE_URL") or server.env["DB_PATH"],
+        **extra,
     }
     if server.env.get("DB_SCHEMA"):
         values["AUTHBRIDGE_SESSION_TABLES"] = json.dumps({"schema": server.env["DB_SCHEMA"]})
@@ -166,3 +178,33 @@ async def test_a_changed_field_shows_at_once_with_a_session_and_in_the_next_jwt(
     assert (await client.get("/me", headers=old_jwt)).json()["color"] == "red"
     new_jwt = {"Authorization": f"Bearer {server.get_jwt(user)}"}
     assert (await client.get("/me", headers=new_jwt)).json()["color"] == "blue"
+
+
+@pytest.mark.parametrize("mode", ["database", "remote"])
+async def test_an_api_key_gives_its_user_the_same_model(
+    server: BetterAuthServer, mode: str
+) -> None:
+    """API keys: database mode reads the whole user row in the statement it reads the user
+    with anyway (bans, email), remote mode gets it from get-session; either way the model
+    is the user's, as with a JWT or a session."""
+    user = server.sign_up()
+    server.update_user(user, favoriteColor="teal", newsletter=True, age=41)
+    key = server.create_api_key(user.id)
+    async with app_client(server, AUTHBRIDGE_API_KEYS=mode) as client:
+        answer = await client.get("/me", headers={"x-api-key": key.key})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {
+            "id": user.id,
+            "email": user.email,
+            "verified": False,
+            "created": "datetime",
+            "newsletter": True,
+            "color": "teal",
+            "age": 41,
+        }
+        assert (await client.get("/fan", headers={"x-api-key": key.key})).json() == {
+            "color": "teal"
+        }
+        other = server.create_api_key(server.sign_up().id)  # no favoriteColor: not a Fan
+        refused = await client.get("/fan", headers={"x-api-key": other.key})
+        assert refused.status_code == 401

@@ -252,3 +252,49 @@ def test_authbridge_serve_reads_the_session_settings(
         assert cors.headers["access-control-allow-credentials"] == "true"
         server.sign_out(user)
         assert client.get("/api/tasks", headers=from_web(user)).status_code == 401
+
+
+async def test_a_role_change_and_a_removal_count_on_the_next_request(
+    server: BetterAuthServer, settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session mode reads the member's role fresh from Better Auth's member table: demoted
+    from admin to member through Better Auth's organization/update-member-role, the next
+    DELETE is 403; removed through organization/remove-member, the next team request is 403
+    ``organization_required``. The session itself still names the organization."""
+    owner, member = server.sign_up(name="Owner"), server.sign_up(name="Member")
+    acme = server.create_organization(owner)
+    member_id = server.admin_add_member(acme, member.id, "admin")
+    server.set_active_organization(member, acme)
+    async with tasks_api(settings, session_env(server), monkeypatch) as client:
+        me = (await client.get("/api/me", headers=member.bearer)).json()
+        assert (me["credential"], me["organization_id"]) == ("session", acme)
+        assert me["organization_role"] == "admin"
+
+        paths = []
+        for title in ("first", "second"):
+            made = await client.post("/api/org/tasks", json={"title": title}, headers=owner.bearer)
+            assert made.status_code == 201, made.text
+            paths.append(made.headers["location"])
+        assert (await client.delete(paths[0], headers=member.bearer)).status_code == 204
+
+        server.update_member_role(owner, acme, member_id, "member")
+        me = (await client.get("/api/me", headers=member.bearer)).json()
+        assert me["organization_role"] == "member"
+        refused = await client.delete(paths[1], headers=member.bearer)
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "insufficient_scope"
+        # A member still reads and writes the team's tasks.
+        assert titles(await client.get("/api/org/tasks", headers=member.bearer)) == ["second"]
+
+        server.remove_member(owner, acme, member_id)
+        for answer in (
+            await client.get("/api/org/tasks", headers=member.bearer),
+            await client.get(paths[1], headers=member.bearer),
+            await client.post("/api/org/tasks", json={"title": "late"}, headers=member.bearer),
+        ):
+            assert answer.status_code == 403, answer.text
+            assert answer.json()["code"] == "organization_required"
+        me = (await client.get("/api/me", headers=member.bearer)).json()
+        assert (me["organization_id"], me["organization_role"]) == (None, None)
+        # The owner's access is untouched, and the task is still there.
+        assert titles(await client.get("/api/org/tasks", headers=owner.bearer)) == ["second"]

@@ -100,8 +100,19 @@ async def test_me_reports_the_verified_principal(api: Api) -> None:
     assert me["issuer"] == api.issuer.issuer
     assert me["credential"] == "jwt"
     assert me["session_id"] is None
+    assert (me["organization_id"], me["organization_role"], me["impersonator"]) == (None,) * 3
     expires = datetime.fromisoformat(me["expires_at"])
     assert 0 < (expires - datetime.now(UTC)).total_seconds() <= 900
+
+
+async def test_me_reports_the_organization_and_the_impersonator(api: Api) -> None:
+    caller = api.caller(
+        activeOrganizationId="org-acme", organizationRole="admin,member", impersonatedBy="adm-1"
+    )
+    me = (await api.client.get("/api/me", headers=caller.headers)).json()
+    assert me["organization_id"] == "org-acme"
+    assert me["organization_role"] == "admin,member"
+    assert me["impersonator"] == "adm-1"
 
 
 async def test_every_api_route_needs_a_token(api: Api, alice: Caller) -> None:

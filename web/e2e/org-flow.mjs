@@ -8,7 +8,8 @@
  *   member. A creates a team task; B switches to the organization, sees it and edits it; B's
  *   delete is refused with 403 and a clear message (B stays signed in); A deletes it.
  *   Switching back to personal shows personal tasks only. A creates an API key (shown once),
- *   and plain Node fetch calls with `x-api-key` list and create A's personal tasks; after A
+ *   and plain Node fetch calls with `x-api-key` list and create A's personal tasks; narrowed
+ *   to read-only in Better Auth's database, the key still reads but its create is 403; after A
  *   revokes the key in the page, the next call is 401.
  *
  * Env: see harness.mjs. Exits non-zero on the first failed check.
@@ -18,8 +19,11 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 
+import Database from "better-sqlite3";
+
 import {
   API_URL,
+  AUTH_DB_PATH,
   SCREENSHOT_DIR,
   addTask,
   apiCall,
@@ -182,6 +186,8 @@ async function main() {
   const me = await withKey(key, "GET", "/api/me");
   assert.equal(me.status, 200, `GET /api/me with the key: ${JSON.stringify(me.body)}`);
   assert.equal(me.body.sub, ownerClaims.sub, "the key acts as its owner");
+  // Remote mode: Better Auth validates the key, its permissions come from Better Auth's table.
+  assert.deepEqual(me.body.scopes, ["tasks:read", "tasks:write"], "the key's permissions");
   // A key's session has no active organization: team routes refuse it, by code.
   const team = await withKey(key, "GET", "/api/org/tasks");
   assert.equal(team.status, 403, "team tasks with a key");
@@ -200,6 +206,28 @@ async function main() {
   await pageA.reload();
   await taskRow(pageA, "Made by a script").waitFor();
   step("A's page shows the script's task");
+
+  // The page makes read/write keys only: narrow this one to read-only server-side, as an
+  // admin's updateApiKey would, in the web app's Better Auth database.
+  const db = new Database(AUTH_DB_PATH);
+  try {
+    const changed = db
+      .prepare('UPDATE apikey SET permissions = ? WHERE "referenceId" = ?')
+      .run(JSON.stringify({ tasks: ["read"] }), ownerClaims.sub).changes;
+    assert.equal(changed, 1, `A's one key in ${AUTH_DB_PATH}`);
+  } finally {
+    db.close();
+  }
+  const readOnly = await withKey(key, "GET", "/api/tasks?limit=20");
+  assert.equal(readOnly.status, 200, "a read-only key still reads");
+  const notAllowed = await withKey(key, "POST", "/api/tasks", { title: "Not allowed" });
+  assert.equal(
+    notAllowed.status,
+    403,
+    `POST with a read-only key: ${JSON.stringify(notAllowed.body)}`,
+  );
+  assert.equal(notAllowed.body.code, "insufficient_scope");
+  step("a read-only key reads but cannot create (403 insufficient_scope)");
 
   await pageA.getByRole("button", { name: "Revoke “script”" }).click();
   await pageA.getByText("Revoked “script”.").waitFor();

@@ -21,6 +21,7 @@ require_extra("authbridge.apikeys.database", "sessions", sqlalchemy="SQLAlchemy"
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
@@ -46,7 +47,13 @@ from authbridge.sessions.config import SessionTables
 
 # One engine machinery for both stores: URL forms, drivers, timeouts, the idle-connection ping.
 from authbridge.sessions.database import PING_AFTER_IDLE, _create_engine
-from authbridge.sessions.records import parse_banned, parse_bool, parse_roles, parse_timestamp
+from authbridge.sessions.records import (
+    parse_banned,
+    parse_bool,
+    parse_roles,
+    parse_timestamp,
+    user_object,
+)
 
 __all__ = ["DatabaseApiKeyStore"]
 
@@ -108,6 +115,7 @@ class DatabaseApiKeyStore:
         )
         self._user_tables = user_tables
         self._user_extras: dict[str, str] | None = None
+        self._user_rest: tuple[str, ...] = ()  # the user's other columns (additionalFields)
         self._user_lock = asyncio.Lock()
         self._find_query = sa.select(*self._selected()).where(
             self._col("key") == sa.bindparam("hashed")
@@ -178,8 +186,9 @@ class DatabaseApiKeyStore:
             scopes=scopes_from_permissions(final.permissions),
             banned=parse_banned(user.get("banned")),
             ban_expires=user.get("ban_expires"),
-            # No claims, as in the session database mode: the Principal's fields are the user.
             cacheable=final.unlimited and not limited,
+            # The whole user row, as the session database mode gives it: typed users.
+            user=MappingProxyType(user_object(user, self._user_extras or {}, self._user_rest)),
         )
 
     async def _consume_remaining(self, connection: AsyncConnection, row: KeyRow) -> KeyRow:
@@ -313,9 +322,11 @@ class DatabaseApiKeyStore:
         t = self._user_tables
         names = [t.user_id, t.user_email, t.user_name, t.user_email_verified, t.user_image]
         names.extend(self._user_extras.values())
+        names.extend(self._user_rest)
         user = sa.table(
             t.user_table, *(sa.column(n) for n in dict.fromkeys(names)), schema=t.schema
         )
+        # The whole row in the one statement the bans and the email need anyway.
         selected = [
             user.c[t.user_id].label("user_id"),
             user.c[t.user_email].label("email"),
@@ -323,13 +334,15 @@ class DatabaseApiKeyStore:
             user.c[t.user_email_verified].label("email_verified"),
             user.c[t.user_image].label("image"),
             *(user.c[name].label(label) for label, name in self._user_extras.items()),
+            *(user.c[name].label(f"u{i}") for i, name in enumerate(self._user_rest)),
         ]
         query = sa.select(*selected).where(user.c[t.user_id] == sa.literal(user_id)).limit(1)
         found = (await connection.execute(query)).mappings().first()
         return dict(found) if found is not None else None
 
     async def _detect_user_columns(self, connection: AsyncConnection) -> None:
-        """Once: which of the admin plugin's user columns (role, ban) exist."""
+        """Once: which of the admin plugin's user columns (role, ban) exist, and the others
+        (``additionalFields``), read for typed users."""
         async with self._user_lock:
             if self._user_extras is not None:
                 return
@@ -345,9 +358,11 @@ class DatabaseApiKeyStore:
                 return {c["name"] for c in inspector.get_columns(t.user_table, schema=t.schema)}
 
             present = await connection.run_sync(column_names)
-            self._user_extras = {
-                label: name for label, name in wanted.items() if name and name in present
-            }
+            extras = {label: name for label, name in wanted.items() if name and name in present}
+            core = {t.user_id, t.user_email, t.user_name, t.user_email_verified, t.user_image}
+            known = {*core, *extras.values()}
+            self._user_rest = tuple(sorted(name for name in present if name not in known))
+            self._user_extras = extras  # last: another task reads _user_rest once it is set
 
     async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         try:

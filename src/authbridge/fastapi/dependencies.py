@@ -19,7 +19,7 @@ extension and a 403 response.
 
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final, TypeVar, get_args
 
 from fastapi import Request, Security
 from fastapi.security import SecurityScopes
@@ -34,7 +34,7 @@ from ..errors import (
     TokenMissing,
 )
 from ..organization import AccessControl, Permissions, RoleDefinitions, freeze_request, parse_roles
-from ..principal import Principal
+from ..principal import CredentialKind, Principal
 from ..user_model import UserModel
 from .authenticate import STATE_ATTRIBUTE, Authenticator, authenticated, settled
 from .middleware import slot_of
@@ -122,15 +122,23 @@ class OptionalBearerPrincipal(BearerPrincipal):
 
 
 class ScopeGuard(BearerPrincipal):
-    """``require_scopes(...)``: verification, then all (or any) of the scopes."""
+    """``require_scopes(...)``: verification, then all (or any) of the scopes; with
+    ``credentials``, only for principals of those credential kinds (others pass)."""
 
-    def __init__(self, scopes: tuple[str, ...], any_of: bool) -> None:
+    def __init__(
+        self,
+        scopes: tuple[str, ...],
+        any_of: bool,
+        credentials: frozenset[CredentialKind] | None = None,
+    ) -> None:
         super().__init__()
         self.scopes = scopes
         self.any_of = any_of
+        self.credentials = credentials
 
     def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
-        if not principal.has_scopes(self.scopes, any_of=self.any_of):
+        applies = self.credentials is None or principal.credential in self.credentials
+        if applies and not principal.has_scopes(self.scopes, any_of=self.any_of):
             raise _deny(request, principal, self.scopes)
         super().authorize(request, principal, scopes)
 
@@ -139,7 +147,8 @@ class ScopeGuard(BearerPrincipal):
 
     def __repr__(self) -> str:
         mode = "any" if self.any_of else "all"
-        return f"require_scopes({', '.join(self.scopes)}; {mode})"
+        kinds = "" if self.credentials is None else f"; {', '.join(sorted(self.credentials))}"
+        return f"require_scopes({', '.join(self.scopes)}; {mode}{kinds})"
 
 
 class RoleGuard(BearerPrincipal):
@@ -362,14 +371,41 @@ def current_user(
     return Security(dependency, scopes=scopes)
 
 
-def require_scopes(*scopes: str, any_of: bool = False) -> ScopeGuard:
+def require_scopes(
+    *scopes: str, any_of: bool = False, credentials: Sequence[str] | None = None
+) -> ScopeGuard:
     """A dependency returning the Principal if it holds all (or, ``any_of``, one) of ``scopes``.
 
     Use as ``Depends(require_scopes("tasks:read"))`` (or ``Security``, or in a route's
     ``dependencies=[...]``). ``AuthBridge.install`` lists the scopes on the route's OpenAPI
     security requirement.
+
+    ``credentials`` limits the check to principals of those credential kinds (``"jwt"``,
+    ``"session"``, ``"api_key"``); any other verified caller passes. So
+    ``require_scopes("tasks:write", credentials=("api_key",))`` holds an API key to its
+    permissions while signed-in users keep full access. OpenAPI then lists the scopes only on
+    the security schemes they apply to.
     """
-    return ScopeGuard(check_scope_names(scopes, "scope"), any_of)
+    return ScopeGuard(check_scope_names(scopes, "scope"), any_of, _credential_kinds(credentials))
+
+
+def _credential_kinds(credentials: Sequence[str] | None) -> frozenset[CredentialKind] | None:
+    if credentials is None:
+        return None
+    if isinstance(credentials, str):  # ("api_key") without its comma: a str, not a tuple
+        raise ValueError(f"credentials must be a tuple of kinds: ({credentials!r},)")
+    known: tuple[CredentialKind, ...] = get_args(CredentialKind)
+    kinds: set[CredentialKind] = set()
+    for kind in credentials:
+        if kind not in known:
+            raise ValueError(
+                f"unknown credential kind {kind!r} in require_scopes(credentials=...): "
+                f"use {', '.join(known)}"
+            )
+        kinds.add(kind)
+    if not kinds:
+        raise ValueError("credentials names no credential kind: omit it to check every caller")
+    return frozenset(kinds)
 
 
 def require_roles(*roles: str, all_of: bool = False) -> RoleGuard:

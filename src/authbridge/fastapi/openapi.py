@@ -99,7 +99,8 @@ def _merge(
             continue
         if protected:
             _declare_scheme(schema)
-        scopes = list(dict.fromkeys(s for guard in guards for s in guard.declared_scopes()))
+        scopes = _scopes(guards, _BEARER_KINDS)
+        key_scopes = _scopes(guards, _API_KEY_KINDS)
         optional = not protected and all(getattr(guard, "optional", False) for guard in guards)
         organization = _organization(guards)
         path_item = schema.get("paths", {}).get(route.path_format, {})
@@ -112,20 +113,44 @@ def _merge(
             if entry is None:
                 entry = {SCHEME_NAME: []}
                 requirements.append(entry)
-            entry[SCHEME_NAME] = list(dict.fromkeys([*entry[SCHEME_NAME], *scopes]))
+            declared = entry[SCHEME_NAME]  # FastAPI's, from Security(..., scopes=...)
+            entry[SCHEME_NAME] = list(dict.fromkeys([*declared, *scopes]))
             if api_key_header is not None:
-                # An alternative to the bearer, with the same scopes (the key's permissions).
+                # An alternative to the bearer; its scopes are the key's permissions, and a
+                # guard limited to some credential kinds lists its scopes where they apply.
                 keyed = next((r for r in requirements if API_KEY_SCHEME_NAME in r), None)
                 if keyed is None:
                     keyed = {API_KEY_SCHEME_NAME: []}
                     requirements.insert(requirements.index(entry) + 1, keyed)
-                keyed[API_KEY_SCHEME_NAME] = list(entry[SCHEME_NAME])
+                keyed[API_KEY_SCHEME_NAME] = list(
+                    dict.fromkeys([*keyed[API_KEY_SCHEME_NAME], *declared, *key_scopes])
+                )
             if optional and {} not in requirements:
                 requirements.append({})  # OpenAPI's way to say "or no credentials at all"
             if organization is not None:
                 operation[ORGANIZATION_EXTENSION] = organization
                 responses = operation.setdefault("responses", {})
                 responses.setdefault("403", {"description": _ORGANIZATION_403})
+
+
+# The credential kinds each security scheme carries: the bearer a JWT or a session token
+# (the session cookie too), the apiKey scheme an API key.
+_BEARER_KINDS: Final = frozenset({"jwt", "session"})
+_API_KEY_KINDS: Final = frozenset({"api_key"})
+
+
+def _scopes(guards: list[Any], kinds: frozenset[str]) -> list[str]:
+    """The scopes the guards require of a credential of one of ``kinds``."""
+    return list(
+        dict.fromkeys(
+            scope for guard in guards if _applies(guard, kinds) for scope in guard.declared_scopes()
+        )
+    )
+
+
+def _applies(guard: Any, kinds: frozenset[str]) -> bool:
+    credentials = getattr(guard, "credentials", None)  # require_scopes(credentials=...)
+    return credentials is None or not kinds.isdisjoint(credentials)
 
 
 def _organization(guards: list[Any]) -> dict[str, Any] | None:

@@ -38,6 +38,7 @@ from authbridge.sessions.records import (
     parse_bool,
     parse_roles,
     parse_timestamp,
+    user_object,
 )
 
 __all__ = ["DatabaseSessionStore", "to_async_database_url"]
@@ -143,20 +144,7 @@ class DatabaseSessionStore:
     def _user_row(self, row: dict[str, Any]) -> dict[str, Any]:
         """The user row under Better Auth's field names (the configured core and plugin
         column names mapped back), the other columns under their own names."""
-        user: dict[str, Any] = {
-            "id": row["user_id"],
-            "email": row["email"],
-            "name": row["name"],
-            "emailVerified": parse_bool(row["email_verified"]),
-            "image": row["image"],
-        }
-        fields = {"role": "role", "banned": "banned", "ban_expires": "banExpires"}
-        for label in self._user_extras:
-            value = row[label]
-            user[fields[label]] = parse_bool(value) if label == "banned" else value
-        for i, name in enumerate(self._user_rest):
-            user[name] = row[f"u{i}"]
-        return user
+        return user_object(row, self._user_extras, self._user_rest)
 
     def _build_find_query(self) -> sa.Select[Any]:
         t = self._tables

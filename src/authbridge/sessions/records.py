@@ -7,7 +7,7 @@ adapters write epoch seconds or milliseconds. Booleans are 0/1 in SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -82,6 +82,32 @@ def parse_banned(value: object) -> bool:
         return False
     flag = parse_bool(value)
     return True if flag is None else flag
+
+
+# The admin plugin's user columns, selected as these labels -> Better Auth's field names.
+_PLUGIN_FIELDS = {"role": "role", "banned": "banned", "ban_expires": "banExpires"}
+
+
+def user_object(
+    row: Mapping[str, Any], plugin_labels: Iterable[str], rest: Iterable[str]
+) -> dict[str, Any]:
+    """A user row as Better Auth names its fields (a typed user's source, as in a JWT): the
+    core columns (selected as ``user_id``, ``email``, ``name``, ``email_verified``,
+    ``image``), the admin plugin's (``plugin_labels``) and every other column, selected as
+    ``u0``, ``u1``... in the order of ``rest``, under its own name."""
+    user: dict[str, Any] = {
+        "id": row["user_id"],
+        "email": row["email"],
+        "name": row["name"],
+        "emailVerified": parse_bool(row["email_verified"]),
+        "image": row["image"],
+    }
+    for label in plugin_labels:
+        value = row[label]
+        user[_PLUGIN_FIELDS[label]] = parse_bool(value) if label == "banned" else value
+    for i, name in enumerate(rest):
+        user[name] = row[f"u{i}"]
+    return user
 
 
 def parse_roles(value: object) -> frozenset[str]:

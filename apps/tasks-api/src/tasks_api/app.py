@@ -24,7 +24,7 @@ from .migrate import upgrade_off_loop
 from .routes.account import build_account_router
 from .routes.health import build_health_router
 from .routes.tasks import build_org_tasks_router, build_tasks_router
-from .settings import ServiceSettings, load_service_settings
+from .settings import ServiceSettings, check_api_key_permissions, load_service_settings
 
 __all__ = ["create_app"]
 
@@ -35,6 +35,8 @@ def create_app(
     """Build the Tasks API. Without arguments everything comes from the environment."""
     settings = settings or load_service_settings()
     bridge = bridge or AuthBridge.from_env()
+    api_keys = bridge.verifier.api_keys
+    check_api_key_permissions(api_keys.config if api_keys is not None else None)
     secret = settings.cursor_secret.get_secret_value().encode() if settings.cursor_secret else None
 
     @asynccontextmanager

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authbridge.fastapi import get_principal, require_scopes
+from authbridge.fastapi import require_scopes
 
 from .cursor import CursorCodec
 
@@ -49,6 +48,9 @@ async def codec_of(request: Request) -> CursorCodec:
 
 
 def task_guard(scope: str, *, enforce: bool) -> Any:
-    """``Depends`` for a task route: any signed-in user, or one holding ``scope``."""
-    dependency: Callable[..., Any] = require_scopes(scope) if enforce else get_principal
-    return Depends(dependency)
+    """``Depends`` for a task route: a caller holding ``scope``. With scopes not enforced a
+    signed-in user (JWT or session) passes without it, but an API key still acts as its user
+    limited by its permissions, so a read-only key never writes."""
+    if enforce:
+        return Depends(require_scopes(scope))
+    return Depends(require_scopes(scope, credentials=("api_key",)))

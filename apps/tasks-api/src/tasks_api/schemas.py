@@ -196,6 +196,15 @@ class Me(BaseModel):
     issuer: str
     expires_at: datetime | None
     credential: Literal["jwt", "session", "api_key"]
+    organization_id: str | None = Field(
+        description="The active organization (Better Auth's organization plugin); null: none."
+    )
+    organization_role: str | None = Field(
+        description='The caller\'s role in it, as Better Auth stores it (e.g. "admin,member").'
+    )
+    impersonator: str | None = Field(
+        description="The admin impersonating the caller (Better Auth's admin plugin); null: none."
+    )
 
 
 class AdminStats(BaseModel):

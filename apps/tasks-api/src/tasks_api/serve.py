@@ -31,10 +31,11 @@ def _check_settings() -> None:
     from authbridge import Verifier
 
     from .db import ensure_sqlite_directory
-    from .settings import load_service_settings
+    from .settings import check_api_key_permissions, load_service_settings
 
     settings = load_service_settings()
-    Verifier.from_env()
+    api_keys = Verifier.from_env().api_keys
+    check_api_key_permissions(api_keys.config if api_keys is not None else None)
     # Before any worker starts: an unwritable SQLite directory is one message, not a
     # traceback from every worker's startup.
     ensure_sqlite_directory(settings.database_url)

@@ -8,12 +8,14 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from authbridge.apikeys import ApiKeyConfig
 from authbridge.cors import parse_cors_origins, split_origins
 from authbridge.errors import ConfigError
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "ServiceSettings",
+    "check_api_key_permissions",
     "load_service_settings",
 ]
 
@@ -124,3 +126,20 @@ def load_service_settings(**overrides: Any) -> ServiceSettings:
             f"{first['msg']}.",
             "correct the value in the environment or .env (see docs/tasks-api.md).",
         ) from None
+
+
+def check_api_key_permissions(config: ApiKeyConfig | None) -> None:
+    """The Tasks API holds every API key to its permissions (``tasks:read``,
+    ``tasks:write``). In remote mode Better Auth's get-session answers none, so authbridge can
+    read them only from the ``apikey`` table: without that database every key would be
+    refused 403. Fine for an app without scopes, a configuration error here."""
+    if config is None or config.mode != "remote" or config.database_url:
+        return
+    raise ConfigError(
+        "AUTHBRIDGE_SESSION_DATABASE_URL",
+        "is required by the Tasks API when AUTHBRIDGE_API_KEYS is remote: Better Auth's "
+        "get-session answers no key permissions, so every API key would be refused 403 "
+        "insufficient_scope.",
+        "point it at the database Better Auth keeps its apikey table in (the key's "
+        "permissions are read there), or set AUTHBRIDGE_API_KEYS=database.",
+    )

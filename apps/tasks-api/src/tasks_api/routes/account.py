@@ -38,6 +38,9 @@ def build_account_router() -> APIRouter:
             issuer=user.issuer,
             expires_at=user.expires_at,
             credential=user.credential,
+            organization_id=user.organization_id,
+            organization_role=user.organization_role,
+            impersonator=user.impersonator,
         )
 
     @router.get(

@@ -4,7 +4,8 @@
 Personal routes act on the caller's own tasks (``Owner.user(sub)``); team routes on the
 tasks of the caller's active organization (``Owner.organization(id)``). Each dependency runs
 authbridge's guards in a fixed order: the credential is verified once, then the scope
-(``tasks:read`` or ``tasks:write``, when scopes are enforced), then the organization guard
+(``tasks:read`` or ``tasks:write``: always for an API key, for everyone when scopes are
+enforced), then the organization guard
 (403 ``organization_required`` without an active organization; for a delete, 403 unless the
 caller's organization role is ``owner`` or ``admin``). No check here looks at any task, so a
 refusal reveals nothing about which tasks exist.

@@ -242,8 +242,9 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
 
 
 _TEAM_FORBIDDEN: Final = (
-    "No active organization (`organization_required`), or, when scopes are enforced, the"
-    " token lacks the scope (`insufficient_scope`)."
+    "No active organization (`organization_required`), or the caller lacks the scope"
+    " (`insufficient_scope`: an API key without the permission, or any caller when scopes"
+    " are enforced)."
 )
 
 
