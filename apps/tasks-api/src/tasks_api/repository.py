@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .cursor import InvalidCursor
 from .models import PRIORITIES, PRIORITY_RANK, tasks
@@ -84,9 +84,7 @@ def _to_storage(fields: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
-async def insert_task(
-    conn: AsyncConnection, owner: Owner, created_by: str, fields: dict[str, Any]
-) -> TaskRow:
+def insert_task(conn: Connection, owner: Owner, created_by: str, fields: dict[str, Any]) -> TaskRow:
     now = _now()
     values = {
         "id": uuid.uuid4(),
@@ -102,17 +100,17 @@ async def insert_task(
         "created_at": now,
         "updated_at": now,
     }
-    result = await conn.execute(insert(tasks).values(_to_storage(values)).returning(*tasks.c))
+    result = conn.execute(insert(tasks).values(_to_storage(values)).returning(*tasks.c))
     return result.one()
 
 
-async def get_task(conn: AsyncConnection, owner: Owner, task_id: uuid.UUID) -> TaskRow | None:
+def get_task(conn: Connection, owner: Owner, task_id: uuid.UUID) -> TaskRow | None:
     query = select(tasks).where(tasks.c.id == task_id, *_owned_by(owner))
-    return (await conn.execute(query)).one_or_none()
+    return (conn.execute(query)).one_or_none()
 
 
-async def update_task(
-    conn: AsyncConnection,
+def update_task(
+    conn: Connection,
     owner: Owner,
     task_id: uuid.UUID,
     changes: dict[str, Any],
@@ -129,16 +127,16 @@ async def update_task(
         .values(**_to_storage(changes), version=tasks.c.version + 1, updated_at=_now())
         .returning(*tasks.c)
     )
-    return (await conn.execute(statement)).one_or_none()
+    return (conn.execute(statement)).one_or_none()
 
 
-async def delete_task(
-    conn: AsyncConnection, owner: Owner, task_id: uuid.UUID, *, expected_version: int | None = None
+def delete_task(
+    conn: Connection, owner: Owner, task_id: uuid.UUID, *, expected_version: int | None = None
 ) -> bool:
     conditions = [tasks.c.id == task_id, *_owned_by(owner)]
     if expected_version is not None:
         conditions.append(tasks.c.version == expected_version)
-    result = await conn.execute(delete(tasks).where(*conditions))
+    result = conn.execute(delete(tasks).where(*conditions))
     return result.rowcount > 0
 
 
@@ -251,8 +249,8 @@ def _like_literal(text: str) -> str:
     return escaped.replace("%", _LIKE_ESCAPE + "%").replace("_", _LIKE_ESCAPE + "_")
 
 
-async def list_tasks(
-    conn: AsyncConnection,
+def list_tasks(
+    conn: Connection,
     owner: Owner,
     *,
     sort: Sort,
@@ -271,26 +269,24 @@ async def list_tasks(
         shape, values = _after_values(sort, after)
         params.update(values)
     query = _list_statement(sort, completed is not None, bool(search), shape)
-    rows = (await conn.execute(query, params)).all()
+    rows = (conn.execute(query, params)).all()
     if len(rows) > limit:
         rows = rows[:limit]
         return Page(rows, position_of(rows[-1], sort))
     return Page(rows, None)
 
 
-async def count_stats(conn: AsyncConnection) -> dict[str, Any]:
+def count_stats(conn: Connection) -> dict[str, Any]:
     """Task counts across every owner, users and organizations (admin only)."""
     owner_keys = select(tasks.c.owner_type, tasks.c.owner_id).distinct().subquery()
-    totals = (
-        await conn.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(case((tasks.c.completed, 1), else_=0)), 0),
-                select(func.count()).select_from(owner_keys).scalar_subquery(),
-            ).select_from(tasks)
-        )
+    totals = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((tasks.c.completed, 1), else_=0)), 0),
+            select(func.count()).select_from(owner_keys).scalar_subquery(),
+        ).select_from(tasks)
     ).one()
-    grouped = await conn.execute(select(tasks.c.priority, func.count()).group_by(tasks.c.priority))
+    grouped = conn.execute(select(tasks.c.priority, func.count()).group_by(tasks.c.priority))
     by_rank = {int(rank): int(count) for rank, count in grouped.all()}
     total, done, owners = int(totals[0]), int(totals[1]), int(totals[2])
     return {
