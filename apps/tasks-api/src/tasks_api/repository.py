@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import (
     BindParameter,
@@ -69,10 +69,6 @@ class Owner:
         return cls("organization", organization_id)
 
 
-def _owned_by(owner: Owner) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return tasks.c.owner_type == owner.type, tasks.c.owner_id == owner.id
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -82,6 +78,44 @@ def _to_storage(fields: dict[str, Any]) -> dict[str, Any]:
     if "priority" in stored:
         stored["priority"] = PRIORITY_RANK[stored["priority"]]
     return stored
+
+
+# Every statement is built once per shape and cached: values are bound parameters, so a
+# request neither builds an expression tree nor computes its cache key.
+_INSERT: Final = insert(tasks).returning(*tasks.c)
+
+
+def _by_id(*, versioned: bool) -> list[ColumnElement[bool]]:
+    """The task named by ``task_id``, of the owner ``owner_kind``/``owner``, optionally at
+    version ``expected``."""
+    conditions = [
+        tasks.c.id == bindparam("task_id"),
+        tasks.c.owner_type == bindparam("owner_kind"),
+        tasks.c.owner_id == bindparam("owner"),
+    ]
+    if versioned:
+        conditions.append(tasks.c.version == bindparam("expected"))
+    return conditions
+
+
+_GET: Final = select(tasks).where(*_by_id(versioned=False))
+_DELETE: Final = {flag: delete(tasks).where(*_by_id(versioned=flag)) for flag in (False, True)}
+
+
+@functools.cache
+def _update_statement(columns: tuple[str, ...], versioned: bool) -> Any:
+    """One UPDATE per set of changed columns (at most 2⁵) and condition."""
+    changes: dict[str, Any] = {name: bindparam(f"new_{name}") for name in columns}
+    return (
+        update(tasks)
+        .where(*_by_id(versioned=versioned))
+        .values(**changes, version=tasks.c.version + 1, updated_at=bindparam("now"))
+        .returning(*tasks.c)
+    )
+
+
+def _key(owner: Owner, task_id: uuid.UUID) -> dict[str, Any]:
+    return {"task_id": task_id, "owner_kind": owner.type, "owner": owner.id}
 
 
 def insert_task(conn: Connection, owner: Owner, created_by: str, fields: dict[str, Any]) -> TaskRow:
@@ -100,13 +134,11 @@ def insert_task(conn: Connection, owner: Owner, created_by: str, fields: dict[st
         "created_at": now,
         "updated_at": now,
     }
-    result = conn.execute(insert(tasks).values(_to_storage(values)).returning(*tasks.c))
-    return result.one()
+    return conn.execute(_INSERT, _to_storage(values)).one()
 
 
 def get_task(conn: Connection, owner: Owner, task_id: uuid.UUID) -> TaskRow | None:
-    query = select(tasks).where(tasks.c.id == task_id, *_owned_by(owner))
-    return (conn.execute(query)).one_or_none()
+    return conn.execute(_GET, _key(owner, task_id)).one_or_none()
 
 
 def update_task(
@@ -118,25 +150,23 @@ def update_task(
     expected_version: int | None = None,
 ) -> TaskRow | None:
     """Apply ``changes`` atomically; None if the task is gone or its version moved on."""
-    conditions = [tasks.c.id == task_id, *_owned_by(owner)]
+    stored = _to_storage(changes)
+    params = _key(owner, task_id)
+    params.update({f"new_{name}": value for name, value in stored.items()})
+    params["now"] = _now()
     if expected_version is not None:
-        conditions.append(tasks.c.version == expected_version)
-    statement = (
-        update(tasks)
-        .where(*conditions)
-        .values(**_to_storage(changes), version=tasks.c.version + 1, updated_at=_now())
-        .returning(*tasks.c)
-    )
-    return (conn.execute(statement)).one_or_none()
+        params["expected"] = expected_version
+    statement = _update_statement(tuple(sorted(stored)), expected_version is not None)
+    return conn.execute(statement, params).one_or_none()
 
 
 def delete_task(
     conn: Connection, owner: Owner, task_id: uuid.UUID, *, expected_version: int | None = None
 ) -> bool:
-    conditions = [tasks.c.id == task_id, *_owned_by(owner)]
+    params = _key(owner, task_id)
     if expected_version is not None:
-        conditions.append(tasks.c.version == expected_version)
-    result = conn.execute(delete(tasks).where(*conditions))
+        params["expected"] = expected_version
+    result = conn.execute(_DELETE[expected_version is not None], params)
     return result.rowcount > 0
 
 
