@@ -560,6 +560,9 @@ def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario
     )
     scenarios.append(Scenario("tasks list, postgres, 2 workers", pg2, "/api/tasks", token=token))
     scenarios += auth_path_scenarios(issuer, env, workdir, token)
+    data_scenarios, data_schemas = data_path_scenarios(env, token, workdir, run_id)
+    scenarios += data_scenarios
+    schemas += data_schemas
     return scenarios, [s for s in schemas if "_po_" in s]
 
 
@@ -748,6 +751,121 @@ def evaluate_auth_path(
     return out
 
 
+# --- the data path (issue #19): the conventional implementation beside the Tasks API ---------
+
+
+def data_path_scenarios(
+    env: dict[str, str], token: str, workdir: Path, run_id: str
+) -> tuple[list[Scenario], list[str]]:
+    """List and create, written the conventional way (bench/apps/conventional_tasks.py), on
+    both backends, each on its own database."""
+    scenarios: list[Scenario] = []
+    schemas: list[str] = []
+    for backend in ("sqlite", "postgres"):
+        schema = f"bench_{run_id}_{backend[:2]}_conv"
+        schemas.append(schema)
+        server = Server(
+            f"conventional-{backend}",
+            "conventional_tasks_app",
+            tasks_env(env, workdir, backend, schema),
+            ready_path="/healthz",
+        )
+        scenarios.append(
+            Scenario(f"conventional list, {backend}", server, "/api/tasks", token=token)
+        )
+        scenarios.append(
+            Scenario(
+                f"conventional create, {backend}",
+                server,
+                "/api/tasks",
+                method="POST",
+                token=token,
+                body=CREATE_BODY,
+            )
+        )
+    return scenarios, schemas
+
+
+# (row, against, floor, label): more req/s ratios, for the data path.
+DATA_PATH_RATIOS = [
+    ("tasks list, postgres", "bare endpoint", 0.25, "Tasks list (PostgreSQL) ≥ 0.25× bare"),
+    ("tasks list, sqlite", "bare endpoint", 0.20, "Tasks list (SQLite) ≥ 0.20× bare"),
+    ("tasks create, postgres", "bare endpoint", 0.15, "Tasks create (PostgreSQL) ≥ 0.15× bare"),
+    (
+        "tasks list, sqlite",
+        "conventional list, sqlite",
+        2.0,
+        "Tasks list (SQLite) ≥ 2× conventional",
+    ),
+    (
+        "tasks list, postgres",
+        "conventional list, postgres",
+        2.0,
+        "Tasks list (PostgreSQL) ≥ 2× conventional",
+    ),
+    (
+        "tasks create, sqlite",
+        "conventional create, sqlite",
+        2.0,
+        "Tasks create (SQLite) ≥ 2× conventional",
+    ),
+    (
+        "tasks create, postgres",
+        "conventional create, postgres",
+        2.0,
+        "Tasks create (PostgreSQL) ≥ 2× conventional",
+    ),
+]
+SQLITE_CREATE_P99_MS = 100.0
+DATA = ("tasks", "conventional")  # rows drawn on the data-path panel of the chart
+
+
+def locked_errors(workdir: Path) -> dict[str, int]:
+    """``database is locked`` lines in each server's log (an error SQLite gave a writer)."""
+    counts = {}
+    for log in sorted(workdir.glob("*.log")):
+        counts[log.stem] = log.read_text(errors="replace").count("database is locked")
+    return counts
+
+
+def data_path_targets(
+    rows: dict[str, dict[str, Any]], locked: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The create p99 and ``database is locked`` targets (not ratios: the value against a
+    ceiling, shown in the ratio column; met when at or under it)."""
+    out = []
+    row = rows.get("tasks create, sqlite")
+    if row is not None:
+        p99 = row["p99_ms"]
+        out.append(
+            {
+                "target": f"Tasks create (SQLite) p99 ≤ {SQLITE_CREATE_P99_MS:.0f} ms, 32 writers"
+                f" (measured {p99:.0f} ms)",
+                "ratio": SQLITE_CREATE_P99_MS / p99,
+                "round_ratios": [],
+                "cpu_ratio": None,
+                "ceiling": None,
+                "floor": 1.0,
+                "met": p99 <= SQLITE_CREATE_P99_MS and row["failed"] == 0,
+            }
+        )
+    tasks_logs = {name: count for name, count in locked.items() if name.startswith("tasks-")}
+    if tasks_logs:
+        total = sum(tasks_logs.values())
+        out.append(
+            {
+                "target": f"zero `database is locked` in the Tasks API's logs (found {total})",
+                "ratio": float(total == 0),
+                "round_ratios": [],
+                "cpu_ratio": None,
+                "ceiling": None,
+                "floor": 1.0,
+                "met": total == 0,
+            }
+        )
+    return out
+
+
 def markdown_auth_path(
     rows: dict[str, dict[str, Any]],
     targets: list[dict[str, Any]],
@@ -886,7 +1004,7 @@ def summarize(results: dict[str, list[Measurement]]) -> dict[str, dict[str, Any]
 
 def evaluate(rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for row, against, floor, label in TARGETS:
+    for row, against, floor, label in TARGETS + DATA_PATH_RATIOS:
         if row not in rows or against not in rows:
             continue
         ratio = rows[row]["rps"] / rows[against]["rps"]
@@ -996,8 +1114,8 @@ def chart(rows: dict[str, dict[str, Any]], meta: dict[str, Any], path: Path) -> 
     import matplotlib.pyplot as plt
 
     groups = [
-        ("endpoint variants (label: × bare, p99)", [n for n in rows if not n.startswith("tasks")]),
-        ("Tasks API (label: p50, p99)", [n for n in rows if n.startswith("tasks")]),
+        ("endpoint variants (label: × bare, p99)", [n for n in rows if not n.startswith(DATA)]),
+        ("Tasks API (label: p50, p99)", [n for n in rows if n.startswith(DATA)]),
     ]
     groups = [(title, names) for title, names in groups if names]
     heights = [0.42 * len(names) + 0.9 for _, names in groups]
@@ -1013,7 +1131,7 @@ def chart(rows: dict[str, dict[str, Any]], meta: dict[str, Any], path: Path) -> 
         bars = ax.barh(names[::-1], values[::-1], color=[_color(n) for n in names[::-1]])
         for bar, name in zip(bars, names[::-1], strict=True):
             row = rows[name]
-            if name.startswith("tasks"):
+            if name.startswith(DATA):
                 label = (
                     f" {row['rps']:,.0f}  (p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms)"
                 )
@@ -1171,6 +1289,7 @@ def main() -> int:
                             + ("  (tokens reused)" if measured.wrapped else ""),
                             flush=True,
                         )
+            locked = locked_errors(workdir)
         finally:
             if pg_schemas:
                 asyncio.run(drop_schemas(pg_schemas))
@@ -1179,7 +1298,7 @@ def main() -> int:
     if verify_us:
         verify_us.append(raw_ed25519_us())
     rows = summarize(results)
-    targets = evaluate(rows)
+    targets = evaluate(rows) + data_path_targets(rows, locked)
     auth_targets = evaluate_auth_path(rows, verify_us)
     meta = {
         "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",

@@ -51,6 +51,7 @@ from .middleware_auth import MiddlewareAuth
 __all__ = [
     "authbridge_app",
     "bare_app",
+    "conventional_tasks_app",
     "empty_dependency_app",
     "fast_path_app",
     "middleware_auth_app",
@@ -208,6 +209,13 @@ def tasks_app() -> FastAPI:
     from tasks_api.app import create_app
 
     return create_app()
+
+
+def conventional_tasks_app() -> FastAPI:
+    """The list and create routes the conventional way (AsyncSession, ORM, pydantic)."""
+    from apps.conventional_tasks import create_conventional_app
+
+    return create_conventional_app()
 
 
 def tasks_noauth_app() -> FastAPI:

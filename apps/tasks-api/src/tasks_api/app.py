@@ -18,13 +18,14 @@ from .body_limit import BodyLimitMiddleware
 from .cors import JSONErrorCORSMiddleware
 from .cursor import CursorCodec
 from .db import create_engine, reading
-from .dependencies import CODEC_STATE, ENGINE_STATE, READER_STATE
+from .dependencies import CODEC_STATE, ENGINE_STATE, READER_STATE, STORE_STATE
 from .errors import install_error_handlers
 from .migrate import upgrade_off_loop
 from .routes.account import build_account_router
 from .routes.health import build_health_router
 from .routes.tasks import build_org_tasks_router, build_tasks_router
 from .settings import ServiceSettings, check_api_key_permissions, load_service_settings
+from .store import open_store
 
 __all__ = ["create_app"]
 
@@ -45,11 +46,14 @@ def create_app(
             await upgrade_off_loop(settings)
         # Off the loop too: creating the engine may create the SQLite file's directory.
         engine = await asyncio.to_thread(create_engine, settings)
+        store = open_store(settings, engine)
         try:
             setattr(app.state, ENGINE_STATE, engine)
             setattr(app.state, READER_STATE, reading(engine))
+            setattr(app.state, STORE_STATE, store)
             yield
         finally:
+            await store.close()
             await engine.dispose()
 
     app = FastAPI(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authbridge.fastapi import require_scopes
 
 from .cursor import CursorCodec
+from .store import Store
 
 __all__ = [
     "ENGINE_STATE",
@@ -18,12 +19,14 @@ __all__ = [
     "codec_of",
     "engine_of",
     "reader_of",
+    "store_of",
     "task_guard",
 ]
 
 ENGINE_STATE = "tasks_engine"
 READER_STATE = "tasks_reader"  # db.reading(engine): for one-statement reads
 CODEC_STATE = "tasks_cursor_codec"
+STORE_STATE = "tasks_store"  # store.py: where the task queries run
 
 
 def app_engine(request: Request) -> AsyncEngine:
@@ -40,6 +43,11 @@ async def engine_of(request: Request) -> AsyncEngine:
 async def reader_of(request: Request) -> AsyncEngine:
     engine: AsyncEngine = getattr(request.app.state, READER_STATE)
     return engine
+
+
+async def store_of(request: Request) -> Store:
+    store: Store = getattr(request.app.state, STORE_STATE)
+    return store
 
 
 async def codec_of(request: Request) -> CursorCodec:

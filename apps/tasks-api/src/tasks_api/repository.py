@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import (
     BindParameter,
@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from .cursor import InvalidCursor
 from .models import PRIORITIES, PRIORITY_RANK, tasks
@@ -69,10 +69,6 @@ class Owner:
         return cls("organization", organization_id)
 
 
-def _owned_by(owner: Owner) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    return tasks.c.owner_type == owner.type, tasks.c.owner_id == owner.id
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -84,9 +80,45 @@ def _to_storage(fields: dict[str, Any]) -> dict[str, Any]:
     return stored
 
 
-async def insert_task(
-    conn: AsyncConnection, owner: Owner, created_by: str, fields: dict[str, Any]
-) -> TaskRow:
+# Every statement is built once per shape and cached: values are bound parameters, so a
+# request neither builds an expression tree nor computes its cache key.
+_INSERT: Final = insert(tasks).returning(*tasks.c)
+
+
+def _by_id(*, versioned: bool) -> list[ColumnElement[bool]]:
+    """The task named by ``task_id``, of the owner ``owner_kind``/``owner``, optionally at
+    version ``expected``."""
+    conditions = [
+        tasks.c.id == bindparam("task_id"),
+        tasks.c.owner_type == bindparam("owner_kind"),
+        tasks.c.owner_id == bindparam("owner"),
+    ]
+    if versioned:
+        conditions.append(tasks.c.version == bindparam("expected"))
+    return conditions
+
+
+_GET: Final = select(tasks).where(*_by_id(versioned=False))
+_DELETE: Final = {flag: delete(tasks).where(*_by_id(versioned=flag)) for flag in (False, True)}
+
+
+@functools.cache
+def _update_statement(columns: tuple[str, ...], versioned: bool) -> Any:
+    """One UPDATE per set of changed columns (at most 2⁵) and condition."""
+    changes: dict[str, Any] = {name: bindparam(f"new_{name}") for name in columns}
+    return (
+        update(tasks)
+        .where(*_by_id(versioned=versioned))
+        .values(**changes, version=tasks.c.version + 1, updated_at=bindparam("now"))
+        .returning(*tasks.c)
+    )
+
+
+def _key(owner: Owner, task_id: uuid.UUID) -> dict[str, Any]:
+    return {"task_id": task_id, "owner_kind": owner.type, "owner": owner.id}
+
+
+def insert_task(conn: Connection, owner: Owner, created_by: str, fields: dict[str, Any]) -> TaskRow:
     now = _now()
     values = {
         "id": uuid.uuid4(),
@@ -102,17 +134,15 @@ async def insert_task(
         "created_at": now,
         "updated_at": now,
     }
-    result = await conn.execute(insert(tasks).values(_to_storage(values)).returning(*tasks.c))
-    return result.one()
+    return conn.execute(_INSERT, _to_storage(values)).one()
 
 
-async def get_task(conn: AsyncConnection, owner: Owner, task_id: uuid.UUID) -> TaskRow | None:
-    query = select(tasks).where(tasks.c.id == task_id, *_owned_by(owner))
-    return (await conn.execute(query)).one_or_none()
+def get_task(conn: Connection, owner: Owner, task_id: uuid.UUID) -> TaskRow | None:
+    return conn.execute(_GET, _key(owner, task_id)).one_or_none()
 
 
-async def update_task(
-    conn: AsyncConnection,
+def update_task(
+    conn: Connection,
     owner: Owner,
     task_id: uuid.UUID,
     changes: dict[str, Any],
@@ -120,25 +150,23 @@ async def update_task(
     expected_version: int | None = None,
 ) -> TaskRow | None:
     """Apply ``changes`` atomically; None if the task is gone or its version moved on."""
-    conditions = [tasks.c.id == task_id, *_owned_by(owner)]
+    stored = _to_storage(changes)
+    params = _key(owner, task_id)
+    params.update({f"new_{name}": value for name, value in stored.items()})
+    params["now"] = _now()
     if expected_version is not None:
-        conditions.append(tasks.c.version == expected_version)
-    statement = (
-        update(tasks)
-        .where(*conditions)
-        .values(**_to_storage(changes), version=tasks.c.version + 1, updated_at=_now())
-        .returning(*tasks.c)
-    )
-    return (await conn.execute(statement)).one_or_none()
+        params["expected"] = expected_version
+    statement = _update_statement(tuple(sorted(stored)), expected_version is not None)
+    return conn.execute(statement, params).one_or_none()
 
 
-async def delete_task(
-    conn: AsyncConnection, owner: Owner, task_id: uuid.UUID, *, expected_version: int | None = None
+def delete_task(
+    conn: Connection, owner: Owner, task_id: uuid.UUID, *, expected_version: int | None = None
 ) -> bool:
-    conditions = [tasks.c.id == task_id, *_owned_by(owner)]
+    params = _key(owner, task_id)
     if expected_version is not None:
-        conditions.append(tasks.c.version == expected_version)
-    result = await conn.execute(delete(tasks).where(*conditions))
+        params["expected"] = expected_version
+    result = conn.execute(_DELETE[expected_version is not None], params)
     return result.rowcount > 0
 
 
@@ -251,8 +279,8 @@ def _like_literal(text: str) -> str:
     return escaped.replace("%", _LIKE_ESCAPE + "%").replace("_", _LIKE_ESCAPE + "_")
 
 
-async def list_tasks(
-    conn: AsyncConnection,
+def list_tasks(
+    conn: Connection,
     owner: Owner,
     *,
     sort: Sort,
@@ -271,26 +299,24 @@ async def list_tasks(
         shape, values = _after_values(sort, after)
         params.update(values)
     query = _list_statement(sort, completed is not None, bool(search), shape)
-    rows = (await conn.execute(query, params)).all()
+    rows = (conn.execute(query, params)).all()
     if len(rows) > limit:
         rows = rows[:limit]
         return Page(rows, position_of(rows[-1], sort))
     return Page(rows, None)
 
 
-async def count_stats(conn: AsyncConnection) -> dict[str, Any]:
+def count_stats(conn: Connection) -> dict[str, Any]:
     """Task counts across every owner, users and organizations (admin only)."""
     owner_keys = select(tasks.c.owner_type, tasks.c.owner_id).distinct().subquery()
-    totals = (
-        await conn.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(case((tasks.c.completed, 1), else_=0)), 0),
-                select(func.count()).select_from(owner_keys).scalar_subquery(),
-            ).select_from(tasks)
-        )
+    totals = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((tasks.c.completed, 1), else_=0)), 0),
+            select(func.count()).select_from(owner_keys).scalar_subquery(),
+        ).select_from(tasks)
     ).one()
-    grouped = await conn.execute(select(tasks.c.priority, func.count()).group_by(tasks.c.priority))
+    grouped = conn.execute(select(tasks.c.priority, func.count()).group_by(tasks.c.priority))
     by_rank = {int(rank): int(count) for rank, count in grouped.all()}
     total, done, owners = int(totals[0]), int(totals[1]), int(totals[2])
     return {

@@ -3,18 +3,18 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge import Principal
 from authbridge.fastapi import CurrentUser, require_roles
 
-from ..dependencies import engine_of
+from ..dependencies import store_of
 from ..repository import count_stats
 from ..schemas import AdminStats, ErrorBody, Me
+from ..store import Store
 
 __all__ = ["build_account_router"]
 
-Engine = Annotated[AsyncEngine, Depends(engine_of)]
+Tasks = Annotated[Store, Depends(store_of)]
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -46,9 +46,8 @@ def build_account_router() -> APIRouter:
     @router.get(
         "/admin/stats", response_model=AdminStats, tags=["admin"], responses=_errors(400, 401, 403)
     )
-    async def admin_stats(user: Admin, engine: Engine) -> AdminStats:
+    async def admin_stats(user: Admin, store: Tasks) -> AdminStats:
         """Task counts across every user. Needs the ``admin`` role."""
-        async with engine.connect() as conn:
-            return AdminStats(**await count_stats(conn))
+        return AdminStats(**await store.read(count_stats))
 
     return router

@@ -18,10 +18,10 @@ from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, StringConstraints
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Connection
 
 from ..cursor import CURSOR_PATTERN, MAX_CURSOR_CHARS, CursorCodec, InvalidCursor
-from ..dependencies import codec_of, engine_of, reader_of
+from ..dependencies import codec_of, store_of
 from ..errors import ApiError, not_found
 from ..etag import IF_MATCH_PATTERN, IfMatch, InvalidIfMatch, etag_for, parse_if_match
 from ..models import PRIORITIES
@@ -45,6 +45,7 @@ from ..schemas import (
     TeamTaskOut,
     TeamTaskPage,
 )
+from ..store import Store
 from ..strict_json import StrictJSONRoute
 from ..task_json import encode_page, encode_team_page
 from .task_scopes import TEAM_DELETE_ROLES, TaskScope, personal_scope, team_scope
@@ -64,9 +65,8 @@ _UUID: Final = re.compile(
 _SEARCH_MAX: Final = 200
 _SEARCH: Final = compiled(SEARCH_PATTERN)
 
-Engine = Annotated[AsyncEngine, Depends(engine_of)]
-# One-statement reads: autocommit on PostgreSQL, which saves the BEGIN and ROLLBACK round trips.
-ReadEngine = Annotated[AsyncEngine, Depends(reader_of)]
+# Where the queries run (store.py): each request hands it one function, read or write.
+Tasks = Annotated[Store, Depends(store_of)]
 Codec = Annotated[CursorCodec, Depends(codec_of)]
 # No length limit here: every malformed id is the same 404 as an unknown one.
 TaskId = Annotated[str, Path(description="The task's UUID.")]
@@ -305,7 +305,7 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
     async def list_tasks_route(
         scope: Reader,
         _once: SingleValued,
-        engine: ReadEngine,
+        store: Tasks,
         codec: Codec,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Annotated[Cursor | None, Query()] = None,
@@ -323,19 +323,18 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
             except InvalidCursor:
                 raise _invalid_cursor() from None
         sort_key: Sort = sort
-        async with engine.connect() as conn:
-            try:
-                page = await list_tasks(
-                    conn,
-                    owner,
-                    sort=sort_key,
-                    limit=limit,
-                    completed=completed,
-                    search=search,
-                    after=after,
-                )
-            except InvalidCursor:
-                raise _invalid_cursor() from None
+        try:
+            page = await store.read(
+                list_tasks,
+                owner,
+                sort=sort_key,
+                limit=limit,
+                completed=completed,
+                search=search,
+                after=after,
+            )
+        except InvalidCursor:
+            raise _invalid_cursor() from None
         next_cursor = (
             codec.encode(owner.id, fingerprint, page.last_position)
             if page.last_position is not None
@@ -353,10 +352,9 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         description=(f"Create one of {whose} tasks. Answers 201 with `Location` and `ETag`."),
     )
     async def create_task_route(
-        body: TaskCreate, scope: Writer, engine: Engine, request: Request, response: Response
+        body: TaskCreate, scope: Writer, store: Tasks, request: Request, response: Response
     ) -> TaskOut:
-        async with engine.begin() as conn:
-            row = await insert_task(conn, scope.owner, scope.actor, body.model_dump())
+        row = await store.write(insert_task, scope.owner, scope.actor, body.model_dump())
         root = request.scope.get("root_path", "")
         response.headers["Location"] = f"{root}{collection.prefix}/{row.id}"
         response.headers["ETag"] = etag_for(row.id, row.version)
@@ -370,11 +368,10 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         description=f"One of {whose} tasks, with its `ETag`.",
     )
     async def read_task_route(
-        task_id: TaskId, scope: Reader, engine: ReadEngine, response: Response
+        task_id: TaskId, scope: Reader, store: Tasks, response: Response
     ) -> TaskOut:
         ident = parse_task_id(task_id)
-        async with engine.connect() as conn:
-            row = await get_task(conn, scope.owner, ident)
+        row = await store.read(get_task, scope.owner, ident)
         if row is None:
             raise not_found()
         response.headers["ETag"] = etag_for(row.id, row.version)
@@ -395,32 +392,32 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         task_id: TaskId,
         body: TaskUpdate,
         scope: Writer,
-        engine: Engine,
+        store: Tasks,
         response: Response,
         condition: Precondition,
     ) -> TaskOut:
         ident = parse_task_id(task_id)
         owner = scope.owner
         changes = body.changes()
-        async with engine.begin() as conn:
-            row: TaskRow | None
+
+        def patch(conn: Connection) -> TaskRow | None:  # one transaction
             if condition is None and changes:
-                row = await update_task(conn, owner, ident, changes)
-            else:
-                current = await get_task(conn, owner, ident)
-                if current is None:
-                    raise not_found()
-                if condition is not None and not condition.allows(
-                    etag_for(current.id, current.version)
-                ):
-                    raise _precondition_failed()
-                row = current
-                if changes:
-                    row = await update_task(
-                        conn, owner, ident, changes, expected_version=current.version
-                    )
-                    if row is None:  # changed (or deleted) since we read it
-                        raise _precondition_failed()
+                return update_task(conn, owner, ident, changes)
+            current = get_task(conn, owner, ident)
+            if current is None:
+                raise not_found()
+            if condition is not None and not condition.allows(
+                etag_for(current.id, current.version)
+            ):
+                raise _precondition_failed()
+            if not changes:
+                return current
+            row = update_task(conn, owner, ident, changes, expected_version=current.version)
+            if row is None:  # changed (or deleted) since we read it
+                raise _precondition_failed()
+            return row
+
+        row = await store.write(patch)
         if row is None:
             raise not_found()
         response.headers["ETag"] = etag_for(row.id, row.version)
@@ -438,20 +435,23 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         ),
     )
     async def delete_task_route(
-        task_id: TaskId, scope: Deleter, engine: Engine, condition: Precondition
+        task_id: TaskId, scope: Deleter, store: Tasks, condition: Precondition
     ) -> Response:
         ident = parse_task_id(task_id)
         owner = scope.owner
-        async with engine.begin() as conn:
+
+        def remove(conn: Connection) -> tuple[bool, int | None]:  # one transaction
             expected = None
             if condition is not None:
-                current = await get_task(conn, owner, ident)
+                current = get_task(conn, owner, ident)
                 if current is None:
                     raise not_found()
                 if not condition.allows(etag_for(current.id, current.version)):
                     raise _precondition_failed()
                 expected = current.version
-            deleted = await delete_task(conn, owner, ident, expected_version=expected)
+            return delete_task(conn, owner, ident, expected_version=expected), expected
+
+        deleted, expected = await store.write(remove)
         if not deleted:
             raise _precondition_failed() if expected is not None else not_found()
         return Response(status_code=204)
