@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from .node_install import INTEROP_DIR, ensure_installed, node_executable
+from .processes import die_with_parent
 
 __all__ = [
     "BAApiKey",
@@ -208,6 +209,7 @@ class BetterAuthServer:
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # own process group, so stop() can kill it all
+                preexec_fn=die_with_parent(),
             )
         self._wait_ready(stdout_path, stderr_path)
 
@@ -279,6 +281,12 @@ class BetterAuthServer:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def process_id(self) -> int:
+        """The node process's pid (it leads its own process group)."""
+        assert self._process is not None, "the server is not started"
+        return self._process.pid
 
     @property
     def stderr(self) -> str:

@@ -1,11 +1,43 @@
-"""Stopping a child process the tests started: SIGTERM, then SIGKILL if it lingers."""
+"""The child processes the tests start: stopping them (SIGTERM, then SIGKILL if one lingers),
+and making sure none outlives a test run that was itself killed."""
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import subprocess
+import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["terminate"]
+__all__ = ["die_with_parent", "terminate"]
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has Linux send the child SIGTERM when this process dies, so a
+    pytest run killed by a timeout leaves no server behind on its port.
+
+    None off Linux and off the main thread: the signal follows the *thread* that forked, and a
+    helper thread's exit would stop a server the test still uses.
+    """
+    if (
+        not sys.platform.startswith("linux")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # the parent died before prctl: nothing would stop us
+            os._exit(1)
+
+    return arm
 
 
 def terminate(process: subprocess.Popen[Any], timeout: float) -> None:
