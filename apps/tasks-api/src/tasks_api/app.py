@@ -17,8 +17,8 @@ from authbridge.fastapi import AuthBridge
 from .body_limit import BodyLimitMiddleware
 from .cors import JSONErrorCORSMiddleware
 from .cursor import CursorCodec
-from .db import create_engine, reading
-from .dependencies import CODEC_STATE, ENGINE_STATE, READER_STATE, STORE_STATE
+from .db import create_engine
+from .dependencies import CODEC_STATE, ENGINE_STATE, STORE_STATE
 from .errors import install_error_handlers
 from .migrate import upgrade_off_loop
 from .routes.account import build_account_router
@@ -49,7 +49,6 @@ def create_app(
         store = open_store(settings, engine)
         try:
             setattr(app.state, ENGINE_STATE, engine)
-            setattr(app.state, READER_STATE, reading(engine))
             setattr(app.state, STORE_STATE, store)
             yield
         finally:

@@ -14,17 +14,14 @@ from .store import Store
 
 __all__ = [
     "ENGINE_STATE",
-    "READER_STATE",
     "app_engine",
     "codec_of",
     "engine_of",
-    "reader_of",
     "store_of",
     "task_guard",
 ]
 
 ENGINE_STATE = "tasks_engine"
-READER_STATE = "tasks_reader"  # db.reading(engine): for one-statement reads
 CODEC_STATE = "tasks_cursor_codec"
 STORE_STATE = "tasks_store"  # store.py: where the task queries run
 
@@ -38,11 +35,6 @@ def app_engine(request: Request) -> AsyncEngine:
 # thread pool, which cost about a fifth of a list request's CPU.
 async def engine_of(request: Request) -> AsyncEngine:
     return app_engine(request)
-
-
-async def reader_of(request: Request) -> AsyncEngine:
-    engine: AsyncEngine = getattr(request.app.state, READER_STATE)
-    return engine
 
 
 async def store_of(request: Request) -> Store:
