@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 
-.PHONY: help uv deps web-deps web-build web-test lint typecheck pytest test run bench bench-peers bench-quick fuzz clean
+.PHONY: help uv deps web-deps web-build web-test lint typecheck pytest docs test run bench bench-peers bench-quick fuzz clean
 
 help:
 	@echo "make run    - run the system: web on :3000, Tasks API on :8000"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench  - run the benchmarks (micro, HTTP, peers and start-up); make bench-quick for a smoke run"
 	@echo "make bench-peers - authbridge against the libraries a user would pick instead"
 	@echo "make lint   - ruff and mypy --strict only"
+	@echo "make docs   - build the documentation site (mkdocs --strict) into site/"
 	@echo "make fuzz   - Atheris over the token parser (FUZZ_SECONDS=60)"
 
 uv:
@@ -50,7 +51,11 @@ typecheck: deps
 pytest: deps
 	$(UV) run pytest $(PYTEST_ARGS)
 
-test: lint web-test pytest
+# The site is built with --strict: a broken link, page or docstring reference fails the run.
+docs: deps
+	NO_MKDOCS_2_WARNING=1 $(UV) run mkdocs build --strict --quiet
+
+test: lint docs web-test pytest
 
 run: deps web-build
 	$(UV) run python scripts/run_system.py

@@ -63,7 +63,7 @@ RsaAlgorithm = Literal["RS256", "PS256", "RS384", "PS384", "RS512", "PS512"]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Settings:
-    """Every variable authbridge reads. See the README's settings table.
+    """Every variable authbridge reads. See docs/settings.md.
 
     Build it with :func:`load_settings` (environment, ``.env``, overrides), or directly with
     field names; either way every value is checked, and a bad one is a ``ConfigError``
@@ -327,7 +327,7 @@ class Settings:
         return self.better_auth_secret.get_secret_value() if self.better_auth_secret else None
 
 
-_FIX = "correct the value in the environment or .env (see the README's settings table)."
+_FIX = "correct the value in the environment or .env (see docs/settings.md)."
 
 
 def load_settings(env_file: str | os.PathLike[str] | None = ".env", **overrides: Any) -> Settings:
