@@ -2,7 +2,9 @@
 
 * ``python``: each page's blocks run top to bottom in one namespace, as a reader pastes them;
   names the prose says are the reader's own (``token``, ``create_app``, ...) are given below.
-  A block with a top-level ``await`` is compiled and its imports are run. A block that defines
+  A block with a top-level ``await`` runs against a fake Better Auth serving its JWKS on
+  loopback (``BETTER_AUTH_URL``), except the sketches in ``COMPILED_ONLY``, which are
+  compiled and have their imports run. A block that defines
   ``test_*`` functions (the FakeIssuer examples) has them run against a real ``FakeIssuer``.
 * ``console``: a shell transcript. Each ``$`` command names a real program, and for
   ``authbridge`` and ``tasks-api`` a real command with real options; ``echo $?`` agrees with the
@@ -38,7 +40,9 @@ from docs_blocks import ROOT, Block, all_blocks
 from fastapi import FastAPI
 
 # At module level: the route below names CurrentUser in a string annotation FastAPI resolves.
+from authbridge import Verifier
 from authbridge.fastapi import CurrentUser
+from authbridge.testing import FakeIssuer
 
 BLOCKS = all_blocks()
 KNOWN_LANGUAGES = {"python", "console", "bash", "sh", "json", "text", "", "js"}
@@ -89,16 +93,33 @@ def _given(page: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def reader_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def fake_issuer_online() -> Iterator[FakeIssuer]:
+    """A Better Auth stand-in serving its JWKS on loopback: what ``BETTER_AUTH_URL`` names."""
+    issuer = FakeIssuer(base_url=None)
+    with issuer.serving():
+        yield issuer
+
+
+@pytest.fixture
+def reader_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_issuer_online: FakeIssuer
+) -> None:
     monkeypatch.chdir(tmp_path)  # no .env of the repository
     for name in list(os.environ):
         if name.startswith(("AUTHBRIDGE_", "BETTER_AUTH_")):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("BETTER_AUTH_URL", "https://auth.example.com")
+    monkeypatch.setenv("BETTER_AUTH_URL", fake_issuer_online.base_url)
     monkeypatch.setenv("SERVICE_JWT_SECRET", secrets.token_urlsafe(32))
     myapp = types.ModuleType("myapp")
     myapp.create_app = _create_app  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "myapp", myapp)
+
+
+# Blocks with a top-level await that are compiled (and their imports run) but not run.
+COMPILED_ONLY = {
+    "design.md": "a sketch: StaticJWKS(...) stands for a JWK Set",
+    "deploy.md": "needs the app's verifier with Redis revocation, an issuer and a sid",
+}
 
 
 def _compile(block: Block) -> types.CodeType:
@@ -117,7 +138,6 @@ def _run_imports(block: Block, namespace: dict[str, Any]) -> None:
 
 async def _run_tests_defined(namespace: dict[str, Any], before: set[str]) -> int:
     from authbridge.fastapi import AuthBridge
-    from authbridge.testing import FakeIssuer
 
     ran = 0
     for name, function in list(namespace.items()):
@@ -139,29 +159,36 @@ PAGES = sorted({b.page for b in _by("python")})
 @pytest.mark.parametrize("page", PAGES)
 @pytest.mark.usefixtures("reader_environment")
 async def test_the_python_blocks_of_a_page_run_in_order(
-    page: str, monkeypatch: pytest.MonkeyPatch
+    page: str, monkeypatch: pytest.MonkeyPatch, fake_issuer_online: FakeIssuer
 ) -> None:
     # A real module: typed users resolve their annotations through sys.modules.
     module = types.ModuleType("docs_snippet")
     monkeypatch.setitem(sys.modules, "docs_snippet", module)
     namespace = module.__dict__
     namespace.update(_given(page))
+    namespace["token"] = fake_issuer_online.token()  # the reader's Better Auth JWT
     ran = compiled_only = tests_ran = 0
     page_blocks = [b for b in _by("python") if b.page == page]
-    for block in page_blocks:
-        code = _compile(block)
-        if _awaits_at_top_level(code):
-            # Needs a live issuer or Redis: compiled, and its imports run.
-            _run_imports(block, namespace)
-            compiled_only += 1
-            continue
-        before = set(namespace)
-        try:
-            exec(code, namespace)
-        except Exception as error:
-            pytest.fail(f"{block.where}: {type(error).__name__}: {error}")
-        tests_ran += await _run_tests_defined(namespace, before)
-        ran += 1
+    try:
+        for block in page_blocks:
+            code = _compile(block)
+            if _awaits_at_top_level(code) and page in COMPILED_ONLY:
+                _run_imports(block, namespace)
+                compiled_only += 1
+                continue
+            before = set(namespace)
+            try:
+                result = eval(code, namespace)  # a coroutine when the block awaits
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as error:
+                pytest.fail(f"{block.where}: {type(error).__name__}: {error}")
+            tests_ran += await _run_tests_defined(namespace, before)
+            ran += 1
+    finally:
+        for value in list(namespace.values()):
+            if isinstance(value, Verifier):
+                await value.aclose()
     assert ran + compiled_only == len(page_blocks)
     if any(re.search(r"^async def test_", b.code, re.M) for b in page_blocks):
         assert tests_ran > 0, f"{page}: the example tests were defined but not run"
