@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Mapping
+
 import pytest
 
 from authbridge import Principal, StaticJWKS, Verifier
 from authbridge.cache import TokenCache
 from authbridge.errors import InvalidSignature
+from authbridge.principal import frozen_claims
 from authbridge.verifier import TrustedIssuer
 from tokens import AUDIENCE, ISSUER, NOW, FixedClock, ba_claims, ed25519_key, jwks
 
@@ -94,3 +98,45 @@ async def test_cached_entries_expire_with_the_token() -> None:
     assert verifier.verify_cached(token) is not None
     clock.now = ba_claims()["exp"] + 30
     assert verifier.verify_cached(token) is None
+
+
+async def test_a_full_cache_adds_nothing_the_garbage_collector_tracks() -> None:
+    """Each entry is a tuple of a deadline, an untracked Principal (``gc=False``) with its
+    untracked claims, and a key reference of strings. Tuples start tracked; a collection
+    untracks one whose items are all untracked, so once young entries have been through the
+    collector no entry is walked by any later one."""
+    key = ed25519_key("k1")
+    verifier = Verifier(
+        TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
+        clock=FixedClock(),
+    )
+    for n in range(50):
+        await verifier.verify(key.sign(ba_claims(sid=f"s{n}")))
+    assert len(verifier.cache) == 50
+    gc.collect()
+    gc.collect()  # a tuple is untracked once its items are: the key reference's, then its own
+    entries = list(verifier.cache._entries.values())
+    for entry in entries:
+        _deadline, principal, key_ref = entry
+        assert not gc.is_tracked(entry)
+        assert not gc.is_tracked(principal)
+        assert not gc.is_tracked(principal.claims)
+        assert not gc.is_tracked(key_ref)
+    tracked = {id(obj) for obj in gc.get_objects()}
+    assert not tracked & {id(entry[1].claims) for entry in entries}
+
+
+def test_claims_read_like_a_mapping_and_cannot_change() -> None:
+    claims = frozen_claims({"sub": "u1", "aud": ["a", "b"]})
+    assert isinstance(claims, Mapping)
+    assert claims == {"sub": "u1", "aud": ["a", "b"]}
+    assert dict(claims) == {"sub": "u1", "aud": ["a", "b"]}
+    assert claims["sub"] == "u1"
+    assert claims.get("nope", 1) == 1
+    assert "aud" in claims
+    assert sorted(claims) == ["aud", "sub"]
+    assert len(claims) == 2
+    with pytest.raises(TypeError):
+        claims["sub"] = "u2"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        hash(claims)

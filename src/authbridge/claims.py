@@ -10,7 +10,6 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any, Final
 
 from .bans import ban_in_force
@@ -22,7 +21,7 @@ from .errors import (
     TokenNotYetValid,
     UserBanned,
 )
-from .principal import Principal
+from .principal import Principal, frozen_claims
 
 __all__ = [
     "DEFAULT_REQUIRED_CLAIMS",
@@ -322,5 +321,5 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
         audience=(aud,) if type(aud) is str else tuple(aud) if type(aud) is list else (),
         expires_at=datetime.fromtimestamp(exp, UTC) if exp is not None else None,
         credential="jwt",
-        claims=MappingProxyType(claims),
+        claims=frozen_claims(claims),  # untracked by the gc, unlike a mappingproxy
     )

@@ -2,20 +2,73 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import msgspec
 
-__all__ = ["CredentialKind", "Principal"]
+__all__ = ["CredentialKind", "Principal", "frozen_claims"]
 
 CredentialKind = Literal["jwt", "session", "api_key"]
 
 
 def _no_claims() -> Mapping[str, Any]:
     return MappingProxyType({})
+
+
+# A token's decoded claims, read-only, as ``MappingProxyType`` would show them, but never
+# tracked by the garbage collector (``gc=False``): the token cache holds one per cached token
+# (10,000 by default) and a mappingproxy is always tracked, so a full cache added 10,000
+# objects to every full collection. It holds one dict of decoded JSON (strings, numbers,
+# lists, dicts), which cannot refer back to it: it can never be part of a reference cycle.
+class FrozenClaims(msgspec.Struct, frozen=True, eq=False, gc=False):
+    """A read-only ``Mapping`` view of a dict of decoded JSON claims."""
+
+    _claims: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self._claims[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._claims)
+
+    def __len__(self) -> int:
+        return len(self._claims)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._claims
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._claims.get(key, default)
+
+    def keys(self) -> KeysView[str]:
+        return self._claims.keys()
+
+    def values(self) -> ValuesView[Any]:
+        return self._claims.values()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self._claims.items()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FrozenClaims):
+            return self._claims == other._claims
+        return self._claims == other if isinstance(other, Mapping) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a mapping, like dict and mappingproxy
+
+    def __repr__(self) -> str:
+        return f"FrozenClaims({self._claims!r})"
+
+
+Mapping.register(FrozenClaims)
+
+
+def frozen_claims(claims: dict[str, Any]) -> Mapping[str, Any]:
+    """``claims`` as a read-only mapping the garbage collector does not track."""
+    return cast(Mapping[str, Any], FrozenClaims(claims))  # a registered Mapping
 
 
 # A frozen msgspec Struct rather than a frozen dataclass: one is built for every new token,

@@ -9,7 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from authbridge.fastapi.audit import FailureThrottle, clean, request_id_from, token_hints
+from authbridge.fastapi.audit import (
+    AuditLog,
+    FailureThrottle,
+    clean,
+    request_id_from,
+    token_hints,
+)
 from authbridge.testing import FakeIssuer
 
 LOGGER = "authbridge.audit"
@@ -234,3 +240,27 @@ async def test_a_token_pasted_into_the_kid_is_not_logged(
     assert event["kid"].startswith("[redacted]")
     payload_start = secret_token.split(".")[1][:40]
     assert payload_start not in caplog.text
+
+
+def test_a_throttled_failure_never_reads_the_token(
+    issuer: FakeIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The refusal path hands the audit log a function for the token: under a flood, events
+    the throttle drops cost no header scan or token decoding."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    log = AuditLog(throttle=FailureThrottle(per_key=1, overall=10))
+    scope = {"type": "http", "client": ("203.0.113.9", 1), "method": "GET", "path": "/x"}
+    token = issuer.token()
+    reads: list[int] = []
+
+    def read_token() -> str:
+        reads.append(1)
+        return token
+
+    for _ in range(3):
+        log.failure("invalid_signature", scope=scope, token=read_token, status=401)
+    assert reads == [1]  # the admitted event only
+    (event,) = events(caplog)
+    assert event["kid"] == issuer.jwks()["keys"][0]["kid"]
+    assert event["alg"] == "EdDSA"
+    assert_no_token_material(caplog, token)

@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi_sample_app import build_app
 
 from authbridge.fastapi import AuthBridge
@@ -372,3 +373,28 @@ async def test_the_cache_fast_path_never_skips_request_checks(
     trailing = [(b"authorization", b"Bearer " + token.encode() + b" ")]
     assert_invalid_request(await client.get("/me", headers=trailing))
     assert (await client.get("/me", headers=bearer(token))).status_code == 200
+
+
+async def test_refusal_bodies_are_the_same_bytes_on_every_request(
+    client: httpx.AsyncClient, issuer: FakeIssuer
+) -> None:
+    """The handler renders each (detail, code) body once: later refusals send those bytes,
+    exactly what ``JSONResponse`` renders, with their own status and headers."""
+    head, payload, signature = issuer.token().split(".")
+    forged = f"{head}.{payload}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+    answers = [
+        await client.get("/me", headers={"Authorization": f"Bearer {forged}"}) for _ in range(3)
+    ]
+    missing = await client.get("/me")
+    for answer in answers:
+        assert answer.status_code == 401
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["www-authenticate"].startswith('Bearer realm="')
+        assert 'error="invalid_token"' in answer.headers["www-authenticate"]
+        assert answer.content == JSONResponse(answer.json()).body
+        assert answer.content == answers[0].content
+    assert missing.json()["code"] == "token_missing"
+    assert missing.content != answers[0].content
+    assert (
+        missing.headers["www-authenticate"] == answers[0].headers["www-authenticate"].split(",")[0]
+    )

@@ -4,12 +4,17 @@ bad settings exit 2."""
 
 from __future__ import annotations
 
+import gc
+import importlib
+import json
 from pathlib import Path
 
 import httpx
+import pytest
 from tasks_support import clean_env, serve_once, serving
 
 from authbridge.testing import FakeIssuer
+from tasks_api.serve import APP_FACTORY, served_app
 
 
 def test_serve_runs_the_api_with_several_workers(tmp_path: Path) -> None:
@@ -67,3 +72,28 @@ def test_serve_with_bad_settings_exits_2(tmp_path: Path) -> None:
     )
     assert bad_db.returncode == 2, bad_db.stdout + bad_db.stderr
     assert "DATABASE_URL" in bad_db.stderr
+
+
+async def test_the_served_app_freezes_the_collector_once_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tasks-api serve`` runs ``served_app``: after startup, every object alive is in the
+    permanent generation, so collections under load walk only what requests made since."""
+    issuer = FakeIssuer()
+    monkeypatch.setenv("AUTHBRIDGE_JWKS", json.dumps(issuer.jwks()))
+    monkeypatch.setenv("AUTHBRIDGE_ISSUER", issuer.issuer)
+    monkeypatch.setenv("AUTHBRIDGE_AUDIENCE", issuer.issuer)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/tasks.db")
+    module, _, name = APP_FACTORY.partition(":")
+    factory = getattr(importlib.import_module(module), name)
+    assert factory is served_app
+    gc.unfreeze()
+    app = served_app()
+    assert gc.get_freeze_count() == 0  # building the app freezes nothing: startup does
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.get_freeze_count() > 0
+            # The app itself is frozen: no generation the collector walks holds it.
+            assert all(app not in gc.get_objects(generation) for generation in range(3))
+    finally:
+        gc.unfreeze()  # this test process builds many more apps

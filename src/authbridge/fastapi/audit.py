@@ -167,13 +167,16 @@ class AuditLog:
         code: str,
         *,
         scope: Mapping[str, Any],
-        token: str | None,
+        token: str | Callable[[], str | None] | None,
         status: int,
         transport: str = "http",
         required: tuple[str, ...] = (),
         principal: Principal | None = None,
     ) -> None:
-        """A refused request. ``principal`` is set only for 403s, after verification."""
+        """A refused request. ``principal`` is set only for 403s, after verification.
+
+        ``token`` (read only for its unverified ``alg``/``kid``/``iss``, never logged) may be
+        a function returning it, called only when the throttle admits the event."""
         # No credentials at all is routine (a signed-out browser): INFO, not WARNING.
         level = logging.INFO if code == "token_missing" else logging.WARNING
         if not self.logger.isEnabledFor(level):
@@ -193,7 +196,7 @@ class AuditLog:
             event.update(iss=clean(principal.issuer, 256), sub=clean(principal.sub, 256))
             event["required"] = [clean(name) for name in required]
         else:
-            alg, kid, iss = token_hints(token)
+            alg, kid, iss = token_hints(token() if callable(token) else token)
             event.update(alg=alg, kid=kid, iss=iss)
         if dropped:
             event["suppressed"] = dropped

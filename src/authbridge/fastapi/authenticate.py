@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any, Final, Literal, Protocol, overload
 
 from starlette.requests import HTTPConnection, Request
@@ -179,7 +180,9 @@ class Authenticator:
     ) -> AuthHTTPException:
         """Log a refusal and build its RFC 6750 answer."""
         http_error = http_error_for(error, self.realm)
-        token = _token_for_log(scope) if principal is None else None
+        # Read only if the audit log's throttle lets the event through: under a flood of
+        # forged tokens most are dropped, and the refusal should cost no more than that.
+        token = partial(_token_for_log, scope) if principal is None else None
         self.audit.failure(
             error.code,
             scope=scope,
@@ -296,10 +299,14 @@ def settled(scope: Mapping[str, Any]) -> Principal | None:
     return from_cache(bridge, slot, scope)
 
 
-async def authenticated(connection: HTTPConnection, *, optional: bool = False) -> Principal | None:
+async def authenticated(
+    connection: HTTPConnection, *, optional: bool = False, cache_tried: bool = False
+) -> Principal | None:
     """This request's Principal, verifying at most once; None only if ``optional`` and absent.
 
     A refusal found earlier in the request is raised again, without a second log line.
+    ``cache_tried``: the caller has just had ``settled`` answer None, so the token cache's
+    shortcut is not asked again (the full path still consults the cache first).
     """
     scope = connection.scope
     slot = scope.get(SLOT_KEY)
@@ -311,9 +318,10 @@ async def authenticated(connection: HTTPConnection, *, optional: bool = False) -
             return result
         raise result.fresh() if isinstance(result, AuthHTTPException) else result
     authenticator: Authenticator = slot.bridge or authenticator_of(connection)
-    principal = from_cache(authenticator, slot, scope)
-    if principal is not None:
-        return principal
+    if not (cache_tried and slot.bridge is not None):  # settled asked only with a bridge
+        principal = from_cache(authenticator, slot, scope)
+        if principal is not None:
+            return principal
     if optional and slot.anonymous:
         return None
     return await verify(authenticator, slot, connection, optional=optional)

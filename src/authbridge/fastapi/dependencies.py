@@ -84,7 +84,7 @@ class BearerPrincipal(SecurityBase):
         _ALL.add(self)
 
     async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
-        principal = settled(request.scope) or await authenticated(request)
+        principal = settled(request.scope) or await authenticated(request, cache_tried=True)
         assert principal is not None
         self.authorize(request, principal, security_scopes.scopes)
         return principal
@@ -268,7 +268,7 @@ class TypedUser(BearerPrincipal):
     async def __call__(  # type: ignore[override]
         self, request: Request, security_scopes: SecurityScopes
     ) -> object:
-        principal = settled(request.scope) or await authenticated(request)
+        principal = settled(request.scope) or await authenticated(request, cache_tried=True)
         assert principal is not None
         self.authorize(request, principal, security_scopes.scopes)
         return self.typed(request, principal)

@@ -152,11 +152,27 @@ def http_error_for(error: AuthError, realm: str) -> AuthHTTPException:
     return AuthHTTPException(401, public, headers)
 
 
+# Rendered refusal bodies by (detail, code): a handful of fixed pairs, so a flood of forged
+# tokens does not encode the same JSON on every request. Bounded all the same.
+_BODIES: Final[dict[tuple[str, str], bytes]] = {}
+_MAX_BODIES: Final = 256
+
+
+def _body(detail: str, code: str) -> bytes:
+    body = _BODIES.get((detail, code))
+    if body is None:
+        body = bytes(JSONResponse({"detail": detail, "code": code}).body)  # its own bytes
+        if len(_BODIES) < _MAX_BODIES:
+            _BODIES[detail, code] = body
+    return body
+
+
 async def auth_exception_handler(request: Request, exc: Exception) -> Response:
     """Registered by ``AuthBridge.install``: ``{"detail": ..., "code": ...}`` plus headers."""
     assert isinstance(exc, AuthHTTPException)
-    return JSONResponse(
-        {"detail": exc.detail, "code": exc.code},
+    return Response(
+        _body(exc.detail, exc.code),
         status_code=exc.status_code,
         headers=exc.headers,
+        media_type="application/json",
     )

@@ -5,12 +5,21 @@ instead of a traceback in every worker. Logging is configured for every worker
 (``authbridge.fastapi.log_config``): the audit log and faults are printed, as text or JSON
 lines, and no credential is, at any level. The app and uvicorn are imported lazily, so
 ``tasks-api migrate`` and ``--help`` do not load them.
+
+Each worker serves ``served_app``: ``create_app()`` whose startup ends with ``gc.freeze()``.
+Everything alive once the app has started (modules, routes, the OpenAPI models, settings,
+keys) then sits outside the collector's generations, so a collection only walks what requests
+created since: with a full token cache, no pause over a few milliseconds (docs/performance.md).
+Only here, in the served process: tests build many apps in one process and must not pin them.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -20,11 +29,39 @@ from authbridge.errors import ConfigError
 from .reuse_port import CannotListen, reuse_port_supported, run_workers
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from authbridge.fastapi.log_config import LogFormat
 
-__all__ = ["serve"]
+__all__ = ["freeze_startup_objects", "serve", "served_app"]
 
-APP_FACTORY = "tasks_api.app:create_app"
+APP_FACTORY = "tasks_api.serve:served_app"
+
+
+def freeze_startup_objects() -> None:
+    """Collect once, then move every object alive now into the permanent generation.
+
+    The collect first, so no garbage is frozen (a frozen object is never collected).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def served_app() -> FastAPI:
+    """``create_app()`` as ``tasks-api serve`` runs it: ``gc.freeze()`` once started."""
+    from .app import create_app
+
+    app = create_app()
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def frozen_after_startup(app: FastAPI) -> AsyncIterator[Any]:
+        async with started(app) as state:
+            freeze_startup_objects()
+            yield state
+
+    app.router.lifespan_context = frozen_after_startup
+    return app
 
 
 def _check_settings() -> None:
@@ -113,7 +150,7 @@ def serve(
         ),
     ] = True,
 ) -> None:
-    """Serve the Tasks API (``tasks_api.app:create_app``) with uvicorn."""
+    """Serve the Tasks API (``tasks_api.app:create_app``, gc frozen once started) with uvicorn."""
     import uvicorn
 
     from authbridge.fastapi.log_config import log_config

@@ -3,11 +3,13 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from starlette.responses import Response
 
 from authbridge import Principal
 from authbridge.fastapi import CurrentUser, require_roles
 
 from ..dependencies import store_of
+from ..me_json import me_response
 from ..repository import count_stats
 from ..schemas import AdminStats, ErrorBody, Me
 from ..store import Store
@@ -25,23 +27,12 @@ def build_account_router() -> APIRouter:
     router = APIRouter(prefix="/api")
     Admin = Annotated[Principal, Depends(require_roles("admin"))]
 
+    # The body is encoded from the Principal with msgspec (me_json.py); ``Me`` stays the
+    # response model for the OpenAPI document, and FastAPI sends the Response as it is.
     @router.get("/me", response_model=Me, tags=["me"], responses=_errors(400, 401))
-    async def me(user: CurrentUser) -> Me:
+    async def me(user: CurrentUser) -> Response:
         """Who the verified credential says you are."""
-        return Me(
-            sub=user.sub,
-            email=user.email,
-            name=user.name,
-            roles=sorted(user.roles),
-            scopes=sorted(user.scopes),
-            session_id=user.session_id,
-            issuer=user.issuer,
-            expires_at=user.expires_at,
-            credential=user.credential,
-            organization_id=user.organization_id,
-            organization_role=user.organization_role,
-            impersonator=user.impersonator,
-        )
+        return me_response(user)
 
     @router.get(
         "/admin/stats", response_model=AdminStats, tags=["admin"], responses=_errors(400, 401, 403)
