@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import argparse
 import collections
-import ctypes
 import json
 import os
 import platform
 import shlex
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,6 +41,9 @@ import httpx
 
 from authbridge.jose.b64 import b64url_decode, b64url_encode
 from authbridge.testing import FakeIssuer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from harness.processes import die_with_parent  # the one PR_SET_PDEATHSIG helper
 from http_bench import (
     Load,
     Measurement,
@@ -180,22 +181,10 @@ class PeerServer(Server):
             cwd=workdir,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            # SIGTERM if this driver dies without its cleanup (a killed run, a closed output
+            # pipe), instead of the server staying behind on its port.
+            preexec_fn=die_with_parent(),
         )
-
-
-# Resolved before any fork: the child only makes the system call.
-try:
-    _PRCTL: Any = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # not Linux
-    _PRCTL = None
-
-
-def _die_with_parent() -> None:
-    """The server gets SIGTERM if this driver dies without its cleanup (a killed run, a closed
-    output pipe) instead of staying behind on its port (Linux ``PR_SET_PDEATHSIG``)."""
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGTERM)
 
 
 # --- tokens -----------------------------------------------------------------------------------
