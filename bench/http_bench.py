@@ -1012,6 +1012,32 @@ def start_run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str 
     return wrk
 
 
+def plan_load(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    scenarios: list[Scenario],
+    wrk: str | None,
+    workdir: Path,
+    *,
+    overhead: float,
+    cap: float,
+) -> tuple[list[Server], Load]:
+    """The servers the scenarios need and the load generator, once the run's length (each
+    measurement plus ``overhead`` seconds) is known to fit under ``cap`` seconds."""
+    for scenario in scenarios:
+        scenario.connections = args.connections
+    servers = list({id(s.server): s.server for s in scenarios}.values())
+    budget = len(scenarios) * args.rounds * (args.duration + overhead) + 60
+    if budget > cap:
+        parser.error(f"this run would take about {budget:.0f} s; the cap is {cap:g}")
+    print(
+        f"{len(scenarios)} scenarios × {args.rounds} rounds × {args.duration:g} s "
+        f"(about {budget / 60:.1f} min), load from {'wrk' if wrk else 'loadgen.py'}",
+        flush=True,
+    )
+    return servers, Load(wrk, workdir, args.duration)
+
+
 def measure(
     load: Load, scenario: Scenario, tokens_file: Path | None, duration: float
 ) -> Measurement:
@@ -1275,20 +1301,9 @@ def main() -> int:
                 if s.name == "bare endpoint" or s.name.startswith(tuple(prefixes))
             ]
             scenarios = keep
-        for scenario in scenarios:
-            scenario.connections = args.connections
-        servers = list({id(s.server): s.server for s in scenarios}.values())
-        budget = len(scenarios) * args.rounds * (args.duration + 1.5) + 60
-        if budget > MAX_TOTAL_SECONDS:
-            parser.error(
-                f"this run would take about {budget:.0f} s; the cap is {MAX_TOTAL_SECONDS}"
-            )
-        print(
-            f"{len(scenarios)} scenarios × {args.rounds} rounds × {args.duration:g} s "
-            f"(about {budget / 60:.1f} min), load from {'wrk' if wrk else 'loadgen.py'}",
-            flush=True,
+        servers, load = plan_load(
+            parser, args, scenarios, wrk, workdir, overhead=1.5, cap=MAX_TOTAL_SECONDS
         )
-        load = Load(wrk, workdir, args.duration)
         results: dict[str, list[Measurement]] = {s.name: [] for s in scenarios}
         miss_rate = 4000.0
         token_serial = 0

@@ -42,7 +42,6 @@ from authbridge.testing import FakeIssuer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from harness.processes import die_with_parent  # the one PR_SET_PDEATHSIG helper
 from http_bench import (
-    Load,
     Measurement,
     Scenario,
     Server,
@@ -51,6 +50,7 @@ from http_bench import (
     measure,
     measured_on,
     medians,
+    plan_load,
     pyplot,
     run_meta,
     running,
@@ -507,18 +507,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="authbridge-peers-") as tmp:
             workdir = Path(tmp)
             scenarios = build(python, issuer, jwks_url)
-            for scenario in scenarios:
-                scenario.connections = args.connections
-            servers = list({id(s.server): s.server for s in scenarios}.values())
-            budget = len(scenarios) * args.rounds * (args.duration + 4) + 60
-            if budget > MAX_TOTAL_SECONDS:
-                parser.error(f"this run would take about {budget:.0f} s")
-            print(
-                f"{len(scenarios)} scenarios × {args.rounds} rounds × {args.duration:g} s "
-                f"(about {budget / 60:.1f} min), load from {'wrk' if wrk else 'loadgen.py'}",
-                flush=True,
+            servers, load = plan_load(
+                parser, args, scenarios, wrk, workdir, overhead=4, cap=MAX_TOTAL_SECONDS
             )
-            load = Load(wrk, workdir, args.duration)
             results = {s.name: [] for s in scenarios}
             # Per scenario, the rate its tokens file must cover (refined by each round).
             rates: dict[str, float] = collections.defaultdict(lambda: 4000.0)
