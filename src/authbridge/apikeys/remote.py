@@ -30,7 +30,13 @@ from authbridge.errors import (
     InvalidApiKey,
 )
 from authbridge.sessions.endpoint import AuthEndpointClient, get_session_url, parse_answer
-from authbridge.sessions.records import parse_banned, parse_bool, parse_roles, parse_timestamp
+from authbridge.sessions.records import (
+    parse_banned,
+    parse_bool,
+    parse_roles,
+    parse_text,
+    parse_timestamp,
+)
 
 __all__ = ["RemoteApiKeyStore"]
 
@@ -127,16 +133,12 @@ def _record(document: Any) -> ApiKeyRecord:
         # The plugin answers the key's expiresAt, or now + the session lifetime for a key
         # without one: a moment the key is valid until, at the least.
         expires_at=parse_timestamp(session.get("expiresAt")),
-        email=_text(user.get("email")),
-        name=_text(user.get("name")),
+        email=parse_text(user.get("email")),
+        name=parse_text(user.get("name")),
         email_verified=parse_bool(user.get("emailVerified")),
-        image=_text(user.get("image")),
+        image=parse_text(user.get("image")),
         roles=parse_roles(user.get("role")),
         banned=parse_banned(user.get("banned")),
         ban_expires=user.get("banExpires"),
         user=MappingProxyType(dict(user)),  # the user only: session.token is the key
     )
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

@@ -23,6 +23,7 @@ __all__ = [
     "parse_banned",
     "parse_bool",
     "parse_roles",
+    "parse_text",
     "parse_timestamp",
 ]
 
@@ -126,7 +127,8 @@ def parse_roles(value: object) -> frozenset[str]:
     return frozenset()
 
 
-def _text(value: object) -> str | None:
+def parse_text(value: object) -> str | None:
+    """A non-empty string, else None (a missing, empty or non-text column or member)."""
     return value if isinstance(value, str) and value else None
 
 
@@ -222,24 +224,24 @@ class SessionRecord(UserRecord):
         cls, session: Mapping[str, Any], user: Mapping[str, Any]
     ) -> SessionRecord | None:
         """From Better Auth's JSON ``{session, user}``; None if it lacks an id or expiry."""
-        session_id = _text(session.get("id"))
-        user_id = _text(user.get("id"))
+        session_id = parse_text(session.get("id"))
+        user_id = parse_text(user.get("id"))
         expires_at = parse_timestamp(session.get("expiresAt"))
         if session_id is None or user_id is None or expires_at is None:
             return None
-        if _text(session.get("userId")) not in (None, user_id):
+        if parse_text(session.get("userId")) not in (None, user_id):
             return None
         return cls(
             session_id=session_id,
             user_id=user_id,
             expires_at=expires_at,
-            email=_text(user.get("email")),
-            name=_text(user.get("name")),
+            email=parse_text(user.get("email")),
+            name=parse_text(user.get("name")),
             email_verified=parse_bool(user.get("emailVerified")),
-            image=_text(user.get("image")),
+            image=parse_text(user.get("image")),
             roles=parse_roles(user.get("role")),
-            organization_id=_text(session.get("activeOrganizationId")),
-            impersonator=_text(session.get("impersonatedBy")),
+            organization_id=parse_text(session.get("activeOrganizationId")),
+            impersonator=parse_text(session.get("impersonatedBy")),
             banned=parse_banned(user.get("banned")),
             ban_expires=user.get("banExpires"),
             user=MappingProxyType(dict(user)),
