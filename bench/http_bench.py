@@ -990,26 +990,145 @@ TARGETS = [
 ]
 
 
+# --- rounds and reports, shared with http_peers.py ---------------------------------------------
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, rounds: int, render: str) -> None:
+    """The options every HTTP benchmark takes; ``render`` names the files ``--render`` redraws."""
+    parser.add_argument("--quick", action="store_true", help="2 s × 1 round (smoke)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=-10,
+        choices=range(-20, 20),
+        metavar="-20..19",
+        help="nice value of this run's session group (root only; default -10)",
+    )
+    parser.add_argument("--out", default=str(RESULTS), help="results directory")
+    parser.add_argument("--render", action="store_true", help=f"only redraw {render}")
+
+
+def start_run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """Favour this run, apply ``--quick`` and check the bounds; wrk's path, or None for the
+    Python load generator."""
+    favour_this_run(args.priority)
+    if args.quick:
+        args.duration, args.rounds = 2.0, 1
+    if not 1 <= args.duration <= 30 or not 1 <= args.rounds <= 10:
+        parser.error("duration must be 1-30 s and rounds 1-10")
+    wrk = None if args.loadgen == "python" else ensure_wrk()
+    if args.loadgen == "wrk" and wrk is None:
+        parser.error("wrk is not available")
+    return wrk
+
+
+def plan_load(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    scenarios: list[Scenario],
+    wrk: str | None,
+    workdir: Path,
+    *,
+    overhead: float,
+    cap: float,
+) -> tuple[list[Server], Load]:
+    """The servers the scenarios need and the load generator, once the run's length (each
+    measurement plus ``overhead`` seconds) is known to fit under ``cap`` seconds."""
+    for scenario in scenarios:
+        scenario.connections = args.connections
+    servers = list({id(s.server): s.server for s in scenarios}.values())
+    budget = len(scenarios) * args.rounds * (args.duration + overhead) + 60
+    if budget > cap:
+        parser.error(f"this run would take about {budget:.0f} s; the cap is {cap:g}")
+    print(
+        f"{len(scenarios)} scenarios × {args.rounds} rounds × {args.duration:g} s "
+        f"(about {budget / 60:.1f} min), load from {'wrk' if wrk else 'loadgen.py'}",
+        flush=True,
+    )
+    return servers, Load(wrk, workdir, args.duration)
+
+
+def measure(
+    load: Load, scenario: Scenario, tokens_file: Path | None, duration: float
+) -> Measurement:
+    """One measurement, with the CPU time the server and the whole machine spent on it."""
+    cpu_before = scenario.server.cpu_seconds()
+    busy_before, wall_before = machine_busy_seconds(), time.monotonic()
+    measured = load.run(scenario, tokens_file, duration)
+    cpu = scenario.server.cpu_seconds() - cpu_before
+    busy = machine_busy_seconds() - busy_before
+    measured.cpu_us = cpu / max(measured.requests, 1) * 1e6
+    measured.machine_cpu_us = busy / max(measured.requests, 1) * 1e6
+    measured.busy_cores = busy / (time.monotonic() - wall_before)
+    return measured
+
+
+def medians(runs: list[Measurement]) -> dict[str, Any]:
+    """A scenario's row: the median of its rounds, and their totals."""
+    return {
+        "rps": statistics.median(m.rps for m in runs),
+        "p50_ms": statistics.median(m.p50_ms for m in runs),
+        "p99_ms": statistics.median(m.p99_ms for m in runs),
+        "cpu_us": statistics.median(m.cpu_us for m in runs),
+        "machine_cpu_us": statistics.median(m.machine_cpu_us for m in runs),
+        "rounds": [round(m.rps, 1) for m in runs],
+        "requests": sum(m.requests for m in runs),
+        "tokens_reused": any(m.wrapped for m in runs),
+    }
+
+
+def run_meta(args: argparse.Namespace, wrk: str | None) -> dict[str, Any]:
+    """Where and how a run measured: the header of its results."""
+    return {
+        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "generator": "wrk 4.1" if wrk else "bench/loadgen.py",
+        "duration": args.duration,
+        "rounds": args.rounds,
+        "connections": args.connections,
+    }
+
+
+def measured_on(meta: dict[str, Any]) -> str:
+    """The first words of a report: when, on what machine, with which Python."""
+    return (
+        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs), Python "
+        f"{meta['python']}"
+    )
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot, drawing to files only; imported only when a chart is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure: Any, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    pyplot().close(figure)
+
+
 def summarize(results: dict[str, list[Measurement]]) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     bare = statistics.median(m.rps for m in results["bare endpoint"])
     bare_cpu = statistics.median(m.cpu_us for m in results["bare endpoint"])
     for name, runs in results.items():
-        rps = statistics.median(m.rps for m in runs)
-        rows[name] = {
-            "rps": rps,
-            "p50_ms": statistics.median(m.p50_ms for m in runs),
-            "p99_ms": statistics.median(m.p99_ms for m in runs),
-            "vs_bare": rps / bare,
-            "cpu_us": statistics.median(m.cpu_us for m in runs),
-            "cpu_vs_bare": bare_cpu / statistics.median(m.cpu_us for m in runs),
-            "machine_cpu_us": statistics.median(m.machine_cpu_us for m in runs),
-            "busy_cores": statistics.median(m.busy_cores for m in runs),
-            "rounds": [round(m.rps, 1) for m in runs],
-            "requests": sum(m.requests for m in runs),
-            "failed": sum(m.errors + m.non_2xx for m in runs),
-            "tokens_reused": any(m.wrapped for m in runs),
-        }
+        rows[name] = medians(runs)
+        rows[name]["vs_bare"] = rows[name]["rps"] / bare
+        rows[name]["cpu_vs_bare"] = bare_cpu / rows[name]["cpu_us"]
+        rows[name]["busy_cores"] = statistics.median(m.busy_cores for m in runs)
+        rows[name]["failed"] = sum(m.errors + m.non_2xx for m in runs)
         gc_stats = summarize_gc(runs)
         if gc_stats is not None:
             rows[name]["gc"] = gc_stats
@@ -1051,8 +1170,7 @@ def markdown(
     meta: dict[str, Any], rows: dict[str, dict[str, Any]], targets: list[dict[str, Any]]
 ) -> str:
     lines = [
-        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs), Python "
-        f"{meta['python']}, uvicorn (uvloop, httptools), load from {meta['generator']} "
+        f"{measured_on(meta)}, uvicorn (uvloop, httptools), load from {meta['generator']} "
         f"(1 thread, {meta['connections']} connections, {meta['duration']} s × "
         f"{meta['rounds']} alternated rounds, medians; loopback; load generator and server "
         "share the machine). Tokens: EdDSA, Better Auth's default payload; every request to "
@@ -1122,11 +1240,7 @@ def _color(name: str) -> str:
 
 def chart(rows: dict[str, dict[str, Any]], meta: dict[str, Any], path: Path) -> None:
     """Two panels, each on its own scale: the endpoint variants, and the Tasks API."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     groups = [
         ("endpoint variants (label: × bare, p99)", [n for n in rows if not n.startswith(DATA)]),
         ("Tasks API (label: p50, p99)", [n for n in rows if n.startswith(DATA)]),
@@ -1162,9 +1276,7 @@ def chart(rows: dict[str, dict[str, Any]], meta: dict[str, Any], path: Path) -> 
         f"authbridge HTTP benchmark — {meta['generator']}, {meta['cpus']} CPUs, {meta['date']}",
         fontsize=10,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -1172,25 +1284,9 @@ def chart(rows: dict[str, dict[str, Any]], meta: dict[str, Any], path: Path) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="2 s × 1 round (smoke)")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    add_run_options(parser, rounds=3, render="http.md and http.png from http.json")
     parser.add_argument(
         "--only", help="scenario name prefixes to run, separated by commas (or by |)"
-    )
-    parser.add_argument(
-        "--priority",
-        type=int,
-        default=-10,
-        choices=range(-20, 20),
-        metavar="-20..19",
-        help="nice value of this run's session group (root only; default -10)",
-    )
-    parser.add_argument("--out", default=str(RESULTS), help="results directory")
-    parser.add_argument(
-        "--render", action="store_true", help="only redraw http.md and http.png from http.json"
     )
     args = parser.parse_args()
     if args.render:
@@ -1203,15 +1299,7 @@ def main() -> int:
         )
         chart(saved["rows"], saved["meta"], Path(args.out) / "http.png")
         return 0
-    favour_this_run(args.priority)
-    if args.quick:
-        args.duration, args.rounds = 2.0, 1
-    if not 1 <= args.duration <= 30 or not 1 <= args.rounds <= 10:
-        parser.error("duration must be 1-30 s and rounds 1-10")
-
-    wrk = None if args.loadgen == "python" else ensure_wrk()
-    if args.loadgen == "wrk" and wrk is None:
-        parser.error("wrk is not available")
+    wrk = start_run(parser, args)
     issuer = FakeIssuer(ISSUER)
     run_id = secrets.token_hex(3)
     with tempfile.TemporaryDirectory(prefix="authbridge-bench-") as tmp:
@@ -1227,20 +1315,9 @@ def main() -> int:
                 if s.name == "bare endpoint" or s.name.startswith(tuple(prefixes))
             ]
             scenarios = keep
-        for scenario in scenarios:
-            scenario.connections = args.connections
-        servers = list({id(s.server): s.server for s in scenarios}.values())
-        budget = len(scenarios) * args.rounds * (args.duration + 1.5) + 60
-        if budget > MAX_TOTAL_SECONDS:
-            parser.error(
-                f"this run would take about {budget:.0f} s; the cap is {MAX_TOTAL_SECONDS}"
-            )
-        print(
-            f"{len(scenarios)} scenarios × {args.rounds} rounds × {args.duration:g} s "
-            f"(about {budget / 60:.1f} min), load from {'wrk' if wrk else 'loadgen.py'}",
-            flush=True,
+        servers, load = plan_load(
+            parser, args, scenarios, wrk, workdir, overhead=1.5, cap=MAX_TOTAL_SECONDS
         )
-        load = Load(wrk, workdir, args.duration)
         results: dict[str, list[Measurement]] = {s.name: [] for s in scenarios}
         miss_rate = 4000.0
         token_serial = 0
@@ -1273,14 +1350,7 @@ def main() -> int:
                                         out.write(issuer.token(sid=f"miss-{token_serial}") + "\n")
                         if scenario.gc_stats:  # also refills the token cache
                             gc_report(scenario.server, reset=True)
-                        cpu_before = scenario.server.cpu_seconds()
-                        busy_before, wall_before = machine_busy_seconds(), time.monotonic()
-                        measured = load.run(scenario, tokens_file, args.duration)
-                        cpu = scenario.server.cpu_seconds() - cpu_before
-                        busy = machine_busy_seconds() - busy_before
-                        measured.cpu_us = cpu / max(measured.requests, 1) * 1e6
-                        measured.machine_cpu_us = busy / max(measured.requests, 1) * 1e6
-                        measured.busy_cores = busy / (time.monotonic() - wall_before)
+                        measured = measure(load, scenario, tokens_file, args.duration)
                         if scenario.gc_stats:
                             measured.gc = gc_report(scenario.server, reset=False)
                         if scenario.refused:  # refusals are the expected answer here
@@ -1314,16 +1384,7 @@ def main() -> int:
     rows = summarize(results)
     targets = evaluate(rows) + data_path_targets(rows, locked)
     auth_targets = evaluate_auth_path(rows, verify_us)
-    meta = {
-        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "generator": "wrk 4.1" if wrk else "bench/loadgen.py",
-        "duration": args.duration,
-        "rounds": args.rounds,
-        "connections": args.connections,
-    }
+    meta = run_meta(args, wrk)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "http.json").write_text(

@@ -24,18 +24,13 @@ from __future__ import annotations
 
 import argparse
 import collections
-import ctypes
 import json
 import os
-import platform
 import shlex
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +38,24 @@ import httpx
 
 from authbridge.jose.b64 import b64url_decode, b64url_encode
 from authbridge.testing import FakeIssuer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from harness.processes import die_with_parent  # the one PR_SET_PDEATHSIG helper
 from http_bench import (
-    Load,
     Measurement,
     Scenario,
     Server,
-    ensure_wrk,
-    favour_this_run,
+    add_run_options,
     favoured,
-    machine_busy_seconds,
+    measure,
+    measured_on,
+    medians,
+    plan_load,
+    pyplot,
+    run_meta,
     running,
+    save_figure,
+    start_run,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,22 +183,10 @@ class PeerServer(Server):
             cwd=workdir,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            # SIGTERM if this driver dies without its cleanup (a killed run, a closed output
+            # pipe), instead of the server staying behind on its port.
+            preexec_fn=die_with_parent(),
         )
-
-
-# Resolved before any fork: the child only makes the system call.
-try:
-    _PRCTL: Any = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # not Linux
-    _PRCTL = None
-
-
-def _die_with_parent() -> None:
-    """The server gets SIGTERM if this driver dies without its cleanup (a killed run, a closed
-    output pipe) instead of staying behind on its port (Linux ``PR_SET_PDEATHSIG``)."""
-    if _PRCTL is not None:
-        _PRCTL(1, signal.SIGTERM)
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -305,19 +296,10 @@ def summarize(
 ) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for name, runs in results.items():
-        rows[name] = {
-            "rps": statistics.median(m.rps for m in runs),
-            "p50_ms": statistics.median(m.p50_ms for m in runs),
-            "p99_ms": statistics.median(m.p99_ms for m in runs),
-            "cpu_us": statistics.median(m.cpu_us for m in runs),
-            "machine_cpu_us": statistics.median(m.machine_cpu_us for m in runs),
-            "rounds": [round(m.rps, 1) for m in runs],
-            "requests": sum(m.requests for m in runs),
-            "errors": sum(m.errors for m in runs),
-            "non_2xx": sum(m.non_2xx for m in runs),
-            "tokens_reused": any(m.wrapped for m in runs),
-            "jwks_fetches": jwks_fetches.get(name, 0),
-        }
+        rows[name] = medians(runs)
+        rows[name]["errors"] = sum(m.errors for m in runs)
+        rows[name]["non_2xx"] = sum(m.non_2xx for m in runs)
+        rows[name]["jwks_fetches"] = jwks_fetches.get(name, 0)
     for name, row in rows.items():
         bare = rows[reference(name)] if not name.startswith("bare") else row
         row["vs_bare"] = row["rps"] / bare["rps"]
@@ -387,8 +369,7 @@ def markdown(
 ) -> str:
     stack = ", ".join(f"{name} {version}" for name, version in meta["versions"].items())
     lines = [
-        f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs), Python "
-        f"{meta['python']}; one interpreter for every server ({stack}); uvicorn, 1 worker, "
+        f"{measured_on(meta)}; one interpreter for every server ({stack}); uvicorn, 1 worker, "
         f"uvloop, httptools; load from {meta['generator']} (1 thread, {meta['connections']} "
         f"connections, {meta['duration']} s × {meta['rounds']} alternated rounds, medians; "
         "loopback, load generator and server share the machine). Tokens: EdDSA, Better Auth's "
@@ -457,11 +438,7 @@ def chart(
     path: Path,
     floor: dict[str, float] | None,
 ) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = [name for name, _, _ in SERVERS]
     colors = {KINDS[0]: "#1f77b4", KINDS[1]: "#ff7f0e", KINDS[2]: "#d62728"}
     fig, ax = plt.subplots(figsize=(9.5, 0.75 * len(names) + 1.6))
@@ -498,26 +475,13 @@ def chart(
         f"{meta['date']}",
         fontsize=9,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="2 s × 1 round (smoke)")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    add_run_options(parser, rounds=5, render="peers.md and peers.png from peers.json")
     parser.add_argument("--no-micro", action="store_true", help="skip bench/verify_peers.py")
-    parser.add_argument(
-        "--priority", type=int, default=-10, choices=range(-20, 20), metavar="-20..19"
-    )
-    parser.add_argument("--out", default=str(RESULTS), help="results directory")
-    parser.add_argument(
-        "--render", action="store_true", help="only redraw peers.md and peers.png from peers.json"
-    )
     args = parser.parse_args()
     if args.render:
         saved = json.loads((Path(args.out) / "peers.json").read_text())
@@ -527,14 +491,7 @@ def main() -> int:
         (Path(args.out) / "peers.md").write_text(text)
         chart(saved["rows"], saved["meta"], Path(args.out) / "peers.png", saved["floor"])
         return 0
-    favour_this_run(args.priority)
-    if args.quick:
-        args.duration, args.rounds = 2.0, 1
-    if not 1 <= args.duration <= 30 or not 1 <= args.rounds <= 10:
-        parser.error("duration must be 1-30 s and rounds 1-10")
-    wrk = None if args.loadgen == "python" else ensure_wrk()
-    if args.loadgen == "wrk" and wrk is None:
-        parser.error("wrk is not available")
+    wrk = start_run(parser, args)
 
     python = peers_python()
     stack = versions(python)
@@ -550,18 +507,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="authbridge-peers-") as tmp:
             workdir = Path(tmp)
             scenarios = build(python, issuer, jwks_url)
-            for scenario in scenarios:
-                scenario.connections = args.connections
-            servers = list({id(s.server): s.server for s in scenarios}.values())
-            budget = len(scenarios) * args.rounds * (args.duration + 4) + 60
-            if budget > MAX_TOTAL_SECONDS:
-                parser.error(f"this run would take about {budget:.0f} s")
-            print(
-                f"{len(scenarios)} scenarios × {args.rounds} rounds × {args.duration:g} s "
-                f"(about {budget / 60:.1f} min), load from {'wrk' if wrk else 'loadgen.py'}",
-                flush=True,
+            servers, load = plan_load(
+                parser, args, scenarios, wrk, workdir, overhead=4, cap=MAX_TOTAL_SECONDS
             )
-            load = Load(wrk, workdir, args.duration)
             results = {s.name: [] for s in scenarios}
             # Per scenario, the rate its tokens file must cover (refined by each round).
             rates: dict[str, float] = collections.defaultdict(lambda: 4000.0)
@@ -585,14 +533,8 @@ def main() -> int:
                             load.run(scenario, tokens_file, 1.0)
                             if tokens_file is not None and tokens_file != bare_file:
                                 tokens.write(tokens_file, count, forged=forged)
-                        cpu_before = scenario.server.cpu_seconds()
-                        busy_before = machine_busy_seconds()
-                        measured = load.run(scenario, tokens_file, args.duration)
-                        cpu = scenario.server.cpu_seconds() - cpu_before
-                        busy = machine_busy_seconds() - busy_before
+                        measured = measure(load, scenario, tokens_file, args.duration)
                         fetches[scenario.name] += issuer.server.requests - jwks_before
-                        measured.cpu_us = cpu / max(measured.requests, 1) * 1e6
-                        measured.machine_cpu_us = busy / max(measured.requests, 1) * 1e6
                         if scenario.fresh_tokens and not scenario.name.startswith("bare"):
                             rates[scenario.name] = max(rates[scenario.name], measured.rps)
                         if scenario.name.startswith("bare"):
@@ -621,17 +563,7 @@ def main() -> int:
     rows = summarize(results, fetches)
     if not args.no_micro:
         floor = floor_row(rows, figures[FLOOR]["fresh"])
-    meta = {
-        "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "generator": "wrk 4.1" if wrk else "bench/loadgen.py",
-        "duration": args.duration,
-        "rounds": args.rounds,
-        "connections": args.connections,
-        "versions": stack,
-    }
+    meta = {**run_meta(args, wrk), "versions": stack}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     document = {"meta": meta, "rows": rows, "probes": probes, "micro": micro, "floor": floor}

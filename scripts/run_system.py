@@ -12,7 +12,6 @@ nothing. A service that fails to start or exits on its own stops the rest and ex
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -21,11 +20,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from harness.processes import die_with_parent  # the one PR_SET_PDEATHSIG helper
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB_PORT = int(os.environ.get("WEB_PORT", "3000"))
@@ -37,7 +38,6 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 GRACE_SECONDS = 5.0  # from SIGTERM to SIGKILL
 KILL_WAIT_SECONDS = 5.0  # after SIGKILL, before giving up
 POLL_SECONDS = 0.2  # how late a stop signal may be noticed
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class StopRequested(Exception):
@@ -127,25 +127,6 @@ def ensure_secrets() -> None:
         raise StartupFailed("`authbridge secret --write` failed; see its message above.")
 
 
-def die_with_this_script() -> Callable[[], None] | None:
-    """A preexec_fn that has Linux SIGTERM the child when this script dies.
-
-    The children run in their own sessions, so without it a SIGKILL to `make run`'s group
-    (the one signal this script cannot handle) would leave both servers running.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
-    parent = os.getpid()
-
-    def arm() -> None:
-        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
-        if os.getppid() != parent:  # the script died before prctl: nothing would stop us
-            os._exit(1)
-
-    return arm
-
-
 def spawn(
     children: list[Child], name: str, cmd: list[str], cwd: Path, env: dict[str, str]
 ) -> Child:
@@ -161,8 +142,10 @@ def spawn(
         cwd=cwd,
         env={**os.environ, **env},
         start_new_session=True,
+        # The children run in their own sessions: without this, a SIGKILL to `make run`'s group
+        # (the one signal this script cannot handle) would leave both servers running.
         # preexec_fn is unsafe only with threads, and this script starts none.
-        preexec_fn=die_with_this_script(),
+        preexec_fn=die_with_parent(),
     )
     children.append(Child(name, process))
     return children[-1]

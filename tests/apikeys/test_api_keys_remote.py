@@ -91,6 +91,14 @@ async def test_no_session_is_a_refusal() -> None:
         httpx.Response(200, json={"user": {"id": 3}, "session": SESSION}),
         httpx.Response(200, json={"user": USER, "session": {**SESSION, "userId": "other"}}),
         httpx.Response(200, content=b"{" * (2 << 20)),
+        # Parsed strictly, as a token is: a duplicate member or a NaN is no answer.
+        httpx.Response(
+            200,
+            content=b'{"user": {}, ' + json.dumps({"user": USER, "session": SESSION})[1:].encode(),
+        ),
+        httpx.Response(
+            200, content=json.dumps({"user": USER, "session": SESSION, "n": float("nan")}).encode()
+        ),
     ],
 )
 async def test_anything_else_is_an_outage(answer: httpx.Response) -> None:

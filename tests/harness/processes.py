@@ -1,5 +1,9 @@
 """The child processes the tests start: stopping them (SIGTERM, then SIGKILL if one lingers),
-and making sure none outlives a test run that was itself killed."""
+and making sure none outlives a test run that was itself killed.
+
+``die_with_parent`` is the repository's one ``PR_SET_PDEATHSIG`` helper: ``scripts/run_system.py``
+and ``bench/http_peers.py`` import it from here too (this module imports only the standard
+library, so it works from any interpreter)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 def die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` that has Linux send the child SIGTERM when this process dies, so a
-    pytest run killed by a timeout leaves no server behind on its port.
+    pytest run (or a script) killed outright leaves no server behind on its port.
 
     None off Linux and off the main thread: the signal follows the *thread* that forked, and a
     helper thread's exit would stop a server the test still uses.

@@ -7,6 +7,7 @@ MockTransport; test_real_better_auth.py covers the real server.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -134,6 +135,9 @@ async def test_no_session_is_session_invalid(response: httpx.Response) -> None:
         (httpx.Response(200, json=[1, 2]), 5),
         (httpx.Response(200, json={"session": {}, "user": {}}), 5),
         (httpx.Response(200, content=b" " * (2 << 20)), 5),
+        # Parsed strictly, as a token is: a duplicate member or a NaN is no answer.
+        (httpx.Response(200, content=b'{"user": {}, ' + json.dumps(_body())[1:].encode()), 5),
+        (httpx.Response(200, content=json.dumps({**_body(), "n": float("nan")}).encode()), 5),
     ],
 )
 async def test_issuer_trouble_is_503(response: httpx.Response, retry_after: int) -> None:

@@ -51,6 +51,7 @@ from authbridge.sessions.records import (
     parse_banned,
     parse_bool,
     parse_roles,
+    parse_text,
     parse_timestamp,
     user_object,
 )
@@ -178,10 +179,10 @@ class DatabaseApiKeyStore:
             key_id=final.id,
             user_id=str(user["user_id"]),
             expires_at=final.expires_at,
-            email=_text(user["email"]),
-            name=_text(user["name"]),
+            email=parse_text(user["email"]),
+            name=parse_text(user["name"]),
             email_verified=parse_bool(user["email_verified"]),
-            image=_text(user["image"]),
+            image=parse_text(user["image"]),
             roles=parse_roles(user.get("role")),
             scopes=scopes_from_permissions(final.permissions),
             banned=parse_banned(user.get("banned")),
@@ -378,10 +379,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _int(value: object) -> int | None:
     if value is None or isinstance(value, bool):
         return None
@@ -398,7 +395,7 @@ def _row(found: Any) -> KeyRow:
     return KeyRow(
         id=str(found["id"]),
         reference_id=str(found["reference_id"]),
-        config_id=_text(found["config_id"]),
+        config_id=parse_text(found["config_id"]),
         enabled=parse_bool(found["enabled"]),
         expires_at=parse_timestamp(found["expires_at"]),
         remaining=_int(found["remaining"]),

@@ -15,7 +15,6 @@ call counts as a use of the key.
 
 from __future__ import annotations
 
-import json
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -30,13 +29,19 @@ from authbridge.errors import (
     ApiKeyUsageExceeded,
     InvalidApiKey,
 )
-from authbridge.sessions.records import parse_banned, parse_bool, parse_roles, parse_timestamp
-from authbridge.sessions.remote import get_session_url
+from authbridge.sessions.endpoint import AuthEndpointClient, get_session_url, parse_answer
+from authbridge.sessions.records import (
+    parse_banned,
+    parse_bool,
+    parse_roles,
+    parse_text,
+    parse_timestamp,
+)
 
 __all__ = ["RemoteApiKeyStore"]
 
-_MAX_BODY: Final = 1 << 20
 _REFUSED: Final = frozenset({401, 403, 429})
+_ANSWERS: Final = _REFUSED | {200}
 _BY_CODE: Final[dict[str, type[InvalidApiKey]]] = {
     "KEY_DISABLED": ApiKeyDisabled,
     "KEY_EXPIRED": ApiKeyExpired,
@@ -53,30 +58,19 @@ class RemoteApiKeyStore:
     ) -> None:
         self._url = get_session_url(base_url)
         self._timeout = timeout
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._http = AuthEndpointClient(ApiKeyEndpointUnavailable, timeout=timeout, client=client)
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        await self._http.aclose()
 
     async def validate(self, key: str, header: str) -> ApiKeyRecord:
         """The key's user and id from Better Auth, or its refusal. ``header`` is the header
         name the client used (one of Better Auth's ``apiKeyHeaders``)."""
         headers = {"accept": "application/json", "cache-control": "no-store", header: key}
-        try:
-            async with self._client.stream(
-                "GET", self._url, headers=headers, timeout=self._timeout
-            ) as response:
-                status = response.status_code
-                if status not in _REFUSED and status != 200:
-                    raise ApiKeyEndpointUnavailable(retry_after=_retry_after(response))
-                body = await _read_limited(response)
-        except httpx.HTTPError:
-            raise ApiKeyEndpointUnavailable(retry_after=5) from None
+        status, body = await self._http.get(self._url, headers, answers=_ANSWERS)
         if status != 200:
             raise _refusal(body)
-        return _record(body)
+        return _record(self._http.document(body))
 
     async def diagnose(self, header: str, min_length: int = 64) -> str | None:
         """For ``authbridge check``: None when get-session takes API keys (it refuses a key
@@ -84,7 +78,9 @@ class RemoteApiKeyStore:
         probe = "authbridge-check-" + "x" * max(min_length, 64)
         headers = {"accept": "application/json", header: probe}
         try:
-            response = await self._client.get(self._url, headers=headers, timeout=self._timeout)
+            response = await self._http.client.get(
+                self._url, headers=headers, timeout=self._timeout
+            )
         except httpx.HTTPError as error:
             return f"{self._url} cannot be reached ({type(error).__name__})"
         if response.status_code in _REFUSED:
@@ -97,21 +93,12 @@ class RemoteApiKeyStore:
         return f"{self._url} answered HTTP {response.status_code}"
 
 
-async def _read_limited(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > _MAX_BODY:
-            raise ApiKeyEndpointUnavailable(retry_after=5)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _json(body: bytes) -> Any:
+    """For a refusal's code and the check's probe, where a body that is not JSON is no
+    failure: the value, or ``_NOT_JSON``."""
     try:
-        return json.loads(body.decode("utf-8")) if body.strip() else None
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        return parse_answer(body)
+    except ValueError:
         return _NOT_JSON
 
 
@@ -125,8 +112,7 @@ def _refusal(body: bytes) -> InvalidApiKey:
     return error()
 
 
-def _record(body: bytes) -> ApiKeyRecord:
-    document = _json(body)
+def _record(document: Any) -> ApiKeyRecord:
     if document is None:
         # No session: the server does not take keys on get-session (no plugin, or
         # enableSessionForAPIKeys off, or another header), so Better Auth would refuse it.
@@ -147,23 +133,12 @@ def _record(body: bytes) -> ApiKeyRecord:
         # The plugin answers the key's expiresAt, or now + the session lifetime for a key
         # without one: a moment the key is valid until, at the least.
         expires_at=parse_timestamp(session.get("expiresAt")),
-        email=_text(user.get("email")),
-        name=_text(user.get("name")),
+        email=parse_text(user.get("email")),
+        name=parse_text(user.get("name")),
         email_verified=parse_bool(user.get("emailVerified")),
-        image=_text(user.get("image")),
+        image=parse_text(user.get("image")),
         roles=parse_roles(user.get("role")),
         banned=parse_banned(user.get("banned")),
         ban_expires=user.get("banExpires"),
         user=MappingProxyType(dict(user)),  # the user only: session.token is the key
     )
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _retry_after(response: httpx.Response) -> int:
-    value = response.headers.get("retry-after", "")
-    if value.isdigit():
-        return max(1, min(int(value), 3600))
-    return 5

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Final
 
 from authbridge.apikeys.cache import ApiKeyCache
@@ -21,6 +20,7 @@ from authbridge.apikeys.records import ApiKeyRecord
 from authbridge.apikeys.rules import hash_key
 from authbridge.errors import ApiKeyStoreUnavailable, InvalidApiKey
 from authbridge.principal import Principal
+from authbridge.sessions.lifecycle import StoreLifecycle
 
 if TYPE_CHECKING:
     import httpx
@@ -36,7 +36,7 @@ __all__ = ["ApiKeyVerifier"]
 MAX_KEY_LENGTH: Final = 512
 
 
-class ApiKeyVerifier:
+class ApiKeyVerifier(StoreLifecycle):
     """Verifies Better Auth API keys; built from an :class:`ApiKeyConfig`."""
 
     def __init__(
@@ -48,7 +48,7 @@ class ApiKeyVerifier:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.config = config
-        self._cache = ApiKeyCache(
+        self._cache: ApiKeyCache = ApiKeyCache(
             config.cache_ttl if config.mode == "database" else 0.0, config.cache_max_entries
         )
         self._database: DatabaseApiKeyStore | None = None
@@ -82,29 +82,6 @@ class ApiKeyVerifier:
     def headers(self) -> tuple[str, ...]:
         """The request headers a key is read from, lower-case, in order of preference."""
         return self.config.headers
-
-    async def start(self) -> None:
-        if self._database is not None:
-            await self._database.start()
-
-    async def aclose(self) -> None:
-        if self._database is not None:
-            await self._database.aclose()
-        if self._remote is not None:
-            await self._remote.aclose()
-        self._cache.clear()
-
-    async def __aenter__(self) -> ApiKeyVerifier:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def diagnose(self) -> str | None:
         """For ``authbridge check``: None when the mode's store answers (database: the

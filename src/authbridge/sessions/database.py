@@ -37,6 +37,7 @@ from authbridge.sessions.records import (
     parse_banned,
     parse_bool,
     parse_roles,
+    parse_text,
     parse_timestamp,
     user_object,
 )
@@ -331,7 +332,7 @@ def _record_from_row(
     session_id, user_id = row["session_id"], row["user_id"]
     if expires_at is None or session_id is None or user_id is None:
         return None
-    organization_id = _text(row.get("organization_id"))
+    organization_id = parse_text(row.get("organization_id"))
     organization_role = None
     if member_joined:
         # The member row decides: no row means the user is not (or no longer) a member, and a
@@ -339,7 +340,7 @@ def _record_from_row(
         if row.get("member_user_id") is None:
             organization_id = None
         else:
-            organization_role = _text(row.get("organization_role"))
+            organization_role = parse_text(row.get("organization_role"))
     return SessionRecord(
         session_id=str(session_id),
         user_id=str(user_id),
@@ -351,15 +352,11 @@ def _record_from_row(
         roles=parse_roles(row.get("role")),
         organization_id=organization_id,
         organization_role=organization_role,
-        impersonator=_text(row.get("impersonator")),
+        impersonator=parse_text(row.get("impersonator")),
         banned=parse_banned(row.get("banned")),
         ban_expires=row.get("ban_expires"),
         user=MappingProxyType(user),
     )
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def _create_engine(database_url: str, timeout: float, ping_after: float) -> AsyncEngine:

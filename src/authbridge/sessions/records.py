@@ -15,9 +15,17 @@ from typing import Any
 
 from authbridge.bans import ban_in_force
 from authbridge.errors import UserBanned
-from authbridge.principal import Principal
+from authbridge.principal import CredentialKind, Principal
 
-__all__ = ["SessionRecord", "parse_banned", "parse_bool", "parse_roles", "parse_timestamp"]
+__all__ = [
+    "SessionRecord",
+    "UserRecord",
+    "parse_banned",
+    "parse_bool",
+    "parse_roles",
+    "parse_text",
+    "parse_timestamp",
+]
 
 # Epoch values above this are milliseconds (1e11 s is the year 5138).
 _MILLISECONDS_THRESHOLD = 100_000_000_000
@@ -119,48 +127,51 @@ def parse_roles(value: object) -> frozenset[str]:
     return frozenset()
 
 
-def _text(value: object) -> str | None:
+def parse_text(value: object) -> str | None:
+    """A non-empty string, else None (a missing, empty or non-text column or member)."""
     return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SessionRecord:
-    """One live session joined to its user. Holds no token."""
+class UserRecord:
+    """The user a Better Auth credential (a session, an API key) belongs to: the identity half
+    of its Principal, and the admin plugin's ban."""
 
-    session_id: str
     user_id: str
-    expires_at: datetime
     email: str | None = None
     name: str | None = None
     email_verified: bool | None = None
     image: str | None = None
     roles: frozenset[str] = frozenset()
-    # The session's active organization (organization plugin) and impersonating admin
-    # (admin plugin), where the store has them.
-    organization_id: str | None = None
-    # The caller's role in that organization, as the member table stores it ("admin,member");
-    # database mode joins it, remote mode asks get-active-member, the cookie cache has none.
-    organization_role: str | None = None
-    impersonator: str | None = None
     # The admin plugin's ban, as stored; decided on every use (``check_ban``), since a cached
     # record outlives the moment a ban expires.
     banned: bool = False
     ban_expires: object = field(default=None, repr=False, compare=False)
     # The whole user row (every column, ``additionalFields`` included) under Better Auth's
-    # field names: ``Principal.claims`` for a session, and what typed users are built from.
+    # field names: ``Principal.claims``, and what typed users are built from.
     user: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), repr=False, compare=False
     )
-
-    def is_expired(self, now: datetime | None = None) -> bool:
-        return self.expires_at <= (now or datetime.now(UTC))
 
     def check_ban(self, now: datetime | None = None) -> None:
         """Raise ``UserBanned`` while the admin plugin's ban on this user is in force."""
         if self.banned and ban_in_force(self.ban_expires, (now or datetime.now(UTC)).timestamp()):
             raise UserBanned()
 
-    def to_principal(self, issuer: str) -> Principal:
+    def principal(
+        self,
+        issuer: str,
+        credential: CredentialKind,
+        *,
+        session_id: str,
+        expires_at: datetime | None,
+        scopes: frozenset[str] = frozenset(),
+        organization_id: str | None = None,
+        organization_role: str | None = None,
+        impersonator: str | None = None,
+    ) -> Principal:
+        """This user's Principal, with what the credential adds: its id and expiry, and the
+        scopes or the organization it carries."""
         return Principal(
             sub=self.user_id,
             issuer=issuer,
@@ -169,13 +180,43 @@ class SessionRecord:
             email_verified=self.email_verified,
             image=self.image,
             roles=self.roles,
+            scopes=scopes,
+            session_id=session_id,
+            organization_id=organization_id,
+            organization_role=organization_role,
+            impersonator=impersonator,
+            expires_at=expires_at,
+            credential=credential,
+            claims=self.user,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionRecord(UserRecord):
+    """One live session joined to its user. Holds no token."""
+
+    session_id: str
+    expires_at: datetime
+    # The session's active organization (organization plugin) and impersonating admin
+    # (admin plugin), where the store has them.
+    organization_id: str | None = None
+    # The caller's role in that organization, as the member table stores it ("admin,member");
+    # database mode joins it, remote mode asks get-active-member, the cookie cache has none.
+    organization_role: str | None = None
+    impersonator: str | None = None
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at <= (now or datetime.now(UTC))
+
+    def to_principal(self, issuer: str) -> Principal:
+        return self.principal(
+            issuer,
+            "session",
             session_id=self.session_id,
             organization_id=self.organization_id,
             organization_role=self.organization_role,
             impersonator=self.impersonator,
             expires_at=self.expires_at,
-            credential="session",
-            claims=self.user,
         )
 
     @classmethod
@@ -183,24 +224,24 @@ class SessionRecord:
         cls, session: Mapping[str, Any], user: Mapping[str, Any]
     ) -> SessionRecord | None:
         """From Better Auth's JSON ``{session, user}``; None if it lacks an id or expiry."""
-        session_id = _text(session.get("id"))
-        user_id = _text(user.get("id"))
+        session_id = parse_text(session.get("id"))
+        user_id = parse_text(user.get("id"))
         expires_at = parse_timestamp(session.get("expiresAt"))
         if session_id is None or user_id is None or expires_at is None:
             return None
-        if _text(session.get("userId")) not in (None, user_id):
+        if parse_text(session.get("userId")) not in (None, user_id):
             return None
         return cls(
             session_id=session_id,
             user_id=user_id,
             expires_at=expires_at,
-            email=_text(user.get("email")),
-            name=_text(user.get("name")),
+            email=parse_text(user.get("email")),
+            name=parse_text(user.get("name")),
             email_verified=parse_bool(user.get("emailVerified")),
-            image=_text(user.get("image")),
+            image=parse_text(user.get("image")),
             roles=parse_roles(user.get("role")),
-            organization_id=_text(session.get("activeOrganizationId")),
-            impersonator=_text(session.get("impersonatedBy")),
+            organization_id=parse_text(session.get("activeOrganizationId")),
+            impersonator=parse_text(session.get("impersonatedBy")),
             banned=parse_banned(user.get("banned")),
             ban_expires=user.get("banExpires"),
             user=MappingProxyType(dict(user)),

@@ -11,7 +11,6 @@ and return a :class:`Principal` with ``credential="session"``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from authbridge.errors import SessionInvalid
@@ -24,6 +23,7 @@ from authbridge.sessions.cookies import (
     session_cookie_names,
 )
 from authbridge.sessions.csrf import TrustedOrigins
+from authbridge.sessions.lifecycle import StoreLifecycle
 from authbridge.sessions.records import SessionRecord
 from authbridge.sessions.token import (
     SessionToken,
@@ -47,7 +47,7 @@ __all__ = ["SessionVerifier"]
 _MAX_SESSION_ID = 256
 
 
-class SessionVerifier:
+class SessionVerifier(StoreLifecycle):
     """Verifies Better Auth session tokens and cookies; built from a :class:`SessionConfig`."""
 
     def __init__(
@@ -62,7 +62,9 @@ class SessionVerifier:
         if config.issuer != "better-auth-session":
             origins.append(config.issuer)  # Better Auth trusts its own base URL too.
         self._origins = TrustedOrigins(origins)
-        self._cache = SessionCache(config.effective_cache_ttl, config.cache_max_entries)
+        self._cache: SessionCache = SessionCache(
+            config.effective_cache_ttl, config.cache_max_entries
+        )
         self._database: DatabaseSessionStore | None = None
         self._remote: RemoteSessionStore | None = None
         if config.mode == "database" and config.database_url:
@@ -99,30 +101,6 @@ class SessionVerifier:
     def supports_session_exists(self) -> bool:
         """Only the database mode can look a session up by id (for a JWT's ``sid``)."""
         return self._database is not None
-
-    async def start(self) -> None:
-        """Check the database connection (database mode). Remote mode connects lazily."""
-        if self._database is not None:
-            await self._database.start()
-
-    async def aclose(self) -> None:
-        if self._database is not None:
-            await self._database.aclose()
-        if self._remote is not None:
-            await self._remote.aclose()
-        self._cache.clear()
-
-    async def __aenter__(self) -> SessionVerifier:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def verify(self, credential: str) -> Principal:
         """A bearer session credential to a Principal, or an AuthError."""

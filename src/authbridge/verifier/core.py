@@ -131,21 +131,16 @@ class Verifier:
         """Prefetch remote keys. A down issuer is not fatal here: keys load lazily later."""
         for path in self.paths:
             await path.keys.start()
-        if self.sessions is not None:
+        for kind, store in (("session", self.sessions), ("API key", self.api_keys)):
+            if store is None:
+                continue
             try:
-                await self.sessions.start()
+                await store.start()
             except ServiceUnavailable:
                 # Like a down JWKS, not fatal: Better Auth may not have migrated its tables
-                # yet. Session credentials get 503 until the store answers.
+                # yet. Its credentials get 503 until the store answers.
                 _sessions_logger.warning(
-                    "session store check failed at startup; it is retried on first use"
-                )
-        if self.api_keys is not None:
-            try:
-                await self.api_keys.start()
-            except ServiceUnavailable:
-                _sessions_logger.warning(
-                    "API key store check failed at startup; it is retried on first use"
+                    "%s store check failed at startup; it is retried on first use", kind
                 )
         if self.revocations is not None:
             await self.revocations.start()

@@ -8,7 +8,8 @@ variable and its fix for every inconsistent combination.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, Protocol
+import json
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from ..cache import TokenCache
 from ..claims import ClaimNames
@@ -39,6 +40,11 @@ _JWKS_FIX: Final = 'provide JSON like {"keys": [...]} as served by /api/auth/jwk
 
 class _Secret(Protocol):
     def get_secret_value(self) -> str: ...
+
+
+TablesT = TypeVar("TablesT")
+
+_SESSION_TABLES_EXAMPLE: Final = '{"session_table": "sessions", "session_user_id": "user_id"}'
 
 
 def verifier_parts(settings: Settings) -> tuple[tuple[TrustedIssuer, ...], VerifierOptions]:
@@ -168,8 +174,6 @@ def session_verifier(settings: Settings) -> SessionVerifier | None:
                 "set AUTHBRIDGE_SESSION_MODE=database (shared database) or remote.",
             )
         return None
-    import json
-
     from ..sessions.config import SessionConfig, SessionTables, resolve_secrets
     from ..sessions.verifier import SessionVerifier
 
@@ -177,16 +181,9 @@ def session_verifier(settings: Settings) -> SessionVerifier | None:
         secrets_env=_reveal(settings.better_auth_secrets),
         secret_env=_reveal(settings.better_auth_secret),
     )
-    tables = SessionTables()
-    if settings.session_tables:
-        try:
-            tables = SessionTables(**json.loads(settings.session_tables))
-        except (ValueError, TypeError):
-            raise ConfigError(
-                "AUTHBRIDGE_SESSION_TABLES",
-                "is not a JSON object of SessionTables fields.",
-                'write e.g. {"session_table": "sessions", "session_user_id": "user_id"}.',
-            ) from None
+    tables = _tables(
+        SessionTables, settings.session_tables, "AUTHBRIDGE_SESSION_TABLES", _SESSION_TABLES_EXAMPLE
+    )
     config = SessionConfig(
         mode=settings.session_mode,
         secrets=secrets,
@@ -216,32 +213,19 @@ def api_key_verifier(settings: Settings) -> ApiKeyVerifier | None:
     """
     if settings.api_keys == "off":
         return None
-    import json
-
     from ..apikeys.config import ApiKeyConfig, ApiKeyTables, parse_headers
     from ..apikeys.verifier import ApiKeyVerifier
     from ..sessions.config import SessionTables
 
-    tables = ApiKeyTables()
-    if settings.api_key_tables:
-        try:
-            tables = ApiKeyTables(**json.loads(settings.api_key_tables))
-        except (ValueError, TypeError):
-            raise ConfigError(
-                "AUTHBRIDGE_API_KEY_TABLES",
-                "is not a JSON object of ApiKeyTables fields.",
-                'write e.g. {"table": "api_keys", "reference_id": "user_id"}.',
-            ) from None
-    user_tables = SessionTables()
-    if settings.session_tables:
-        try:
-            user_tables = SessionTables(**json.loads(settings.session_tables))
-        except (ValueError, TypeError):
-            raise ConfigError(
-                "AUTHBRIDGE_SESSION_TABLES",
-                "is not a JSON object of SessionTables fields.",
-                'write e.g. {"session_table": "sessions", "session_user_id": "user_id"}.',
-            ) from None
+    tables = _tables(
+        ApiKeyTables,
+        settings.api_key_tables,
+        "AUTHBRIDGE_API_KEY_TABLES",
+        '{"table": "api_keys", "reference_id": "user_id"}',
+    )
+    user_tables = _tables(
+        SessionTables, settings.session_tables, "AUTHBRIDGE_SESSION_TABLES", _SESSION_TABLES_EXAMPLE
+    )
     config = ApiKeyConfig(
         mode=settings.api_keys,
         headers=parse_headers(settings.api_key_header),
@@ -278,6 +262,21 @@ def revocation_list(settings: Settings) -> RevocationList | None:
         retention=settings.revocation_retention,
         timeout=settings.redis_timeout,
     )
+
+
+def _tables(kind: type[TablesT], text: str | None, variable: str, example: str) -> TablesT:
+    """The table names in ``variable`` (a JSON object of ``kind``'s fields), else the
+    defaults."""
+    if not text:
+        return kind()
+    try:
+        return kind(**json.loads(text))
+    except (ValueError, TypeError):
+        raise ConfigError(
+            variable,
+            f"is not a JSON object of {kind.__name__} fields.",
+            f"write e.g. {example}.",
+        ) from None
 
 
 def _reveal(value: _Secret | None) -> str | None:
