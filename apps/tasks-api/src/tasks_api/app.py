@@ -46,7 +46,7 @@ def create_app(
             await upgrade_off_loop(settings)
         # Off the loop too: creating the engine may create the SQLite file's directory.
         engine = await asyncio.to_thread(create_engine, settings)
-        store = open_store(settings, engine)
+        store = await open_store(settings)
         try:
             setattr(app.state, ENGINE_STATE, engine)
             setattr(app.state, STORE_STATE, store)

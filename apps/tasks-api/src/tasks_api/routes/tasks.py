@@ -18,7 +18,6 @@ from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, StringConstraints
-from sqlalchemy.engine import Connection
 
 from ..cursor import CURSOR_PATTERN, MAX_CURSOR_CHARS, CursorCodec, InvalidCursor
 from ..dependencies import codec_of, store_of
@@ -45,7 +44,7 @@ from ..schemas import (
     TeamTaskOut,
     TeamTaskPage,
 )
-from ..store import Store
+from ..store import Connection, Store
 from ..strict_json import StrictJSONRoute
 from ..task_json import encode_page, encode_team_page
 from .task_scopes import TEAM_DELETE_ROLES, TaskScope, personal_scope, team_scope
@@ -400,10 +399,10 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         owner = scope.owner
         changes = body.changes()
 
-        def patch(conn: Connection) -> TaskRow | None:  # one transaction
+        async def patch(conn: Connection) -> TaskRow | None:  # one transaction
             if condition is None and changes:
-                return update_task(conn, owner, ident, changes)
-            current = get_task(conn, owner, ident)
+                return await update_task(conn, owner, ident, changes)
+            current = await get_task(conn, owner, ident)
             if current is None:
                 raise not_found()
             if condition is not None and not condition.allows(
@@ -412,7 +411,7 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
                 raise _precondition_failed()
             if not changes:
                 return current
-            row = update_task(conn, owner, ident, changes, expected_version=current.version)
+            row = await update_task(conn, owner, ident, changes, expected_version=current.version)
             if row is None:  # changed (or deleted) since we read it
                 raise _precondition_failed()
             return row
@@ -440,16 +439,17 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         ident = parse_task_id(task_id)
         owner = scope.owner
 
-        def remove(conn: Connection) -> tuple[bool, int | None]:  # one transaction
+        async def remove(conn: Connection) -> tuple[bool, int | None]:  # one transaction
             expected = None
             if condition is not None:
-                current = get_task(conn, owner, ident)
+                current = await get_task(conn, owner, ident)
                 if current is None:
                     raise not_found()
                 if not condition.allows(etag_for(current.id, current.version)):
                     raise _precondition_failed()
                 expected = current.version
-            return delete_task(conn, owner, ident, expected_version=expected), expected
+            deleted = await delete_task(conn, owner, ident, expected_version=expected)
+            return deleted, expected
 
         deleted, expected = await store.write(remove)
         if not deleted:
