@@ -46,7 +46,7 @@ from ..schemas import (
 )
 from ..store import Connection, Store
 from ..strict_json import StrictJSONRoute
-from ..task_json import encode_page, encode_team_page
+from ..task_json import encode_page, encode_task, encode_team_page, encode_team_task
 from .task_scopes import TEAM_DELETE_ROLES, TaskScope, personal_scope, team_scope
 
 __all__ = [
@@ -208,7 +208,8 @@ class TaskCollection:
     out_model: type[TaskOut]
     page_model: type[BaseModel]
     to_out: Callable[[TaskRow], TaskOut]
-    encode: Callable[[Sequence[TaskRow], str | None], bytes]
+    encode: Callable[[Sequence[TaskRow], str | None], bytes]  # a page (task_json.py)
+    encode_one: Callable[[TaskRow], bytes]  # one task, as ``to_out`` would answer it
     # The OpenAPI description of the 403 answers (None: FastAPI's "Forbidden").
     forbidden: str | None = None
     forbidden_delete: str | None = None
@@ -236,6 +237,7 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
             page_model=TaskPage,
             to_out=task_out,
             encode=encode_page,
+            encode_one=encode_task,
         )
     )
 
@@ -269,6 +271,7 @@ def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
             page_model=TeamTaskPage,
             to_out=team_task_out,
             encode=encode_team_page,
+            encode_one=encode_team_task,
             forbidden=_TEAM_FORBIDDEN,
             forbidden_delete=(
                 f"{_TEAM_FORBIDDEN} Deleting also needs the organization role `owner` or"
@@ -283,7 +286,12 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
     Reader = Annotated[TaskScope, collection.reader]
     Writer = Annotated[TaskScope, collection.writer]
     Deleter = Annotated[TaskScope, collection.deleter]
-    to_out, whose, name = collection.to_out, collection.whose, collection.names
+    encode_one, whose, name = collection.encode_one, collection.whose, collection.names
+
+    def one_task(row: TaskRow, status: int = 200, **headers: str) -> Response:
+        # Declared as ``out_model`` for the OpenAPI document; encoded directly (task_json.py).
+        headers["ETag"] = etag_for(row.id, row.version)
+        return Response(encode_one(row), status, headers, media_type="application/json")
 
     def answers(
         *statuses: int, deleting: bool = False, **success: dict[str, Any]
@@ -351,13 +359,11 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         description=(f"Create one of {whose} tasks. Answers 201 with `Location` and `ETag`."),
     )
     async def create_task_route(
-        body: TaskCreate, scope: Writer, store: Tasks, request: Request, response: Response
-    ) -> TaskOut:
+        body: TaskCreate, scope: Writer, store: Tasks, request: Request
+    ) -> Response:
         row = await store.write(insert_task, scope.owner, scope.actor, body.model_dump())
         root = request.scope.get("root_path", "")
-        response.headers["Location"] = f"{root}{collection.prefix}/{row.id}"
-        response.headers["ETag"] = etag_for(row.id, row.version)
-        return to_out(row)
+        return one_task(row, 201, Location=f"{root}{collection.prefix}/{row.id}")
 
     @router.get(
         "/{task_id}",
@@ -366,15 +372,12 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         responses=answers(400, 401, 403, 404, s200=_ETAG_HEADER),
         description=f"One of {whose} tasks, with its `ETag`.",
     )
-    async def read_task_route(
-        task_id: TaskId, scope: Reader, store: Tasks, response: Response
-    ) -> TaskOut:
+    async def read_task_route(task_id: TaskId, scope: Reader, store: Tasks) -> Response:
         ident = parse_task_id(task_id)
         row = await store.read(get_task, scope.owner, ident)
         if row is None:
             raise not_found()
-        response.headers["ETag"] = etag_for(row.id, row.version)
-        return to_out(row)
+        return one_task(row)
 
     @router.patch(
         "/{task_id}",
@@ -392,9 +395,8 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         body: TaskUpdate,
         scope: Writer,
         store: Tasks,
-        response: Response,
         condition: Precondition,
-    ) -> TaskOut:
+    ) -> Response:
         ident = parse_task_id(task_id)
         owner = scope.owner
         changes = body.changes()
@@ -419,8 +421,7 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         row = await store.write(patch)
         if row is None:
             raise not_found()
-        response.headers["ETag"] = etag_for(row.id, row.version)
-        return to_out(row)
+        return one_task(row)
 
     @router.delete(
         "/{task_id}",
