@@ -27,6 +27,7 @@ down or restarting, a pool with no free connection in time) is raised as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import queue
 import sqlite3
@@ -285,8 +286,14 @@ class _PostgresConnection:
 _OUTAGE_CLASSES: Final = ("08", "53")
 _OUTAGE_STATES: Final = frozenset({"57P01", "57P02", "57P03"})
 # No server answer at all: refused or reset (OSError), connect or pool timeout (TimeoutError,
-# an OSError), a connection asyncpg found closed (InterfaceError).
-_UNREACHABLE: Final = (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+# an OSError), a connection asyncpg found closed (InterfaceError), or one a restart left in a
+# state asyncpg cannot go on from (InternalClientError: "another operation is in progress").
+_UNREACHABLE: Final = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+)
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -337,35 +344,47 @@ class PostgresStore:
         return cls(pool, settings)
 
     async def read(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
+        con = await self._connection()
         try:
-            con = await self._connection()
-            try:
-                result = await fn(_PostgresConnection(con), *args, **kwargs)
-                con.mark_used()
-                return result
-            finally:
-                await self._pool.release(con)
+            result = await fn(_PostgresConnection(con), *args, **kwargs)
+            con.mark_used()
+            return result
         except Exception as exc:
             if is_outage(exc):
+                # The connection's state is unknown (a restart can leave it open but
+                # mid-operation): closed, so the pool opens a new one for the next request.
+                _close(con)
                 raise DatabaseUnavailable from exc
             raise
+        finally:
+            await self._pool.release(con)
 
     async def write(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
+        con = await self._connection()
         try:
-            con = await self._connection()
-            try:
-                async with con.transaction():
-                    result = await fn(_PostgresConnection(con), *args, **kwargs)
-                con.mark_used()
-                return result
-            finally:
-                await self._pool.release(con)
+            async with con.transaction():
+                result = await fn(_PostgresConnection(con), *args, **kwargs)
+            con.mark_used()
+            return result
+        except Exception as exc:
+            if is_outage(exc):
+                # The connection's state is unknown (a restart can leave it open but
+                # mid-operation): closed, so the pool opens a new one for the next request.
+                _close(con)
+                raise DatabaseUnavailable from exc
+            raise
+        finally:
+            await self._pool.release(con)
+
+    async def _connection(self) -> Any:
+        try:
+            return await self._checkout()
         except Exception as exc:
             if is_outage(exc):
                 raise DatabaseUnavailable from exc
             raise
 
-    async def _connection(self) -> Any:
+    async def _checkout(self) -> Any:
         """A pooled connection fit for use: one idle too long answers a ping first, and one
         that fails it, or is older than the recycle age, is replaced by a new one."""
         con = await self._pool.acquire(timeout=self._acquire_timeout)
@@ -380,12 +399,18 @@ class PostgresStore:
                 if not is_outage(exc):
                     await self._pool.release(con)
                     raise
-        con.terminate()
+        _close(con)
         await self._pool.release(con)  # closed: its slot opens a new connection next time
         return await self._pool.acquire(timeout=self._acquire_timeout)
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+def _close(con: Any) -> None:
+    # asyncpg detaches a pooled connection it saw die (then there is nothing left to close).
+    with contextlib.suppress(asyncpg.InterfaceError):
+        con.terminate()
 
 
 async def open_store(settings: ServiceSettings) -> Store:
