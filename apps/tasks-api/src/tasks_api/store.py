@@ -334,7 +334,7 @@ class PostgresStore:
         pool = await asyncpg.create_pool(
             min_size=0,
             max_size=settings.pool_size + settings.max_overflow,
-            # Recycling is by age, in _connection; an idle one is pinged, not closed.
+            # Recycling is by age, in _checkout; an idle one is pinged there, not closed.
             max_inactive_connection_lifetime=0,
             connection_class=_PooledConnection,
             reset=_keep_session,
