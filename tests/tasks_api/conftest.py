@@ -17,13 +17,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncEngine
 from tasks_support import POSTGRES_URL, Caller, make_caller, postgres_execute, running_api
 
 from authbridge.testing import FakeIssuer
-from tasks_api.dependencies import ENGINE_STATE
+from tasks_api.dependencies import STORE_STATE
 from tasks_api.models import tasks
 from tasks_api.settings import ServiceSettings
+from tasks_api.statements import Shape
+from tasks_api.store import Connection, Store
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -70,11 +71,6 @@ class Api:
     issuer: FakeIssuer
     settings: ServiceSettings
 
-    @property
-    def engine(self) -> AsyncEngine:
-        engine: AsyncEngine = getattr(self.app.state, ENGINE_STATE)
-        return engine
-
     def caller(self, **claims: object) -> Caller:
         return make_caller(self.issuer, **claims)
 
@@ -104,9 +100,18 @@ async def api(settings: ServiceSettings, issuer: FakeIssuer) -> AsyncIterator[Ap
     async with running_api(settings, issuer) as (app, client):
         harness = Api(app, client, issuer, settings)
         if not settings.is_sqlite:  # the PostgreSQL schema is shared by the session
-            async with harness.engine.begin() as conn:
-                await conn.execute(delete(tasks))
+            # Through the app's store, as requests go: its pool then holds a connection
+            # (opening one reads ~/.pgpass, which test_tasks_event_loop would catch).
+            store: Store = getattr(app.state, STORE_STATE)
+            await store.write(_delete_every_task)
         yield harness
+
+
+async def _delete_every_task(conn: Connection) -> int:
+    return await conn.execute(_DELETE_ALL, {})
+
+
+_DELETE_ALL = Shape(delete(tasks))
 
 
 def new_organization() -> str:

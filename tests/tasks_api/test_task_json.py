@@ -14,11 +14,13 @@ from pydantic import TypeAdapter
 
 from tasks_api.models import PRIORITIES
 from tasks_api.routes.tasks import task_out, team_task_out
-from tasks_api.schemas import TaskPage, TeamTaskPage
-from tasks_api.task_json import encode_page, encode_team_page
+from tasks_api.schemas import TaskOut, TaskPage, TeamTaskOut, TeamTaskPage
+from tasks_api.task_json import encode_page, encode_task, encode_team_page, encode_team_task
 
 PAGE = TypeAdapter(TaskPage)
 TEAM_PAGE = TypeAdapter(TeamTaskPage)
+TASK = TypeAdapter(TaskOut)
+TEAM_TASK = TypeAdapter(TeamTaskOut)
 
 # Aware UTC instants, microseconds included, as UTCDateTime hands them back.
 INSTANTS = st.datetimes(
@@ -81,3 +83,10 @@ def test_an_empty_page_and_whole_second_instants() -> None:
     assert item["due_at"] == "2026-11-27T16:00:00.000005Z"
     assert item["priority"] == "high"
     assert item["id"] == "00000000-0000-0000-0000-000000000001"
+
+
+@given(row=ROWS)
+def test_one_task_matches_pydantic_byte_for_byte(row: Any) -> None:
+    """Create, read and patch answer one task, encoded the same way."""
+    assert encode_task(row) == TASK.dump_json(task_out(row))
+    assert encode_team_task(row) == TEAM_TASK.dump_json(team_task_out(row))

@@ -276,7 +276,7 @@ async def test_upgrade_from_0001_keeps_personal_tasks(fresh: ServiceSettings) ->
     assert upgraded.stdout.strip() == "database at revision: 0002"
 
     async with running_api(fresh.model_copy(update={"run_migrations": False}), issuer) as (
-        app,
+        _app,
         client,
     ):
         listed = await client.get("/api/tasks", params={"sort": "priority"}, headers=alice.headers)
@@ -289,7 +289,7 @@ async def test_upgrade_from_0001_keeps_personal_tasks(fresh: ServiceSettings) ->
         assert patched.status_code == 200, patched.text
         team = await client.post("/api/org/tasks", json={"title": "t"}, headers=ada_org.headers)
         assert team.status_code == 201, team.text
-        engine = app.state.tasks_engine
+        engine = create_engine(fresh)  # the app's requests run on the bare driver
         async with engine.connect() as conn:
             stored = (await conn.execute(sa.text("SELECT owner_type, created_by FROM tasks"))).all()
             assert sorted(stored) == sorted(
@@ -302,6 +302,7 @@ async def test_upgrade_from_0001_keeps_personal_tasks(fresh: ServiceSettings) ->
                     await conn.execute(
                         sa.text(f"UPDATE tasks SET {column} = :value"), {"value": value}
                     )
+        await engine.dispose()
 
     down = await asyncio.to_thread(run_cli, fresh, "downgrade", "0001")
     assert down.returncode == 0, down.stderr

@@ -1,12 +1,12 @@
 """The app factory: ``uvicorn --factory tasks_api.app:create_app``.
 
-Startup order: authbridge prefetches its keys (its lifespan wraps ours), then the database
-engine is created and, unless ``TASKS_RUN_MIGRATIONS=false``, migrated to head.
+Startup order: authbridge prefetches its keys (its lifespan wraps ours), then the database is
+migrated to head (unless ``TASKS_RUN_MIGRATIONS=false``) and the store opened (store.py).
+SQLAlchemy serves the migrations; requests run on the bare driver.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,8 +17,7 @@ from authbridge.fastapi import AuthBridge
 from .body_limit import BodyLimitMiddleware
 from .cors import JSONErrorCORSMiddleware
 from .cursor import CursorCodec
-from .db import create_engine
-from .dependencies import CODEC_STATE, ENGINE_STATE, STORE_STATE
+from .dependencies import CODEC_STATE, STORE_STATE
 from .errors import install_error_handlers
 from .migrate import upgrade_off_loop
 from .routes.account import build_account_router
@@ -44,16 +43,12 @@ def create_app(
     async def database_lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.run_migrations:
             await upgrade_off_loop(settings)
-        # Off the loop too: creating the engine may create the SQLite file's directory.
-        engine = await asyncio.to_thread(create_engine, settings)
-        store = open_store(settings, engine)
+        store = await open_store(settings)
         try:
-            setattr(app.state, ENGINE_STATE, engine)
             setattr(app.state, STORE_STATE, store)
             yield
         finally:
             await store.close()
-            await engine.dispose()
 
     app = FastAPI(
         title="Tasks API",

@@ -1,16 +1,11 @@
-"""Engine construction for SQLite (aiosqlite) and PostgreSQL (asyncpg).
+"""SQLAlchemy engines for SQLite (aiosqlite) and PostgreSQL (asyncpg): for the migrations
+(Alembic) and the ``tasks-api`` commands. The task routes do not use them: they run the same
+statements on the bare drivers (store.py, statements.py).
 
-On PostgreSQL every statement is a network round trip, and each costs CPU on both sides of a
-machine the API usually shares with the database. Two choices keep a read at one round trip:
-
-* ``reading(engine)``: single-statement reads run in autocommit, without ``BEGIN`` and
-  ``ROLLBACK`` around them (a single ``SELECT`` sees one snapshot either way);
-* ``ping_after_idle`` (shared with authbridge's session store): a pooled connection is
-  tested (one round trip, plus ``BEGIN`` and ``ROLLBACK`` with asyncpg) only when it sat
-  idle for ``DATABASE_PING_AFTER_IDLE`` seconds,
-  instead of on every checkout (``pool_pre_ping``). A connection that dies while in use is
-  caught when it fails: SQLAlchemy then invalidates every older pooled connection, so after
-  a restart of PostgreSQL the pool refills with fresh ones.
+A PostgreSQL connection uses ``DATABASE_SCHEMA`` as its search path and fails fast
+(``DATABASE_CONNECT_TIMEOUT``) when the server is down; ``ping_after_idle`` (shared with
+authbridge's session store) tests a pooled connection only when it sat idle for
+``DATABASE_PING_AFTER_IDLE`` seconds, instead of on every checkout.
 """
 
 from __future__ import annotations
@@ -28,7 +23,7 @@ from authbridge.sessions import ping_after_idle
 
 from .settings import ServiceSettings
 
-__all__ = ["create_engine", "ensure_sqlite_directory", "reading"]
+__all__ = ["create_engine", "ensure_sqlite_directory"]
 
 
 def ensure_sqlite_directory(database_url: str) -> None:
@@ -81,13 +76,6 @@ def create_engine(settings: ServiceSettings) -> AsyncEngine:
     else:
         ping_after_idle(engine, settings.ping_after_idle)
     return engine
-
-
-def reading(engine: AsyncEngine) -> AsyncEngine:
-    """The same engine and pool for one-statement reads: autocommit on PostgreSQL."""
-    if engine.dialect.name == "postgresql":
-        return engine.execution_options(isolation_level="AUTOCOMMIT")
-    return engine  # pysqlite starts no transaction for a SELECT anyway
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,11 +1,10 @@
-"""Request-scoped dependencies: the database engine, the cursor codec and access guards."""
+"""Request-scoped dependencies: the store, the cursor codec and access guards."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge.fastapi import require_scopes
 
@@ -13,30 +12,19 @@ from .cursor import CursorCodec
 from .store import Store
 
 __all__ = [
-    "ENGINE_STATE",
-    "app_engine",
+    "CODEC_STATE",
+    "STORE_STATE",
     "codec_of",
-    "engine_of",
     "store_of",
     "task_guard",
 ]
 
-ENGINE_STATE = "tasks_engine"
 CODEC_STATE = "tasks_cursor_codec"
 STORE_STATE = "tasks_store"  # store.py: where the task queries run
 
 
-def app_engine(request: Request) -> AsyncEngine:
-    engine: AsyncEngine = getattr(request.app.state, ENGINE_STATE)
-    return engine
-
-
 # The dependencies are coroutines on purpose: FastAPI runs a plain ``def`` dependency in the
 # thread pool, which cost about a fifth of a list request's CPU.
-async def engine_of(request: Request) -> AsyncEngine:
-    return app_engine(request)
-
-
 async def store_of(request: Request) -> Store:
     store: Store = getattr(request.app.state, STORE_STATE)
     return store

@@ -21,6 +21,7 @@ from starlette.routing import Match
 
 __all__ = [
     "ApiError",
+    "DatabaseUnavailable",
     "error_response",
     "install_error_handlers",
     "not_found",
@@ -62,6 +63,11 @@ class ApiError(Exception):
         self.code = code
         self.detail = detail
         self.headers = dict(headers or {})
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached right now (store.py raises it from the driver's error,
+    kept as ``__cause__``): answered 503, never 500."""
 
 
 def not_found() -> ApiError:
@@ -211,7 +217,15 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # Connection-level failures (server down, pool exhausted, refused socket): 503, not 500.
-    for failure in (OperationalError, InterfaceError, PoolTimeout, ConnectionError):
+    # The task routes' raw driver path raises DatabaseUnavailable; SQLAlchemy (readiness,
+    # migrations) raises its own.
+    for failure in (
+        DatabaseUnavailable,
+        OperationalError,
+        InterfaceError,
+        PoolTimeout,
+        ConnectionError,
+    ):
         app.add_exception_handler(failure, _database_unavailable)
     app.add_exception_handler(DBAPIError, _driver_error)  # other driver errors: by SQLSTATE
     app.add_exception_handler(Exception, _unexpected)

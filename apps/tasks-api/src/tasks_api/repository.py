@@ -17,8 +17,6 @@ from typing import Any, Final, Literal
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
-    Row,
-    Select,
     and_,
     bindparam,
     case,
@@ -29,10 +27,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection
 
 from .cursor import InvalidCursor
 from .models import PRIORITIES, PRIORITY_RANK, tasks
+from .statements import Shape, Task
+from .store import Connection
 
 __all__ = [
     "Owner",
@@ -49,7 +48,7 @@ __all__ = [
 ]
 
 Sort = Literal["created", "due", "priority"]
-TaskRow = Row[Any]
+TaskRow = Task
 OwnerType = Literal["user", "organization"]
 
 
@@ -81,8 +80,8 @@ def _to_storage(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 # Every statement is built once per shape and cached: values are bound parameters, so a
-# request neither builds an expression tree nor computes its cache key.
-_INSERT: Final = insert(tasks).returning(*tasks.c)
+# request neither builds an expression tree nor compiles it (statements.py).
+_INSERT: Final = Shape(insert(tasks).returning(*tasks.c), tasks=True)
 
 
 def _by_id(*, versioned: bool) -> list[ColumnElement[bool]]:
@@ -98,27 +97,32 @@ def _by_id(*, versioned: bool) -> list[ColumnElement[bool]]:
     return conditions
 
 
-_GET: Final = select(tasks).where(*_by_id(versioned=False))
-_DELETE: Final = {flag: delete(tasks).where(*_by_id(versioned=flag)) for flag in (False, True)}
+_GET: Final = Shape(select(tasks).where(*_by_id(versioned=False)), tasks=True)
+_DELETE: Final = {
+    flag: Shape(delete(tasks).where(*_by_id(versioned=flag))) for flag in (False, True)
+}
 
 
 @functools.cache
-def _update_statement(columns: tuple[str, ...], versioned: bool) -> Any:
+def _update_statement(columns: tuple[str, ...], versioned: bool) -> Shape:
     """One UPDATE per set of changed columns (at most 2⁵) and condition."""
     changes: dict[str, Any] = {name: bindparam(f"new_{name}") for name in columns}
-    return (
+    statement = (
         update(tasks)
         .where(*_by_id(versioned=versioned))
         .values(**changes, version=tasks.c.version + 1, updated_at=bindparam("now"))
         .returning(*tasks.c)
     )
+    return Shape(statement, tasks=True)
 
 
 def _key(owner: Owner, task_id: uuid.UUID) -> dict[str, Any]:
     return {"task_id": task_id, "owner_kind": owner.type, "owner": owner.id}
 
 
-def insert_task(conn: Connection, owner: Owner, created_by: str, fields: dict[str, Any]) -> TaskRow:
+async def insert_task(
+    conn: Connection, owner: Owner, created_by: str, fields: dict[str, Any]
+) -> TaskRow:
     now = _now()
     values = {
         "id": uuid.uuid4(),
@@ -134,14 +138,17 @@ def insert_task(conn: Connection, owner: Owner, created_by: str, fields: dict[st
         "created_at": now,
         "updated_at": now,
     }
-    return conn.execute(_INSERT, _to_storage(values)).one()
+    (row,) = await conn.fetch(_INSERT, _to_storage(values))
+    inserted: TaskRow = row
+    return inserted
 
 
-def get_task(conn: Connection, owner: Owner, task_id: uuid.UUID) -> TaskRow | None:
-    return conn.execute(_GET, _key(owner, task_id)).one_or_none()
+async def get_task(conn: Connection, owner: Owner, task_id: uuid.UUID) -> TaskRow | None:
+    rows = await conn.fetch(_GET, _key(owner, task_id))
+    return rows[0] if rows else None
 
 
-def update_task(
+async def update_task(
     conn: Connection,
     owner: Owner,
     task_id: uuid.UUID,
@@ -157,17 +164,17 @@ def update_task(
     if expected_version is not None:
         params["expected"] = expected_version
     statement = _update_statement(tuple(sorted(stored)), expected_version is not None)
-    return conn.execute(statement, params).one_or_none()
+    rows = await conn.fetch(statement, params)
+    return rows[0] if rows else None
 
 
-def delete_task(
+async def delete_task(
     conn: Connection, owner: Owner, task_id: uuid.UUID, *, expected_version: int | None = None
 ) -> bool:
     params = _key(owner, task_id)
     if expected_version is not None:
         params["expected"] = expected_version
-    result = conn.execute(_DELETE[expected_version is not None], params)
-    return result.rowcount > 0
+    return await conn.execute(_DELETE[expected_version is not None], params) > 0
 
 
 # --- listing: keyset pagination ---------------------------------------------------------
@@ -255,9 +262,7 @@ _LIKE_ESCAPE = "/"
 
 
 @functools.cache
-def _list_statement(
-    sort: Sort, by_completed: bool, by_search: bool, after: str | None
-) -> Select[Any]:
+def _list_statement(sort: Sort, by_completed: bool, by_search: bool, after: str | None) -> Shape:
     """One statement per shape of query, built once: values are bound parameters, so a list
     request neither builds an expression tree nor computes its cache key (at most
     3 × 2 × 2 × 3 shapes)."""
@@ -270,7 +275,7 @@ def _list_statement(
         query = query.where(tasks.c.title.icontains(bindparam("search"), escape=_LIKE_ESCAPE))
     if after is not None:
         query = query.where(_after_condition(after))
-    return query.order_by(*_ORDER[sort]).limit(bindparam("limit"))
+    return Shape(query.order_by(*_ORDER[sort]).limit(bindparam("limit")), tasks=True)
 
 
 def _like_literal(text: str) -> str:
@@ -279,7 +284,7 @@ def _like_literal(text: str) -> str:
     return escaped.replace("%", _LIKE_ESCAPE + "%").replace("_", _LIKE_ESCAPE + "_")
 
 
-def list_tasks(
+async def list_tasks(
     conn: Connection,
     owner: Owner,
     *,
@@ -299,25 +304,29 @@ def list_tasks(
         shape, values = _after_values(sort, after)
         params.update(values)
     query = _list_statement(sort, completed is not None, bool(search), shape)
-    rows = (conn.execute(query, params)).all()
+    rows = await conn.fetch(query, params)
     if len(rows) > limit:
         rows = rows[:limit]
         return Page(rows, position_of(rows[-1], sort))
     return Page(rows, None)
 
 
-def count_stats(conn: Connection) -> dict[str, Any]:
+_OWNER_KEYS: Final = select(tasks.c.owner_type, tasks.c.owner_id).distinct().subquery()
+_TOTALS: Final = Shape(
+    select(
+        func.count(),
+        func.coalesce(func.sum(case((tasks.c.completed, 1), else_=0)), 0),
+        select(func.count()).select_from(_OWNER_KEYS).scalar_subquery(),
+    ).select_from(tasks)
+)
+_BY_PRIORITY: Final = Shape(select(tasks.c.priority, func.count()).group_by(tasks.c.priority))
+
+
+async def count_stats(conn: Connection) -> dict[str, Any]:
     """Task counts across every owner, users and organizations (admin only)."""
-    owner_keys = select(tasks.c.owner_type, tasks.c.owner_id).distinct().subquery()
-    totals = conn.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((tasks.c.completed, 1), else_=0)), 0),
-            select(func.count()).select_from(owner_keys).scalar_subquery(),
-        ).select_from(tasks)
-    ).one()
-    grouped = conn.execute(select(tasks.c.priority, func.count()).group_by(tasks.c.priority))
-    by_rank = {int(rank): int(count) for rank, count in grouped.all()}
+    (totals,) = await conn.fetch(_TOTALS, {})
+    grouped = await conn.fetch(_BY_PRIORITY, {})
+    by_rank = {int(rank): int(count) for rank, count in grouped}
     total, done, owners = int(totals[0]), int(totals[1]), int(totals[2])
     return {
         "tasks": total,

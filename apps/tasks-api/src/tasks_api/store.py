@@ -1,40 +1,50 @@
-"""Where the task queries run: one call per request, whatever the backend.
+"""Where the task queries run: one call per request, on the bare driver.
 
-The repository's functions are synchronous SQLAlchemy Core on a ``Connection``. A route hands
-one of them (with its arguments bound) to ``Store.read`` or ``Store.write``, which runs it:
+A route hands ``Store.read`` or ``Store.write`` an async function of a ``Connection`` (with
+its arguments bound); the function runs the repository's statements (``statements.Shape``:
+SQLAlchemy statements compiled once per dialect) through ``fetch`` and ``execute``.
 
-* SQLite: in a thread, on a plain ``sqlite3`` connection, in **one** hop off the event loop.
-  Through aiosqlite, every DBAPI call (checkout, cursor, execute, fetch, close, rollback) was
-  its own hop to the connection's thread and back, each a wake-up of both threads under the
-  GIL: about two thirds of a list request's CPU (docs/tasks-api.md, "Profile"). Writes go to
-  a single writer thread with one connection, so this process's writers queue in memory
-  instead of polling SQLite's file lock (the old p99 of a second under 32 writers), and each
+* SQLite: plain ``sqlite3``, in **one** hop off the event loop per request. The function's
+  connection never suspends (sqlite3 blocks), so the whole coroutine runs to its end inside
+  the thread (``_run_to_end``). Writes go to a single writer thread with one connection, so
+  this process's writers queue in memory instead of polling SQLite's file lock, and each
   write transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock before reading,
   so a read-then-write (a conditional PATCH) never fails to upgrade its lock when another
-  process (a second worker) wrote in between. Readers use their own small pool of connections,
-  read-only, which WAL lets run beside the writer.
-* PostgreSQL: on the async engine's pool (asyncpg), the function run with ``run_sync``; reads
-  in autocommit (no ``BEGIN``/``ROLLBACK`` round trips), writes in a transaction.
+  process (a second worker) wrote in between. Readers have their own connections, read-only,
+  which WAL lets run beside the writer.
+* PostgreSQL: an asyncpg pool, used directly. asyncpg prepares each statement once per
+  connection and caches it. Reads run without ``BEGIN`` (a single ``SELECT`` sees one
+  snapshot either way); writes run in one transaction. A connection idle for
+  ``DATABASE_PING_AFTER_IDLE`` seconds is pinged before use, one older than
+  ``DATABASE_POOL_RECYCLE`` is replaced, and one the server closed (a restart) is dropped by
+  the pool, which opens a new one.
 
-Errors are SQLAlchemy's either way, so ``errors.py`` answers a database outage 503 as before.
+A failure to reach the database (refused, timed out, too many connections, a server shutting
+down or restarting, a pool with no free connection in time) is raised as
+``DatabaseUnavailable`` (answered 503 by errors.py); any other driver error as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, TypeVar
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, Final, Protocol, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.engine import make_url
 
-from .db import reading
+from .db import ensure_sqlite_directory
+from .errors import DatabaseUnavailable
 from .settings import ServiceSettings
+from .statements import POSTGRESQL, SQLITE, Shape, Task, task_from_sqlite
 
-__all__ = ["PostgresStore", "SqliteStore", "Store", "open_store"]
+__all__ = ["Connection", "PostgresStore", "SqliteStore", "Store", "open_store"]
 
 T = TypeVar("T")
 
@@ -43,111 +53,370 @@ T = TypeVar("T")
 SQLITE_READERS = 2
 
 
-class Store(Protocol):
-    async def read(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(connection, *args, **kwargs)`` for a single-statement read."""
+class Connection(Protocol):
+    async def fetch(self, shape: Shape, params: Mapping[str, Any]) -> list[Any]:
+        """The rows (``Task`` for a shape of task rows, else tuples)."""
         ...
 
-    async def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``fn(connection, *args, **kwargs)`` in one transaction, committed if it returns."""
+    async def execute(self, shape: Shape, params: Mapping[str, Any]) -> int:
+        """Run a statement that returns no rows; how many rows it changed."""
+        ...
+
+
+Work = Callable[..., Coroutine[Any, Any, T]]
+
+
+class Store(Protocol):
+    async def read(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
+        """``await fn(connection, *args, **kwargs)`` for a single-statement read."""
+        ...
+
+    async def write(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
+        """``await fn(connection, *args, **kwargs)`` in one transaction, committed if it
+        returns."""
         ...
 
     async def close(self) -> None: ...
 
 
-class PostgresStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._reader = reading(engine)
+# --- SQLite ------------------------------------------------------------------------------
 
-    async def read(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        async with self._reader.connect() as conn:
-            return await conn.run_sync(fn, *args, **kwargs)
 
-    async def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        async with self._engine.begin() as conn:
-            return await conn.run_sync(fn, *args, **kwargs)
+class _SqliteConnection:
+    __slots__ = ("_db",)
 
-    async def close(self) -> None:
-        pass  # the engine belongs to the app, which disposes of it
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def fetch(self, shape: Shape, params: Mapping[str, Any]) -> list[Any]:
+        compiled = shape.compiled(SQLITE)
+        rows = self._db.execute(compiled.sql, compiled.arguments(params)).fetchall()
+        if shape.tasks:
+            return [task_from_sqlite(row) for row in rows]
+        return rows
+
+    async def execute(self, shape: Shape, params: Mapping[str, Any]) -> int:
+        compiled = shape.compiled(SQLITE)
+        return self._db.execute(compiled.sql, compiled.arguments(params)).rowcount
+
+
+def _run_to_end(work: Awaitable[T]) -> T:
+    """The result of a coroutine that never suspends (it awaits only sqlite3 calls, which
+    block), without an event loop."""
+    coroutine = work.__await__()
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    coroutine.close()
+    raise RuntimeError("a SQLite store function awaited something that suspends")
+
+
+_SQLITE_UNAVAILABLE: Final = (sqlite3.OperationalError, sqlite3.InterfaceError)
+
+
+class _Threads:
+    """Threads that run calls handed over from the event loop, each answered on an asyncio
+    future. ``run_in_executor`` chains a ``concurrent.futures.Future`` to an asyncio one, with
+    locks and callbacks on both sides: about 9 µs of CPU per call with 32 requests waiting,
+    against 2-3 µs here."""
+
+    def __init__(self, count: int, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"{name}_{n}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    async def run(self, call: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((call, future, loop))
+        return await future
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            call, future, loop = job
+            try:
+                result = call()
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
+                loop.call_soon_threadsafe(_fail, future, exc)
+            else:
+                loop.call_soon_threadsafe(_succeed, future, result)
+
+    def close(self) -> None:
+        """Stop after the calls already handed over."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+
+
+def _succeed(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.cancelled():  # the request went away; the call's work is done anyway
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.cancelled():
+        future.set_exception(exc)
 
 
 class SqliteStore:
     def __init__(self, database_url: str) -> None:
-        url = make_url(database_url).set(drivername="sqlite+pysqlite")
-        # check_same_thread: a pooled connection may serve a different thread of the same
-        # executor next time; each is used by one thread at a time.
-        args = {"check_same_thread": False, "timeout": 30}
-        self._reader = create_engine(
-            url, connect_args=args, pool_size=SQLITE_READERS, max_overflow=0
-        )
-        self._writer = create_engine(url, connect_args=args, pool_size=1, max_overflow=0)
-        event.listen(self._reader, "connect", _reader_pragmas)
-        event.listen(self._writer, "connect", _writer_pragmas)
-        event.listen(self._writer, "begin", _begin_immediate)
-        self._reads = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="tasks-sqlite-read")
-        self._writes = ThreadPoolExecutor(1, thread_name_prefix="tasks-sqlite-write")
+        self._path = make_url(database_url).database or ":memory:"
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._reads = _Threads(SQLITE_READERS, "tasks-sqlite-read")
+        self._writes = _Threads(1, "tasks-sqlite-write")
 
-    async def read(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        call = functools.partial(_in_connection, self._reader, fn, args, kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._reads, call)
+    async def read(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
+        call = functools.partial(self._read_here, fn, args, kwargs)
+        try:
+            return await self._reads.run(call)
+        except _SQLITE_UNAVAILABLE as exc:
+            raise DatabaseUnavailable from exc
 
-    async def write(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        call = functools.partial(_in_transaction, self._writer, fn, args, kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._writes, call)
+    async def write(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
+        call = functools.partial(self._write_here, fn, args, kwargs)
+        try:
+            return await self._writes.run(call)
+        except _SQLITE_UNAVAILABLE as exc:
+            raise DatabaseUnavailable from exc
 
     async def close(self) -> None:
         await asyncio.to_thread(self._shutdown)
 
+    def _connection(self, *, writer: bool) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = _open_sqlite(self._path, writer=writer)
+            with self._lock:
+                self._opened.append(db)
+        return db
+
+    def _read_here(self, fn: Work[T], args: Any, kwargs: Any) -> T:
+        db = self._connection(writer=False)
+        return _run_to_end(fn(_SqliteConnection(db), *args, **kwargs))
+
+    def _write_here(self, fn: Work[T], args: Any, kwargs: Any) -> T:
+        db = self._connection(writer=True)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = _run_to_end(fn(_SqliteConnection(db), *args, **kwargs))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return result
+
     def _shutdown(self) -> None:
-        self._reads.shutdown(wait=True)
-        self._writes.shutdown(wait=True)
-        self._reader.dispose()
-        self._writer.dispose()
+        self._reads.close()
+        self._writes.close()
+        with self._lock:
+            for db in self._opened:
+                db.close()
+            self._opened.clear()
 
 
-def _in_connection(engine: Engine, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
-    with engine.connect() as conn:
-        return fn(conn, *args, **kwargs)
-
-
-def _in_transaction(engine: Engine, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
-    with engine.begin() as conn:
-        return fn(conn, *args, **kwargs)
-
-
-def _common_pragmas(dbapi_connection: Any) -> None:
+def _open_sqlite(path: str, *, writer: bool) -> sqlite3.Connection:
+    # isolation_level=None: the module starts no transaction of its own; the writer says
+    # BEGIN IMMEDIATE itself. check_same_thread=False only so that close() may run elsewhere:
+    # each connection is used by the one thread that opened it.
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     # WAL lets readers run while the writer writes; busy_timeout makes another process's
     # writer (a second worker) wait for the lock instead of failing.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA busy_timeout=30000")
+    db.execute("PRAGMA foreign_keys=ON")
+    if writer:
+        # In WAL mode, NORMAL syncs the log at checkpoints instead of at every commit: a
+        # commit survives the process crashing, and only an operating-system crash or power
+        # loss can undo the last commits before a checkpoint (the database stays consistent).
+        # With FULL, each commit waited for an fsync, and 32 writers queued behind it.
+        db.execute("PRAGMA synchronous=NORMAL")
+    else:
+        db.execute("PRAGMA query_only=ON")
+    return db
 
 
-def _reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    _common_pragmas(dbapi_connection)
-    dbapi_connection.execute("PRAGMA query_only=ON")
+# --- PostgreSQL --------------------------------------------------------------------------
 
 
-def _writer_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    _common_pragmas(dbapi_connection)
-    # In WAL mode, NORMAL syncs the log at checkpoints instead of at every commit: a commit
-    # survives the process crashing, and only an operating-system crash or power loss can
-    # undo the last commits before a checkpoint (the database stays consistent). With FULL,
-    # each commit waited for an fsync, and 32 writers queued behind one another's.
-    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-    # SQLAlchemy emits the BEGIN itself (_begin_immediate), not the sqlite3 module.
-    dbapi_connection.isolation_level = None
+class _PooledConnection(asyncpg.Connection):  # type: ignore[misc]
+    """asyncpg's connection, plus when it opened and when it was last used."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.opened_at = self.used_at = time.monotonic()
+
+    def mark_used(self) -> None:
+        self.used_at = time.monotonic()
 
 
-def _begin_immediate(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+class _PostgresConnection:
+    __slots__ = ("_con",)
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    async def fetch(self, shape: Shape, params: Mapping[str, Any]) -> list[Any]:
+        compiled = shape.compiled(POSTGRESQL)
+        records = await self._con.fetch(compiled.sql, *compiled.arguments(params))
+        if shape.tasks:
+            make = Task._make
+            return [make(record) for record in records]
+        return [tuple(record) for record in records]
+
+    async def execute(self, shape: Shape, params: Mapping[str, Any]) -> int:
+        compiled = shape.compiled(POSTGRESQL)
+        status: str = await self._con.execute(compiled.sql, *compiled.arguments(params))
+        return int(status.rpartition(" ")[2] or 0)  # "DELETE 1"
 
 
-def open_store(settings: ServiceSettings, engine: AsyncEngine) -> Store:
-    """The store for ``settings``' backend (SQLite beside ``engine``, or on its pool)."""
+# SQLSTATE classes and codes that mean "the server cannot serve right now", not a bad query:
+# 08 connection exception, 53 insufficient resources (53300: too many connections), 57P01-03
+# (shutting down, crashed, starting up: a restart).
+_OUTAGE_CLASSES: Final = ("08", "53")
+_OUTAGE_STATES: Final = frozenset({"57P01", "57P02", "57P03"})
+# No server answer at all: refused or reset (OSError), connect or pool timeout (TimeoutError,
+# an OSError), a connection asyncpg found closed (InterfaceError), or one a restart left in a
+# state asyncpg cannot go on from (InternalClientError: "another operation is in progress").
+_UNREACHABLE: Final = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, _UNREACHABLE):
+        return True
+    state = getattr(exc, "sqlstate", None)
+    return (
+        isinstance(exc, asyncpg.PostgresError)
+        and isinstance(state, str)
+        and (state.startswith(_OUTAGE_CLASSES) or state in _OUTAGE_STATES)
+    )
+
+
+async def _keep_session(_connection: Any) -> None:
+    """The pool's reset on release. asyncpg's default (``RESET ALL``, ``UNLISTEN *``...) is a
+    round trip after every request, and would undo nothing here: the API changes no session
+    state (the search path is a connection setting). An open transaction is still rolled
+    back by the pool itself."""
+
+
+class PostgresStore:
+    def __init__(self, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
+        self._pool = pool
+        self._acquire_timeout = settings.pool_timeout
+        self._ping_after = settings.ping_after_idle
+        self._recycle_after = settings.pool_recycle
+
+    @classmethod
+    async def open(cls, settings: ServiceSettings) -> PostgresStore:
+        """A pool that opens connections when first needed (so the API starts while the
+        database is down), with the connect arguments SQLAlchemy's asyncpg dialect uses."""
+        url = make_url(settings.database_url)
+        _, connect = POSTGRESQL.create_connect_args(url)
+        for adapter_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
+            connect.pop(adapter_only, None)
+        if settings.database_schema:
+            connect["server_settings"] = {"search_path": settings.database_schema}
+        pool = await asyncpg.create_pool(
+            min_size=0,
+            max_size=settings.pool_size + settings.max_overflow,
+            # Recycling is by age, in _checkout; an idle one is pinged there, not closed.
+            max_inactive_connection_lifetime=0,
+            connection_class=_PooledConnection,
+            reset=_keep_session,
+            timeout=settings.connect_timeout,  # a server that is down fails fast
+            **connect,
+        )
+        return cls(pool, settings)
+
+    async def read(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
+        con = await self._connection()
+        try:
+            result = await fn(_PostgresConnection(con), *args, **kwargs)
+            con.mark_used()
+            return result
+        except Exception as exc:
+            if is_outage(exc):
+                # The connection's state is unknown (a restart can leave it open but
+                # mid-operation): closed, so the pool opens a new one for the next request.
+                _close(con)
+                raise DatabaseUnavailable from exc
+            raise
+        finally:
+            await self._pool.release(con)
+
+    async def write(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
+        con = await self._connection()
+        try:
+            async with con.transaction():
+                result = await fn(_PostgresConnection(con), *args, **kwargs)
+            con.mark_used()
+            return result
+        except Exception as exc:
+            if is_outage(exc):
+                # The connection's state is unknown (a restart can leave it open but
+                # mid-operation): closed, so the pool opens a new one for the next request.
+                _close(con)
+                raise DatabaseUnavailable from exc
+            raise
+        finally:
+            await self._pool.release(con)
+
+    async def _connection(self) -> Any:
+        try:
+            return await self._checkout()
+        except Exception as exc:
+            if is_outage(exc):
+                raise DatabaseUnavailable from exc
+            raise
+
+    async def _checkout(self) -> Any:
+        """A pooled connection fit for use: one idle too long answers a ping first, and one
+        that fails it, or is older than the recycle age, is replaced by a new one."""
+        con = await self._pool.acquire(timeout=self._acquire_timeout)
+        now = time.monotonic()
+        if now - con.used_at < self._ping_after and now - con.opened_at < self._recycle_after:
+            return con
+        if now - con.opened_at < self._recycle_after:
+            try:
+                await con.execute("SELECT 1")
+                return con
+            except Exception as exc:
+                if not is_outage(exc):
+                    await self._pool.release(con)
+                    raise
+        _close(con)
+        await self._pool.release(con)  # closed: its slot opens a new connection next time
+        return await self._pool.acquire(timeout=self._acquire_timeout)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+def _close(con: Any) -> None:
+    # asyncpg detaches a pooled connection it saw die (then there is nothing left to close).
+    with contextlib.suppress(asyncpg.InterfaceError):
+        con.terminate()
+
+
+async def open_store(settings: ServiceSettings) -> Store:
+    """The store for ``settings``' backend."""
     if settings.is_sqlite:
+        # Off the loop: it may create the SQLite file's directory.
+        await asyncio.to_thread(ensure_sqlite_directory, settings.database_url)
         return SqliteStore(settings.database_url)
-    return PostgresStore(engine)
+    return await PostgresStore.open(settings)

@@ -1,4 +1,4 @@
-"""A page of tasks encoded to JSON straight from database rows.
+"""Tasks encoded to JSON straight from database rows: a page, or one task.
 
 The list route is the API's busiest. Building 20 ``TaskOut`` models and having FastAPI check
 and serialize them cost about a third of a list request's CPU outside the database. The rows
@@ -6,6 +6,8 @@ come from our own table through typed columns, so there is nothing left to valid
 module encodes them with msgspec, byte for byte as pydantic would encode a ``TaskPage`` (same
 field order, RFC 3339 ``Z`` times, lower-case UUIDs; ``tests/tasks_api/test_task_json.py``
 checks that against pydantic). The route still declares ``TaskPage`` for the OpenAPI document.
+The routes answering one task (create, read, patch) encode it the same way, as ``TaskOut``
+(or ``TeamTaskOut``) would be.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import msgspec
 
 from .models import PRIORITIES
 
-__all__ = ["encode_page", "encode_team_page"]
+__all__ = ["encode_page", "encode_task", "encode_team_page", "encode_team_task"]
 
 
 class _Task(msgspec.Struct):
@@ -87,3 +89,36 @@ def encode_team_page(rows: Sequence[Any], next_cursor: str | None) -> bytes:
         for row in rows
     ]
     return _ENCODER.encode(_TeamPage(items, next_cursor))
+
+
+def encode_task(row: Any) -> bytes:
+    """``task_out(row)`` as pydantic's JSON."""
+    return _ENCODER.encode(
+        _Task(
+            row.id,
+            row.title,
+            row.description,
+            row.completed,
+            row.due_at,
+            PRIORITIES[row.priority],
+            row.created_at,
+            row.updated_at,
+        )
+    )
+
+
+def encode_team_task(row: Any) -> bytes:
+    """``team_task_out(row)`` as pydantic's JSON."""
+    return _ENCODER.encode(
+        _TeamTask(
+            row.id,
+            row.title,
+            row.description,
+            row.completed,
+            row.due_at,
+            PRIORITIES[row.priority],
+            row.created_at,
+            row.updated_at,
+            row.created_by,
+        )
+    )

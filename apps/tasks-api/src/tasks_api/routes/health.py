@@ -9,12 +9,13 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authbridge.fastapi import AuthBridge
 
-from ..dependencies import app_engine
+from ..dependencies import STORE_STATE
 from ..models import tasks
+from ..statements import Shape
+from ..store import Connection, Store
 
 __all__ = ["build_health_router", "database_ready", "keys_ready"]
 
@@ -26,11 +27,19 @@ _REFRESH_INTERVAL_S: Final = 5.0
 _last_refresh: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
 
 
-async def database_ready(engine: AsyncEngine) -> bool:
-    """The database answers and the tasks table exists (migrations ran)."""
+_ANY_TASK: Final = Shape(select(tasks.c.id).limit(1))
+
+
+async def _probe(conn: Connection) -> None:
+    await conn.fetch(_ANY_TASK, {})
+
+
+async def database_ready(store: Store) -> bool:
+    """The database answers and the tasks table exists (migrations ran), through the store
+    (and pool) that the task routes use."""
     try:
-        async with asyncio.timeout(_CHECK_TIMEOUT_S), engine.connect() as conn:
-            await conn.execute(select(tasks.c.id).limit(1))
+        async with asyncio.timeout(_CHECK_TIMEOUT_S):
+            await store.read(_probe)
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
         logger.warning("readiness: database check failed (%s)", type(exc).__name__)
         return False
@@ -78,7 +87,7 @@ def build_health_router() -> APIRouter:
     async def readyz(request: Request) -> JSONResponse:
         """Readiness: the database is reachable and the verifier has signing keys."""
         bridge: AuthBridge = request.app.state.authbridge
-        database = await database_ready(app_engine(request))
+        database = await database_ready(getattr(request.app.state, STORE_STATE))
         keys = await keys_ready(bridge)
         checks = {"database": database, "keys": keys}
         if all(checks.values()):

@@ -18,7 +18,6 @@ from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, StringConstraints
-from sqlalchemy.engine import Connection
 
 from ..cursor import CURSOR_PATTERN, MAX_CURSOR_CHARS, CursorCodec, InvalidCursor
 from ..dependencies import codec_of, store_of
@@ -45,9 +44,9 @@ from ..schemas import (
     TeamTaskOut,
     TeamTaskPage,
 )
-from ..store import Store
+from ..store import Connection, Store
 from ..strict_json import StrictJSONRoute
-from ..task_json import encode_page, encode_team_page
+from ..task_json import encode_page, encode_task, encode_team_page, encode_team_task
 from .task_scopes import TEAM_DELETE_ROLES, TaskScope, personal_scope, team_scope
 
 __all__ = [
@@ -209,7 +208,8 @@ class TaskCollection:
     out_model: type[TaskOut]
     page_model: type[BaseModel]
     to_out: Callable[[TaskRow], TaskOut]
-    encode: Callable[[Sequence[TaskRow], str | None], bytes]
+    encode: Callable[[Sequence[TaskRow], str | None], bytes]  # a page (task_json.py)
+    encode_one: Callable[[TaskRow], bytes]  # one task, as ``to_out`` would answer it
     # The OpenAPI description of the 403 answers (None: FastAPI's "Forbidden").
     forbidden: str | None = None
     forbidden_delete: str | None = None
@@ -237,6 +237,7 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
             page_model=TaskPage,
             to_out=task_out,
             encode=encode_page,
+            encode_one=encode_task,
         )
     )
 
@@ -270,6 +271,7 @@ def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
             page_model=TeamTaskPage,
             to_out=team_task_out,
             encode=encode_team_page,
+            encode_one=encode_team_task,
             forbidden=_TEAM_FORBIDDEN,
             forbidden_delete=(
                 f"{_TEAM_FORBIDDEN} Deleting also needs the organization role `owner` or"
@@ -284,7 +286,12 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
     Reader = Annotated[TaskScope, collection.reader]
     Writer = Annotated[TaskScope, collection.writer]
     Deleter = Annotated[TaskScope, collection.deleter]
-    to_out, whose, name = collection.to_out, collection.whose, collection.names
+    encode_one, whose, name = collection.encode_one, collection.whose, collection.names
+
+    def one_task(row: TaskRow, status: int = 200, **headers: str) -> Response:
+        # Declared as ``out_model`` for the OpenAPI document; encoded directly (task_json.py).
+        headers["ETag"] = etag_for(row.id, row.version)
+        return Response(encode_one(row), status, headers, media_type="application/json")
 
     def answers(
         *statuses: int, deleting: bool = False, **success: dict[str, Any]
@@ -352,13 +359,11 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         description=(f"Create one of {whose} tasks. Answers 201 with `Location` and `ETag`."),
     )
     async def create_task_route(
-        body: TaskCreate, scope: Writer, store: Tasks, request: Request, response: Response
-    ) -> TaskOut:
+        body: TaskCreate, scope: Writer, store: Tasks, request: Request
+    ) -> Response:
         row = await store.write(insert_task, scope.owner, scope.actor, body.model_dump())
         root = request.scope.get("root_path", "")
-        response.headers["Location"] = f"{root}{collection.prefix}/{row.id}"
-        response.headers["ETag"] = etag_for(row.id, row.version)
-        return to_out(row)
+        return one_task(row, 201, Location=f"{root}{collection.prefix}/{row.id}")
 
     @router.get(
         "/{task_id}",
@@ -367,15 +372,12 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         responses=answers(400, 401, 403, 404, s200=_ETAG_HEADER),
         description=f"One of {whose} tasks, with its `ETag`.",
     )
-    async def read_task_route(
-        task_id: TaskId, scope: Reader, store: Tasks, response: Response
-    ) -> TaskOut:
+    async def read_task_route(task_id: TaskId, scope: Reader, store: Tasks) -> Response:
         ident = parse_task_id(task_id)
         row = await store.read(get_task, scope.owner, ident)
         if row is None:
             raise not_found()
-        response.headers["ETag"] = etag_for(row.id, row.version)
-        return to_out(row)
+        return one_task(row)
 
     @router.patch(
         "/{task_id}",
@@ -393,17 +395,16 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         body: TaskUpdate,
         scope: Writer,
         store: Tasks,
-        response: Response,
         condition: Precondition,
-    ) -> TaskOut:
+    ) -> Response:
         ident = parse_task_id(task_id)
         owner = scope.owner
         changes = body.changes()
 
-        def patch(conn: Connection) -> TaskRow | None:  # one transaction
+        async def patch(conn: Connection) -> TaskRow | None:  # one transaction
             if condition is None and changes:
-                return update_task(conn, owner, ident, changes)
-            current = get_task(conn, owner, ident)
+                return await update_task(conn, owner, ident, changes)
+            current = await get_task(conn, owner, ident)
             if current is None:
                 raise not_found()
             if condition is not None and not condition.allows(
@@ -412,7 +413,7 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
                 raise _precondition_failed()
             if not changes:
                 return current
-            row = update_task(conn, owner, ident, changes, expected_version=current.version)
+            row = await update_task(conn, owner, ident, changes, expected_version=current.version)
             if row is None:  # changed (or deleted) since we read it
                 raise _precondition_failed()
             return row
@@ -420,8 +421,7 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         row = await store.write(patch)
         if row is None:
             raise not_found()
-        response.headers["ETag"] = etag_for(row.id, row.version)
-        return to_out(row)
+        return one_task(row)
 
     @router.delete(
         "/{task_id}",
@@ -440,16 +440,17 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         ident = parse_task_id(task_id)
         owner = scope.owner
 
-        def remove(conn: Connection) -> tuple[bool, int | None]:  # one transaction
+        async def remove(conn: Connection) -> tuple[bool, int | None]:  # one transaction
             expected = None
             if condition is not None:
-                current = get_task(conn, owner, ident)
+                current = await get_task(conn, owner, ident)
                 if current is None:
                     raise not_found()
                 if not condition.allows(etag_for(current.id, current.version)):
                     raise _precondition_failed()
                 expected = current.version
-            return delete_task(conn, owner, ident, expected_version=expected), expected
+            deleted = await delete_task(conn, owner, ident, expected_version=expected)
+            return deleted, expected
 
         deleted, expected = await store.write(remove)
         if not deleted:
