@@ -5,8 +5,13 @@ Both collections are one implementation, ``build_collection_router``: they diffe
 whose tasks a request works on (``task_scopes.py``: the verified ``sub``, or the active
 organization's id), in the guards that decide it, and in the team answer's ``created_by``.
 Every query is scoped to that owner. A task of another owner answers exactly like one that
-does not exist. This module avoids ``from __future__ import annotations`` so FastAPI sees the
-guard aliases built at router-construction time.
+does not exist.
+
+Each route also has a fast path (strict_json.py): a plainly valid request (the common case)
+is answered by the same code without FastAPI's dependency solving and per-parameter
+validation; anything else returns None and goes the FastAPI way. This module avoids
+``from __future__ import annotations`` so FastAPI sees the guard aliases built at
+router-construction time.
 """
 
 import re
@@ -14,10 +19,10 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, StringConstraints, ValidationError
 
 from ..cursor import CURSOR_PATTERN, MAX_CURSOR_CHARS, CursorCodec, InvalidCursor
 from ..dependencies import codec_of, store_of
@@ -45,9 +50,15 @@ from ..schemas import (
     TeamTaskPage,
 )
 from ..store import Connection, Store
-from ..strict_json import StrictJSONRoute
+from ..strict_json import StrictJSONRoute, fast_path, loads_strict
 from ..task_json import encode_page, encode_task, encode_team_page, encode_team_task
-from .task_scopes import TEAM_DELETE_ROLES, TaskScope, personal_scope, team_scope
+from .task_scopes import (
+    TEAM_DELETE_ROLES,
+    ScopeDependency,
+    TaskScope,
+    personal_scope,
+    team_scope,
+)
 
 __all__ = [
     "TaskCollection",
@@ -193,6 +204,68 @@ def _invalid_cursor() -> ApiError:
     return ApiError(422, "invalid_cursor", "cursor: is invalid or does not match this query")
 
 
+SortName = Literal["created", "due", "priority"]
+_LIST_PARAMETERS: Final = frozenset({"limit", "cursor", "completed", "q", "sort"})
+_LIMIT_MAX: Final = 100
+_PLAIN_LIMIT: Final = re.compile(r"[1-9][0-9]{0,2}")
+_PLAIN_BOOLEANS: Final = {"true": True, "false": False}
+_SORTS: Final[frozenset[str]] = frozenset({"created", "due", "priority"})
+
+
+class ListQuery(NamedTuple):
+    limit: int = 20
+    cursor: str | None = None
+    completed: bool | None = None
+    q: str | None = None
+    sort: SortName = "created"
+
+
+def plain_list_query(request: Request) -> ListQuery | None:
+    """The list route's query when every parameter is sent at most once and in its plain
+    form (``limit`` digits 1-100, ``completed`` true/false, a listed ``sort``, strings within
+    their lengths); FastAPI would validate it to the same values. None for anything else:
+    FastAPI then validates it, and refuses it naming the field, as it always did."""
+    if not request.scope["query_string"]:
+        return _DEFAULT_QUERY
+    given: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name in _LIST_PARAMETERS:
+            if name in given:
+                return None  # single_valued_query answers it
+            given[name] = value
+    limit, cursor, q = given.get("limit"), given.get("cursor"), given.get("q")
+    completed, sort = given.get("completed"), given.get("sort", "created")
+    if limit is not None and (_PLAIN_LIMIT.fullmatch(limit) is None or int(limit) > _LIMIT_MAX):
+        return None
+    if completed is not None and completed not in _PLAIN_BOOLEANS:
+        return None
+    if cursor is not None and len(cursor) > MAX_CURSOR_CHARS:
+        return None
+    if (q is not None and len(q) > _SEARCH_MAX) or sort not in _SORTS:
+        return None
+    return ListQuery(
+        20 if limit is None else int(limit),
+        cursor,
+        None if completed is None else _PLAIN_BOOLEANS[completed],
+        q,
+        sort,  # type: ignore[arg-type]  # one of _SORTS
+    )
+
+
+_DEFAULT_QUERY: Final = ListQuery()
+
+
+async def plain_json_body(request: Request, model: type[BaseModel]) -> Any:
+    """The body as ``model`` when it is ``application/json`` that parses strictly and
+    validates; None otherwise (FastAPI then reads it and answers as it always did)."""
+    if request.headers.get("content-type") != "application/json":
+        return None
+    try:
+        return model.model_validate(loads_strict(await request.body()))
+    except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
+        return None
+
+
 @dataclass(frozen=True)
 class TaskCollection:
     """What sets one collection of tasks apart from the other; the routes are the same."""
@@ -202,9 +275,9 @@ class TaskCollection:
     whose: str  # for the operation descriptions: "your" / "your active organization's"
     # Route names, and so operation ids: list, create, read, patch, delete -> name.
     names: Mapping[str, str]
-    reader: Any  # Depends giving a TaskScope, for reads
-    writer: Any  # ... for creates and updates
-    deleter: Any  # ... for deletes
+    reader: ScopeDependency  # the TaskScope, for reads
+    writer: ScopeDependency  # ... for creates and updates
+    deleter: ScopeDependency  # ... for deletes
     out_model: type[TaskOut]
     page_model: type[BaseModel]
     to_out: Callable[[TaskRow], TaskOut]
@@ -283,9 +356,14 @@ def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
 
 def build_collection_router(collection: TaskCollection) -> APIRouter:
     router = APIRouter(prefix=collection.prefix, tags=[collection.tag], route_class=StrictJSONRoute)
-    Reader = Annotated[TaskScope, collection.reader]
-    Writer = Annotated[TaskScope, collection.writer]
-    Deleter = Annotated[TaskScope, collection.deleter]
+    Reader = Annotated[TaskScope, collection.reader.depends]
+    Writer = Annotated[TaskScope, collection.writer.depends]
+    Deleter = Annotated[TaskScope, collection.deleter.depends]
+    reader, writer, deleter = (
+        collection.reader.resolve,
+        collection.writer.resolve,
+        collection.deleter.resolve,
+    )
     encode_one, whose, name = collection.encode_one, collection.whose, collection.names
 
     def one_task(row: TaskRow, status: int = 200, **headers: str) -> Response:
@@ -302,25 +380,11 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
             documented[403]["description"] = forbidden
         return documented
 
-    @router.get(
-        "",
-        name=name["list"],
-        response_model=collection.page_model,
-        responses=answers(400, 401, 403, 422),
-        description=f"{whose.capitalize()} tasks, newest first (or by due date, or by priority).",
-    )
-    async def list_tasks_route(
-        scope: Reader,
-        _once: SingleValued,
-        store: Tasks,
-        codec: Codec,
-        limit: Annotated[int, Query(ge=1, le=100)] = 20,
-        cursor: Annotated[Cursor | None, Query()] = None,
-        completed: bool | None = None,
-        q: Annotated[Search | None, Query()] = None,
-        sort: Literal["created", "due", "priority"] = "created",
+    async def list_answer(
+        scope: TaskScope, store: Store, codec: CursorCodec, query: ListQuery
     ) -> Response:
         owner = scope.owner
+        limit, cursor, completed, q, sort = query
         search = _check_search(q)
         fingerprint = _query_fingerprint(owner, sort, completed, search)
         after = None
@@ -350,6 +414,48 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         # The rows are typed by our own table: encoded directly (task_json.py), unvalidated.
         return Response(collection.encode(page.rows, next_cursor), media_type="application/json")
 
+    async def list_fast(request: Request) -> Response | None:
+        query = plain_list_query(request)
+        if query is None:
+            return None
+        scope = await reader(request)  # the guard first, as in the signature below
+        return await list_answer(scope, await store_of(request), await codec_of(request), query)
+
+    @router.get(
+        "",
+        name=name["list"],
+        response_model=collection.page_model,
+        responses=answers(400, 401, 403, 422),
+        description=f"{whose.capitalize()} tasks, newest first (or by due date, or by priority).",
+    )
+    @fast_path(list_fast)
+    async def list_tasks_route(
+        scope: Reader,
+        _once: SingleValued,
+        store: Tasks,
+        codec: Codec,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[Cursor | None, Query()] = None,
+        completed: bool | None = None,
+        q: Annotated[Search | None, Query()] = None,
+        sort: SortName = "created",
+    ) -> Response:
+        query = ListQuery(limit, cursor, completed, q, sort)
+        return await list_answer(scope, store, codec, query)
+
+    async def create_answer(
+        body: TaskCreate, scope: TaskScope, store: Store, request: Request
+    ) -> Response:
+        row = await store.write(insert_task, scope.owner, scope.actor, body.model_dump())
+        root = request.scope.get("root_path", "")
+        return one_task(row, 201, Location=f"{root}{collection.prefix}/{row.id}")
+
+    async def create_fast(request: Request) -> Response | None:
+        body = await plain_json_body(request, TaskCreate)
+        if body is None:
+            return None
+        return await create_answer(body, await writer(request), await store_of(request), request)
+
     @router.post(
         "",
         name=name["create"],
@@ -358,12 +464,22 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         responses=answers(400, 401, 403, 413, 422, s201={**_ETAG_HEADER, **_LOCATION_HEADER}),
         description=(f"Create one of {whose} tasks. Answers 201 with `Location` and `ETag`."),
     )
+    @fast_path(create_fast)
     async def create_task_route(
         body: TaskCreate, scope: Writer, store: Tasks, request: Request
     ) -> Response:
-        row = await store.write(insert_task, scope.owner, scope.actor, body.model_dump())
-        root = request.scope.get("root_path", "")
-        return one_task(row, 201, Location=f"{root}{collection.prefix}/{row.id}")
+        return await create_answer(body, scope, store, request)
+
+    async def read_answer(task_id: str, scope: TaskScope, store: Store) -> Response:
+        ident = parse_task_id(task_id)
+        row = await store.read(get_task, scope.owner, ident)
+        if row is None:
+            raise not_found()
+        return one_task(row)
+
+    async def read_fast(request: Request) -> Response | None:
+        scope = await reader(request)
+        return await read_answer(request.path_params["task_id"], scope, await store_of(request))
 
     @router.get(
         "/{task_id}",
@@ -372,30 +488,12 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         responses=answers(400, 401, 403, 404, s200=_ETAG_HEADER),
         description=f"One of {whose} tasks, with its `ETag`.",
     )
+    @fast_path(read_fast)
     async def read_task_route(task_id: TaskId, scope: Reader, store: Tasks) -> Response:
-        ident = parse_task_id(task_id)
-        row = await store.read(get_task, scope.owner, ident)
-        if row is None:
-            raise not_found()
-        return one_task(row)
+        return await read_answer(task_id, scope, store)
 
-    @router.patch(
-        "/{task_id}",
-        name=name["patch"],
-        response_model=collection.out_model,
-        responses=answers(400, 401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
-        openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
-        description=(
-            f"Change some fields of one of {whose} tasks. With `If-Match`, only if the task"
-            " is still at that ETag."
-        ),
-    )
-    async def patch_task_route(
-        task_id: TaskId,
-        body: TaskUpdate,
-        scope: Writer,
-        store: Tasks,
-        condition: Precondition,
+    async def patch_answer(
+        task_id: str, body: TaskUpdate, scope: TaskScope, store: Store, condition: IfMatch | None
     ) -> Response:
         ident = parse_task_id(task_id)
         owner = scope.owner
@@ -423,19 +521,37 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
             raise not_found()
         return one_task(row)
 
-    @router.delete(
+    async def patch_fast(request: Request) -> Response | None:
+        body = await plain_json_body(request, TaskUpdate)
+        if body is None:
+            return None
+        scope = await writer(request)  # then the store and If-Match, as in the signature
+        store, condition = await store_of(request), await if_match_of(request)
+        return await patch_answer(request.path_params["task_id"], body, scope, store, condition)
+
+    @router.patch(
         "/{task_id}",
-        name=name["delete"],
-        status_code=204,
-        response_class=Response,
-        responses=answers(400, 401, 403, 404, 412, deleting=True),
+        name=name["patch"],
+        response_model=collection.out_model,
+        responses=answers(400, 401, 403, 404, 412, 413, 422, s200=_ETAG_HEADER),
         openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
         description=(
-            f"Delete one of {whose} tasks. With `If-Match`, only if the task is still at that ETag."
+            f"Change some fields of one of {whose} tasks. With `If-Match`, only if the task"
+            " is still at that ETag."
         ),
     )
-    async def delete_task_route(
-        task_id: TaskId, scope: Deleter, store: Tasks, condition: Precondition
+    @fast_path(patch_fast)
+    async def patch_task_route(
+        task_id: TaskId,
+        body: TaskUpdate,
+        scope: Writer,
+        store: Tasks,
+        condition: Precondition,
+    ) -> Response:
+        return await patch_answer(task_id, body, scope, store, condition)
+
+    async def delete_answer(
+        task_id: str, scope: TaskScope, store: Store, condition: IfMatch | None
     ) -> Response:
         ident = parse_task_id(task_id)
         owner = scope.owner
@@ -456,5 +572,27 @@ def build_collection_router(collection: TaskCollection) -> APIRouter:
         if not deleted:
             raise _precondition_failed() if expected is not None else not_found()
         return Response(status_code=204)
+
+    async def delete_fast(request: Request) -> Response | None:
+        scope = await deleter(request)  # then the store and If-Match, as in the signature
+        store, condition = await store_of(request), await if_match_of(request)
+        return await delete_answer(request.path_params["task_id"], scope, store, condition)
+
+    @router.delete(
+        "/{task_id}",
+        name=name["delete"],
+        status_code=204,
+        response_class=Response,
+        responses=answers(400, 401, 403, 404, 412, deleting=True),
+        openapi_extra={"parameters": [_IF_MATCH_PARAMETER]},
+        description=(
+            f"Delete one of {whose} tasks. With `If-Match`, only if the task is still at that ETag."
+        ),
+    )
+    @fast_path(delete_fast)
+    async def delete_task_route(
+        task_id: TaskId, scope: Deleter, store: Tasks, condition: Precondition
+    ) -> Response:
+        return await delete_answer(task_id, scope, store, condition)
 
     return router
