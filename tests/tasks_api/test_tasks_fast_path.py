@@ -204,3 +204,41 @@ async def test_reads_and_deletes_answer_alike(api: Api, alice: Caller, bob: Call
 
 async def api_delete(api: Api, url: str, caller: Caller) -> Any:
     return _answer(await api.client.delete(url, headers=caller.headers))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"content-type", b"application/json")],
+        [(b"vary", b"Authorization")],
+        [(b"vary", b"Accept"), (b"etag", b'"x"'), (b"vary", b"Authorization, Cookie")],
+        [(b"cache-control", b"no-store"), (b"vary", b"*")],
+    ],
+)
+async def test_cors_without_origin_answers_as_starlette(headers: list[tuple[bytes, bytes]]) -> None:
+    """The CORS middleware's pass for requests without ``Origin`` (cors.py) sends the headers
+    Starlette's own CORS middleware sends."""
+    from starlette.middleware.cors import CORSMiddleware
+
+    from tasks_api.cors import JSONErrorCORSMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def answer(middleware: type[CORSMiddleware]) -> list[Any]:
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        scope = {"type": "http", "method": "GET", "headers": [(b"host", b"tasks.test")]}
+        wrapped = middleware(app, allow_origins=["http://web.test"], allow_credentials=True)
+        await wrapped(scope, receive, send)
+        return sent
+
+    assert await answer(JSONErrorCORSMiddleware) == await answer(CORSMiddleware)
