@@ -28,7 +28,7 @@ from authbridge.fastapi.middleware import AuthStateMiddleware
 from authbridge.fastapi.route_auth import RouteAuthMiddleware, _contexts
 from authbridge.testing import FakeIssuer, override_user
 
-_WRAPPED = "_authbridge_route_auth"
+_APPROVED = "_authbridge_route_auth"
 
 
 @pytest.fixture
@@ -46,8 +46,9 @@ def without_route_auth(app: FastAPI, bridge: AuthBridge) -> FastAPI:
 
 
 def wrapped(app: FastAPI, path: str) -> bool:
+    """Whether ``app`` authenticates ``path`` before its dependencies."""
     route = next(r for r, _ in _contexts(app) if r.path == path)  # included routers' too
-    return bool(getattr(route, _WRAPPED, False))
+    return app in getattr(route, _APPROVED, {})
 
 
 async def test_same_answers_and_audit_events_as_the_plain_dependency_path(
@@ -169,3 +170,36 @@ async def test_routes_added_after_the_first_request_are_wrapped(issuer: FakeIssu
         assert wrapped(app, "/late")
         response = await client.get("/late", headers=bearer(token))
         assert response.json() == {"sub": "late-1"}
+
+
+async def test_a_router_shared_by_apps_is_judged_by_each(issuer: FakeIssuer) -> None:
+    """One router included in three apps: each app authenticates with its own bridge, and an
+    app whose inclusion puts another dependency first keeps the dependency path."""
+    other = FakeIssuer("https://other.example.test")
+    router = APIRouter()
+
+    @router.get("/shared")
+    async def shared(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    def app_for(bridge: AuthBridge, **include: Any) -> FastAPI:
+        app = FastAPI()
+        bridge.install(app)
+        app.include_router(router, **include)
+        return app
+
+    first = app_for(make_bridge(issuer))
+    second = app_for(make_bridge(other))
+    guarded = app_for(make_bridge(issuer), dependencies=[Depends(not_found)])
+    mine = bearer(issuer.token(issuer.make_user(id="mine")))
+    theirs = bearer(other.token(other.make_user(id="theirs")))
+    async with client_for(first) as a, client_for(second) as b, client_for(guarded) as c:
+        assert (await a.get("/shared", headers=mine)).json() == {"sub": "mine"}
+        assert (await a.get("/shared", headers=theirs)).status_code == 401
+        assert (await b.get("/shared", headers=theirs)).json() == {"sub": "theirs"}
+        assert (await b.get("/shared", headers=mine)).status_code == 401
+        assert (await c.get("/shared", headers=theirs)).status_code == 404
+        assert (await c.get("/shared", headers=mine)).status_code == 404
+    assert wrapped(first, "/shared")
+    assert wrapped(second, "/shared")
+    assert not wrapped(guarded, "/shared")

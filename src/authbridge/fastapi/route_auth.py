@@ -23,6 +23,7 @@ A route keeps the plain dependency path when anything could answer differently:
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -40,7 +41,7 @@ from .responses import AuthHTTPException, auth_exception_handler
 
 __all__ = ["RouteAuthMiddleware", "RouteAuthProtectingMiddleware", "authenticate_routes"]
 
-_WRAPPED: Final = "_authbridge_route_auth"
+_APPROVED: Final = "_authbridge_route_auth"
 
 
 def _solve_order(dependant: Dependant) -> Iterator[Dependant]:
@@ -72,8 +73,10 @@ def _contexts(app: Any) -> Iterator[tuple[APIRoute, Any]]:
             yield route, getattr(context, "_effective_route", route)
 
 
-def authenticate_routes(app: Any, bridge: Authenticator) -> None:
-    """Wrap every route of ``app`` that requires a credential first (idempotent)."""
+def authenticate_routes(app: Any) -> None:
+    """Approve, for ``app``, every route of it that requires a credential first; wrap each
+    such route once. A route may serve several apps (a router included in each): each app
+    approves it or not, and the wrapper steps aside for the others."""
     # Keyed by id: routes compare by value, and are unhashable.
     routes: dict[int, APIRoute] = {}
     eligible: dict[int, bool] = {}
@@ -91,32 +94,49 @@ def authenticate_routes(app: Any, bridge: Authenticator) -> None:
         calls.setdefault(key, []).extend(d.call for d in _solve_order(dependant))
     for key, fits in eligible.items():
         route = routes[key]
-        if not fits or getattr(route, _WRAPPED, False):
-            continue
+        approved: Approvals | None = getattr(route, _APPROVED, None)
         try:
-            called = frozenset(calls[key])
+            called = frozenset(calls[key]) if fits else None
         except TypeError:  # an unhashable dependency: overrides could not be checked
+            called = None
+        if called is None:
+            if approved is not None:
+                approved.pop(app, None)
             continue
-        _wrap(route, bridge, called)
+        if approved is None:
+            approved = weakref.WeakKeyDictionary()
+            _wrap(route, approved)
+        approved[app] = called
 
 
-def _wrap(route: APIRoute, bridge: Authenticator, calls: frozenset[Any]) -> None:
+# Per route: the apps that approved it, each with every dependency the route calls there.
+Approvals = weakref.WeakKeyDictionary[Any, frozenset[Any]]
+
+
+def _wrap(route: APIRoute, approved: Approvals) -> None:
     handle = route.handle
     methods = route.methods or set()
     provider = route.dependency_overrides_provider
 
     async def authenticating_handle(scope: Scope, receive: Receive, send: Send) -> None:
         slot: AuthSlot | None = scope.get(SLOT_KEY)
+        app = scope.get("app")
+        calls = approved.get(app) if app is not None else None
         # An included router's routes have no provider of their own: the app is theirs.
-        overrides = getattr(provider or scope.get("app"), "dependency_overrides", None)
+        overrides = getattr(provider or app, "dependency_overrides", None)
         if (
-            slot is None
+            calls is None  # not approved by this app
+            or slot is None
             or slot.result is not None  # settled before routing (protect=)
+            or slot.bridge is None
             or scope["type"] != "http"
             or scope["method"] not in methods
             or (overrides and not calls.isdisjoint(overrides))
-            or from_cache(bridge, slot, scope) is not None
         ):
+            await handle(scope, receive, send)
+            return
+        bridge: Authenticator = slot.bridge  # this app's, as the dependency would use
+        if from_cache(bridge, slot, scope) is not None:
             await handle(scope, receive, send)
             return
         request = Request(scope, receive)
@@ -132,7 +152,7 @@ def _wrap(route: APIRoute, bridge: Authenticator, calls: frozenset[Any]) -> None
         await handle(scope, receive if body is None else replay(body, receive), send)
 
     setattr(route, "handle", authenticating_handle)  # noqa: B010 - an instance override
-    setattr(route, _WRAPPED, True)
+    setattr(route, _APPROVED, approved)
 
 
 async def _answer(request: Request, error: AuthHTTPException, send: Send) -> None:
@@ -156,7 +176,6 @@ class _RoutesSeen:
     """Wraps the app's routes on its first request, and again whenever their number changes
     (routes added later); a length check per request otherwise."""
 
-    bridge: Any
     _routes_seen = -1
 
     def prepare(self, scope: Scope) -> None:
@@ -164,7 +183,7 @@ class _RoutesSeen:
         routes = getattr(application, "routes", None)
         if routes is not None and len(routes) != self._routes_seen:
             self._routes_seen = len(routes)
-            authenticate_routes(application, self.bridge)
+            authenticate_routes(application)
 
 
 class RouteAuthMiddleware(_RoutesSeen, AuthStateMiddleware):
