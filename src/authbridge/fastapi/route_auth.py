@@ -3,14 +3,18 @@ solves its dependencies.
 
 A route whose first dependency (in the order FastAPI solves them) is a required authbridge
 credential (``CurrentUser``, ``current_user(...)``, a ``require_*`` guard, ...) would verify
-the credential first anyway. So ``RouteAuthMiddleware`` wraps such routes' ``handle``, once
-per app, and the wrapper runs ``authenticate.py`` (the token cache, then the full path) before
-FastAPI's request handler. A refusal is answered at once, through the handler the app's
-exception middleware would have picked for it, with the same audit event: no exception
-unwinds through FastAPI's dependency solving and Starlette's exception handling (about a
-third of a refusal's cost). A Principal is left in the request's ``AuthSlot``, where the
-dependency finds it with ``settled``; scope, role and organization checks (403) stay in the
-dependency.
+the credential first anyway. So ``RouteAuthMiddleware`` has each app approve such routes
+(on its first request, and again when ``app.routes`` grows or shrinks) and wraps their
+``handle``; for an app that approved the route, the wrapper runs ``authenticate.py`` (the
+token cache, then the full path, with the request's own bridge) before FastAPI's request
+handler. A route added later inside an already included router is not seen: it keeps the
+plain dependency path, which answers the same, only slower.
+
+A refusal is answered at once, through the handler the app's exception middleware would
+have picked for it, with the same audit event: no exception unwinds through FastAPI's
+dependency solving and Starlette's exception handling (about a third of a refusal's cost).
+A Principal is left in the request's ``AuthSlot``, where the dependency finds it with
+``settled``; scope, role and organization checks (403) stay in the dependency.
 
 A route keeps the plain dependency path when anything could answer differently:
 * its first dependency is something else (it might answer first, or have side effects);
