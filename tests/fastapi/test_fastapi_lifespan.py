@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi_sample_app import build_app
 
 from authbridge.fastapi import AuthBridge, CurrentUser
-from authbridge.fastapi.middleware import AuthStateMiddleware
+from authbridge.fastapi.route_auth import RouteAuthMiddleware
 from authbridge.keys.remote import RemoteJWKS
 from authbridge.testing import FakeIssuer
 from authbridge.verifier import TrustedIssuer, Verifier
@@ -163,7 +163,7 @@ async def test_installing_twice_is_harmless(served: FakeIssuer) -> None:
     app = build_app(bridge)  # installs once
     bridge.install(app)
     classes: list[object] = [m.cls for m in app.user_middleware]
-    assert classes.count(AuthStateMiddleware) == 1
+    assert classes.count(RouteAuthMiddleware) == 1
     async with LifespanManager(app):
         assert bridge._users == 1
         transport = httpx.ASGITransport(app=app)

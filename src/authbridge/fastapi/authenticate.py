@@ -15,7 +15,9 @@
 ``CurrentUser`` and the guards (``dependencies.py``) call ``settled`` then ``authenticated``;
 the ``protect=`` middleware (``protect.py``) calls ``from_cache`` then ``verify``; WebSocket
 (``websocket.py``) takes its token from the handshake or the first message and calls
-``verify_token``. Nothing here imports a sibling above ``middleware.py``.
+``verify_token``; routes that require a credential first (``route_auth.py``) call
+``from_cache`` then ``settle`` before FastAPI solves their dependencies. Nothing here
+imports a sibling above ``middleware.py``.
 """
 
 from __future__ import annotations

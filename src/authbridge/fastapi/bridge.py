@@ -19,10 +19,10 @@ from ..verifier import Verifier
 from .access_log import redact_access_log
 from .audit import AuditLog
 from .authenticate import STATE_ATTRIBUTE, Authenticator, CookieAuthenticator, authenticator_of
-from .middleware import AuthStateMiddleware
 from .openapi import declare_guard_scopes
-from .protect import ProtectingMiddleware, check_prefixes
+from .protect import check_prefixes
 from .responses import DEFAULT_REALM, AuthHTTPException, auth_exception_handler
+from .route_auth import RouteAuthMiddleware, RouteAuthProtectingMiddleware
 from .session_cookies import SessionCookieAuthenticator
 
 __all__ = ["STATE_ATTRIBUTE", "AuthBridge", "CookieAuthenticator", "bridge_of"]
@@ -123,9 +123,11 @@ class AuthBridge(Authenticator):
         setattr(app.state, _INSTALLED, True)
         app.add_exception_handler(AuthHTTPException, auth_exception_handler)
         if prefixes:
-            app.add_middleware(ProtectingMiddleware, bridge=self, protect=prefixes)
+            app.add_middleware(RouteAuthProtectingMiddleware, bridge=self, protect=prefixes)
         else:
-            app.add_middleware(AuthStateMiddleware, bridge=self)
+            # Routes that require a credential first are authenticated before FastAPI solves
+            # their dependencies (route_auth.py): the fast path's cost, same behaviour.
+            app.add_middleware(RouteAuthMiddleware, bridge=self)
         api_keys = self.verifier.api_keys
         declare_guard_scopes(
             app, protect=prefixes, api_key_header=api_keys.headers[0] if api_keys else None

@@ -29,7 +29,7 @@ from .authenticate import Authenticator, from_cache, settle
 from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
 from .responses import AuthHTTPException, auth_exception_handler
 
-__all__ = ["ProtectingMiddleware", "check_prefixes", "principal_of"]
+__all__ = ["ProtectingMiddleware", "check_prefixes", "principal_of", "replay"]
 
 _PREFLIGHT_HEADER: Final = b"access-control-request-method"
 
@@ -75,7 +75,7 @@ def _is_preflight(scope: Scope) -> bool:
     return any(key == _PREFLIGHT_HEADER for key, _ in scope["headers"])
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that first hands back the body the form check already read."""
     pending = True
 
@@ -124,7 +124,7 @@ class ProtectingMiddleware(AuthStateMiddleware):
             principal = outcome
             body = getattr(request, "_body", None)  # read by the form check: hand it on
             if body is not None:
-                receive = _replay(body, receive)
+                receive = replay(body, receive)
         scope["user"] = principal
         state = scope.get("state")
         if state is None:

@@ -1,0 +1,209 @@
+"""The dependency path at the fast path's cost: authenticate a route's request before FastAPI
+solves its dependencies.
+
+A route whose first dependency (in the order FastAPI solves them) is a required authbridge
+credential (``CurrentUser``, ``current_user(...)``, a ``require_*`` guard, ...) would verify
+the credential first anyway. So ``RouteAuthMiddleware`` has each app approve such routes
+(on its first request, and again when ``app.routes`` grows or shrinks) and wraps their
+``handle``; for an app that approved the route, the wrapper runs ``authenticate.py`` (the
+token cache, then the full path, with the request's own bridge) before FastAPI's request
+handler. A route added later inside an already included router is not seen: it keeps the
+plain dependency path, which answers the same, only slower.
+
+A refusal is answered at once, through the handler the app's exception middleware would
+have picked for it, with the same audit event: no exception unwinds through FastAPI's
+dependency solving and Starlette's exception handling (about a third of a refusal's cost).
+A Principal is left in the request's ``AuthSlot``, where the dependency finds it with
+``settled``; scope, role and organization checks (403) stay in the dependency.
+
+A route keeps the plain dependency path when anything could answer differently:
+* its first dependency is something else (it might answer first, or have side effects);
+* it declares a request body (FastAPI parses it, and may answer 422, before any dependency);
+* its credential is optional, or it is a WebSocket or a mounted app (not an ``APIRoute``);
+* the request's method is not the route's (405 comes first);
+* the app overrides any dependency of the route (``dependency_overrides``, ``override_user``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Iterator
+from typing import Any, Final
+
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive, Scope, Send
+
+from ..principal import Principal
+from .authenticate import Authenticator, from_cache, settle
+from .dependencies import BearerPrincipal
+from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
+from .protect import ProtectingMiddleware, replay
+from .responses import AuthHTTPException, auth_exception_handler
+
+__all__ = ["RouteAuthMiddleware", "RouteAuthProtectingMiddleware", "authenticate_routes"]
+
+_APPROVED: Final = "_authbridge_route_auth"
+
+
+def _solve_order(dependant: Dependant) -> Iterator[Dependant]:
+    """The route's dependencies in the order FastAPI calls them (sub-dependencies first)."""
+    for sub in dependant.dependencies:
+        yield from _solve_order(sub)
+        yield sub
+
+
+def _needs_credential(dependant: Dependant) -> bool:
+    """True when the first dependency FastAPI calls is a required authbridge credential."""
+    first = next(_solve_order(dependant), None)
+    call = first.call if first is not None else None
+    return isinstance(call, BearerPrincipal) and not call.optional
+
+
+def _contexts(app: Any) -> Iterator[tuple[APIRoute, Any]]:
+    """(route, the effective route FastAPI runs for it): included routers' routes too."""
+    try:
+        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # older FastAPI: included routes are flattened into app.routes
+        for route in app.routes:
+            if isinstance(route, APIRoute):
+                yield route, route
+        return
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            yield route, getattr(context, "_effective_route", route)
+
+
+def authenticate_routes(app: Any) -> None:
+    """Approve, for ``app``, every route of it that requires a credential first; wrap each
+    such route once. A route may serve several apps (a router included in each): each app
+    approves it or not, and the wrapper steps aside for the others."""
+    # Keyed by id: routes compare by value, and are unhashable.
+    routes: dict[int, APIRoute] = {}
+    eligible: dict[int, bool] = {}
+    calls: dict[int, list[Any]] = {}
+    for route, effective in _contexts(app):
+        dependant = getattr(effective, "dependant", route.dependant)
+        fits = (
+            _needs_credential(dependant)
+            and getattr(effective, "body_field", route.body_field) is None
+        )
+        key = id(route)
+        routes[key] = route
+        # A route included twice is wrapped only if every inclusion fits.
+        eligible[key] = eligible.get(key, True) and fits
+        calls.setdefault(key, []).extend(d.call for d in _solve_order(dependant))
+    for key, fits in eligible.items():
+        route = routes[key]
+        approved: Approvals | None = getattr(route, _APPROVED, None)
+        try:
+            called = frozenset(calls[key]) if fits else None
+        except TypeError:  # an unhashable dependency: overrides could not be checked
+            called = None
+        if called is None:
+            if approved is not None:
+                approved.pop(app, None)
+            continue
+        if approved is None:
+            approved = weakref.WeakKeyDictionary()
+            _wrap(route, approved)
+        approved[app] = called
+
+
+# Per route: the apps that approved it, each with every dependency the route calls there.
+Approvals = weakref.WeakKeyDictionary[Any, frozenset[Any]]
+
+
+def _wrap(route: APIRoute, approved: Approvals) -> None:
+    handle = route.handle
+    methods = route.methods or set()
+    provider = route.dependency_overrides_provider
+
+    async def authenticating_handle(scope: Scope, receive: Receive, send: Send) -> None:
+        slot: AuthSlot | None = scope.get(SLOT_KEY)
+        app = scope.get("app")
+        calls = approved.get(app) if app is not None else None
+        # An included router's routes have no provider of their own: the app is theirs.
+        overrides = getattr(provider or app, "dependency_overrides", None)
+        if (
+            calls is None  # not approved by this app
+            or slot is None
+            or slot.result is not None  # settled before routing (protect=)
+            or slot.bridge is None
+            or scope["type"] != "http"
+            or scope["method"] not in methods
+            or (overrides and not calls.isdisjoint(overrides))
+        ):
+            await handle(scope, receive, send)
+            return
+        bridge: Authenticator = slot.bridge  # this app's, as the dependency would use
+        if from_cache(bridge, slot, scope) is not None:
+            await handle(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            outcome = await settle(bridge, slot, request)
+        except ClientDisconnect:  # gone while the form check read the body
+            return
+        if not isinstance(outcome, Principal):  # logged, and kept in the slot
+            assert outcome is not None  # settle answers None only when optional
+            await _answer(request, outcome, send)
+            return
+        body = getattr(request, "_body", None)  # read by the form check: hand it on
+        await handle(scope, receive if body is None else replay(body, receive), send)
+
+    setattr(route, "handle", authenticating_handle)  # noqa: B010 - an instance override
+    setattr(route, _APPROVED, approved)
+
+
+async def _answer(request: Request, error: AuthHTTPException, send: Send) -> None:
+    """Answer as Starlette's exception handling would have: a handler for the status code
+    first, then one for the exception's class or a base class."""
+    handlers = request.scope.get("starlette.exception_handlers")
+    exception_handlers, status_handlers = handlers if handlers is not None else ({}, {})
+    handler = status_handlers.get(error.status_code)
+    if handler is None:
+        for cls in type(error).__mro__:
+            if cls in exception_handlers:
+                handler = exception_handlers[cls]
+                break
+    response = (handler or auth_exception_handler)(request, error)
+    if inspect.isawaitable(response):
+        response = await response
+    await response(request.scope, request.receive, send)
+
+
+class _RoutesSeen:
+    """Wraps the app's routes on its first request, and again whenever their number changes
+    (routes added later); a length check per request otherwise."""
+
+    _routes_seen = -1
+
+    def prepare(self, scope: Scope) -> None:
+        application = scope.get("app")
+        routes = getattr(application, "routes", None)
+        if routes is not None and len(routes) != self._routes_seen:
+            self._routes_seen = len(routes)
+            authenticate_routes(application)
+
+
+class RouteAuthMiddleware(_RoutesSeen, AuthStateMiddleware):
+    """``AuthStateMiddleware`` that wraps the routes requiring a credential first."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.prepare(scope)
+        await AuthStateMiddleware.__call__(self, scope, receive, send)
+
+
+class RouteAuthProtectingMiddleware(_RoutesSeen, ProtectingMiddleware):
+    """``ProtectingMiddleware`` (``protect=``) that also wraps the routes outside its
+    prefixes that require a credential first."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.prepare(scope)
+        await ProtectingMiddleware.__call__(self, scope, receive, send)
