@@ -36,6 +36,7 @@ FLOORS = {
     "principal": 0,
     "cache": 0,
     "redact": 0,
+    "answers": 0,
     "bans": 0,
     "user_model": 1,
     "extras": 0,
@@ -50,6 +51,10 @@ FLOORS = {
     "keys": 2,
     "verifier": 3,
     "fastapi": 4,
+    "starlette": 4,
+    "flask": 4,
+    "litestar": 4,
+    "django": 4,
     "cli": 4,
     "testing": 4,
     "console": 5,  # the console script: the CLI, or the name of its missing extra
