@@ -37,6 +37,7 @@ FLOORS = {
     "cache": 0,
     "redact": 0,
     "answers": 0,
+    "credentials": 0,
     "bans": 0,
     "user_model": 1,
     "extras": 0,
