@@ -38,6 +38,7 @@ FLOORS = {
     "redact": 0,
     "answers": 0,
     "credentials": 0,
+    "guards": 0,
     "bans": 0,
     "user_model": 1,
     "extras": 0,
