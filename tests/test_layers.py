@@ -39,6 +39,7 @@ FLOORS = {
     "answers": 0,
     "credentials": 0,
     "guards": 0,
+    "wsgi": 0,
     "bans": 0,
     "user_model": 1,
     "extras": 0,
