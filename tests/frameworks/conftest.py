@@ -8,6 +8,7 @@ import base64
 import importlib.util
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,5 +91,6 @@ def load_example(framework: str) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # frameworks resolve annotations through sys.modules
     spec.loader.exec_module(module)
     return module
