@@ -41,8 +41,8 @@ web-test: web-deps
 	cd web && npm run typecheck && npm test
 
 lint: deps
-	$(UV) run ruff check src apps tests bench scripts
-	$(UV) run ruff format --check src apps tests bench scripts
+	$(UV) run ruff check src apps tests bench scripts examples
+	$(UV) run ruff format --check src apps tests bench scripts examples
 	$(UV) run mypy
 
 typecheck: deps

@@ -16,14 +16,15 @@ from .credentials import bearer_from_headers
 __all__ = ["bearer_from_environ", "has_authorization"]
 
 
-def has_authorization(environ: Mapping[str, Any]) -> bool:
+def has_authorization(meta: Mapping[str, Any]) -> bool:
     """Whether the request carries an ``Authorization`` header at all."""
-    return "HTTP_AUTHORIZATION" in environ
+    return "HTTP_AUTHORIZATION" in meta
 
 
-def bearer_from_environ(environ: Mapping[str, Any], *, session_tokens: bool = False) -> str:
-    """The bearer token, or ``TokenMissing`` / ``InvalidRequest`` (``bearer_from_headers``)."""
-    value = environ.get("HTTP_AUTHORIZATION")
+def bearer_from_environ(meta: Mapping[str, Any], *, session_tokens: bool = False) -> str:
+    """The bearer token of a WSGI environ (``meta``: Django's ``request.META``, Flask's
+    ``request.environ``), or ``TokenMissing`` / ``InvalidRequest`` (``bearer_from_headers``)."""
+    value = meta.get("HTTP_AUTHORIZATION")
     headers = [] if value is None else [(b"authorization", str(value).encode("latin-1"))]
-    query = str(environ.get("QUERY_STRING", "")).encode("latin-1")
+    query = str(meta.get("QUERY_STRING", "")).encode("latin-1")
     return bearer_from_headers(headers, query, session_tokens=session_tokens)

@@ -9,9 +9,10 @@ Principal. A request without the header keeps the user ``django.contrib.auth`` g
 gets ``ANONYMOUS``; a token that does not verify gets the RFC 6750 answer of the FastAPI
 layer (``answers.py``), whatever the view.
 
-The verifier is ``settings.AUTHBRIDGE_VERIFIER`` (a ``Verifier``, or the dotted path of one
-or of a function that returns one), else ``Verifier.from_env()``, built once per middleware
-on its first request.
+Django settings: ``AUTHBRIDGE = {"VERIFIER": ..., "REALM": ...}``, both optional. The
+verifier is ``VERIFIER`` (a ``Verifier``, or the dotted path of one or of a function that
+returns one), else ``Verifier.from_env()``, built once per middleware on its first request;
+``REALM`` is the ``WWW-Authenticate`` realm.
 """
 
 from __future__ import annotations
@@ -116,14 +117,21 @@ def answer_response(error: AuthError, realm: str = DEFAULT_REALM) -> HttpRespons
     return response
 
 
+def _options() -> dict[str, Any]:
+    options = getattr(settings, "AUTHBRIDGE", None) or {}
+    if not isinstance(options, dict):
+        raise TypeError('settings.AUTHBRIDGE must be a dict: {"VERIFIER": ..., "REALM": ...}')
+    return options
+
+
 def _configured_verifier() -> Verifier:
-    configured = getattr(settings, "AUTHBRIDGE_VERIFIER", None)
+    configured = _options().get("VERIFIER")
     if configured is None:
         return Verifier.from_env()
     found = import_string(configured) if isinstance(configured, str) else configured
     verifier = found if isinstance(found, Verifier) else found()
     if not isinstance(verifier, Verifier):
-        raise TypeError("settings.AUTHBRIDGE_VERIFIER must name a Verifier or a function of none")
+        raise TypeError('settings.AUTHBRIDGE["VERIFIER"] must name a Verifier or a factory')
     return verifier
 
 
@@ -136,7 +144,7 @@ class AuthBridgeMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.realm = check_realm(getattr(settings, "AUTHBRIDGE_REALM", DEFAULT_REALM))
+        self.realm = check_realm(_options().get("REALM", DEFAULT_REALM))
         self._verifier: Verifier | None = None
         self._verifier_lock = threading.Lock()
 
