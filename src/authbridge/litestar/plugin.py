@@ -10,7 +10,7 @@ FastAPI layer's status, headers and body (``answers.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 from litestar import Request, Response
@@ -32,7 +32,7 @@ from ..verifier import Verifier
 __all__ = ["AuthBridgeMiddleware", "AuthBridgePlugin", "answer_response", "requires"]
 
 _AUTHORIZATION: Final = b"authorization"
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
 def answer_response(error: AuthError, realm: str = DEFAULT_REALM) -> Response[Any]:
@@ -93,7 +93,9 @@ def requires(scopes: str | Sequence[str] = (), *, roles: str | Sequence[str] = (
         roles if isinstance(roles, str) else tuple(roles),
     )
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async: Litestar runs a synchronous guard in a worker thread, which costs more than the
+    # check itself (bench/http_frameworks.py).
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = connection.scope.get("user")
         needed.check(user if isinstance(user, Principal) else None)
 

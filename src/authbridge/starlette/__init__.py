@@ -19,6 +19,7 @@ require_extra("authbridge.starlette", "starlette", starlette="Starlette")
 
 from .backend import (
     AuthBridgeBackend,
+    AuthBridgeMiddleware,
     PrincipalUser,
     answer_response,
     authbridge_middleware,
@@ -28,6 +29,7 @@ from .backend import (
 
 __all__ = [
     "AuthBridgeBackend",
+    "AuthBridgeMiddleware",
     "PrincipalUser",
     "answer_response",
     "authbridge_middleware",

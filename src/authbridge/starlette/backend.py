@@ -1,11 +1,15 @@
-"""The Starlette backend, its error answers and the ``requires`` guard.
+"""The Starlette middleware and backend, their error answers and the ``requires`` guard.
 
-``AuthBridgeBackend`` runs in Starlette's own ``AuthenticationMiddleware``: a request without
-a bearer token passes as anonymous (``request.user.is_authenticated`` is false, so public
-routes stay public); a request with one gets ``request.user`` (a ``PrincipalUser``) and
-``request.auth.scopes`` (``"authenticated"`` plus the token's scopes), or the RFC 6750 answer
-the FastAPI layer gives (``answers.py``) if the token does not verify. ``requires`` checks
-scopes and roles and answers 401/403 in the same shapes.
+``AuthBridgeMiddleware`` (what ``authbridge_middleware`` installs) is a pure ASGI middleware
+that sets ``scope["user"]`` and ``scope["auth"]`` as Starlette's ``AuthenticationMiddleware``
+does: a request without a bearer token passes as anonymous (``request.user.is_authenticated``
+is false, so public routes stay public); a request with one gets ``request.user`` (a
+``PrincipalUser``) and ``request.auth.scopes`` (``"authenticated"`` plus the token's
+scopes), or the RFC 6750 answer the FastAPI layer gives (``answers.py``) if the token does
+not verify. A token the verifier has cached is answered without building a request object
+or re-checking its syntax (the FastAPI fast path's rule). ``AuthBridgeBackend`` is the same
+verification as an ``AuthenticationBackend``, for apps that compose Starlette's own
+middleware. ``requires`` checks scopes and roles and answers 401/403 in the same shapes.
 """
 
 from __future__ import annotations
@@ -20,14 +24,15 @@ from starlette.authentication import (
     AuthenticationBackend,
     AuthenticationError,
     BaseUser,
+    UnauthenticatedUser,
 )
 from starlette.middleware import Middleware
-from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..answers import DEFAULT_REALM, answer_for, check_realm
-from ..credentials import bearer_from_headers, header_value
+from ..credentials import bearer_candidate, bearer_from_headers, header_value
 from ..errors import AuthError
 from ..guards import requirement
 from ..principal import Principal
@@ -35,6 +40,7 @@ from ..verifier import Verifier
 
 __all__ = [
     "AuthBridgeBackend",
+    "AuthBridgeMiddleware",
     "PrincipalUser",
     "answer_response",
     "authbridge_middleware",
@@ -82,28 +88,68 @@ def answer_response(error: AuthError, realm: str = DEFAULT_REALM) -> Response:
     return JSONResponse(answer.body(), status_code=answer.status, headers=answer.headers)
 
 
+async def _principal(verifier: Verifier, scope: Scope) -> Principal | None:
+    """The request's Principal, ``None`` without an ``Authorization`` header; an
+    ``AuthError`` for a credential that does not verify."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    query = scope.get("query_string", b"")
+    if not query:  # with a query, ?access_token= must be ruled out first: the full path
+        candidate = bearer_candidate(headers)
+        if candidate is not None and (cached := verifier.verify_cached(candidate)) is not None:
+            return cached
+    if header_value(headers, _AUTHORIZATION) is None:
+        return None
+    token = bearer_from_headers(headers, query, session_tokens=verifier.sessions is not None)
+    return await verifier.verify(token)
+
+
+def _credentials(principal: Principal) -> tuple[AuthCredentials, BaseUser]:
+    return AuthCredentials(["authenticated", *principal.scopes]), PrincipalUser(principal)
+
+
+class AuthBridgeMiddleware:
+    """Pure ASGI: ``scope["user"]``/``scope["auth"]`` as Starlette's auth middleware sets them."""
+
+    def __init__(self, app: ASGIApp, verifier: Verifier, realm: str = DEFAULT_REALM) -> None:
+        self.app = app
+        self.verifier = verifier
+        self.realm = check_realm(realm)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        scope[_REALM_KEY] = self.realm
+        try:
+            principal = await _principal(self.verifier, scope)
+        except AuthError as error:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})  # policy violation
+            else:
+                await answer_response(error, self.realm)(scope, receive, send)
+            return
+        if principal is None:
+            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
+        else:
+            scope["auth"], scope["user"] = _credentials(principal)
+        await self.app(scope, receive, send)
+
+
 class AuthBridgeBackend(AuthenticationBackend):
-    """Verifies ``Authorization: Bearer`` with ``verifier``; no header means anonymous."""
+    """The same verification for Starlette's ``AuthenticationMiddleware``: pass
+    ``on_error=backend.on_error`` for the RFC 6750 answers."""
 
     def __init__(self, verifier: Verifier, *, realm: str = DEFAULT_REALM) -> None:
         self.verifier = verifier
         self.realm = check_realm(realm)
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
-        headers: list[tuple[bytes, bytes]] = conn.scope["headers"]
         conn.scope[_REALM_KEY] = self.realm
-        if header_value(headers, _AUTHORIZATION) is None:
-            return None
         try:
-            token = bearer_from_headers(
-                headers,
-                conn.scope.get("query_string", b""),
-                session_tokens=self.verifier.sessions is not None,
-            )
-            principal = await self.verifier.verify(token)
+            principal = await _principal(self.verifier, conn.scope)
         except AuthError as error:
             raise _Refused(error) from None
-        return AuthCredentials(["authenticated", *principal.scopes]), PrincipalUser(principal)
+        return None if principal is None else _credentials(principal)
 
     def on_error(self, conn: HTTPConnection, exc: AuthenticationError) -> Response:
         if isinstance(exc, _Refused):
@@ -113,8 +159,7 @@ class AuthBridgeBackend(AuthenticationBackend):
 
 def authbridge_middleware(verifier: Verifier, *, realm: str = DEFAULT_REALM) -> Middleware:
     """``Starlette(middleware=[authbridge_middleware(verifier)])``."""
-    backend = AuthBridgeBackend(verifier, realm=realm)
-    return Middleware(AuthenticationMiddleware, backend=backend, on_error=backend.on_error)
+    return Middleware(AuthBridgeMiddleware, verifier=verifier, realm=realm)
 
 
 def principal_of(conn: HTTPConnection) -> Principal | None:
