@@ -65,7 +65,7 @@ def _litestar(protected: bool) -> Any:
     from litestar import Litestar, Request, get
 
     from authbridge import Verifier
-    from authbridge.litestar import AuthBridgePlugin, requires
+    from authbridge.litestar import AuthBridgePlugin, required, requires
 
     @get("/hello")
     async def hello() -> dict[str, str]:
@@ -75,9 +75,14 @@ def _litestar(protected: bool) -> Any:
     async def me(request: Request[Any, Any, Any]) -> dict[str, str]:
         return {"sub": request.user.sub}
 
+    @get("/me-opt", opt=required())  # the same check, made by the middleware
+    async def me_opt(request: Request[Any, Any, Any]) -> dict[str, str]:
+        return {"sub": request.user.sub}
+
     if not protected:
         return Litestar(route_handlers=[hello])
-    return Litestar(route_handlers=[hello, me], plugins=[AuthBridgePlugin(Verifier.from_env())])
+    plugins = [AuthBridgePlugin(Verifier.from_env())]
+    return Litestar(route_handlers=[hello, me, me_opt], plugins=plugins)
 
 
 def litestar_bare() -> Any:

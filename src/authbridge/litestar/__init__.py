@@ -17,6 +17,6 @@ from ..extras import require_extra
 require_extra("authbridge.litestar", "litestar", litestar="Litestar")
 # The imports below need Litestar: the check above comes first.
 
-from .plugin import AuthBridgeMiddleware, AuthBridgePlugin, answer_response, requires
+from .plugin import AuthBridgeMiddleware, AuthBridgePlugin, answer_response, required, requires
 
-__all__ = ["AuthBridgeMiddleware", "AuthBridgePlugin", "answer_response", "requires"]
+__all__ = ["AuthBridgeMiddleware", "AuthBridgePlugin", "answer_response", "required", "requires"]

@@ -3,7 +3,8 @@
 ``AuthBridgeMiddleware`` verifies ``Authorization: Bearer`` and sets ``scope["user"]`` and
 ``scope["auth"]`` to the Principal (``request.user``/``request.auth``); without the header
 both are ``None`` and the request goes on, so routes without a guard stay public. A token that
-does not verify is refused there, whatever the route. ``requires(...)`` is a Litestar guard.
+does not verify is refused there, whatever the route. ``requires(...)`` is a Litestar guard;
+``opt=required(...)`` is the same check made by the middleware, cheaper.
 Every refusal is an ``AuthError`` that the plugin's exception handler answers with the
 FastAPI layer's status, headers and body (``answers.py``).
 """
@@ -23,15 +24,16 @@ from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from ..answers import DEFAULT_REALM, answer_for, check_realm
-from ..credentials import bearer_from_headers, header_value
+from ..credentials import bearer_candidate, bearer_from_headers, header_value
 from ..errors import AuthError
-from ..guards import requirement
+from ..guards import Requirement, requirement
 from ..principal import Principal
 from ..verifier import Verifier
 
-__all__ = ["AuthBridgeMiddleware", "AuthBridgePlugin", "answer_response", "requires"]
+__all__ = ["AuthBridgeMiddleware", "AuthBridgePlugin", "answer_response", "required", "requires"]
 
 _AUTHORIZATION: Final = b"authorization"
+_OPT_KEY: Final = "authbridge_requires"
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
@@ -51,14 +53,21 @@ class AuthBridgeMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         headers = scope["headers"]
+        query = scope.get("query_string", b"")
         principal = None
-        if header_value(headers, _AUTHORIZATION) is not None:
+        # A token the verifier has cached skips the syntax checks (the FastAPI fast path's
+        # rule); with a query, ?access_token= must be ruled out first: the full path.
+        if not query and (candidate := bearer_candidate(headers)) is not None:
+            principal = self.verifier.verify_cached(candidate)
+        if principal is None and header_value(headers, _AUTHORIZATION) is not None:
             token = bearer_from_headers(
-                headers,
-                scope.get("query_string", b""),
-                session_tokens=self.verifier.sessions is not None,
+                headers, query, session_tokens=self.verifier.sessions is not None
             )
             principal = await self.verifier.verify(token)
+        handler = scope.get("route_handler")
+        needed = handler.opt.get(_OPT_KEY) if handler is not None else None
+        if isinstance(needed, Requirement):
+            needed.check(principal)  # opt=required(...): no guard, no Request, no copy
         scope["user"] = principal
         scope["auth"] = principal
         await next_app(scope, receive, send)
@@ -100,3 +109,17 @@ def requires(scopes: str | Sequence[str] = (), *, roles: str | Sequence[str] = (
         needed.check(user if isinstance(user, Principal) else None)
 
     return guard
+
+
+def required(
+    scopes: str | Sequence[str] = (), *, roles: str | Sequence[str] = ()
+) -> dict[str, Requirement]:
+    """The same check as ``requires``, made by the middleware from the handler's ``opt``:
+    ``@get("/tasks", opt=required("tasks:read"))``. Litestar copies the route handler and
+    builds a ``Request`` for every guard call; this costs neither (bench/http_frameworks.py)."""
+    return {
+        _OPT_KEY: requirement(
+            scopes if isinstance(scopes, str) else tuple(scopes),
+            roles if isinstance(roles, str) else tuple(roles),
+        )
+    }
