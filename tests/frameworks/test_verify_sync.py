@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from authbridge import Verifier
-from authbridge.errors import InvalidSignature, TokenExpired, UnknownKey
+from authbridge.errors import InvalidSignature, TokenExpired, TokenRevoked, UnknownKey
+from authbridge.revocation import RevocationList
 from authbridge.testing import FakeIssuer
-from authbridge.verifier.sync import SyncCallInEventLoop
+from authbridge.verifier.sync import SyncCallInEventLoop, _following_on_portal
 
 THREADS = 8
 PER_THREAD = 1_000
@@ -79,3 +81,43 @@ def test_refused_inside_a_running_event_loop(online_issuer: FakeIssuer) -> None:
         asyncio.run(inside())
     assert online_issuer.server is not None
     assert online_issuer.server.requests == 0
+
+
+def test_revocations_apply_to_verify_sync() -> None:
+    issuer = FakeIssuer()
+    revocations = RevocationList()
+    verifier = issuer.verifier(revocations=revocations)
+    token = issuer.token(now=issuer.clock() - 60)
+    assert verifier.verify_sync(token).sub == issuer.user["id"]  # now cached
+    asyncio.run(revocations.revoke_user(issuer.issuer, issuer.user["id"]))
+    with pytest.raises(TokenRevoked):
+        verifier.verify_sync(token)  # the cache hit is checked too
+
+
+@pytest.mark.redis
+def test_a_redis_revocation_list_starts_once_on_the_verifiers_loop() -> None:
+    issuer = FakeIssuer()
+    prefix = f"authbridge-test-{secrets.token_hex(6)}:"
+    revocations = RevocationList("redis://127.0.0.1:6379/0", prefix=prefix)
+    verifier = issuer.verifier(revocations=revocations)
+    token = issuer.token(now=issuer.clock() - 60)
+    for _ in range(3):
+        assert verifier.verify_sync(token).sub == issuer.user["id"]
+    assert _following_on_portal(verifier, revocations)  # started once, on the portal loop
+    other = RevocationList("redis://127.0.0.1:6379/0", prefix=prefix)
+
+    async def revoke_elsewhere() -> None:  # another instance revokes the user
+        await other.start()
+        await other.revoke_user(issuer.issuer, issuer.user["id"])
+        await other.aclose()
+
+    asyncio.run(revoke_elsewhere())
+    pause = threading.Event()
+    for _ in range(50):  # the follower applies the published revocation
+        try:
+            verifier.verify_sync(token)
+        except TokenRevoked:
+            break
+        pause.wait(0.1)
+    else:
+        pytest.fail("the revocation published through Redis never reached verify_sync")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..keys.jwk import VerificationKey
     from ..keys.source import KeySource
     from ..principal import Principal
+    from ..revocation import RevocationList
     from .core import Verifier
 
 __all__ = ["SyncCallInEventLoop", "verify_sync"]
@@ -82,9 +83,26 @@ def _check_revocation(verifier: Verifier, principal: Principal) -> None:
     revocations = verifier.revocations
     if revocations is None:
         return
-    if not revocations.started:
+    if not revocations.started and not _following_on_portal(verifier, revocations):
         _portal(verifier).run(revocations.start())
     revocations.check(principal)
+
+
+def _following_on_portal(verifier: Verifier, revocations: RevocationList) -> bool:
+    """Whether the list's Redis follower runs on this verifier's portal loop.
+
+    ``RevocationList.started`` compares the follower's loop with the *running* loop, which a
+    worker thread has none of: without this, every call would hop to the portal to learn
+    that the list is started.
+    """
+    portal = _portals.get(verifier)
+    task = getattr(revocations, "_task", None)
+    return (
+        portal is not None
+        and isinstance(task, asyncio.Task)
+        and not task.done()
+        and task.get_loop() is portal.loop
+    )
 
 
 class _Portal:
