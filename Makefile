@@ -41,8 +41,8 @@ web-test: web-deps
 	cd web && npm run typecheck && npm test
 
 lint: deps
-	$(UV) run ruff check src apps tests bench scripts
-	$(UV) run ruff format --check src apps tests bench scripts
+	$(UV) run ruff check src apps tests bench scripts examples
+	$(UV) run ruff format --check src apps tests bench scripts examples
 	$(UV) run mypy
 
 typecheck: deps
@@ -63,6 +63,7 @@ run: deps web-build
 bench: deps
 	$(UV) run python bench/verify.py --markdown bench/results/verify.md
 	$(UV) run python bench/http_bench.py
+	$(UV) run python bench/http_frameworks.py
 	UV="$(UV)" $(UV) run python bench/http_peers.py
 	$(UV) run python bench/startup.py
 
@@ -75,6 +76,7 @@ bench-peers: deps
 bench-quick: deps
 	$(UV) run python bench/verify.py --quick
 	$(UV) run python bench/http_bench.py --quick --out /tmp/authbridge-bench
+	$(UV) run python bench/http_frameworks.py --quick --out /tmp/authbridge-bench
 	UV="$(UV)" $(UV) run python bench/http_peers.py --quick --out /tmp/authbridge-bench
 	$(UV) run python bench/startup.py --quick
 

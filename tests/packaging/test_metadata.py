@@ -15,7 +15,7 @@ from readme_renderer.markdown import render
 from wheel_support import ROOT, Dists
 
 CORE_DEPENDENCIES = {"cryptography", "httpx", "msgspec"}
-EXTRAS = {"fastapi", "sessions", "redis", "cli", "all"}
+EXTRAS = {"fastapi", "sessions", "redis", "cli", "all", "starlette", "flask", "litestar", "django"}
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,9 @@ def test_the_core_requires_only_what_verification_needs(metadata: Message) -> No
     assert in_fastapi == {"fastapi"}
     in_sessions = {_name(r) for r in requirements if "extra == 'sessions'" in r}
     assert in_sessions == {"sqlalchemy", "aiosqlite", "asyncpg"}
+    for framework in ("starlette", "flask", "litestar", "django"):
+        in_extra = {_name(r) for r in requirements if f"extra == '{framework}'" in r}
+        assert in_extra == {framework}
 
 
 def test_classifiers_urls_and_keywords(metadata: Message) -> None:

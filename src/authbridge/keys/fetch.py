@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 import zlib
 from typing import Any, Final
 
@@ -18,7 +19,15 @@ import httpx
 from ..errors import ConfigError
 from ..jose.strict_json import loads_object
 
-__all__ = ["FetchFailed", "check_jwks_url", "decode_body", "download", "new_client"]
+__all__ = [
+    "FetchFailed",
+    "check_jwks_url",
+    "decode_body",
+    "download",
+    "download_sync",
+    "new_client",
+    "new_sync_client",
+]
 
 _URL_FIX: Final = (
     "set it to the issuer's JWKS endpoint over https, "
@@ -96,6 +105,38 @@ async def new_client(seconds: float) -> httpx.AsyncClient:
     )
 
 
+_REQUEST_HEADERS: Final = {"Accept": "application/json", "Accept-Encoding": "identity"}
+
+
+def _check_response(response: httpx.Response, max_bytes: int) -> None:
+    """Refuse a redirect, a status other than 200 or a declared length over the cap."""
+    status = response.status_code
+    if response.is_redirect:
+        raise FetchFailed(f"redirect (HTTP {status}) refused")
+    if status != 200:
+        raise FetchFailed(f"HTTP {status}")
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchFailed(f"the answer is larger than {max_bytes} bytes")
+
+
+def _add_chunk(raw: bytearray, chunk: bytes, max_bytes: int) -> None:
+    raw += chunk
+    if len(raw) > max_bytes:
+        raise FetchFailed(f"the answer is larger than {max_bytes} bytes")
+
+
+def _document(raw: bytes, response: httpx.Response, max_bytes: int) -> tuple[Any, str | None]:
+    """The body as a strict JSON object, and the answer's ``Cache-Control``."""
+    encoding = response.headers.get("content-encoding", "identity")
+    body = decode_body(raw, encoding, max_bytes)
+    try:
+        document = loads_object(body)
+    except ValueError:
+        raise FetchFailed("the answer is not a JSON object") from None
+    return document, response.headers.get("cache-control")
+
+
 async def download(
     client: httpx.AsyncClient, url: httpx.URL, *, seconds: float, max_bytes: int
 ) -> tuple[Any, str | None]:
@@ -104,38 +145,50 @@ async def download(
     No redirects, a total time limit of ``seconds``, and a body cap that bounds the bytes
     read (the body is streamed raw, so a compressed answer cannot cost more than the cap).
     """
-    too_large = f"the answer is larger than {max_bytes} bytes"
     raw = bytearray()
     try:
         async with asyncio.timeout(seconds):  # total, not per read
             async with client.stream(
-                "GET",
-                url,
-                headers={"Accept": "application/json", "Accept-Encoding": "identity"},
-                follow_redirects=False,
-                timeout=seconds,
+                "GET", url, headers=_REQUEST_HEADERS, follow_redirects=False, timeout=seconds
             ) as response:
-                status = response.status_code
-                if response.is_redirect:
-                    raise FetchFailed(f"redirect (HTTP {status}) refused")
-                if status != 200:
-                    raise FetchFailed(f"HTTP {status}")
-                declared = response.headers.get("content-length", "")
-                if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-                    raise FetchFailed(too_large)
+                _check_response(response, max_bytes)
                 async for chunk in response.aiter_raw():
-                    raw += chunk
-                    if len(raw) > max_bytes:
-                        raise FetchFailed(too_large)
-                encoding = response.headers.get("content-encoding", "identity")
-                cache_control = response.headers.get("cache-control")
+                    _add_chunk(raw, chunk, max_bytes)
     except (TimeoutError, httpx.TimeoutException):
         raise FetchFailed(f"no answer within {seconds:g} s") from None
     except httpx.HTTPError as exc:
         raise FetchFailed(f"{type(exc).__name__}: {str(exc)[:200]}") from None
-    body = decode_body(bytes(raw), encoding, max_bytes)
+    return _document(bytes(raw), response, max_bytes)
+
+
+def new_sync_client(seconds: float) -> httpx.Client:
+    """A blocking client for ``download_sync`` (``Verifier.verify_sync``)."""
+    return httpx.Client(
+        timeout=seconds, follow_redirects=False, headers={"User-Agent": "authbridge"}
+    )
+
+
+def download_sync(
+    client: httpx.Client, url: httpx.URL, *, seconds: float, max_bytes: int
+) -> tuple[Any, str | None]:
+    """``download`` for threads: the same checks, caps and errors, with a blocking client.
+
+    Without an event loop there is no total timeout to cancel a read with: each read is
+    bounded by ``seconds``, and the body loop stops once ``seconds`` have passed in total.
+    """
+    raw = bytearray()
+    deadline = time.monotonic() + seconds
     try:
-        document = loads_object(body)
-    except ValueError:
-        raise FetchFailed("the answer is not a JSON object") from None
-    return document, cache_control
+        with client.stream(
+            "GET", url, headers=_REQUEST_HEADERS, follow_redirects=False, timeout=seconds
+        ) as response:
+            _check_response(response, max_bytes)
+            for chunk in response.iter_raw():
+                _add_chunk(raw, chunk, max_bytes)
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+    except (TimeoutError, httpx.TimeoutException):
+        raise FetchFailed(f"no answer within {seconds:g} s") from None
+    except httpx.HTTPError as exc:
+        raise FetchFailed(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    return _document(bytes(raw), response, max_bytes)

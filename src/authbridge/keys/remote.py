@@ -63,6 +63,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -182,6 +183,9 @@ class RemoteJWKS:
         self._inflight: asyncio.Task[bool] | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[KeysRemovedListener] = []
+        # The threaded path (get_key_sync): holding the lock is running the one fetch.
+        self._sync_lock = threading.Lock()
+        self._sync_client: httpx.Client | None = None
 
     # --- diagnostics -------------------------------------------------------------------
 
@@ -296,6 +300,92 @@ class RemoteJWKS:
             client, self._client = self._client, None
             if self._client_loop is asyncio.get_running_loop():
                 await client.aclose()  # else its loop has ended and took the sockets with it
+        self.close_sync()
+
+    # --- the threaded path (Verifier.verify_sync) ----------------------------------------------
+
+    def get_key_sync(self, kid: str | None, alg: str) -> VerificationKey:
+        """``get_key`` for threads (WSGI servers): the same policy, no event loop.
+
+        The same TTL, stale-while-revalidate, maximum staleness, unknown-kid cooldown,
+        negative cache and stale-if-error. Single flight across threads: a thread that needs
+        a fetch takes ``_sync_lock``; threads that arrive meanwhile wait for it and then use
+        its result instead of fetching again. A refresh past the TTL runs in a thread of its
+        own, so a known kid never waits. The fetch uses a blocking ``httpx.Client``; a
+        ``SharedRemoteJWKS`` fetches from the issuer directly on this path (no Redis).
+        """
+        if type(kid) is not str or not 0 < len(kid) <= MAX_KID_LENGTH:
+            raise UnknownKey()
+        now = self._clock()
+        key = self._keys.get(kid)
+        if key is not None and self._trusted_without_asking(now):
+            if self._routine_fetch_due(now):
+                self._refresh_in_thread()
+            return key
+        arrived_seq = self._started_seq
+        with self._sync_lock:  # waiting here is joining the fetch under way
+            if self._started_seq == arrived_seq and self._routine_fetch_due(self._clock()):
+                self._fetch_sync("the key set expired" if self._fetched_at else "first use")
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        if self._fetched_at is None:
+            raise self._unavailable()
+        if self._succeeded_seq > arrived_seq:  # a fetch newer than this call lacks the kid
+            raise self._remember_missing(kid)
+        if self._is_negative(kid):
+            raise UnknownKey()
+        arrived_seq = self._started_seq
+        with self._sync_lock:
+            if self._started_seq == arrived_seq and self._miss_fetch_allowed(self._clock()):
+                self._miss_fetch_at = self._clock()
+                self._fetch_sync("unknown kid", routine=False)
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        raise self._remember_missing(kid)
+
+    def close_sync(self) -> None:
+        """Close the blocking client ``get_key_sync`` opened, if any."""
+        client, self._sync_client = self._sync_client, None
+        if client is not None:
+            client.close()
+
+    def _refresh_in_thread(self) -> None:
+        """Start one background refresh; the lock is taken here and released by the thread."""
+        if not self._sync_lock.acquire(blocking=False):
+            return  # a fetch is under way
+        try:
+            threading.Thread(
+                target=self._refresh_holding_lock, name="authbridge JWKS refresh", daemon=True
+            ).start()
+        except BaseException:
+            self._sync_lock.release()
+            raise
+
+    def _refresh_holding_lock(self) -> None:
+        try:
+            if self._routine_fetch_due(self._clock()):
+                self._fetch_sync("the key set expired; serving it until the refresh lands")
+        finally:
+            self._sync_lock.release()
+
+    def _fetch_sync(self, reason: str, *, routine: bool = True) -> bool:
+        """One blocking fetch; the caller holds ``_sync_lock``."""
+        from .fetch import download_sync, new_sync_client
+
+        self._started_seq += 1
+        seq = self._started_seq
+        self._begin_fetch(reason)
+        try:
+            if self._sync_client is None:
+                self._sync_client = new_sync_client(self._timeout)
+            document, cache_control = download_sync(
+                self._sync_client, self.url, seconds=self._timeout, max_bytes=self._max_bytes
+            )
+        except Exception as exc:  # noqa: BLE001 - recorded like any failed fetch
+            return self._fetch_failed(exc)
+        return self._absorb(document, cache_control, routine, seq)
 
     # --- policy ------------------------------------------------------------------------
 
@@ -330,7 +420,7 @@ class RemoteJWKS:
             return False
         if self._clock() < until:
             return True
-        del self._negative[kid]
+        self._negative.pop(kid, None)  # pop: another thread may have dropped it already
         return False
 
     def _remember_missing(self, kid: str) -> UnknownKey:
@@ -342,7 +432,8 @@ class RemoteJWKS:
         if opens > now:
             until = min(until, opens)
         self._negative[kid] = until
-        self._negative.move_to_end(kid)
+        with contextlib.suppress(KeyError):  # another thread may have dropped it meanwhile
+            self._negative.move_to_end(kid)
         while len(self._negative) > MAX_NEGATIVE_KIDS:
             self._negative.popitem(last=False)
         logger.debug("unknown kid %s at %s", describe_kid(kid), self._url_for_log())
@@ -383,35 +474,53 @@ class RemoteJWKS:
         return task
 
     async def _fetch_and_store(self, reason: str, routine: bool, seq: int) -> bool:
-        from .fetch import FetchFailed
-
         try:
-            self._fetch_count += 1
-            logger.debug("fetching JWKS from %s (%s)", self._url_for_log(), reason)
+            self._begin_fetch(reason)
             try:
                 document, cache_control = await self._download()
-                try:
-                    parsed = parse_jwks(
-                        document, rsa_algorithm=self._rsa_algorithm, max_keys=self._max_keys
-                    )
-                except ValueError as exc:  # the document as a whole; a fixed message
-                    raise FetchFailed(str(exc)) from None
-                self._note_problems(parsed.problems)
-                if not parsed.keys:
-                    raise FetchFailed("the JWK Set has no usable keys")
-                self._store(parsed, cache_control, routine, seq)
-            except FetchFailed as exc:
-                self._record_failure(str(exc))
-                return False
-            # Stale-if-error must hold for any failure, and a background refresh has no caller
-            # to raise to: whatever goes wrong is recorded (and rate-limited) like a failed fetch.
-            except Exception as exc:  # noqa: BLE001
-                self._record_failure(f"unexpected {type(exc).__name__}")
-                return False
-            return True
+            except Exception as exc:  # noqa: BLE001 - recorded like any failed fetch
+                return self._fetch_failed(exc)
+            return self._absorb(document, cache_control, routine, seq)
         finally:
             if self._inflight is asyncio.current_task():
                 self._inflight = None
+
+    # --- one fetch, shared by the async path and the threaded one (``get_key_sync``) ---------
+
+    def _begin_fetch(self, reason: str) -> None:
+        self._fetch_count += 1
+        logger.debug("fetching JWKS from %s (%s)", self._url_for_log(), reason)
+
+    def _absorb(self, document: Any, cache_control: str | None, routine: bool, seq: int) -> bool:
+        """Parse a fetched document and store its keys; a set without usable keys fails."""
+        from .fetch import FetchFailed
+
+        try:
+            try:
+                parsed = parse_jwks(
+                    document, rsa_algorithm=self._rsa_algorithm, max_keys=self._max_keys
+                )
+            except ValueError as exc:  # the document as a whole; a fixed message
+                raise FetchFailed(str(exc)) from None
+            self._note_problems(parsed.problems)
+            if not parsed.keys:
+                raise FetchFailed("the JWK Set has no usable keys")
+            self._store(parsed, cache_control, routine, seq)
+        except Exception as exc:  # noqa: BLE001 - recorded like any failed fetch
+            return self._fetch_failed(exc)
+        return True
+
+    def _fetch_failed(self, exc: Exception) -> bool:
+        """Record a failure. Stale-if-error must hold for any failure, and a background
+        refresh has no caller to raise to: whatever went wrong is recorded (and rate-limited)
+        like a failed fetch."""
+        from .fetch import FetchFailed
+
+        if isinstance(exc, FetchFailed):
+            self._record_failure(str(exc))
+        else:
+            self._record_failure(f"unexpected {type(exc).__name__}")
+        return False
 
     async def _download(self) -> tuple[Any, str | None]:
         """One GET of the set (``keys/fetch.py``); ``SharedRemoteJWKS`` looks in Redis first."""

@@ -203,6 +203,14 @@ class Verifier:
             await self._check_revocation(principal)
         return principal
 
+    def verify_sync(self, token: str) -> Principal:
+        """``verify`` for threaded servers (Flask, Django): the same cache, strictness and key
+        policy, no event loop per call, one JWKS fetch in flight across threads
+        (``verifier/sync.py``). Raises ``SyncCallInEventLoop`` inside a running event loop."""
+        from .sync import verify_sync
+
+        return verify_sync(self, token)
+
     async def verify_api_key(self, key: str, header: str | None = None) -> Principal:
         """Verify a Better Auth API key (``credential="api_key"``). Raises ``InvalidApiKey``
         (and subclasses), ``UserBanned`` or a ``ServiceUnavailable``; with no API-key mode

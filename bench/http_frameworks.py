@@ -1,0 +1,194 @@
+"""HTTP benchmark of the framework layers: protected (token-cache hit) against bare, per framework.
+
+For Starlette, Litestar, Flask and Django, two uvicorn servers: the framework's bare
+endpoint, and the same endpoint behind authbridge, hit with one valid token over and over
+(a cache hit, as a client repeating its token does). ASGI apps run as themselves; WSGI apps
+on uvicorn's WSGI interface (a thread pool). The figure is req/s protected ÷ req/s bare,
+measured in the same run, rounds alternating, medians over rounds. Servers, load generator
+and measurement are ``http_bench.py``'s.
+
+    uv run python bench/http_frameworks.py [--quick] [--duration 5] [--rounds 3] [--out DIR]
+
+Writes ``bench/results/http_frameworks.json`` and ``http_frameworks.md``. Target: ≥ 0.85×
+for the ASGI frameworks; WSGI is measured and reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from authbridge.testing import FakeIssuer
+from http_bench import (
+    ISSUER,
+    RESULTS,
+    ROOT,
+    Load,
+    Scenario,
+    Server,
+    base_env,
+    ensure_wrk,
+    favoured,
+    running,
+)
+
+FRAMEWORKS = {"starlette": "asgi3", "litestar": "asgi3", "flask": "wsgi", "django": "wsgi"}
+TARGET_ASGI = 0.85
+
+
+@dataclass
+class FrameworkServer(Server):
+    interface: str = "asgi3"
+
+    def start(self, workdir: Path) -> None:
+        command = [
+            *favoured(),
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"apps.frameworks:{self.factory}",
+            "--app-dir",
+            str(ROOT / "bench"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--interface",
+            self.interface,
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        log = open(workdir / f"{self.name}.log", "wb")  # noqa: SIM115 - lives with the process
+        self.process = subprocess.Popen(
+            command, env=self.env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="2 s × 1 round (smoke)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", default=str(RESULTS), help="results directory")
+    args = parser.parse_args()
+    duration, rounds = (2.0, 1) if args.quick else (args.duration, args.rounds)
+
+    issuer = FakeIssuer(ISSUER)
+    env = base_env(issuer)
+    token = issuer.token()  # 15 minutes: longer than any run
+    scenarios: list[tuple[str, Scenario, Scenario]] = []
+    servers: list[Server] = []
+    for framework, interface in FRAMEWORKS.items():
+        bare = FrameworkServer(f"{framework}-bare", f"{framework}_bare", env, interface=interface)
+        protected = FrameworkServer(
+            f"{framework}-authbridge", f"{framework}_protected", env, interface=interface
+        )
+        servers += [bare, protected]
+        bare_scenario = Scenario(f"{framework} bare", bare, "/hello")
+        scenarios.append(
+            (
+                framework,
+                bare_scenario,
+                Scenario(f"{framework} protected", protected, "/me", token=token),
+            )
+        )
+        if framework == "litestar":  # opt=required(): no guard call per request
+            opt = Scenario("litestar opt protected", protected, "/me-opt", token=token)
+            scenarios.append(("litestar, opt=required()", bare_scenario, opt))
+
+    runs: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp, running(servers, Path(tmp)):
+        load = Load(ensure_wrk(), Path(tmp), duration)
+        for round_number in range(rounds):
+            for _, bare_scenario, protected_scenario in scenarios:
+                for scenario in (bare_scenario, protected_scenario):
+                    if len(runs.get(scenario.name, [])) > round_number:
+                        continue  # a bare endpoint shared by two rows: once per round
+                    measured = load.run(scenario, None, duration)
+                    if measured.errors or measured.non_2xx:
+                        raise RuntimeError(f"{scenario.name}: {measured}")
+                    runs.setdefault(scenario.name, []).append(
+                        {"rps": measured.rps, "p99_ms": measured.p99_ms}
+                    )
+        generator = load.generator
+
+    rows = []
+    for framework, bare_scenario, protected_scenario in scenarios:
+        bare_rps = statistics.median(r["rps"] for r in runs[bare_scenario.name])
+        protected_rps = statistics.median(r["rps"] for r in runs[protected_scenario.name])
+        rows.append(
+            {
+                "framework": framework,
+                "interface": FRAMEWORKS[framework.split(",")[0]],
+                "bare_rps": round(bare_rps),
+                "protected_rps": round(protected_rps),
+                "ratio": round(protected_rps / bare_rps, 3),
+                "bare_p99_ms": statistics.median(r["p99_ms"] for r in runs[bare_scenario.name]),
+                "protected_p99_ms": statistics.median(
+                    r["p99_ms"] for r in runs[protected_scenario.name]
+                ),
+            }
+        )
+    write(Path(args.out), rows, duration, rounds, generator)
+    failed = [
+        r["framework"] for r in rows if r["interface"] == "asgi3" and r["ratio"] < TARGET_ASGI
+    ]
+    print("below target:" if failed else "targets met", *failed)
+    return 0
+
+
+def write(
+    out: Path, rows: list[dict[str, object]], duration: float, rounds: int, generator: str
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()
+    meta = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in load],
+        "duration_s": duration,
+        "rounds": rounds,
+        "generator": generator,
+    }
+    (out / "http_frameworks.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    lines = [
+        "Framework layers (issue #21, `bench/http_frameworks.py`): each framework's bare "
+        "endpoint against the same endpoint behind authbridge, one valid token repeated "
+        "(a token-cache hit).",
+        "",
+        f"{meta['date']}, Python {meta['python']}, {meta['cpus']} CPUs, load average "
+        f"{meta['load_average'][0]} at the end (a shared machine: compare ratios, not req/s), "
+        f"{generator}, {duration:g} s × {rounds} rounds, medians.",
+        "",
+        "| framework | server | bare req/s | protected req/s | ratio | p99 bare / protected (ms) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['framework']} | uvicorn ({r['interface']}) | {r['bare_rps']} | "
+            f"{r['protected_rps']} | {r['ratio']:.2f}× | "
+            f"{r['bare_p99_ms']:.1f} / {r['protected_p99_ms']:.1f} |"
+        )
+    lines += ["", f"Target: ≥ {TARGET_ASGI}× for the ASGI frameworks; WSGI measured.", ""]
+    (out / "http_frameworks.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The Litestar plugin, its middleware, its exception handler and its guards.
+
+``AuthBridgeMiddleware`` verifies ``Authorization: Bearer`` and sets ``scope["user"]`` and
+``scope["auth"]`` to the Principal (``request.user``/``request.auth``); without the header
+both are ``None`` and the request goes on, so routes without a guard stay public. A token that
+does not verify is refused there, whatever the route. ``requires(...)`` is a Litestar guard;
+``opt=required(...)`` is the same check made by the middleware, cheaper.
+Every refusal is an ``AuthError`` that the plugin's exception handler answers with the
+FastAPI layer's status, headers and body (``answers.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final
+
+from litestar import Request, Response
+from litestar.config.app import AppConfig
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.plugins import InitPluginProtocol
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from ..answers import DEFAULT_REALM, answer_for, check_realm
+from ..credentials import bearer_candidate, bearer_from_headers, header_value
+from ..errors import AuthError
+from ..guards import Requirement, requirement
+from ..principal import Principal
+from ..verifier import Verifier
+
+__all__ = ["AuthBridgeMiddleware", "AuthBridgePlugin", "answer_response", "required", "requires"]
+
+_AUTHORIZATION: Final = b"authorization"
+_OPT_KEY: Final = "authbridge_requires"
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+
+
+def answer_response(error: AuthError, realm: str = DEFAULT_REALM) -> Response[Any]:
+    """The RFC 6750 answer to ``error`` as a Litestar response."""
+    answer = answer_for(error, realm)
+    return Response(answer.body(), status_code=answer.status, headers=answer.headers)
+
+
+class AuthBridgeMiddleware(ASGIMiddleware):
+    """Puts the request's Principal (or ``None``) in ``scope["user"]`` and ``scope["auth"]``."""
+
+    scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
+
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        headers = scope["headers"]
+        query = scope.get("query_string", b"")
+        principal = None
+        # A token the verifier has cached skips the syntax checks (the FastAPI fast path's
+        # rule); with a query, ?access_token= must be ruled out first: the full path.
+        if not query and (candidate := bearer_candidate(headers)) is not None:
+            principal = self.verifier.verify_cached(candidate)
+        if principal is None and header_value(headers, _AUTHORIZATION) is not None:
+            token = bearer_from_headers(
+                headers, query, session_tokens=self.verifier.sessions is not None
+            )
+            principal = await self.verifier.verify(token)
+        handler = scope.get("route_handler")
+        needed = handler.opt.get(_OPT_KEY) if handler is not None else None
+        if isinstance(needed, Requirement):
+            needed.check(principal)  # opt=required(...): no guard, no Request, no copy
+        scope["user"] = principal
+        scope["auth"] = principal
+        await next_app(scope, receive, send)
+
+
+class AuthBridgePlugin(InitPluginProtocol):
+    """``Litestar(plugins=[AuthBridgePlugin(verifier)])``: the middleware, the RFC 6750
+    exception handler, and the verifier's start (JWKS prefetch) and close with the app."""
+
+    def __init__(self, verifier: Verifier | None = None, *, realm: str = DEFAULT_REALM) -> None:
+        self.verifier = verifier or Verifier.from_env()
+        self.realm = check_realm(realm)
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        realm = self.realm
+
+        def answer(request: Request[Any, Any, Any], error: AuthError) -> Response[Any]:
+            return answer_response(error, realm)
+
+        app_config.middleware.append(AuthBridgeMiddleware(self.verifier))
+        app_config.exception_handlers[AuthError] = answer
+        app_config.on_startup.append(self.verifier.start)
+        app_config.on_shutdown.append(self.verifier.aclose)
+        return app_config
+
+
+def requires(scopes: str | Sequence[str] = (), *, roles: str | Sequence[str] = ()) -> Guard:
+    """A Litestar guard: a verified credential, every scope in ``scopes``, any one of
+    ``roles``. ``@get("/tasks", guards=[requires("tasks:read")])``."""
+    needed = requirement(
+        scopes if isinstance(scopes, str) else tuple(scopes),
+        roles if isinstance(roles, str) else tuple(roles),
+    )
+
+    # async: Litestar runs a synchronous guard in a worker thread, which costs more than the
+    # check itself (bench/http_frameworks.py).
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = connection.scope.get("user")
+        needed.check(user if isinstance(user, Principal) else None)
+
+    return guard
+
+
+def required(
+    scopes: str | Sequence[str] = (), *, roles: str | Sequence[str] = ()
+) -> dict[str, Requirement]:
+    """The same check as ``requires``, made by the middleware from the handler's ``opt``:
+    ``@get("/tasks", opt=required("tasks:read"))``. Litestar copies the route handler and
+    builds a ``Request`` for every guard call; this costs neither (bench/http_frameworks.py)."""
+    return {
+        _OPT_KEY: requirement(
+            scopes if isinstance(scopes, str) else tuple(scopes),
+            roles if isinstance(roles, str) else tuple(roles),
+        )
+    }

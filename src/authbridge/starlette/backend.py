@@ -1,0 +1,217 @@
+"""The Starlette middleware and backend, their error answers and the ``requires`` guard.
+
+``AuthBridgeMiddleware`` (what ``authbridge_middleware`` installs) is a pure ASGI middleware
+that sets ``scope["user"]`` and ``scope["auth"]`` as Starlette's ``AuthenticationMiddleware``
+does: a request without a bearer token passes as anonymous (``request.user.is_authenticated``
+is false, so public routes stay public); a request with one gets ``request.user`` (a
+``PrincipalUser``) and ``request.auth.scopes`` (``"authenticated"`` plus the token's
+scopes), or the RFC 6750 answer the FastAPI layer gives (``answers.py``) if the token does
+not verify. A token the verifier has cached is answered without building a request object
+or re-checking its syntax (the FastAPI fast path's rule). ``AuthBridgeBackend`` is the same
+verification as an ``AuthenticationBackend``, for apps that compose Starlette's own
+middleware. ``requires`` checks scopes and roles and answers 401/403 in the same shapes.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final, TypeVar, cast
+
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+    UnauthenticatedUser,
+)
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..answers import DEFAULT_REALM, answer_for, check_realm
+from ..credentials import bearer_candidate, bearer_from_headers, header_value
+from ..errors import AuthError
+from ..guards import requirement
+from ..principal import Principal
+from ..verifier import Verifier
+
+__all__ = [
+    "AuthBridgeBackend",
+    "AuthBridgeMiddleware",
+    "PrincipalUser",
+    "answer_response",
+    "authbridge_middleware",
+    "principal_of",
+    "requires",
+]
+
+_AUTHORIZATION: Final = b"authorization"
+_REALM_KEY: Final = "authbridge.realm"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PrincipalUser(BaseUser):
+    """``request.user`` for a verified credential: Starlette's user protocol over a Principal."""
+
+    __slots__ = ("principal",)
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.principal.name or self.principal.email or self.principal.sub
+
+    @property
+    def identity(self) -> str:
+        return self.principal.sub
+
+
+class _Refused(AuthenticationError):
+    """Carries the library error to ``on_error``; never shown to a client."""
+
+    def __init__(self, error: AuthError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
+def answer_response(error: AuthError, realm: str = DEFAULT_REALM) -> Response:
+    """The RFC 6750 answer to ``error``: the FastAPI layer's status, headers and body."""
+    answer = answer_for(error, realm)
+    return JSONResponse(answer.body(), status_code=answer.status, headers=answer.headers)
+
+
+async def _principal(verifier: Verifier, scope: Scope) -> Principal | None:
+    """The request's Principal, ``None`` without an ``Authorization`` header; an
+    ``AuthError`` for a credential that does not verify."""
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    query = scope.get("query_string", b"")
+    if not query:  # with a query, ?access_token= must be ruled out first: the full path
+        candidate = bearer_candidate(headers)
+        if candidate is not None and (cached := verifier.verify_cached(candidate)) is not None:
+            return cached
+    if header_value(headers, _AUTHORIZATION) is None:
+        return None
+    token = bearer_from_headers(headers, query, session_tokens=verifier.sessions is not None)
+    return await verifier.verify(token)
+
+
+def _credentials(principal: Principal) -> tuple[AuthCredentials, BaseUser]:
+    return AuthCredentials(["authenticated", *principal.scopes]), PrincipalUser(principal)
+
+
+class AuthBridgeMiddleware:
+    """Pure ASGI: ``scope["user"]``/``scope["auth"]`` as Starlette's auth middleware sets them."""
+
+    def __init__(self, app: ASGIApp, verifier: Verifier, realm: str = DEFAULT_REALM) -> None:
+        self.app = app
+        self.verifier = verifier
+        self.realm = check_realm(realm)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        scope[_REALM_KEY] = self.realm
+        try:
+            principal = await _principal(self.verifier, scope)
+        except AuthError as error:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})  # policy violation
+            else:
+                await answer_response(error, self.realm)(scope, receive, send)
+            return
+        if principal is None:
+            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
+        else:
+            scope["auth"], scope["user"] = _credentials(principal)
+        await self.app(scope, receive, send)
+
+
+class AuthBridgeBackend(AuthenticationBackend):
+    """The same verification for Starlette's ``AuthenticationMiddleware``: pass
+    ``on_error=backend.on_error`` for the RFC 6750 answers."""
+
+    def __init__(self, verifier: Verifier, *, realm: str = DEFAULT_REALM) -> None:
+        self.verifier = verifier
+        self.realm = check_realm(realm)
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        conn.scope[_REALM_KEY] = self.realm
+        try:
+            principal = await _principal(self.verifier, conn.scope)
+        except AuthError as error:
+            raise _Refused(error) from None
+        return None if principal is None else _credentials(principal)
+
+    def on_error(self, conn: HTTPConnection, exc: AuthenticationError) -> Response:
+        if isinstance(exc, _Refused):
+            return answer_response(exc.error, self.realm)
+        return answer_response(AuthError(), self.realm)  # not ours: still one 401 shape
+
+
+def authbridge_middleware(verifier: Verifier, *, realm: str = DEFAULT_REALM) -> Middleware:
+    """``Starlette(middleware=[authbridge_middleware(verifier)])``."""
+    return Middleware(AuthBridgeMiddleware, verifier=verifier, realm=realm)
+
+
+def principal_of(conn: HTTPConnection) -> Principal | None:
+    """The request's Principal, or ``None`` for an anonymous request."""
+    user = conn.scope.get("user")
+    return user.principal if isinstance(user, PrincipalUser) else None
+
+
+def requires(
+    scopes: str | Sequence[str] = (), *, roles: str | Sequence[str] = ()
+) -> Callable[[F], F]:
+    """Starlette's ``requires``, answering in RFC 6750: 401 with a challenge without a
+    credential, 403 ``insufficient_scope`` (naming the scopes) without the scope or role.
+
+    Every scope is needed, any one of ``roles``. The endpoint takes a ``request`` argument,
+    as with Starlette's own ``requires``; sync and async endpoints both work.
+    """
+    needed = requirement(
+        scopes if isinstance(scopes, str) else tuple(scopes),
+        roles if isinstance(roles, str) else tuple(roles),
+    )
+
+    def decorator(endpoint: F) -> F:
+        names = list(inspect.signature(endpoint).parameters)
+        if "request" not in names:
+            raise TypeError(f'requires: {endpoint.__qualname__} takes no "request" argument')
+        position = names.index("request")
+
+        def refusal(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response | None:
+            request = kwargs["request"] if "request" in kwargs else args[position]
+            assert isinstance(request, Request)
+            try:
+                needed.check(principal_of(request))
+            except AuthError as error:
+                return answer_response(error, request.scope.get(_REALM_KEY, DEFAULT_REALM))
+            return None
+
+        if inspect.iscoroutinefunction(endpoint):
+            call = cast("Callable[..., Awaitable[Any]]", endpoint)
+
+            @functools.wraps(endpoint)
+            async def async_guarded(*args: Any, **kwargs: Any) -> Any:
+                refused = refusal(args, kwargs)
+                return refused if refused is not None else await call(*args, **kwargs)
+
+            return cast("F", async_guarded)
+
+        @functools.wraps(endpoint)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            refused = refusal(args, kwargs)
+            return refused if refused is not None else endpoint(*args, **kwargs)
+
+        return cast("F", guarded)
+
+    return decorator

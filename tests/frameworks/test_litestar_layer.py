@@ -1,0 +1,44 @@
+"""authbridge.litestar beyond the example: opt=required(...) checked by the middleware, roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from litestar import Litestar, Request, get
+
+from authbridge.litestar import AuthBridgePlugin, required, requires
+from authbridge.testing import FakeIssuer
+
+
+@get("/export", opt=required("reports:export"))
+async def export(request: Request[Any, Any, Any]) -> dict[str, str]:
+    return {"sub": request.user.sub}
+
+
+@get("/admin", guards=[requires(roles=("admin", "owner"))])
+async def admin() -> dict[str, bool]:
+    return {"ok": True}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_opt_required_and_role_guards() -> None:
+    issuer = FakeIssuer()
+    app = Litestar(route_handlers=[export, admin], plugins=[AuthBridgePlugin(issuer.verifier())])
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        scoped = issuer.token(scope="reports:export", role="owner")
+        assert (await http.get("/export", headers=bearer(scoped))).json() == {
+            "sub": issuer.user["id"]
+        }
+        unscoped = await http.get("/export", headers=bearer(issuer.token()))
+        assert unscoped.status_code == 403
+        assert 'scope="reports:export"' in unscoped.headers["www-authenticate"]
+        anonymous = await http.get("/export")
+        assert anonymous.status_code == 401
+        assert anonymous.headers["www-authenticate"] == 'Bearer realm="authbridge"'
+        assert (await http.get("/admin", headers=bearer(scoped))).status_code == 200
+        assert (await http.get("/admin", headers=bearer(issuer.token()))).status_code == 403
