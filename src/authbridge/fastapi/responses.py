@@ -7,6 +7,8 @@ registers the handler that writes its body.
 
 from __future__ import annotations
 
+from typing import Final
+
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from starlette.requests import Request
