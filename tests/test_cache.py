@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import sys
+import threading
 from collections.abc import Mapping
 
 import pytest
@@ -140,3 +142,41 @@ def test_claims_read_like_a_mapping_and_cannot_change() -> None:
         claims["sub"] = "u2"  # type: ignore[index]
     with pytest.raises(TypeError):
         hash(claims)
+
+
+def test_threads_never_lose_a_token_from_the_key_index() -> None:
+    """verify_sync shares the cache between threads: puts that evict the oldest, expiries and
+    key evictions racing one another must leave every cached token findable by its key, so
+    evicting a key always forgets every token it verified."""
+    cache = TokenCache(64)  # small: every thread's puts keep evicting a batch
+    keys = [("jwks", f"k{n}") for n in range(4)]
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+
+    def worker(n: int) -> None:
+        try:
+            start.wait()
+            for i in range(3_000):
+                key = keys[(n + i) % len(keys)]
+                cache.put(f"t{n}-{i}", _principal(str(n)), NOW + (i % 3), key)
+                cache.get(f"t{n}-{i - 1}", NOW + 1)  # sometimes expired: dropped
+                if i % 500 == 0:
+                    cache.evict_keys([keys[i % len(keys)]])
+        except BaseException as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []
+    assert 0 < len(cache) <= 64
+    evicted = cache.evict_keys(keys)
+    assert evicted > 0
+    assert len(cache) == 0  # no token outlived the eviction of the key that verified it
