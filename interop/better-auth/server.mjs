@@ -90,6 +90,7 @@ function keyPairConfig() {
   }
 }
 
+// --8<-- [start:payload]
 function jwtOptions() {
   const audience = listEnv("JWT_AUDIENCE");
   const options = {
@@ -111,10 +112,12 @@ function jwtOptions() {
   });
   return options;
 }
+// --8<-- [end:payload]
 
 // The organization claims authbridge reads (ClaimNames): the session's active organization
 // and the caller's role in it. Left out entirely when no organization is active, so a token
 // without an organization looks exactly as before the organization plugin was on.
+// --8<-- [start:organization-claims]
 async function organizationClaims(user, session) {
   const organizationId = session.activeOrganizationId;
   if (!organizationId) return {};
@@ -131,6 +134,7 @@ async function organizationClaims(user, session) {
     ...(member ? { organizationRole: member.role } : {}),
   };
 }
+// --8<-- [end:organization-claims]
 
 function cookieCache() {
   const strategy = env.COOKIE_CACHE_STRATEGY || "off";
@@ -193,6 +197,7 @@ function apiKeyPlugin() {
 }
 const trustedOrigins = listEnv("TRUSTED_ORIGINS");
 
+// --8<-- [start:auth]
 export const auth = betterAuth({
   database: await openDatabase(),
   baseURL,
@@ -234,6 +239,7 @@ export const auth = betterAuth({
     ...apiKeyPlugin(),
   ],
 });
+// --8<-- [end:auth]
 
 const { runMigrations } = await getMigrations(auth.options);
 await runMigrations();

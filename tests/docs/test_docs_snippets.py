@@ -3,8 +3,8 @@
 * ``python``: each page's blocks run top to bottom in one namespace, as a reader pastes them;
   names the prose says are the reader's own (``token``, ``create_app``, ...) are given below.
   A block with a top-level ``await`` runs against a fake Better Auth serving its JWKS on
-  loopback (``BETTER_AUTH_URL``), except the sketches in ``COMPILED_ONLY``, which are
-  compiled and have their imports run. A block that defines
+  loopback (``BETTER_AUTH_URL``); a page named in ``COMPILED_ONLY`` (none at present) would
+  only be compiled and have its imports run. A block that defines
   ``test_*`` functions (the FakeIssuer examples) has them run against a real ``FakeIssuer``.
 * ``console``: a shell transcript. Each ``$`` command names a real program, and for
   ``authbridge`` and ``tasks-api`` a real command with real options; ``echo $?`` agrees with the
@@ -13,8 +13,11 @@
 * ``bash``/``sh``: ``bash -n`` parses it; its ``authbridge``, ``tasks-api`` and ``make`` calls
   name real commands, options and targets.
 * ``json``: parses. ``text`` (and a fence with no language): diagrams and log lines, not run.
-* ``js``: Better Auth configuration, not run here (the web app and the interop server run the
-  same code).
+* ``js`` and ``ts``: a block that is only ``--8<-- "file:section"`` lines is included by MkDocs
+  from the file the web app or the interop server runs: the section's markers must exist once
+  each around real code. Every ``js`` block (included or written out) passes ``node --check``.
+  ``ts`` cannot be checked without the web app's node_modules, so a ``ts`` block must be an
+  include.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import subprocess
 import sys
 import types
@@ -45,7 +49,7 @@ from authbridge.fastapi import CurrentUser
 from authbridge.testing import FakeIssuer
 
 BLOCKS = all_blocks()
-KNOWN_LANGUAGES = {"python", "console", "bash", "sh", "json", "text", "", "js"}
+KNOWN_LANGUAGES = {"python", "console", "bash", "sh", "json", "text", "", "js", "ts"}
 PROGRAMS = {"authbridge", "tasks-api", "echo", "curl", "uv", "make", "cd", "npm", "docker", "cat"}
 PROGRAMS |= {"uvicorn"}
 
@@ -116,10 +120,22 @@ def reader_environment(
 
 
 # Blocks with a top-level await that are compiled (and their imports run) but not run.
-COMPILED_ONLY = {
-    "design.md": "a sketch: StaticJWKS(...) stands for a JWK Set",
-    "deploy.md": "needs the app's verifier with Redis revocation, an issuer and a sid",
-}
+# (None since issue #20: the design sketch runs against the fake issuer, and deploy.md's
+# revocation calls run on a verifier with an in-process RevocationList, the one Redis shares.)
+COMPILED_ONLY: dict[str, str] = {}
+
+
+async def _reader_with_revocation(namespace: dict[str, Any], issuer: FakeIssuer) -> str:
+    """deploy.md: "with the app's verifier", and the issuer, sid and sub of a signed-in user."""
+    from authbridge.revocation import RevocationList
+
+    user = issuer.make_user()
+    sid = "session-" + secrets.token_hex(8)
+    token = issuer.token(user, sid=sid)
+    verifier = issuer.verifier(revocations=RevocationList())
+    assert (await verifier.verify(token)).sub == user["id"]  # valid before the block runs
+    namespace.update(verifier=verifier, issuer=issuer.issuer, sid=sid, sub=user["id"])
+    return token
 
 
 def _compile(block: Block) -> types.CodeType:
@@ -167,6 +183,12 @@ async def test_the_python_blocks_of_a_page_run_in_order(
     namespace = module.__dict__
     namespace.update(_given(page))
     namespace["token"] = fake_issuer_online.token()  # the reader's Better Auth JWT
+    # design.md: "`jwks`: the issuer's JWK Set; `origin`: BETTER_AUTH_URL", the running fake's.
+    namespace["jwks"] = fake_issuer_online.jwks()
+    namespace["origin"] = fake_issuer_online.base_url
+    revoked = None
+    if page == "deploy.md":
+        revoked = await _reader_with_revocation(namespace, fake_issuer_online)
     ran = compiled_only = tests_ran = 0
     page_blocks = [b for b in _by("python") if b.page == page]
     try:
@@ -185,6 +207,11 @@ async def test_the_python_blocks_of_a_page_run_in_order(
                 pytest.fail(f"{block.where}: {type(error).__name__}: {error}")
             tests_ran += await _run_tests_defined(namespace, before)
             ran += 1
+        if revoked is not None:  # the revocation block did revoke the user's session
+            from authbridge.errors import TokenRevoked
+
+            with pytest.raises(TokenRevoked):
+                await namespace["verifier"].verify(revoked)
     finally:
         for value in list(namespace.values()):
             if isinstance(value, Verifier):
@@ -342,3 +369,86 @@ def test_the_runner_sees_a_coroutine_flag() -> None:
     plain = Block("x.md", 1, "python", "x = 1\n")
     assert not _awaits_at_top_level(_compile(plain))
     assert asyncio.iscoroutinefunction(_run_tests_defined)
+
+
+# --- js and ts: included from the real files, or syntax-checked -------------------------
+
+_INCLUDE = re.compile(r'^--8<-- "(?P<path>[^":]+)(?::(?P<section>[a-z][-_0-9a-z]*))?"$')
+
+
+def _is_include(block: Block) -> bool:
+    lines = [line for line in block.code.splitlines() if line.strip()]
+    return bool(lines) and all(_INCLUDE.match(line.strip()) for line in lines)
+
+
+def _section(text: str, name: str, where: str) -> str:
+    """The lines between ``--8<-- [start:name]`` and ``--8<-- [end:name]``, as MkDocs cuts them."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if f"--8<-- [start:{name}]" in line]
+    ends = [i for i, line in enumerate(lines) if f"--8<-- [end:{name}]" in line]
+    assert len(starts) == 1, f"{where}: the start of section {name!r} is not marked once"
+    assert len(ends) == 1, f"{where}: the end of section {name!r} is not marked once"
+    assert starts[0] < ends[0], f"{where}: section {name!r} ends before it starts"
+    region = "\n".join(lines[starts[0] + 1 : ends[0]])
+    assert region.strip(), f"{where}: section {name!r} is empty"
+    return region
+
+
+def _included(block: Block) -> str:
+    """The code MkDocs puts in the page for an include-only block."""
+    parts = []
+    for line in (line.strip() for line in block.code.splitlines() if line.strip()):
+        match = _INCLUDE.match(line)
+        assert match is not None
+        path = ROOT / match.group("path")
+        assert path.is_file(), f"{block.where}: {match.group('path')} does not exist"
+        assert "node_modules" not in path.parts
+        text = path.read_text(encoding="utf-8")
+        section = match.group("section")
+        parts.append(_section(text, section, block.where) if section else text)
+    return "\n".join(parts)
+
+
+def _node_check(code: str, where: str, tmp_path: Path) -> None:
+    node = shutil.which("node")
+    assert node is not None, "node (20+) must be on PATH: the web app and interop server need it"
+    module = tmp_path / "block.mjs"
+    module.write_text(code, encoding="utf-8")
+    checked = subprocess.run(
+        [node, "--check", str(module)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, f"{where}: {checked.stderr}"
+
+
+@pytest.mark.parametrize("block", _by("js", "ts"), ids=lambda b: b.where)
+def test_a_js_or_ts_block_is_included_from_a_real_file_or_valid_javascript(
+    block: Block, tmp_path: Path
+) -> None:
+    if block.lang == "ts":
+        assert _is_include(block), f"{block.where}: TypeScript must be included from web/"
+    code = _included(block) if _is_include(block) else block.code
+    if block.lang == "js":
+        _node_check(code, block.where, tmp_path)
+
+
+def test_an_included_block_shows_the_marked_code_without_its_markers() -> None:
+    """The region is what sits between the markers: code, and no marker of its own."""
+    region = _section(
+        (ROOT / "interop/better-auth/server.mjs").read_text(encoding="utf-8"), "auth", "x"
+    )
+    assert region.startswith("export const auth = betterAuth({")
+    assert region.rstrip().endswith("});")
+    assert "--8<--" not in region
+
+
+def test_the_better_auth_page_shows_the_server_and_client_configuration() -> None:
+    """Issue #20: the plugins, the JWT options and the client calls, as the servers run them."""
+    page = [b for b in _by("js", "ts") if b.page == "better-auth.md"]
+    shown = "\n".join(_included(b) if _is_include(b) else b.code for b in page)
+    for piece in ("betterAuth({", "jwt({", "jwks:", "issuer:", "audience", "expirationTime"):
+        assert piece in shown, piece
+    for piece in ("definePayload", "bearer(", "organization()", "admin()", "apiKey("):
+        assert piece in shown, piece
+    for piece in ("authClient.token()", "set-auth-jwt", "jwtClient()"):
+        assert piece in shown, piece
+    assert sum(_is_include(b) for b in page) >= 4

@@ -88,6 +88,7 @@ function buildAuth() {
     if (context === null) throw new Error("Better Auth is not initialised yet");
     return memberRole(context, organizationId, userId);
   };
+  // --8<-- [start:auth]
   const auth = betterAuth({
     appName: "authbridge tasks",
     baseURL,
@@ -115,6 +116,7 @@ function buildAuth() {
       }),
     ],
   });
+  // --8<-- [end:auth]
   context = auth.$context;
   return auth;
 }

@@ -4,6 +4,7 @@ import { createApiClient, type ApiClient } from "./api";
 import { authClient } from "./auth-client";
 import { NotSignedInError } from "./token-cache";
 
+// --8<-- [start:fetch-jwt]
 async function fetchJwt(): Promise<string> {
   const { data, error } = await authClient.token();
   if (error) {
@@ -13,6 +14,7 @@ async function fetchJwt(): Promise<string> {
   if (!data?.token) throw new Error("token response had no token");
   return data.token;
 }
+// --8<-- [end:fetch-jwt]
 
 export function createBrowserApiClient(baseUrl: string): ApiClient {
   return createApiClient({
