@@ -1405,7 +1405,16 @@ def main() -> int:
     chart(rows, meta, out / "http.png")
     print()
     print(report)
-    return 0
+    return report_failures(rows)
+
+
+def report_failures(rows: dict[str, dict[str, Any]]) -> int:
+    """1, naming them, when any scenario had failed requests: a scenario whose requests fail
+    measures its error path, not the route (its targets already count as unmet)."""
+    failing = {name: row["failed"] for name, row in rows.items() if row["failed"]}
+    for name, failed in failing.items():
+        print(f"FAILED REQUESTS: {name}: {failed}", file=sys.stderr)
+    return 1 if failing else 0
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@
   (``current_user``), built from the claims on every request;
 * ``empty_dependency_app``: the endpoint with one empty ``async`` dependency and no
   authentication: FastAPI's own floor for any dependency-based design;
-* ``tasks_app`` / ``tasks_noauth_app``: the Tasks API, and the same app whose authbridge
-  dependency returns a fixed caller without verifying, for the cost of auth on real handlers.
+* ``tasks_app`` / ``tasks_noauth_app``: the Tasks API as ``tasks-api serve`` runs it, and the
+  same app whose authbridge answers a fixed caller without verifying, for the cost of auth on
+  real handlers.
 
 No ``from __future__ import annotations``: FastAPI must resolve the local dependencies.
 
@@ -33,7 +34,7 @@ from typing import Annotated, Any
 import jwt
 import msgspec
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from authbridge.fastapi import (
     AuthBridge,
@@ -42,7 +43,7 @@ from authbridge.fastapi import (
     principal_of,
     require_org_role,
 )
-from authbridge.fastapi.dependencies import BearerPrincipal
+from authbridge.fastapi.authenticate import Authenticator
 from authbridge.principal import Principal
 
 from .gc_stats import add_gc_stats
@@ -206,9 +207,10 @@ def pyjwt_app() -> FastAPI:
 
 
 def tasks_app() -> FastAPI:
-    from tasks_api.app import create_app
+    """The Tasks API as ``tasks-api serve`` runs it (``served_app``: gc frozen once started)."""
+    from tasks_api.serve import served_app
 
-    return create_app()
+    return served_app()
 
 
 def conventional_tasks_app() -> FastAPI:
@@ -219,20 +221,27 @@ def conventional_tasks_app() -> FastAPI:
 
 
 def tasks_noauth_app() -> FastAPI:
-    """The Tasks API with authbridge's dependency answering a fixed caller at once.
+    """The Tasks API with authbridge answering a fixed caller without verifying anything.
 
-    The dependency stays in place (same FastAPI work per request); only verification is
-    skipped. ``app.dependency_overrides`` is not used: FastAPI re-inspects an overridden
-    dependency's signature on every request, which would make "without auth" the slower one.
+    Every way a request reaches a Principal (the route wrapper that authenticates before
+    FastAPI's dependencies, the task routes' fast path, the dependencies themselves) asks the
+    bridge's ``Authenticator``: its token-cache shortcut and its full path both answer the
+    fixed caller here, so the same machinery runs and only verification is skipped.
+    ``app.dependency_overrides`` is not used: it turns off both fast paths, and FastAPI
+    re-inspects an overridden dependency's signature on every request, which would make
+    "without auth" the slower one.
     """
-    from tasks_api.app import create_app
+    from tasks_api.serve import served_app
 
     caller = Principal(sub=os.environ["BENCH_SUB"], issuer=os.environ["AUTHBRIDGE_ISSUER"])
 
-    async def fixed_caller(
-        self: BearerPrincipal, request: Request, security_scopes: SecurityScopes
-    ) -> Principal:
+    def cached(self: Authenticator, scope: Any) -> Principal:
         return caller
 
-    BearerPrincipal.__call__ = fixed_caller  # type: ignore[method-assign]  # this process only
-    return create_app()
+    async def resolve(self: Authenticator, connection: Any) -> tuple[Principal, bool]:
+        return caller, True
+
+    # This process only.
+    Authenticator.cached = cached  # type: ignore[method-assign]
+    Authenticator.resolve = resolve  # type: ignore[method-assign]
+    return served_app()
