@@ -322,14 +322,37 @@ def pytest_configure(config: pytest.Config) -> None:
     global _handler
     _install_watchers()
     _handler = _GuardHandler(guard)
+    _keep_installed()
+    _survive_dict_config()
+
+
+def _keep_installed() -> None:
+    """The guard's handler on the root logger, which passes every level."""
     root = logging.getLogger()
-    root.addHandler(_handler)
+    if _handler is not None and _handler not in root.handlers:
+        root.addHandler(_handler)
     root.setLevel(logging.DEBUG)
+
+
+def _survive_dict_config() -> None:
+    """Code under test may configure logging: Litestar's default ``LoggingConfig`` runs
+    ``dictConfig`` when an app is built, which replaces the root logger's handlers and sets
+    it to INFO. Without this the guard would stop seeing records for the rest of the run."""
+    import logging.config
+
+    configure = logging.config.dictConfig
+
+    def dict_config_keeping_the_guard(config: Any) -> None:
+        configure(config)
+        _keep_installed()
+
+    logging.config.dictConfig = dict_config_keeping_the_guard
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     guard.current_test = item.nodeid
+    _keep_installed()  # whatever the previous test did to the root logger
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.config
 import time
 from pathlib import Path
 
@@ -76,6 +77,24 @@ def test_v56_the_session_guard_is_installed_and_watching() -> None:
     ed25519_key("w").sign(ba_claims())  # minted through the wrapped signer
     cookie_cache_jwt(hs_secret())  # and the HMAC key it was made with
     assert guard.watched >= before + 3
+
+
+def test_v56_the_guard_survives_code_that_configures_logging() -> None:
+    """Litestar's default logging config replaces the root logger's handlers and sets it to
+    INFO when an app is built: the guard puts itself back, or the rest of the run would go
+    unwatched."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    try:
+        logging.config.dictConfig(
+            {"version": 1, "disable_existing_loggers": False, "root": {"level": "INFO"}}
+        )
+        assert root.getEffectiveLevel() == logging.DEBUG
+        assert any(type(h).__name__ == "_GuardHandler" for h in root.handlers)
+    finally:
+        for handler in saved:
+            if handler not in root.handlers:
+                root.addHandler(handler)
 
 
 async def test_v56_the_attack_corpus_through_http_leaves_no_token_in_any_log(
