@@ -326,25 +326,29 @@ def pytest_configure(config: pytest.Config) -> None:
     _survive_dict_config()
 
 
-def _keep_installed() -> None:
-    """The guard's handler on the root logger, which passes every level."""
+def _keep_installed(*, every_level: bool = True) -> None:
+    """The guard's handler on the root logger; with ``every_level``, the root logger passes
+    every level, so even DEBUG records are made and checked."""
     root = logging.getLogger()
     if _handler is not None and _handler not in root.handlers:
         root.addHandler(_handler)
-    root.setLevel(logging.DEBUG)
+    if every_level:
+        root.setLevel(logging.DEBUG)
 
 
 def _survive_dict_config() -> None:
     """Code under test may configure logging: Litestar's default ``LoggingConfig`` runs
     ``dictConfig`` when an app is built, which replaces the root logger's handlers and sets
-    it to INFO. Without this the guard would stop seeing records for the rest of the run."""
+    it to INFO. Without this the guard would stop seeing records for the rest of the run.
+    The configured levels stay (a test of a logging config checks them) until the next test
+    starts, which puts the root logger back at DEBUG."""
     import logging.config
 
     configure = logging.config.dictConfig
 
     def dict_config_keeping_the_guard(config: Any) -> None:
         configure(config)
-        _keep_installed()
+        _keep_installed(every_level=False)
 
     logging.config.dictConfig = dict_config_keeping_the_guard
 

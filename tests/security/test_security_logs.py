@@ -13,8 +13,11 @@ import logging
 import logging.config
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import httpx
+import pytest
 from fastapi import WebSocket
 from security_support import (
     TasksApi,
@@ -27,7 +30,7 @@ from security_support import (
 from authbridge.fastapi import AuthBridge, WebSocketUser
 from authbridge.jose.b64 import b64url_encode
 from authbridge.testing import FakeIssuer
-from security.log_guard import LogGuard, capturing, guard
+from security.log_guard import LogGuard, capturing, guard, pytest_runtest_setup
 from tasks_api.app import create_app
 from tokens import ba_claims, cookie_cache_jwt, ed25519_key, hs_secret
 
@@ -81,17 +84,20 @@ def test_v56_the_session_guard_is_installed_and_watching() -> None:
 
 def test_v56_the_guard_survives_code_that_configures_logging() -> None:
     """Litestar's default logging config replaces the root logger's handlers and sets it to
-    INFO when an app is built: the guard puts itself back, or the rest of the run would go
-    unwatched."""
+    INFO when an app is built: the guard puts its handler back at once, or the rest of the run
+    would go unwatched, and the next test starts with the root logger at DEBUG again."""
     root = logging.getLogger()
-    saved = root.handlers[:]
+    saved, this_test = root.handlers[:], guard.current_test
     try:
         logging.config.dictConfig(
             {"version": 1, "disable_existing_loggers": False, "root": {"level": "INFO"}}
         )
-        assert root.getEffectiveLevel() == logging.DEBUG
         assert any(type(h).__name__ == "_GuardHandler" for h in root.handlers)
+        assert root.getEffectiveLevel() == logging.INFO  # the configured level, for now
+        pytest_runtest_setup(cast(pytest.Item, SimpleNamespace(nodeid="next test")))
+        assert root.getEffectiveLevel() == logging.DEBUG
     finally:
+        guard.current_test = this_test
         for handler in saved:
             if handler not in root.handlers:
                 root.addHandler(handler)
