@@ -103,29 +103,42 @@ async def test_cached_entries_expire_with_the_token() -> None:
 
 
 async def test_a_full_cache_adds_nothing_the_garbage_collector_tracks() -> None:
-    """Each entry is a tuple of a deadline, an untracked Principal (``gc=False``) with its
-    untracked claims, and a key reference of strings. Tuples start tracked; a collection
-    untracks one whose items are all untracked, so once young entries have been through the
-    collector no entry is walked by any later one."""
+    """An entry is a ``gc=False`` Struct holding an untracked Principal (with its untracked
+    claims, and the audience, roles and scopes it shares with other tokens) and its key's
+    shared reference: filling the cache adds no tracked object per token, even before any
+    collection has looked at the new entries (tuples start tracked, frozensets always are,
+    and a cache turning over under new tokens makes few collections)."""
     key = ed25519_key("k1")
     verifier = Verifier(
         TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
         clock=FixedClock(),
     )
-    for n in range(50):
-        await verifier.verify(key.sign(ba_claims(sid=f"s{n}")))
-    assert len(verifier.cache) == 50
+    tokens = [
+        key.sign(ba_claims(sid=f"s{n}", role="admin,user", scope="read write")) for n in range(501)
+    ]
+    await verifier.verify(tokens[0])  # the key, its index entry and any lazy state
     gc.collect()
-    gc.collect()  # a tuple is untracked once its items are: the key reference's, then its own
+    gc.disable()  # no collection may untrack anything while the cache fills
+    try:
+        before = len(gc.get_objects())
+        for token in tokens[1:]:
+            await verifier.verify(token)
+        added = len(gc.get_objects()) - before
+    finally:
+        gc.enable()
+    assert len(verifier.cache) == 501
+    assert added <= 5  # a constant, not one per token (500 tokens added 1,000 before)
     entries = list(verifier.cache._entries.values())
+    assert len({id(entry.key_ref) for entry in entries}) == 1  # one shared key reference
+    assert entries[0].principal.roles == {"admin", "user"}
+    for shared in ("audience", "roles", "scopes"):
+        assert len({id(getattr(entry.principal, shared)) for entry in entries}) == 1
     for entry in entries:
-        _deadline, principal, key_ref = entry
         assert not gc.is_tracked(entry)
-        assert not gc.is_tracked(principal)
-        assert not gc.is_tracked(principal.claims)
-        assert not gc.is_tracked(key_ref)
+        assert not gc.is_tracked(entry.principal)
+        assert not gc.is_tracked(entry.principal.claims)
     tracked = {id(obj) for obj in gc.get_objects()}
-    assert not tracked & {id(entry[1].claims) for entry in entries}
+    assert not tracked & {id(entry.principal.claims) for entry in entries}
 
 
 def test_claims_read_like_a_mapping_and_cannot_change() -> None:

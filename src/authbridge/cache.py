@@ -7,6 +7,12 @@ deadline, and entries are dropped when the key that verified them leaves its key
 ``verify_sync`` shares the cache between threads. A hit is one ``dict.get`` (atomic under
 the GIL) and takes no lock; every change takes one, because the per-key index must never
 lose a token: a token missing from it would outlive the eviction of its key.
+
+A full cache is invisible to the garbage collector: an entry is a ``gc=False`` Struct
+holding an untracked ``Principal``, and every entry of one key shares that key's reference
+(``_KeyTokens.ref``). An entry tuple and a ``(issuer, kid)`` tuple per token were tracked
+until a collection looked at them, and a full cache turning over under new tokens makes few
+collections, so 10,000 new tokens left up to 20,000 tracked tuples for the next full pass.
 """
 
 from __future__ import annotations
@@ -15,9 +21,30 @@ import threading
 from collections.abc import Hashable, Iterable
 from itertools import islice
 
+import msgspec
+
 from .principal import Principal
 
 __all__ = ["TokenCache"]
+
+
+class _Entry(msgspec.Struct, gc=False):
+    """One verified token: never tracked by the garbage collector (no field can refer back
+    to it), and read on every hit as fast as a tuple."""
+
+    deadline: float
+    principal: Principal
+    key_ref: Hashable
+
+
+class _KeyTokens(set[str]):
+    """The tokens one key verified, and that key's reference, shared by their entries."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: Hashable) -> None:
+        super().__init__()
+        self.ref = ref
 
 
 class TokenCache:
@@ -28,8 +55,8 @@ class TokenCache:
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
         self._batch = max(1, max_entries // 64)
-        self._entries: dict[str, tuple[float, Principal, Hashable]] = {}
-        self._by_key: dict[Hashable, set[str]] = {}
+        self._entries: dict[str, _Entry] = {}
+        self._by_key: dict[Hashable, _KeyTokens] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -39,8 +66,8 @@ class TokenCache:
         entry = self._entries.get(token)
         if entry is None:
             return None
-        if now < entry[0]:
-            return entry[1]
+        if now < entry.deadline:
+            return entry.principal
         with self._lock:
             self._drop(token)
         return None
@@ -56,8 +83,11 @@ class TokenCache:
                 # per 1/64th of the cache, not one per new token (misses are the slow path).
                 for old in list(islice(entries, self._batch)):
                     self._drop(old)
-            entries[token] = (deadline, principal, key_ref)
-            self._by_key.setdefault(key_ref, set()).add(token)
+            tokens = self._by_key.get(key_ref)
+            if tokens is None:
+                tokens = self._by_key[key_ref] = _KeyTokens(key_ref)
+            tokens.add(token)
+            entries[token] = _Entry(deadline, principal, tokens.ref)
 
     def evict_keys(self, key_refs: Iterable[Hashable]) -> int:
         """Forget every token verified by one of ``key_refs``; return how many."""
@@ -78,8 +108,8 @@ class TokenCache:
         """Forget ``token``; the caller holds the lock."""
         entry = self._entries.pop(token, None)
         if entry is not None:
-            tokens = self._by_key.get(entry[2])
+            tokens = self._by_key.get(entry.key_ref)
             if tokens is not None:
                 tokens.discard(token)
                 if not tokens:
-                    del self._by_key[entry[2]]
+                    del self._by_key[entry.key_ref]

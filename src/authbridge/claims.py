@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 from .bans import ban_in_force
 from .errors import (
@@ -254,6 +254,35 @@ def _words(value: object, separators: str) -> Iterable[str]:
 
 _NONE: Final[frozenset[str]] = frozenset()
 
+# Values many tokens repeat (the audience, a set of roles or scopes) are shared between their
+# Principals, so a token cache of 10,000 holds no tracked object per token: a frozenset is
+# always tracked by the garbage collector, and a new tuple is until a collection looks at it
+# (a cache turning over under new tokens makes few). Only verified tokens reach here; the
+# table stops growing at _SHARED_MAX distinct values, after which values are not shared.
+_SHARED_MAX: Final = 1024
+_T = TypeVar("_T")
+_shared: dict[object, Any] = {}
+
+
+def _share(value: _T) -> _T:
+    shared = _shared.get(value)
+    if shared is None:
+        if len(_shared) < _SHARED_MAX:
+            _shared[value] = value
+        return value
+    return cast(_T, shared)
+
+
+def _audience(aud: object) -> tuple[str, ...]:
+    if type(aud) is str:
+        shared = _shared.get(aud)  # a bare audience string maps to its one-tuple
+        if shared is None:
+            shared = (aud,)
+            if len(_shared) < _SHARED_MAX:
+                _shared[aud] = shared
+        return cast(tuple[str, ...], shared)
+    return _share(tuple(aud)) if type(aud) is list else ()
+
 
 def _collect(claims: Mapping[str, Any], names: tuple[str, ...], separators: str) -> frozenset[str]:
     found: set[str] | None = None
@@ -263,7 +292,7 @@ def _collect(claims: Mapping[str, Any], names: tuple[str, ...], separators: str)
             if found is None:
                 found = set()
             found.update(_words(value, separators))
-    return frozenset(found) if found else _NONE
+    return _share(frozenset(found)) if found else _NONE
 
 
 def _organization(
@@ -318,7 +347,7 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
         organization_id=organization_id,
         organization_role=organization_role,
         impersonator=impersonator,
-        audience=(aud,) if type(aud) is str else tuple(aud) if type(aud) is list else (),
+        audience=_audience(aud),
         expires_at=datetime.fromtimestamp(exp, UTC) if exp is not None else None,
         credential="jwt",
         claims=frozen_claims(claims),  # untracked by the gc, unlike a mappingproxy
