@@ -35,6 +35,7 @@ FLOORS = {
     "errors": 0,
     "principal": 0,
     "cache": 0,
+    "heap": 0,
     "ttl_cache": 0,
     "redact": 0,
     "answers": 0,

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from .cache import TokenCache
     from .claims import ClaimNames, ClaimRules
     from .config import Settings, load_settings
+    from .heap import freeze_heap
     from .keys.jwk import VerificationKey
     from .keys.remote import RemoteJWKS
     from .keys.secret import SharedSecret
@@ -121,6 +122,7 @@ __all__ = [
     "UserBanned",
     "VerificationKey",
     "Verifier",
+    "freeze_heap",
     "load_settings",
 ]
 __version__ = "0.1.0"
@@ -142,6 +144,7 @@ _LAZY: dict[str, str] = {
     "TrustedIssuer": ".verifier",
     "VerificationKey": ".keys.jwk",
     "Verifier": ".verifier",
+    "freeze_heap": ".heap",
     "load_settings": ".config",
 }
 

@@ -8,13 +8,14 @@ and the audit log. Dependencies find it on ``request.app.state.authbridge``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import Any, Final
 
 from fastapi import FastAPI
 from starlette.requests import HTTPConnection
 
 from ..config import Settings, load_settings
+from ..heap import freeze_heap as _freeze_heap
 from ..verifier import Verifier
 from .access_log import redact_access_log
 from .audit import AuditLog
@@ -101,7 +102,12 @@ class AuthBridge(Authenticator):
             await self.verifier.aclose()
 
     def install(
-        self, app: FastAPI, *, lifespan: bool = True, protect: str | Iterable[str] = ()
+        self,
+        app: FastAPI,
+        *,
+        lifespan: bool = True,
+        protect: str | Iterable[str] = (),
+        freeze_heap: bool = False,
     ) -> None:
         """Register the error handler and header middleware, and store the bridge on the app.
 
@@ -113,6 +119,12 @@ class AuthBridge(Authenticator):
         authenticates every request whose path starts with one of these prefixes, and
         handlers read the result with ``principal_of(request)`` (or ``CurrentUser``, which
         then reuses it).
+
+        ``freeze_heap=True`` calls ``authbridge.freeze_heap()`` at the end of the app's
+        startup (after its own lifespan started): what startup built is then never walked by
+        the garbage collector again, so a full collection takes under a millisecond instead
+        of tens (docs/deploy.md, "Garbage collection pauses"). Off by default: it is a
+        decision for the whole process.
         """
         prefixes = check_prefixes(protect)
         if getattr(app.state, STATE_ATTRIBUTE, None) is self and getattr(
@@ -133,13 +145,17 @@ class AuthBridge(Authenticator):
             app, protect=prefixes, api_key_header=api_keys.headers[0] if api_keys else None
         )
         redact_access_log()  # a client's ?access_token= must not land in uvicorn's access log
-        if lifespan:
-            app.router.lifespan_context = self._wrap_lifespan(app.router.lifespan_context)
+        if lifespan or freeze_heap:
+            app.router.lifespan_context = self._wrap_lifespan(
+                app.router.lifespan_context, prefetch=lifespan, freeze=freeze_heap
+            )
 
-    def _wrap_lifespan(self, inner: Lifespan) -> Lifespan:
+    def _wrap_lifespan(self, inner: Lifespan, *, prefetch: bool, freeze: bool) -> Lifespan:
         @asynccontextmanager
         async def wrapped(app: FastAPI) -> AsyncIterator[Any]:
-            async with self.lifespan(app), inner(app) as state:
+            async with self.lifespan(app) if prefetch else nullcontext(), inner(app) as state:
+                if freeze:
+                    _freeze_heap()
                 yield state
 
         return wrapped
