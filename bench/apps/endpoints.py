@@ -24,7 +24,8 @@ No ``from __future__ import annotations``: FastAPI must resolve the local depend
 Keys and the caller come from ``BENCH_*`` variables set by ``bench/http_bench.py``; authbridge reads
 its usual ``AUTHBRIDGE_*`` variables (a static JWKS, so no issuer has to run). With
 ``BENCH_GC_STATS=1``, ``authbridge_app`` and ``fast_path_app`` report the garbage collector's
-work at ``/bench/gc`` (``gc_stats.py``).
+work at ``/bench/gc`` (``gc_stats.py``); with ``BENCH_GC_FREEZE=1`` they install with the
+shipped ``freeze_heap=True`` (``gc.freeze()`` at the end of startup).
 """
 
 import json
@@ -78,7 +79,7 @@ def bare_app() -> FastAPI:
 def authbridge_app() -> FastAPI:
     app = FastAPI()
     bridge = AuthBridge.from_env()
-    bridge.install(app)
+    bridge.install(app, freeze_heap=os.environ.get("BENCH_GC_FREEZE") == "1")
     add_gc_stats(app, bridge)
 
     @app.get("/hello")
@@ -91,7 +92,7 @@ def authbridge_app() -> FastAPI:
 def fast_path_app() -> FastAPI:
     app = FastAPI()
     bridge = AuthBridge.from_env()
-    bridge.install(app, protect=("/hello",))
+    bridge.install(app, protect=("/hello",), freeze_heap=os.environ.get("BENCH_GC_FREEZE") == "1")
     add_gc_stats(app, bridge)
 
     @app.get("/hello")

@@ -5,18 +5,20 @@ generation and pause) and answers ``GET /bench/gc`` (collections per generation,
 and total pause, tracked objects, and how long a full collection takes right then) and
 ``POST /bench/gc/reset``. With ``BENCH_CACHE_TOKENS``
 naming a file of tokens, the reset also verifies them all, so the token cache is full when
-the measurement starts (the "full token cache" the targets speak of). With
-``BENCH_GC_FREEZE=1`` the first reset calls ``gc.freeze()`` before filling the cache, as an
-app can once it has started. Not in the library: an
-app that wants this records it its own way.
+the measurement starts (the "full token cache" the targets speak of). The report also counts
+the tracked objects the token cache holds (its own share of what a full collection walks)
+and the frozen ones (``BENCH_GC_FREEZE=1``: the app installed with ``freeze_heap=True``,
+``endpoints.py``). Not in the library: an app that wants this records it its own way.
 """
 
 import gc
 import os
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from fastapi import FastAPI
 
 from authbridge.fastapi import AuthBridge
@@ -51,13 +53,38 @@ class GcRecorder:
         self.total_pause += pause
 
     def report(self) -> dict[str, Any]:
+        tracked = gc.get_objects()
         return {
             "collections": self.counts,
             "max_pause_ms": [round(p * 1000, 3) for p in self.max_pause],
             "total_pause_ms": round(self.total_pause * 1000, 3),
             "max_pause_cpu_ms": round(self.max_pause_cpu * 1000, 3),
-            "tracked_objects": len(gc.get_objects()),
+            "tracked_objects": len(tracked),
+            # What the collector would walk, by type: the framework's heap or the cache's.
+            "tracked_types": dict(Counter(type(o).__name__ for o in tracked).most_common(6)),
         }
+
+
+def tracked_in(*roots: object) -> int:
+    """How many objects the collector tracks among ``roots`` and what they hold (containers
+    and msgspec Structs, walked by value; each object counted once)."""
+    seen: set[int] = set()
+    stack = list(roots)
+    count = 0
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, str | bytes | int | float | bool | None):
+            continue
+        seen.add(id(item))
+        count += gc.is_tracked(item)
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, tuple | list | set | frozenset):
+            stack.extend(item)
+        elif isinstance(item, msgspec.Struct):
+            stack.extend(getattr(item, name) for name in item.__struct_fields__)
+    return count
 
 
 def add_gc_stats(app: FastAPI, bridge: AuthBridge | None = None) -> None:
@@ -72,6 +99,11 @@ def add_gc_stats(app: FastAPI, bridge: AuthBridge | None = None) -> None:
     @app.get("/bench/gc")
     async def gc_report() -> dict[str, Any]:
         report = recorder.report()
+        if bridge is not None:  # the token cache's own share of the tracked objects
+            cache = bridge.verifier.cache
+            report["cached_tokens"] = len(cache)
+            report["token_cache_tracked"] = tracked_in(cache._entries, cache._by_key)
+        report["frozen_objects"] = gc.get_freeze_count()
         # An oldest-generation pass now, the cache full: what one would cost at any moment.
         started, started_cpu = time.perf_counter(), time.thread_time()
         gc.collect()
@@ -79,15 +111,8 @@ def add_gc_stats(app: FastAPI, bridge: AuthBridge | None = None) -> None:
         report["full_collection_cpu_ms"] = round((time.thread_time() - started_cpu) * 1000, 3)
         return report
 
-    freeze = os.environ.get("BENCH_GC_FREEZE") == "1"
-
     @app.post("/bench/gc/reset")
     async def gc_reset() -> dict[str, Any]:
-        if freeze and not gc.get_freeze_count():
-            # What an app can do once it has started (imports, routes, first requests): move
-            # those objects out of the collector's reach. The token cache fills after this.
-            gc.collect()
-            gc.freeze()
         if bridge is not None:
             for token in tokens:  # refill the cache: hits for the tokens still in it
                 await bridge.verifier.verify(token)
