@@ -128,6 +128,9 @@ async def test_a_full_cache_adds_nothing_the_garbage_collector_tracks() -> None:
         gc.enable()
     assert len(verifier.cache) == 501
     assert added <= 5  # a constant, not one per token (500 tokens added 1,000 before)
+    # Neither index of 501 tokens is tracked: no collection walks the tokens one by one.
+    assert not gc.is_tracked(verifier.cache._entries)
+    assert not any(gc.is_tracked(index.tokens) for index in verifier.cache._by_key.values())
     entries = list(verifier.cache._entries.values())
     assert len({id(entry.key_ref) for entry in entries}) == 1  # one shared key reference
     assert entries[0].principal.roles == {"admin", "user"}
