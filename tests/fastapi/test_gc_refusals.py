@@ -142,6 +142,6 @@ async def test_cached_tokens_are_not_tracked_by_the_collector() -> None:
     assert principal is not None
     assert not gc.is_tracked(principal)
     entry = verifier.cache._entries[tokens[0]]
-    assert not gc.is_tracked(entry)  # a tuple of untracked things, untracked by the collector
+    assert not gc.is_tracked(entry)  # a gc=False entry, never tracked (cache.py)
     gc.collect()
     assert len(gc.get_objects()) - before < 10  # hits allocate nothing the collector keeps
