@@ -64,7 +64,7 @@ class AuthBridgeMiddleware(ASGIMiddleware):
 
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             kind = scope["type"]
-            if kind == "http" and not scope.get("query_string"):
+            if kind == ScopeType.HTTP and not scope.get("query_string"):
                 candidate = bearer_candidate(scope["headers"])
                 principal = None if candidate is None else verifier.verify_cached(candidate)
                 if principal is not None:
@@ -75,7 +75,7 @@ class AuthBridgeMiddleware(ASGIMiddleware):
                     scope["user"] = scope["auth"] = principal
                     await app(scope, receive, send)
                     return
-            if kind == "http" or kind == "websocket":
+            if kind == ScopeType.HTTP or kind == ScopeType.WEBSOCKET:
                 await handle(scope, receive, send, app)
             else:
                 await app(scope, receive, send)
