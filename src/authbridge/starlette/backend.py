@@ -27,7 +27,7 @@ from starlette.authentication import (
     UnauthenticatedUser,
 )
 from starlette.middleware import Middleware
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -104,9 +104,7 @@ async def _principal(verifier: Verifier, scope: Scope) -> Principal | None:
 
 
 def _credentials(principal: Principal) -> tuple[AuthCredentials, BaseUser]:
-    credentials = AuthCredentials.__new__(AuthCredentials)  # __init__ would copy the list
-    credentials.scopes = ["authenticated", *principal.scopes]
-    return credentials, PrincipalUser(principal)
+    return AuthCredentials(["authenticated", *principal.scopes]), PrincipalUser(principal)
 
 
 class AuthBridgeMiddleware:
@@ -118,20 +116,6 @@ class AuthBridgeMiddleware:
         self.realm = check_realm(realm)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The hot path, a token the verifier has cached on a request without a query: no
-        # coroutine of ours, no header scan beyond bearer_candidate's (bench/http_frameworks.py).
-        if scope["type"] == "http" and not scope.get("query_string"):
-            candidate = bearer_candidate(scope["headers"])
-            if candidate is not None:
-                principal = self.verifier.verify_cached(candidate)
-                if principal is not None:
-                    scope[_REALM_KEY] = self.realm
-                    scope["auth"], scope["user"] = _credentials(principal)
-                    await self.app(scope, receive, send)
-                    return
-        await self._full(scope, receive, send)
-
-    async def _full(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -206,13 +190,11 @@ def requires(
 
         def refusal(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response | None:
             request = kwargs["request"] if "request" in kwargs else args[position]
-            assert isinstance(request, HTTPConnection)
-            scope = request.scope
-            user = scope.get("user")
+            assert isinstance(request, Request)
             try:
-                needed.check(user.principal if type(user) is PrincipalUser else None)
+                needed.check(principal_of(request))
             except AuthError as error:
-                return answer_response(error, scope.get(_REALM_KEY, DEFAULT_REALM))
+                return answer_response(error, request.scope.get(_REALM_KEY, DEFAULT_REALM))
             return None
 
         if inspect.iscoroutinefunction(endpoint):
