@@ -6,8 +6,9 @@ a client repeating its token does). ASGI apps run on uvicorn as themselves; WSGI
 uvicorn's WSGI interface (a thread pool) and under ``gunicorn --threads 8``. Litestar adds
 ``opt=required()`` and a no-op guard (what any guard costs there, without authbridge). The
 figure is req/s protected ÷ req/s bare, measured in the same run, rounds alternating,
-medians over rounds. Servers, load generator
-and measurement are ``http_bench.py``'s.
+medians over rounds; the CPU ratio is the same with the servers' CPU time per request
+(steadier when other work shares the machine). Servers, load generator and measurement are
+``http_bench.py``'s.
 
     uv run python bench/http_frameworks.py [--quick] [--duration 5] [--rounds 3] [--out DIR]
         [--frameworks starlette,litestar]
@@ -40,6 +41,7 @@ from http_bench import (
     base_env,
     ensure_wrk,
     favoured,
+    measure,
     running,
     uvicorn_command,
 )
@@ -123,11 +125,11 @@ def main() -> int:
                 for scenario in (bare_scenario, protected_scenario):
                     if len(runs.get(scenario.name, [])) > round_number:
                         continue  # a bare endpoint shared by two rows: once per round
-                    measured = load.run(scenario, None, duration)
+                    measured = measure(load, scenario, None, duration)
                     if measured.errors or measured.non_2xx:
                         raise RuntimeError(f"{scenario.name}: {measured}")
                     runs.setdefault(scenario.name, []).append(
-                        {"rps": measured.rps, "p99_ms": measured.p99_ms}
+                        {"rps": measured.rps, "p99_ms": measured.p99_ms, "cpu_us": measured.cpu_us}
                     )
         generator = load.generator
 
@@ -135,6 +137,8 @@ def main() -> int:
     for framework, bare_scenario, protected_scenario in scenarios:
         bare_rps = statistics.median(r["rps"] for r in runs[bare_scenario.name])
         protected_rps = statistics.median(r["rps"] for r in runs[protected_scenario.name])
+        bare_cpu = statistics.median(r["cpu_us"] for r in runs[bare_scenario.name])
+        protected_cpu = statistics.median(r["cpu_us"] for r in runs[protected_scenario.name])
         rows.append(
             {
                 "framework": framework,
@@ -142,6 +146,10 @@ def main() -> int:
                 "bare_rps": round(bare_rps),
                 "protected_rps": round(protected_rps),
                 "ratio": round(protected_rps / bare_rps, 3),
+                # the servers' CPU time per request: steadier than req/s on a busy machine
+                "bare_cpu_us": round(bare_cpu, 1),
+                "protected_cpu_us": round(protected_cpu, 1),
+                "cpu_ratio": round(bare_cpu / protected_cpu, 3),
                 "bare_p99_ms": statistics.median(r["p99_ms"] for r in runs[bare_scenario.name]),
                 "protected_p99_ms": statistics.median(
                     r["p99_ms"] for r in runs[protected_scenario.name]
@@ -184,13 +192,15 @@ def write(
         f"{meta['load_average'][0]} at the end (a shared machine: compare ratios, not req/s), "
         f"{generator}, {duration:g} s × {rounds} rounds, medians.",
         "",
-        "| framework | server | bare req/s | protected req/s | ratio | p99 bare / protected (ms) |",
-        "|---|---|---|---|---|---|",
+        "| framework | server | bare req/s | protected req/s | ratio "
+        "| CPU µs/request bare / protected | CPU ratio | p99 bare / protected (ms) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['framework']} | {SERVER[str(r['interface'])]} | {r['bare_rps']} | "
             f"{r['protected_rps']} | {r['ratio']:.2f}× | "
+            f"{r['bare_cpu_us']:.1f} / {r['protected_cpu_us']:.1f} | {r['cpu_ratio']:.2f}× | "
             f"{r['bare_p99_ms']:.1f} / {r['protected_p99_ms']:.1f} |"
         )
     lines += ["", f"Target: ≥ {TARGET_ASGI}× for the ASGI frameworks; WSGI measured.", ""]
