@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +118,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def uvicorn_command(app: str, port: int, *extra: str, python: str = sys.executable) -> list[str]:
+    """uvicorn as every benchmark server runs it: ``app`` a factory (``module:function``)
+    under ``bench/``, uvloop and httptools, no access log; ``extra`` adds options."""
+    return [
+        *favoured(),
+        python,
+        "-m",
+        "uvicorn",
+        "--factory",
+        app,
+        "--app-dir",
+        str(ROOT / "bench"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *extra,
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 @dataclass
 class Server:
     name: str
@@ -133,36 +160,30 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, workdir: Path) -> None:
-        command = [
-            *favoured(),
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            f"apps.endpoints:{self.factory}",
-            "--app-dir",
-            str(ROOT / "bench"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        command = uvicorn_command(
+            f"apps.endpoints:{self.factory}", self.port, "--workers", str(self.workers)
+        )
         if self.workers > 1:  # as ``tasks-api serve --workers N`` runs them
             script = ROOT / "bench" / "apps" / "workers.py"
             command = [*favoured(), sys.executable, str(script), self.factory, str(self.port)]
             command.append(str(self.workers))
+        self.launch(command, workdir)
+
+    def launch(
+        self,
+        command: list[str],
+        workdir: Path,
+        preexec_fn: Callable[[], object] | None = None,
+    ) -> None:
+        """Start ``command`` as this server, its output in ``<workdir>/<name>.log``."""
         log = open(workdir / f"{self.name}.log", "wb")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
-            command, env=self.env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT
+            command,
+            env=self.env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
 
     def wait_ready(self, timeout: float = 60) -> None:

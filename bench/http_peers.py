@@ -46,7 +46,6 @@ from http_bench import (
     Scenario,
     Server,
     add_run_options,
-    favoured,
     measure,
     measured_on,
     medians,
@@ -56,6 +55,7 @@ from http_bench import (
     running,
     save_figure,
     start_run,
+    uvicorn_command,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,38 +155,10 @@ class PeerServer(Server):
     python: str = sys.executable
 
     def start(self, workdir: Path) -> None:
-        command = [
-            *favoured(),
-            self.python,
-            "-m",
-            "uvicorn",
-            "--factory",
-            self.factory,
-            "--app-dir",
-            str(ROOT / "bench"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-        log = open(workdir / f"{self.name}.log", "wb")  # noqa: SIM115 - lives with the process
-        self.process = subprocess.Popen(
-            command,
-            env=self.env,
-            cwd=workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # SIGTERM if this driver dies without its cleanup (a killed run, a closed output
-            # pipe), instead of the server staying behind on its port.
-            preexec_fn=die_with_parent(),
-        )
+        command = uvicorn_command(self.factory, self.port, python=self.python)
+        # SIGTERM if this driver dies without its cleanup (a killed run, a closed output
+        # pipe), instead of the server staying behind on its port.
+        self.launch(command, workdir, preexec_fn=die_with_parent())
 
 
 # --- tokens -----------------------------------------------------------------------------------

@@ -8,10 +8,11 @@ Django permission classes) only says how to find the Principal and how to answer
 from __future__ import annotations
 
 from .answers import check_scope_names
-from .errors import InsufficientScope, TokenMissing
+from .errors import InsufficientScope, OrganizationRequired, OrganizationRoleDenied, TokenMissing
+from .organization import parse_roles
 from .principal import Principal
 
-__all__ = ["Requirement", "requirement"]
+__all__ = ["OrgRoleRequirement", "Requirement", "org_role_requirement", "requirement"]
 
 
 class Requirement:
@@ -45,3 +46,35 @@ def requirement(
         check_scope_names(scope_names) if scope_names else (),
         check_scope_names(role_names, "role") if role_names else (),
     )
+
+
+class OrgRoleRequirement:
+    """An active organization, and one of ``roles`` as the member's role in it (a member
+    with several roles, ``"admin,member"``, passes if any one is named), as the FastAPI
+    layer's ``require_org_role``."""
+
+    __slots__ = ("_wanted", "roles")
+
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        self.roles = roles
+        self._wanted = frozenset(roles)
+
+    def check(self, principal: Principal | None) -> Principal:
+        """The Principal if it may pass; ``TokenMissing`` without one, 403
+        ``organization_required`` without an active organization, else 403
+        ``insufficient_scope`` (``OrganizationRoleDenied``)."""
+        if principal is None:
+            raise TokenMissing()
+        if not principal.organization_id:  # an empty id names no organization either
+            raise OrganizationRequired()
+        if self._wanted.isdisjoint(parse_roles(principal.organization_role)):
+            raise OrganizationRoleDenied()
+        return principal
+
+
+def org_role_requirement(*roles: str) -> OrgRoleRequirement:
+    """A checked ``OrgRoleRequirement``: role names are validated once."""
+    checked = check_scope_names(roles, "role")
+    if any("," in role for role in checked):
+        raise ValueError("name each role separately: ('owner', 'admin')")
+    return OrgRoleRequirement(checked)

@@ -8,13 +8,17 @@ import base64
 import importlib.util
 import json
 import os
+import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import pytest
 
 from authbridge.testing import FakeIssuer
@@ -94,3 +98,48 @@ def load_example(framework: str) -> ModuleType:
     sys.modules[spec.name] = module  # frameworks resolve annotations through sys.modules
     spec.loader.exec_module(module)
     return module
+
+
+# --- the WSGI examples under a real threaded server -------------------------------------------
+
+
+def issuer_environment(base_url: str) -> dict[str, str]:
+    """This process's environment without authbridge settings, trusting ``base_url`` with no
+    leeway: what ``trust`` sets, for a server in another process."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AUTHBRIDGE_", "BETTER_AUTH_"))
+    }
+    env.update(BETTER_AUTH_URL=base_url, AUTHBRIDGE_LEEWAY_SECONDS="0")
+    return env
+
+
+@contextmanager
+def gunicorn(framework: str, app: str, base_url: str, threads: int = 8) -> Iterator[str]:
+    """``examples/<framework>`` served by ``gunicorn --threads`` (one worker: one verifier
+    shared by its threads) in a process of its own, trusting ``base_url``; yields its URL."""
+    with socket.socket() as probe:  # a free port; gunicorn binds it at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable, "-m", "gunicorn", "--chdir", str(EXAMPLES / framework),
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", str(threads),
+        "--log-level", "warning", app,
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env=issuer_environment(base_url))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not serve examples/{framework}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -39,3 +39,15 @@ def test_verifying_imports_no_framework() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_django_rest_framework_names_its_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+
+    def without(name: str, package: str | None = None) -> object:
+        return None if name == "rest_framework" else real(name, package)
+
+    monkeypatch.setattr("authbridge.extras.find_spec", without)
+    monkeypatch.delitem(sys.modules, "authbridge.django.rest_framework", raising=False)
+    with pytest.raises(MissingExtra, match=r"pip install 'authbridge\[drf\]'"):
+        importlib.import_module("authbridge.django.rest_framework")

@@ -42,3 +42,23 @@ async def test_opt_required_and_role_guards() -> None:
         assert anonymous.headers["www-authenticate"] == 'Bearer realm="authbridge"'
         assert (await http.get("/admin", headers=bearer(scoped))).status_code == 200
         assert (await http.get("/admin", headers=bearer(issuer.token()))).status_code == 403
+
+
+async def test_the_cached_path_answers_as_the_full_one() -> None:
+    """A token the verifier has cached takes the middleware's hot path: the same checks."""
+    issuer = FakeIssuer()
+    app = Litestar(route_handlers=[export, admin], plugins=[AuthBridgePlugin(issuer.verifier())])
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        unscoped = bearer(issuer.token())
+        for _ in range(2):  # verified, then cached
+            refused = await http.get("/export", headers=unscoped)
+            assert refused.status_code == 403
+            assert 'scope="reports:export"' in refused.headers["www-authenticate"]
+        # a query token next to a cached header token is still ambiguous
+        ambiguous = await http.get("/export?access_token=x", headers=unscoped)
+        assert ambiguous.status_code == 400
+        assert ambiguous.json()["code"] == "invalid_request"
+        forged = await http.get("/export", headers=bearer(issuer.token()[:-4] + "AAAA"))
+        assert forged.status_code == 401
+        assert forged.json()["code"] == "invalid_token"

@@ -16,6 +16,7 @@ from wheel_support import ROOT, Dists
 
 CORE_DEPENDENCIES = {"cryptography", "httpx", "msgspec"}
 EXTRAS = {"fastapi", "sessions", "redis", "cli", "all", "starlette", "flask", "litestar", "django"}
+EXTRAS |= {"drf"}  # Django REST framework: django's extra and DRF
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,8 @@ def test_the_core_requires_only_what_verification_needs(metadata: Message) -> No
     for framework in ("starlette", "flask", "litestar", "django"):
         in_extra = {_name(r) for r in requirements if f"extra == '{framework}'" in r}
         assert in_extra == {framework}
+    in_drf = {_name(r) for r in requirements if "extra == 'drf'" in r}
+    assert in_drf == {"django", "djangorestframework"}
 
 
 def test_classifiers_urls_and_keywords(metadata: Message) -> None:

@@ -51,6 +51,37 @@ class AuthBridgeMiddleware(ASGIMiddleware):
     def __init__(self, verifier: Verifier) -> None:
         self.verifier = verifier
 
+    def __call__(self, app: ASGIApp) -> ASGIApp:
+        """The middleware for ``app``: ``handle`` behind a hot path of its own.
+
+        ``ASGIMiddleware.__call__`` asks on every request whether to bypass (scope type,
+        exclude patterns, opt key) before calling ``handle`` with keywords. A request without
+        a query whose token the verifier has cached needs none of that: it is answered here,
+        and every other request goes to ``handle`` (bench/http_frameworks.py).
+        """
+        verifier = self.verifier
+        handle = self.handle
+
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            kind = scope["type"]
+            if kind == ScopeType.HTTP and not scope.get("query_string"):
+                candidate = bearer_candidate(scope["headers"])
+                principal = None if candidate is None else verifier.verify_cached(candidate)
+                if principal is not None:
+                    handler = scope.get("route_handler")
+                    needed = handler.opt.get(_OPT_KEY) if handler is not None else None
+                    if needed is not None:
+                        needed.check(principal)
+                    scope["user"] = scope["auth"] = principal
+                    await app(scope, receive, send)
+                    return
+            if kind == ScopeType.HTTP or kind == ScopeType.WEBSOCKET:
+                await handle(scope, receive, send, app)
+            else:
+                await app(scope, receive, send)
+
+        return middleware
+
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         headers = scope["headers"]
         query = scope.get("query_string", b"")

@@ -27,7 +27,7 @@ from starlette.authentication import (
     UnauthenticatedUser,
 )
 from starlette.middleware import Middleware
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -104,7 +104,9 @@ async def _principal(verifier: Verifier, scope: Scope) -> Principal | None:
 
 
 def _credentials(principal: Principal) -> tuple[AuthCredentials, BaseUser]:
-    return AuthCredentials(["authenticated", *principal.scopes]), PrincipalUser(principal)
+    credentials = AuthCredentials.__new__(AuthCredentials)  # its __init__ copies the list again
+    credentials.scopes = ["authenticated", *principal.scopes]
+    return credentials, PrincipalUser(principal)
 
 
 class AuthBridgeMiddleware:
@@ -190,11 +192,12 @@ def requires(
 
         def refusal(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response | None:
             request = kwargs["request"] if "request" in kwargs else args[position]
-            assert isinstance(request, Request)
-            try:
-                needed.check(principal_of(request))
+            scope = request.scope
+            user = scope.get("user")
+            try:  # principal_of, inlined: this runs on every guarded request
+                needed.check(user.principal if isinstance(user, PrincipalUser) else None)
             except AuthError as error:
-                return answer_response(error, request.scope.get(_REALM_KEY, DEFAULT_REALM))
+                return answer_response(error, scope.get(_REALM_KEY, DEFAULT_REALM))
             return None
 
         if inspect.iscoroutinefunction(endpoint):

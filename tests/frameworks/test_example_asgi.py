@@ -1,8 +1,10 @@
-"""examples/starlette against tokens from a real Better Auth server."""
+"""examples/starlette and examples/litestar against tokens from a real Better Auth server:
+the same app, the same answers, each test once per framework."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from types import ModuleType
 
 import httpx
 import pytest
@@ -11,7 +13,7 @@ from .conftest import RealIssuers, load_example, trust
 
 pytestmark = pytest.mark.interop
 
-example = load_example("starlette")
+EXAMPLES = {framework: load_example(framework) for framework in ("starlette", "litestar")}
 BEARER_CHALLENGE = 'Bearer realm="authbridge"'
 
 
@@ -19,9 +21,14 @@ def serve(app: object) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://example")  # type: ignore[arg-type]
 
 
+@pytest.fixture(params=list(EXAMPLES))
+def example(request: pytest.FixtureRequest) -> ModuleType:
+    return EXAMPLES[request.param]
+
+
 @pytest.fixture
 async def client(
-    real_issuers: RealIssuers, monkeypatch: pytest.MonkeyPatch
+    example: ModuleType, real_issuers: RealIssuers, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[httpx.AsyncClient]:
     trust(monkeypatch, real_issuers.main)
     async with serve(example.create_app()) as test_client:
@@ -70,7 +77,9 @@ async def test_a_forged_token(client: httpx.AsyncClient, real_issuers: RealIssue
     assert response.headers["cache-control"] == "no-store"
 
 
-async def test_an_expired_token(real_issuers: RealIssuers, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_expired_token(
+    example: ModuleType, real_issuers: RealIssuers, monkeypatch: pytest.MonkeyPatch
+) -> None:
     trust(monkeypatch, real_issuers.short)
     async with serve(example.create_app()) as client:
         response = await client.get("/me", headers=bearer(real_issuers.expired))
