@@ -225,14 +225,10 @@ def check_identity_claims(claims: Mapping[str, Any], names: ClaimNames) -> None:
     """Raise ``InvalidClaims`` unless every identity claim present is a printable string of
     bounded length (roles: such a string or a list of them). ``null`` counts as absent:
     Better Auth writes it for an unset field (no active organization, say)."""
-    get = claims.get
     for name in names.checked:
-        value = get(name)
-        # _bad_identifier, inlined: this runs for every claim present in every new token.
-        if value is not None and (
-            type(value) is not str
-            or len(value) > (MAX_EMAIL_LENGTH if name == "email" else MAX_IDENTIFIER_LENGTH)
-            or not value.isprintable()
+        value = claims.get(name)
+        if value is not None and _bad_identifier(
+            value, MAX_EMAIL_LENGTH if name == "email" else MAX_IDENTIFIER_LENGTH
         ):
             raise InvalidClaims(f"The claim '{name}' is not a short printable string.")
     for name in names.roles:

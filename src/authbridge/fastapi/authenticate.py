@@ -144,10 +144,7 @@ class Authenticator:
                 return principal, False
             raise
         if api_key is not None or (
-            # A GET has no form body: no coroutine to build and await for it on every miss.
-            isinstance(connection, Request)
-            and scope.get("method") not in _BODYLESS
-            and await _form_token(connection)
+            isinstance(connection, Request) and await _form_token(connection)
         ):
             raise InvalidRequest("The request carries more than one credential.")
         return await self.verify_token(token)
