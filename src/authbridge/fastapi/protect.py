@@ -18,7 +18,7 @@ it instead of verifying again), in ``request.state.principal`` and in ``scope["u
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
 
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
@@ -29,7 +29,7 @@ from .authenticate import Authenticator, from_cache, settle
 from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
 from .responses import AuthHTTPException, auth_exception_handler
 
-__all__ = ["ProtectingMiddleware", "check_prefixes", "principal_of", "replay"]
+__all__ = ["ProtectingMiddleware", "check_prefixes", "principal_of", "replay", "settle_or_answer"]
 
 _PREFLIGHT_HEADER: Final = b"access-control-request-method"
 
@@ -112,25 +112,48 @@ class ProtectingMiddleware(AuthStateMiddleware):
         slot = scope[SLOT_KEY] = AuthSlot(bridge)
         principal = from_cache(bridge, slot, scope)
         if principal is None:
-            request = Request(scope, receive)
-            try:
-                outcome = await settle(bridge, slot, request)
-            except ClientDisconnect:  # gone while the form check read the body
+            settled = await settle_or_answer(bridge, slot, scope, receive, send, _answer)
+            if settled is None:  # refused (answered) or the client left
                 return
-            if not isinstance(outcome, Principal):  # logged, and kept in the slot
-                assert outcome is not None  # settle answers None only when optional
-                await _answer(request, outcome, send)
-                return
-            principal = outcome
-            body = getattr(request, "_body", None)  # read by the form check: hand it on
-            if body is not None:
-                receive = replay(body, receive)
+            principal, receive = settled
         scope["user"] = principal
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
         state["principal"] = principal
         await self.forward_private(scope, receive, send)
+
+
+Answer = Callable[[Request, AuthHTTPException, Send], Awaitable[None]]
+
+
+async def settle_or_answer(
+    bridge: Authenticator,
+    slot: AuthSlot,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    answer: Answer,
+) -> tuple[Principal, Receive] | None:
+    """The full path for a request the token cache did not answer, before routing
+    (``protect=``) or before FastAPI solves a route's dependencies (``route_auth.py``).
+
+    Returns the Principal (also kept in ``slot``) and the ``receive`` to go on with (the body
+    handed on if the form check read it); None once the refusal, logged and kept in
+    ``slot``, has been sent with ``answer``, or when the client left while the form check
+    read the body.
+    """
+    request = Request(scope, receive)
+    try:
+        outcome = await settle(bridge, slot, request)
+    except ClientDisconnect:  # gone while the form check read the body
+        return None
+    if not isinstance(outcome, Principal):  # logged, and kept in the slot
+        assert outcome is not None  # settle answers None only when optional
+        await answer(request, outcome, send)
+        return None
+    body = getattr(request, "_body", None)  # read by the form check: hand it on
+    return outcome, receive if body is None else replay(body, receive)
 
 
 async def _answer(request: Request, error: AuthHTTPException, send: Send) -> None:

@@ -33,14 +33,13 @@ from typing import Any, Final
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from ..principal import Principal
-from .authenticate import Authenticator, from_cache, settle
+from .authenticate import Authenticator, from_cache
 from .dependencies import BearerPrincipal
 from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
-from .protect import ProtectingMiddleware, replay
+from .protect import ProtectingMiddleware, settle_or_answer
 from .responses import AuthHTTPException, auth_exception_handler
 
 __all__ = ["RouteAuthMiddleware", "RouteAuthProtectingMiddleware", "authenticate_routes"]
@@ -143,17 +142,9 @@ def _wrap(route: APIRoute, approved: Approvals) -> None:
         if from_cache(bridge, slot, scope) is not None:
             await handle(scope, receive, send)
             return
-        request = Request(scope, receive)
-        try:
-            outcome = await settle(bridge, slot, request)
-        except ClientDisconnect:  # gone while the form check read the body
-            return
-        if not isinstance(outcome, Principal):  # logged, and kept in the slot
-            assert outcome is not None  # settle answers None only when optional
-            await _answer(request, outcome, send)
-            return
-        body = getattr(request, "_body", None)  # read by the form check: hand it on
-        await handle(scope, receive if body is None else replay(body, receive), send)
+        settled = await settle_or_answer(bridge, slot, scope, receive, send, _answer)
+        if settled is not None:  # else refused (answered) or the client left
+            await handle(scope, settled[1], send)
 
     setattr(route, "handle", authenticating_handle)  # noqa: B010 - an instance override
     setattr(route, _APPROVED, approved)
