@@ -211,7 +211,8 @@ async def test_v28_timeout_is_total_and_prompt(server: JWKSServer) -> None:
         elapsed = time.monotonic() - started
     finally:
         await source.aclose()
-    assert 0.4 < elapsed < 1.5
+    # Well above the 0.5 s timeout for a loaded machine, well below what no timeout would take.
+    assert 0.4 < elapsed < 3.0
 
 
 async def test_a_slow_drip_cannot_outlast_the_total_timeout(server: JWKSServer) -> None:
@@ -224,7 +225,8 @@ async def test_a_slow_drip_cannot_outlast_the_total_timeout(server: JWKSServer) 
     finally:
         await source.aclose()
     assert source.last_error == "no answer within 0.5 s"
-    assert 0.4 < elapsed < 1.5
+    # Well above the 0.5 s timeout for a loaded machine, well below what no timeout would take.
+    assert 0.4 < elapsed < 3.0
 
 
 async def test_v28_endless_body_stops_at_the_cap_quickly(server: JWKSServer) -> None:
@@ -237,7 +239,7 @@ async def test_v28_endless_body_stops_at_the_cap_quickly(server: JWKSServer) -> 
     finally:
         await source.aclose()
     assert source.last_error == "the answer is larger than 4096 bytes"
-    assert elapsed < 2
+    assert elapsed < 5  # the cap stops it, not the 10 s timeout
 
 
 async def test_a_document_just_under_the_cap_is_accepted(
