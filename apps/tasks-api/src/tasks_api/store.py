@@ -391,6 +391,10 @@ def is_outage(exc: BaseException) -> bool:
     )
 
 
+# A read runs without BEGIN (a single SELECT sees one snapshot either way).
+_NO_TRANSACTION: Final = contextlib.nullcontext()
+
+
 async def _keep_session(_connection: Any) -> None:
     """The pool's reset on release. asyncpg's default (``RESET ALL``, ``UNLISTEN *``...) is a
     round trip after every request, and would undo nothing here: the API changes no session
@@ -428,25 +432,17 @@ class PostgresStore:
         return cls(pool, settings)
 
     async def read(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
-        con = await self._connection()
-        try:
-            result = await fn(_PostgresConnection(con), *args, **kwargs)
-            con.mark_used()
-            return result
-        except Exception as exc:
-            if is_outage(exc):
-                # The connection's state is unknown (a restart can leave it open but
-                # mid-operation): closed, so the pool opens a new one for the next request.
-                _close(con)
-                raise DatabaseUnavailable from exc
-            raise
-        finally:
-            await self._pool.release(con)
+        return await self._run(fn, args, kwargs, transaction=False)
 
     async def write(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
+        return await self._run(fn, args, kwargs, transaction=True)
+
+    async def _run(self, fn: Work[T], args: Any, kwargs: Any, *, transaction: bool) -> T:
+        """``fn`` on a pooled connection (in one transaction if ``transaction``), released
+        after; an outage closes the connection and is raised as ``DatabaseUnavailable``."""
         con = await self._connection()
         try:
-            async with con.transaction():
+            async with con.transaction() if transaction else _NO_TRANSACTION:
                 result = await fn(_PostgresConnection(con), *args, **kwargs)
             con.mark_used()
             return result
