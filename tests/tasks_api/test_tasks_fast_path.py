@@ -202,6 +202,23 @@ async def test_reads_and_deletes_answer_alike(api: Api, alice: Caller, bob: Call
     await both_ways(api, "DELETE", url, headers=alice.headers)  # gone: 404 both ways
 
 
+async def test_me_answers_alike(api: Api, alice: Caller) -> None:
+    """``/api/me`` has a fast path too (routes/account.py): the same answer for a caller, one
+    of an organization, no credential, a malformed one and an unknown scheme."""
+    member = api.member("org-me", of=alice)
+    callers = [
+        alice.headers,
+        member.headers,
+        {},
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": "Basic YTpi"},
+    ]
+    for headers in callers:
+        for url in ("/api/me", "/api/me?extra=1"):
+            status, _, _ = await both_ways(api, "GET", url, headers=headers)
+            assert status == (200 if headers in (alice.headers, member.headers) else 401)
+
+
 async def api_delete(api: Api, url: str, caller: Caller) -> Any:
     return _answer(await api.client.delete(url, headers=caller.headers))
 

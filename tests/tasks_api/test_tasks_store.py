@@ -1,13 +1,14 @@
-"""store.py on SQLite: two workers (two stores on one file) racing conditional writes, and
-readers that cannot write."""
+"""store.py on SQLite: two workers (two stores on one file) racing conditional writes,
+readers that cannot write, and reads that run on the event loop only within their budget."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from tasks_support import make_caller, running_api
 
 from authbridge.testing import FakeIssuer
@@ -73,5 +74,46 @@ async def test_readers_cannot_write(tmp_path: Path) -> None:
                 await store.read(write)
             assert "readonly" in str(refused.value.__cause__)
             assert await store.write(write) == 0  # the writer can
+        finally:
+            await store.close()
+
+
+async def test_only_short_reads_run_on_the_loop(tmp_path: Path) -> None:
+    """A read within ``LOOP_READ_STEPS`` runs on the loop's thread; a longer one is stopped
+    there and run again, whole, on a reader thread, with the same answer; a read that fails
+    for another reason fails as before."""
+    issuer = FakeIssuer()
+    settings = sqlite_settings(tmp_path)
+    count_to = Shape(
+        text(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < :last)"
+            " SELECT count(*) FROM n"
+        )
+    )
+    threads: list[str] = []
+
+    async def count(conn: Connection, last: int) -> int:
+        threads.append(threading.current_thread().name)
+        ((counted,),) = await conn.fetch(count_to, {"last": last})
+        return int(counted)
+
+    async def broken(conn: Connection) -> object:
+        return await conn.fetch(Shape(text("SELECT * FROM no_such_table")), {})
+
+    async with running_api(settings, issuer):  # migrated
+        store = SqliteStore(settings.database_url)
+        try:
+            here = threading.current_thread().name
+            assert await store.read(count, 10) == 10
+            assert threads == [here]
+            assert await store.read(count, 100_000) == 100_000
+            assert threads[1] == here  # stopped at the budget ...
+            assert threads[2].startswith("tasks-sqlite-read")  # ... and run on a thread
+            assert await store.read(count, 10) == 10  # the loop's connection is fine after
+            assert threads[3] == here
+            with pytest.raises(DatabaseUnavailable) as failed:
+                await store.read(broken)
+            assert "no such table" in str(failed.value.__cause__)
+            assert len(threads) == 4
         finally:
             await store.close()

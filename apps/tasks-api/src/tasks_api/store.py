@@ -4,9 +4,15 @@ A route hands ``Store.read`` or ``Store.write`` an async function of a ``Connect
 its arguments bound); the function runs the repository's statements (``statements.Shape``:
 SQLAlchemy statements compiled once per dialect) through ``fetch`` and ``execute``.
 
-* SQLite: plain ``sqlite3``, in **one** hop off the event loop per request. The function's
-  connection never suspends (sqlite3 blocks), so the whole coroutine runs to its end inside
-  the thread (``_run_to_end``). Writes go to a single writer thread with one connection, so
+* SQLite: plain ``sqlite3``. The function's connection never suspends (sqlite3 blocks), so
+  the whole coroutine runs to its end in one call (``_run_to_end``). A read runs first on the
+  event loop's own read-only connection, under a budget of SQLite VM steps
+  (``LOOP_READ_STEPS``, a progress handler): a page of tasks from an index takes a few hundred
+  steps, tens of µs, less than a hop to a thread and back. A read that would run longer is
+  interrupted at the budget, and one that meets a lock (``busy_timeout`` is 0 on this
+  connection, so it never waits) too: either is run again, whole, on a reader thread. So the
+  loop is never held for more than the budget's worth of steps (plus any disk read the page
+  cache misses). Writes go to a single writer thread with one connection, so
   this process's writers queue in memory instead of polling SQLite's file lock, and each
   write transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock before reading,
   so a read-then-write (a conditional PATCH) never fails to upgrade its lock when another
@@ -34,7 +40,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, NamedTuple, Protocol, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
@@ -48,9 +54,15 @@ __all__ = ["Connection", "PostgresStore", "SqliteStore", "Store", "open_store"]
 
 T = TypeVar("T")
 
-# Reader threads (and connections) per process: SQLite releases the GIL while it steps, so two
-# let one read wait on the disk while another encodes; more only add switching.
+# Reader threads (and connections) per process, for the reads that outgrow the loop's budget:
+# SQLite releases the GIL while it steps, so two let one read wait on the disk while another
+# encodes; more only add switching.
 SQLITE_READERS = 2
+# SQLite VM steps a read may take on the event loop before it is interrupted and run on a reader
+# thread instead. A page of 20 tasks from an index takes about 370, a page of 100 about 1,700;
+# a filter that skips most of an owner's rows (``completed``, ``q``) can take 100,000s. At a
+# few hundred ns a step, the budget holds the loop for about a millisecond at most.
+LOOP_READ_STEPS = 4_000
 
 
 class Connection(Protocol):
@@ -114,6 +126,35 @@ def _run_to_end(work: Awaitable[T]) -> T:
 
 
 _SQLITE_UNAVAILABLE: Final = (sqlite3.OperationalError, sqlite3.InterfaceError)
+# What the loop's connection answers when a read outgrew its budget (the progress handler
+# stopped it) or met a lock it would have had to wait for: run it again on a reader thread.
+_NOT_ON_LOOP: Final = frozenset(
+    {sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+)
+
+
+# How often (in VM steps) SQLite calls the loop connection's progress handler. SQLite counts a
+# cached statement's steps across its executions, so the handler counts the calls of one read
+# itself (``_Budget``): a read is stopped between ``LOOP_READ_STEPS - _STEPS_PER_CHECK`` and
+# ``LOOP_READ_STEPS`` steps, and a page of 20 costs the handler at most one call.
+_STEPS_PER_CHECK: Final = 500
+
+
+class _Budget:
+    """The loop connection's progress handler: interrupts a read (a non-zero answer) once it
+    has used ``LOOP_READ_STEPS``."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = 0
+
+    def renew(self) -> None:
+        self.left = LOOP_READ_STEPS // _STEPS_PER_CHECK
+
+    def __call__(self) -> bool:
+        self.left -= 1
+        return self.left <= 0
 
 
 class _Threads:
@@ -165,6 +206,26 @@ def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
         future.set_exception(exc)
 
 
+class _LoopReader(NamedTuple):
+    connection: _SqliteConnection
+    budget: _Budget
+
+
+class _NotForTheLoop(Exception):
+    """The read outgrew the loop's budget, or met a lock: it is run on a reader thread."""
+
+
+def _read_on_loop(reader: _LoopReader, fn: Work[T], args: Any, kwargs: Any) -> T:
+    """``fn`` run to its end on the event loop's connection, within the budget."""
+    reader.budget.renew()
+    try:
+        return _run_to_end(fn(reader.connection, *args, **kwargs))
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF in _NOT_ON_LOOP:  # the primary result code
+            raise _NotForTheLoop from exc
+        raise
+
+
 class SqliteStore:
     def __init__(self, database_url: str) -> None:
         self._path = make_url(database_url).database or ":memory:"
@@ -175,8 +236,13 @@ class SqliteStore:
         self._writes = _Threads(1, "tasks-sqlite-write")
 
     async def read(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
-        call = functools.partial(self._read_here, fn, args, kwargs)
         try:
+            on_loop: _LoopReader | None = getattr(self._local, "loop_reader", None)
+            if on_loop is None:
+                on_loop = await self._loop_reader()
+            with contextlib.suppress(_NotForTheLoop):
+                return _read_on_loop(on_loop, fn, args, kwargs)
+            call = functools.partial(self._read_here, fn, args, kwargs)
             return await self._reads.run(call)
         except _SQLITE_UNAVAILABLE as exc:
             raise DatabaseUnavailable from exc
@@ -195,9 +261,25 @@ class SqliteStore:
         """This thread's connection, opened on first use."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = self._local.db = _open_sqlite(self._path, writer=writer)
-            with self._lock:
-                self._opened.append(db)
+            db = self._local.db = self._open(writer=writer)
+        return db
+
+    async def _loop_reader(self) -> _LoopReader:
+        """The event loop thread's read-only connection, opened on a reader thread (opening
+        touches the file) and used on the loop from then on."""
+        db = await self._reads.run(functools.partial(self._open, writer=False, on_loop=True))
+        found: _LoopReader | None = getattr(self._local, "loop_reader", None)
+        if found is not None:  # another request opened one while this one waited
+            return found
+        budget = _Budget()
+        db.set_progress_handler(budget, _STEPS_PER_CHECK)
+        reader = self._local.loop_reader = _LoopReader(_SqliteConnection(db), budget)
+        return reader
+
+    def _open(self, *, writer: bool, on_loop: bool = False) -> sqlite3.Connection:
+        db = _open_sqlite(self._path, writer=writer, on_loop=on_loop)
+        with self._lock:
+            self._opened.append(db)
         return db
 
     def _read_here(self, fn: Work[T], args: Any, kwargs: Any) -> T:
@@ -225,15 +307,17 @@ class SqliteStore:
             self._opened.clear()
 
 
-def _open_sqlite(path: str, *, writer: bool) -> sqlite3.Connection:
+def _open_sqlite(path: str, *, writer: bool, on_loop: bool = False) -> sqlite3.Connection:
     # isolation_level=None: the module starts no transaction of its own; the writer says
-    # BEGIN IMMEDIATE itself. check_same_thread=False only so that close() may run elsewhere:
-    # each connection is used by the one thread that opened it.
+    # BEGIN IMMEDIATE itself. check_same_thread=False so that close() may run elsewhere, and
+    # the loop's connection is opened on a reader thread: each connection is then used by
+    # one thread only.
     db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     # WAL lets readers run while the writer writes; busy_timeout makes another process's
-    # writer (a second worker) wait for the lock instead of failing.
+    # writer (a second worker) wait for the lock instead of failing. The loop's connection
+    # never waits: it is answered SQLITE_BUSY at once, and the read moves to a thread.
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA busy_timeout=30000")
+    db.execute("PRAGMA busy_timeout=0" if on_loop else "PRAGMA busy_timeout=30000")
     db.execute("PRAGMA foreign_keys=ON")
     if writer:
         # In WAL mode, NORMAL syncs the log at checkpoints instead of at every commit: a
@@ -307,6 +391,10 @@ def is_outage(exc: BaseException) -> bool:
     )
 
 
+# A read runs without BEGIN (a single SELECT sees one snapshot either way).
+_NO_TRANSACTION: Final = contextlib.nullcontext()
+
+
 async def _keep_session(_connection: Any) -> None:
     """The pool's reset on release. asyncpg's default (``RESET ALL``, ``UNLISTEN *``...) is a
     round trip after every request, and would undo nothing here: the API changes no session
@@ -344,25 +432,17 @@ class PostgresStore:
         return cls(pool, settings)
 
     async def read(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
-        con = await self._connection()
-        try:
-            result = await fn(_PostgresConnection(con), *args, **kwargs)
-            con.mark_used()
-            return result
-        except Exception as exc:
-            if is_outage(exc):
-                # The connection's state is unknown (a restart can leave it open but
-                # mid-operation): closed, so the pool opens a new one for the next request.
-                _close(con)
-                raise DatabaseUnavailable from exc
-            raise
-        finally:
-            await self._pool.release(con)
+        return await self._run(fn, args, kwargs, transaction=False)
 
     async def write(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
+        return await self._run(fn, args, kwargs, transaction=True)
+
+    async def _run(self, fn: Work[T], args: Any, kwargs: Any, *, transaction: bool) -> T:
+        """``fn`` on a pooled connection (in one transaction if ``transaction``), released
+        after; an outage closes the connection and is raised as ``DatabaseUnavailable``."""
         con = await self._connection()
         try:
-            async with con.transaction():
+            async with con.transaction() if transaction else _NO_TRANSACTION:
                 result = await fn(_PostgresConnection(con), *args, **kwargs)
             con.mark_used()
             return result

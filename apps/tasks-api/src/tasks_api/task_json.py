@@ -54,71 +54,47 @@ class _TeamPage(msgspec.Struct):
 _ENCODER: Final = msgspec.json.Encoder()
 
 
+_Values = tuple[uuid.UUID, str, str | None, bool, datetime | None, str, datetime, datetime]
+
+
+def _values(row: Any) -> _Values:
+    """The one place a row's fields become ``_Task``'s, in its order (``schemas.TaskOut``'s)."""
+    return (
+        row.id,
+        row.title,
+        row.description,
+        row.completed,
+        row.due_at,
+        PRIORITIES[row.priority],
+        row.created_at,
+        row.updated_at,
+    )
+
+
+def _task(row: Any) -> _Task:
+    return _Task(*_values(row))
+
+
+def _team_task(row: Any) -> _TeamTask:
+    # ``_Task``'s fields, then ``created_by`` (``schemas.TeamTaskOut``).
+    return _TeamTask(*_values(row), row.created_by)
+
+
 def encode_page(rows: Sequence[Any], next_cursor: str | None) -> bytes:
     """``TaskPage(items=[task_out(row) ...], next_cursor=...)`` as pydantic's JSON."""
-    items = [
-        _Task(
-            row.id,
-            row.title,
-            row.description,
-            row.completed,
-            row.due_at,
-            PRIORITIES[row.priority],
-            row.created_at,
-            row.updated_at,
-        )
-        for row in rows
-    ]
-    return _ENCODER.encode(_Page(items, next_cursor))
+    return _ENCODER.encode(_Page([_task(row) for row in rows], next_cursor))
 
 
 def encode_team_page(rows: Sequence[Any], next_cursor: str | None) -> bytes:
     """``TeamTaskPage(items=[team_task_out(row) ...], next_cursor=...)`` as pydantic's JSON."""
-    items = [
-        _TeamTask(
-            row.id,
-            row.title,
-            row.description,
-            row.completed,
-            row.due_at,
-            PRIORITIES[row.priority],
-            row.created_at,
-            row.updated_at,
-            row.created_by,
-        )
-        for row in rows
-    ]
-    return _ENCODER.encode(_TeamPage(items, next_cursor))
+    return _ENCODER.encode(_TeamPage([_team_task(row) for row in rows], next_cursor))
 
 
 def encode_task(row: Any) -> bytes:
     """``task_out(row)`` as pydantic's JSON."""
-    return _ENCODER.encode(
-        _Task(
-            row.id,
-            row.title,
-            row.description,
-            row.completed,
-            row.due_at,
-            PRIORITIES[row.priority],
-            row.created_at,
-            row.updated_at,
-        )
-    )
+    return _ENCODER.encode(_task(row))
 
 
 def encode_team_task(row: Any) -> bytes:
     """``team_task_out(row)`` as pydantic's JSON."""
-    return _ENCODER.encode(
-        _TeamTask(
-            row.id,
-            row.title,
-            row.description,
-            row.completed,
-            row.due_at,
-            PRIORITIES[row.priority],
-            row.created_at,
-            row.updated_at,
-            row.created_by,
-        )
-    )
+    return _ENCODER.encode(_team_task(row))
