@@ -6,16 +6,16 @@ instead of a traceback in every worker. Logging is configured for every worker
 lines, and no credential is, at any level. The app and uvicorn are imported lazily, so
 ``tasks-api migrate`` and ``--help`` do not load them.
 
-Each worker serves ``served_app``: ``create_app()`` whose startup ends with ``gc.freeze()``.
+Each worker serves ``served_app``: ``create_app()`` whose startup ends with
+``authbridge.freeze_heap()`` (``gc.freeze()`` after a collection).
 Everything alive once the app has started (modules, routes, the OpenAPI models, settings,
 keys) then sits outside the collector's generations, so a collection only walks what requests
-created since: with a full token cache, no pause over a few milliseconds (docs/performance.md).
+created since: with a full token cache, no pause over a few milliseconds (docs/deploy.md).
 Only here, in the served process: tests build many apps in one process and must not pin them.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -33,22 +33,17 @@ if TYPE_CHECKING:
 
     from authbridge.fastapi.log_config import LogFormat
 
-__all__ = ["freeze_startup_objects", "serve", "served_app"]
+__all__ = ["serve", "served_app"]
 
 APP_FACTORY = "tasks_api.serve:served_app"
 
 
-def freeze_startup_objects() -> None:
-    """Collect once, then move every object alive now into the permanent generation.
-
-    The collect first, so no garbage is frozen (a frozen object is never collected).
-    """
-    gc.collect()
-    gc.freeze()
-
-
 def served_app() -> FastAPI:
-    """``create_app()`` as ``tasks-api serve`` runs it: ``gc.freeze()`` once started."""
+    """``create_app()`` as ``tasks-api serve`` runs it: ``authbridge.freeze_heap()`` once
+    started (the same as ``install(app, freeze_heap=True)``; ``create_app()`` itself does not
+    freeze, because tests build many apps in one process)."""
+    from authbridge import freeze_heap
+
     from .app import create_app
 
     app = create_app()
@@ -57,7 +52,7 @@ def served_app() -> FastAPI:
     @asynccontextmanager
     async def frozen_after_startup(app: FastAPI) -> AsyncIterator[Any]:
         async with started(app) as state:
-            freeze_startup_objects()
+            freeze_heap()
             yield state
 
     app.router.lifespan_context = frozen_after_startup
