@@ -21,7 +21,7 @@ from .errors import (
     TokenNotYetValid,
     UserBanned,
 )
-from .principal import Principal, frozen_claims
+from .principal import FrozenClaims, Principal
 
 __all__ = [
     "DEFAULT_REQUIRED_CLAIMS",
@@ -328,27 +328,25 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
         organization_id = organization_role = impersonator = None
     else:
         organization_id, organization_role, impersonator = _organization(claims, names)
-    # Inline type checks rather than a helper: this runs for every new token.
+    # Inline type checks rather than a helper: this runs for every new token. Positional,
+    # in field order (``Principal``'s comment says why): keep it in step with the fields.
     return Principal(
-        sub=claims["sub"],
-        issuer=issuer,
-        email=email if type(email := get("email")) is str else None,
-        name=name if type(name := get("name")) is str else None,
-        email_verified=email_verified if type(email_verified) is bool else None,
-        image=image if type(image := get("image")) is str else None,
-        # Better Auth's admin plugin stores several roles as "admin,user".
-        roles=_NONE
-        if claims.keys().isdisjoint(names.roles)
-        else _collect(claims, names.roles, ", "),
-        scopes=_NONE
-        if claims.keys().isdisjoint(names.scopes)
-        else _collect(claims, names.scopes, " "),
-        session_id=sid if type(sid := get(names.session_id)) is str else None,
-        organization_id=organization_id,
-        organization_role=organization_role,
-        impersonator=impersonator,
-        audience=_audience(aud),
-        expires_at=datetime.fromtimestamp(exp, UTC) if exp is not None else None,
-        credential="jwt",
-        claims=frozen_claims(claims),  # untracked by the gc, unlike a mappingproxy
+        claims["sub"],  # sub
+        issuer,
+        email if type(email := get("email")) is str else None,
+        name if type(name := get("name")) is str else None,
+        email_verified if type(email_verified) is bool else None,
+        image if type(image := get("image")) is str else None,
+        # roles: Better Auth's admin plugin stores several roles as "admin,user".
+        _NONE if claims.keys().isdisjoint(names.roles) else _collect(claims, names.roles, ", "),
+        # scopes
+        _NONE if claims.keys().isdisjoint(names.scopes) else _collect(claims, names.scopes, " "),
+        sid if type(sid := get(names.session_id)) is str else None,  # session_id
+        organization_id,
+        organization_role,
+        impersonator,
+        _audience(aud),  # audience
+        datetime.fromtimestamp(exp, UTC) if exp is not None else None,  # expires_at
+        "jwt",  # credential
+        cast(Mapping[str, Any], FrozenClaims(claims)),  # untracked by the gc (claims)
     )

@@ -1,0 +1,144 @@
+"""Instruction counts of the fresh-token verify path, stage by stage (valgrind callgrind).
+
+Counts do not depend on the machine's load, so this compares two versions of the library
+on a busy machine. Every stage runs over N fresh EdDSA tokens (Better Auth's default claims)
+against a full token cache; ``os.getppid`` marks the stage boundaries and callgrind dumps
+the counts there::
+
+    valgrind --tool=callgrind --dump-before=os_getppid --callgrind-out-file=/tmp/cg.out \\
+        .venv/bin/python bench/fresh_callgrind.py 200
+    .venv/bin/python bench/fresh_callgrind.py --report /tmp/cg.out 200
+
+Each stage's count is divided by N. ``verify`` is the whole async ``verify`` on a new token;
+``raw`` is the bare Ed25519 call, so ``verify - raw`` is the Python path beyond the
+signature. Run with ``PYTHONHASHSEED=0``; the garbage collector is off while measuring.
+"""
+
+from __future__ import annotations
+
+import gc
+import glob
+import os
+import sys
+import time
+from typing import Any
+
+from authbridge import Verifier
+from authbridge.claims import build_principal
+from authbridge.jose.parse import decode_payload
+from authbridge.testing import FakeIssuer, better_auth_id
+
+STAGES = (
+    "cache miss",
+    "parse",
+    "route + key",
+    "decode_payload",
+    "ClaimRules.validate",
+    "build_principal",
+    "TokenCache.put",
+    "verify (fresh)",
+    "raw Ed25519",
+    "verify_cached (hit)",
+    "verify (hit)",
+)
+
+
+def _run(coro: Any) -> Any:
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("verify awaited")
+
+
+def _tokens(issuer: FakeIssuer, n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        uid = better_auth_id()
+        user = issuer.make_user(id=uid, name="Alice Example", image="https://img.example/a.png")
+        out.append(issuer.token(user))
+    return out
+
+
+def measure(n: int) -> None:
+    issuer = FakeIssuer()
+    verifier: Verifier = issuer.verifier()
+    stage_tokens = _tokens(issuer, n)
+    fresh_tokens = _tokens(issuer, n)
+    # A full cache: filled with one principal under many token strings.
+    seed = _run(verifier.verify(issuer.token()))
+    cache = verifier.cache
+    for i in range(cache.max_entries):
+        cache.put(f"filler-{i}", seed, time.time() + 3600, ("x", "y"))
+    path = verifier.paths[0]
+    jws_list = [verifier.parse(t) for t in stage_tokens]
+    key = verifier.cached_key(path, jws_list[0])
+    assert key is not None
+    claims_list = [decode_payload(j) for j in jws_list]
+    rules = path.rules
+    names = verifier.policy.claim_names
+    principals = [build_principal(c, names, issuer=rules.issuer) for c in claims_list]
+    now = time.time()
+    algorithm = key.algorithm
+    gc.collect()
+    gc.disable()
+
+    os.getppid()
+    for t in stage_tokens:
+        cache.get(t, now)
+    os.getppid()
+    for t in stage_tokens:
+        verifier.parse(t)
+    os.getppid()
+    for j in jws_list:
+        verifier.cached_key(verifier.route(j), j)
+    os.getppid()
+    for j in jws_list:
+        decode_payload(j)
+    os.getppid()
+    for c in claims_list:
+        rules.validate(c, now)
+    os.getppid()
+    for c in claims_list:
+        build_principal(c, names, issuer=rules.issuer)
+    os.getppid()
+    ref = (path.name, key.kid)
+    for t, p in zip(stage_tokens, principals, strict=True):
+        cache.put(t, p, now + 600, ref)
+    os.getppid()
+    for t in fresh_tokens:
+        _run(verifier.verify(t))
+    os.getppid()
+    for j in jws_list:
+        algorithm.verify(key.key, j.signing_input, j.signature)
+    os.getppid()
+    for t in fresh_tokens:
+        verifier.verify_cached(t)
+    os.getppid()
+    for t in fresh_tokens:
+        _run(verifier.verify(t))
+    os.getppid()
+
+
+def report(prefix: str, n: int) -> None:
+    files = sorted(glob.glob(prefix + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
+    counts = []
+    for name in files:
+        with open(name) as fh:
+            for line in fh:
+                if line.startswith(("summary:", "totals:")):
+                    counts.append(int(line.split()[1]))
+                    break
+    # Dump 1 is everything before the first marker; the stages follow.
+    stages = counts[1 : 1 + len(STAGES)]
+    for label, total in zip(STAGES, stages, strict=True):
+        print(f"| {label} | {total / n / 1000:.1f} k |")
+    fresh = stages[STAGES.index("verify (fresh)")] - stages[STAGES.index("raw Ed25519")]
+    print(f"| verify (fresh) - raw | {fresh / n / 1000:.1f} k |")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--report":
+        report(sys.argv[2], int(sys.argv[3]))
+    else:
+        measure(int(sys.argv[1]))
