@@ -348,5 +348,5 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
         _audience(aud),  # audience
         datetime.fromtimestamp(exp, UTC) if exp is not None else None,  # expires_at
         "jwt",  # credential
-        cast(Mapping[str, Any], FrozenClaims(claims)),  # untracked by the gc (claims)
+        FrozenClaims(claims),  # type: ignore[arg-type]  # claims: a registered Mapping
     )
