@@ -23,8 +23,11 @@ import sys
 import time
 from typing import Any
 
+from fastapi import FastAPI, Request
+
 from authbridge import Verifier
 from authbridge.claims import build_principal
+from authbridge.fastapi import AuthBridge, principal_of
 from authbridge.jose.parse import decode_payload
 from authbridge.testing import FakeIssuer, better_auth_id
 
@@ -40,6 +43,9 @@ STAGES = (
     "raw Ed25519",
     "verify_cached (hit)",
     "verify (hit)",
+    "served: bare endpoint",
+    "served: fast path, fresh token",
+    "served: fast path, cached token",
 )
 
 
@@ -58,6 +64,58 @@ def _tokens(issuer: FakeIssuer, n: int) -> list[str]:
         user = issuer.make_user(id=uid, name="Alice Example", image="https://img.example/a.png")
         out.append(issuer.token(user))
     return out
+
+
+def _scope(path: str, token: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"bench"),
+            (b"accept", b"*/*"),
+            (b"authorization", b"Bearer " + token.encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+def _served(verifier: Verifier) -> Any:
+    """The shipped fast path (``install(protect=...)``) and a bare route, as in the bench."""
+    app = FastAPI()
+    AuthBridge(verifier).install(app, protect=("/api/",))
+
+    async def me(request: Request) -> dict[str, str]:
+        return {"sub": principal_of(request).sub}
+
+    async def ok() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app.get("/api/me")(me)
+    app.get("/bare")(ok)
+    body = {"type": "http.request", "body": b"", "more_body": False}
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return body
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    def call(path: str, token: str) -> None:
+        _run(app(_scope(path, token), receive, send))
+        if status.pop() != 200:
+            raise RuntimeError(f"{path} did not answer 200")
+
+    return call
 
 
 def measure(n: int) -> None:
@@ -80,6 +138,15 @@ def measure(n: int) -> None:
     principals = [build_principal(c, names, issuer=rules.issuer) for c in claims_list]
     now = time.time()
     algorithm = key.algorithm
+    served_verifier = issuer.verifier()
+    for i in range(served_verifier.cache.max_entries):
+        served_verifier.cache.put(f"filler-{i}", seed, time.time() + 3600, ("x", "y"))
+    call = _served(served_verifier)
+    served_tokens = _tokens(issuer, n)
+    warm = _tokens(issuer, 5)
+    for t in warm:  # the app's first requests build its middleware stack
+        call("/api/me", t)
+        call("/bare", t)
     gc.collect()
     gc.disable()
 
@@ -118,6 +185,15 @@ def measure(n: int) -> None:
     for t in fresh_tokens:
         _run(verifier.verify(t))
     os.getppid()
+    for t in served_tokens:
+        call("/bare", t)
+    os.getppid()
+    for t in served_tokens:
+        call("/api/me", t)
+    os.getppid()
+    for t in served_tokens:
+        call("/api/me", t)
+    os.getppid()
 
 
 def report(prefix: str, n: int) -> None:
@@ -135,6 +211,10 @@ def report(prefix: str, n: int) -> None:
         print(f"| {label} | {total / n / 1000:.1f} k |")
     fresh = stages[STAGES.index("verify (fresh)")] - stages[STAGES.index("raw Ed25519")]
     print(f"| verify (fresh) - raw | {fresh / n / 1000:.1f} k |")
+    raw = stages[STAGES.index("raw Ed25519")]
+    served = stages[STAGES.index("served: fast path, fresh token")] - raw
+    bare = stages[STAGES.index("served: bare endpoint")]
+    print(f"| served fresh - raw - bare | {(served - bare) / n / 1000:.1f} k |")
 
 
 if __name__ == "__main__":

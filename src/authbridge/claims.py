@@ -192,6 +192,9 @@ class ClaimNames:
     # The claims behind organization_id, organization_role and impersonator: a token with none
     # of them (Better Auth's default) skips their lookups.
     organization_claims: frozenset[str] = field(init=False, repr=False, compare=False)
+    # Those, the roles and the scopes: a token with none of them (Better Auth's default
+    # without the admin plugin) is told apart by one test, not three.
+    optional_claims: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = (
@@ -206,6 +209,11 @@ class ClaimNames:
             self,
             "organization_claims",
             frozenset((*self.organization_id, self.organization_role, self.impersonator)),
+        )
+        object.__setattr__(
+            self,
+            "optional_claims",
+            self.organization_claims.union(self.roles, self.scopes),
         )
 
 
@@ -324,10 +332,17 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
     exp = get("exp")
     aud = get("aud")
     email_verified = get("emailVerified", get("email_verified"))
-    if claims.keys().isdisjoint(names.organization_claims):
-        organization_id = organization_role = impersonator = None
-    else:
-        organization_id, organization_role, impersonator = _organization(claims, names)
+    roles = scopes = _NONE
+    organization_id = organization_role = impersonator = None
+    if not claims.keys().isdisjoint(names.optional_claims):
+        keys = claims.keys()
+        if not keys.isdisjoint(names.organization_claims):
+            organization_id, organization_role, impersonator = _organization(claims, names)
+        if not keys.isdisjoint(names.roles):
+            # Better Auth's admin plugin stores several roles as "admin,user".
+            roles = _collect(claims, names.roles, ", ")
+        if not keys.isdisjoint(names.scopes):
+            scopes = _collect(claims, names.scopes, " ")
     # Inline type checks rather than a helper: this runs for every new token. Positional,
     # in field order (``Principal``'s comment says why): keep it in step with the fields.
     return Principal(
@@ -337,10 +352,8 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
         name if type(name := get("name")) is str else None,
         email_verified if type(email_verified) is bool else None,
         image if type(image := get("image")) is str else None,
-        # roles: Better Auth's admin plugin stores several roles as "admin,user".
-        _NONE if claims.keys().isdisjoint(names.roles) else _collect(claims, names.roles, ", "),
-        # scopes
-        _NONE if claims.keys().isdisjoint(names.scopes) else _collect(claims, names.scopes, " "),
+        roles,
+        scopes,
         sid if type(sid := get(names.session_id)) is str else None,  # session_id
         organization_id,
         organization_role,
