@@ -195,6 +195,8 @@ class ClaimNames:
     # Those, the roles and the scopes: a token with none of them (Better Auth's default
     # without the admin plugin) is told apart by one test, not three.
     optional_claims: frozenset[str] = field(init=False, repr=False, compare=False)
+    # ``checked`` less those: all a token without any of them needs checking.
+    plain_checked: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = (
@@ -215,6 +217,11 @@ class ClaimNames:
             "optional_claims",
             self.organization_claims.union(self.roles, self.scopes),
         )
+        object.__setattr__(
+            self,
+            "plain_checked",
+            tuple(n for n in self.checked if n not in self.optional_claims),
+        )
 
 
 # Identity claims are keys for lookups (a session, a user's rows, an organization), so each one
@@ -233,13 +240,19 @@ def check_identity_claims(claims: Mapping[str, Any], names: ClaimNames) -> None:
     """Raise ``InvalidClaims`` unless every identity claim present is a printable string of
     bounded length (roles: such a string or a list of them). ``null`` counts as absent:
     Better Auth writes it for an unset field (no active organization, say)."""
-    for name in names.checked:
+    _check_identity(claims, names.checked, names.roles)
+
+
+def _check_identity(
+    claims: Mapping[str, Any], checked: tuple[str, ...], roles: tuple[str, ...]
+) -> None:
+    for name in checked:
         value = claims.get(name)
         if value is not None and _bad_identifier(
             value, MAX_EMAIL_LENGTH if name == "email" else MAX_IDENTIFIER_LENGTH
         ):
             raise InvalidClaims(f"The claim '{name}' is not a short printable string.")
-    for name in names.roles:
+    for name in roles:
         value = claims.get(name)
         if value is None:
             continue
@@ -327,14 +340,15 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
     An identity claim that is not a printable string of bounded length refuses the token
     (``check_identity_claims``); other wrongly typed optional claims become ``None``.
     """
-    check_identity_claims(claims, names)
     get = claims.get
-    exp = get("exp")
-    aud = get("aud")
-    email_verified = get("emailVerified", get("email_verified"))
     roles = scopes = _NONE
     organization_id = organization_role = impersonator = None
-    if not claims.keys().isdisjoint(names.optional_claims):
+    if claims.keys().isdisjoint(names.optional_claims):
+        # The claims behind roles, scopes and the organization are all absent: the rest of
+        # ``check_identity_claims`` is all there is to check.
+        _check_identity(claims, names.plain_checked, ())
+    else:
+        check_identity_claims(claims, names)
         keys = claims.keys()
         if not keys.isdisjoint(names.organization_claims):
             organization_id, organization_role, impersonator = _organization(claims, names)
@@ -343,6 +357,9 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
             roles = _collect(claims, names.roles, ", ")
         if not keys.isdisjoint(names.scopes):
             scopes = _collect(claims, names.scopes, " ")
+    exp = get("exp")
+    aud = get("aud")
+    email_verified = get("emailVerified", get("email_verified"))
     # Inline type checks rather than a helper: this runs for every new token. Positional,
     # in field order (``Principal``'s comment says why): keep it in step with the fields.
     return Principal(
