@@ -79,3 +79,25 @@ def test_build_principal_maps_claims_and_drops_wrong_types() -> None:
     assert p.claims == claims
     with pytest.raises(TypeError):
         p.claims["sub"] = "u2"  # type: ignore[index]
+
+
+def test_principal_field_order_matches_build_principal() -> None:
+    # build_principal passes the fields by position (speed): a reordering must fail here.
+    assert Principal.__struct_fields__ == (
+        "sub",
+        "issuer",
+        "email",
+        "name",
+        "email_verified",
+        "image",
+        "roles",
+        "scopes",
+        "session_id",
+        "organization_id",
+        "organization_role",
+        "impersonator",
+        "audience",
+        "expires_at",
+        "credential",
+        "claims",
+    )

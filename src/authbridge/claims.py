@@ -21,7 +21,7 @@ from .errors import (
     TokenNotYetValid,
     UserBanned,
 )
-from .principal import Principal, frozen_claims
+from .principal import FrozenClaims, Principal
 
 __all__ = [
     "DEFAULT_REQUIRED_CLAIMS",
@@ -192,6 +192,11 @@ class ClaimNames:
     # The claims behind organization_id, organization_role and impersonator: a token with none
     # of them (Better Auth's default) skips their lookups.
     organization_claims: frozenset[str] = field(init=False, repr=False, compare=False)
+    # Those, the roles and the scopes: a token with none of them (Better Auth's default
+    # without the admin plugin) is told apart by one test, not three.
+    optional_claims: frozenset[str] = field(init=False, repr=False, compare=False)
+    # ``checked`` less those: all a token without any of them needs checking.
+    plain_checked: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = (
@@ -206,6 +211,16 @@ class ClaimNames:
             self,
             "organization_claims",
             frozenset((*self.organization_id, self.organization_role, self.impersonator)),
+        )
+        object.__setattr__(
+            self,
+            "optional_claims",
+            self.organization_claims.union(self.roles, self.scopes),
+        )
+        object.__setattr__(
+            self,
+            "plain_checked",
+            tuple(n for n in self.checked if n not in self.optional_claims),
         )
 
 
@@ -225,13 +240,19 @@ def check_identity_claims(claims: Mapping[str, Any], names: ClaimNames) -> None:
     """Raise ``InvalidClaims`` unless every identity claim present is a printable string of
     bounded length (roles: such a string or a list of them). ``null`` counts as absent:
     Better Auth writes it for an unset field (no active organization, say)."""
-    for name in names.checked:
+    _check_identity(claims, names.checked, names.roles)
+
+
+def _check_identity(
+    claims: Mapping[str, Any], checked: tuple[str, ...], roles: tuple[str, ...]
+) -> None:
+    for name in checked:
         value = claims.get(name)
         if value is not None and _bad_identifier(
             value, MAX_EMAIL_LENGTH if name == "email" else MAX_IDENTIFIER_LENGTH
         ):
             raise InvalidClaims(f"The claim '{name}' is not a short printable string.")
-    for name in names.roles:
+    for name in roles:
         value = claims.get(name)
         if value is None:
             continue
@@ -319,36 +340,43 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
     An identity claim that is not a printable string of bounded length refuses the token
     (``check_identity_claims``); other wrongly typed optional claims become ``None``.
     """
-    check_identity_claims(claims, names)
     get = claims.get
+    roles = scopes = _NONE
+    organization_id = organization_role = impersonator = None
+    if claims.keys().isdisjoint(names.optional_claims):
+        # The claims behind roles, scopes and the organization are all absent: the rest of
+        # ``check_identity_claims`` is all there is to check.
+        _check_identity(claims, names.plain_checked, ())
+    else:
+        check_identity_claims(claims, names)
+        keys = claims.keys()
+        if not keys.isdisjoint(names.organization_claims):
+            organization_id, organization_role, impersonator = _organization(claims, names)
+        if not keys.isdisjoint(names.roles):
+            # Better Auth's admin plugin stores several roles as "admin,user".
+            roles = _collect(claims, names.roles, ", ")
+        if not keys.isdisjoint(names.scopes):
+            scopes = _collect(claims, names.scopes, " ")
     exp = get("exp")
     aud = get("aud")
     email_verified = get("emailVerified", get("email_verified"))
-    if claims.keys().isdisjoint(names.organization_claims):
-        organization_id = organization_role = impersonator = None
-    else:
-        organization_id, organization_role, impersonator = _organization(claims, names)
-    # Inline type checks rather than a helper: this runs for every new token.
+    # Inline type checks rather than a helper: this runs for every new token. Positional,
+    # in field order (``Principal``'s comment says why): keep it in step with the fields.
     return Principal(
-        sub=claims["sub"],
-        issuer=issuer,
-        email=email if type(email := get("email")) is str else None,
-        name=name if type(name := get("name")) is str else None,
-        email_verified=email_verified if type(email_verified) is bool else None,
-        image=image if type(image := get("image")) is str else None,
-        # Better Auth's admin plugin stores several roles as "admin,user".
-        roles=_NONE
-        if claims.keys().isdisjoint(names.roles)
-        else _collect(claims, names.roles, ", "),
-        scopes=_NONE
-        if claims.keys().isdisjoint(names.scopes)
-        else _collect(claims, names.scopes, " "),
-        session_id=sid if type(sid := get(names.session_id)) is str else None,
-        organization_id=organization_id,
-        organization_role=organization_role,
-        impersonator=impersonator,
-        audience=_audience(aud),
-        expires_at=datetime.fromtimestamp(exp, UTC) if exp is not None else None,
-        credential="jwt",
-        claims=frozen_claims(claims),  # untracked by the gc, unlike a mappingproxy
+        claims["sub"],  # sub
+        issuer,
+        email if type(email := get("email")) is str else None,
+        name if type(name := get("name")) is str else None,
+        email_verified if type(email_verified) is bool else None,
+        image if type(image := get("image")) is str else None,
+        roles,
+        scopes,
+        sid if type(sid := get(names.session_id)) is str else None,  # session_id
+        organization_id,
+        organization_role,
+        impersonator,
+        _audience(aud),  # audience
+        datetime.fromtimestamp(exp, UTC) if exp is not None else None,  # expires_at
+        "jwt",  # credential
+        FrozenClaims(claims),  # type: ignore[arg-type]  # claims: a registered Mapping
     )

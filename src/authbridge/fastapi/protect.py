@@ -152,7 +152,9 @@ async def settle_or_answer(
         assert outcome is not None  # settle answers None only when optional
         await answer(request, outcome, send)
         return None
-    body = getattr(request, "_body", None)  # read by the form check: hand it on
+    # Read by the form check: hand it on. Looked up in the instance dict: ``getattr`` with a
+    # default raises and clears an AttributeError on every request that sent no form.
+    body = request.__dict__.get("_body")
     return outcome, receive if body is None else replay(body, receive)
 
 

@@ -34,7 +34,10 @@ TO_STANDARD: Final = bytes(
     _STANDARD[_ALPHABET.index(b)] if b in _ALPHABET else b if b == ord(".") else ord("!")
     for b in range(256)
 )
-INVALID: Final = b"!"
+# The byte as an int: ``INVALID in data`` is then one memchr, where a one-byte bytes
+# operand first fails an integer conversion (raising and clearing an exception) and then runs
+# a substring search.
+INVALID: Final = ord("!")
 # msgspec decodes a JSON string of standard base64 into bytes about 3x faster than binascii.
 # Only canonical input mapped by ``TO_STANDARD`` ever reaches it.
 _STANDARD_B64: Final = msgspec.json.Decoder(bytes)

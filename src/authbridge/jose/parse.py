@@ -77,24 +77,19 @@ def parse_compact(
     raw = token.encode("ascii") if token.isascii() else token.encode("ascii", "replace")
     # One pass both checks the alphabet (V4) and prepares every segment for decoding.
     std = raw.translate(TO_STANDARD)
-    first = std.find(b".")
-    last = std.rfind(b".")
-    # find and rfind are memchr scans; counting the dots would walk the token byte by byte.
-    if (
-        first <= 0
-        or last <= first + 1
-        or last == len(std) - 1
-        or INVALID in std
-        or std.find(b".", first + 1, last) != -1
-    ):
-        if std.count(b".") == 4:
+    # One split (its arguments parsed by Argument Clinic) rather than find, rfind and a
+    # bounded find, each of which parses a tuple of arguments.
+    segments = std.split(b".")
+    if len(segments) != 3 or INVALID in std or not all(segments):
+        if len(segments) == 5:
             raise _malformed("encrypted tokens (JWE) are not accepted")
         raise _malformed("expected three base64url segments")
-    header_segment = raw[:first]
+    header_segment, payload_segment, signature_segment = segments
+    # Keyed by the mapped header: the mapping is one-to-one on the alphabet checked above.
     verdict = header_cache.get(header_segment) if header_cache is not None else None
     if verdict is None:
         try:
-            header = loads_object(decode_standard(std[:first]))
+            header = loads_object(decode_standard(header_segment))
         except ValueError:
             raise _malformed("the header is not strict base64url JSON") from None
         alg, kid = check_header(header, rules)
@@ -105,10 +100,11 @@ def parse_compact(
     else:
         header, alg, kid = verdict
     try:
-        signature = decode_standard(std[last + 1 :])
+        signature = decode_standard(signature_segment)
     except ValueError:
         raise _malformed("the signature is not strict base64url") from None
-    return CompactJWS(header, alg, kid, raw[:last], signature, std[first + 1 : last])
+    signing_input = raw[: len(header_segment) + 1 + len(payload_segment)]
+    return CompactJWS(header, alg, kid, signing_input, signature, payload_segment)
 
 
 def check_header(header: dict[str, Any], rules: HeaderRules) -> tuple[str, str | None]:

@@ -1,0 +1,224 @@
+"""Instruction counts of the fresh-token verify path, stage by stage (valgrind callgrind).
+
+Counts do not depend on the machine's load, so this compares two versions of the library
+on a busy machine. Every stage runs over N fresh EdDSA tokens (Better Auth's default claims)
+against a full token cache; ``os.getppid`` marks the stage boundaries and callgrind dumps
+the counts there::
+
+    valgrind --tool=callgrind --dump-before=os_getppid --callgrind-out-file=/tmp/cg.out \\
+        .venv/bin/python bench/fresh_callgrind.py 200
+    .venv/bin/python bench/fresh_callgrind.py --report /tmp/cg.out 200
+
+Each stage's count is divided by N. ``verify`` is the whole async ``verify`` on a new token;
+``raw`` is the bare Ed25519 call, so ``verify - raw`` is the Python path beyond the
+signature. Run with ``PYTHONHASHSEED=0``; the garbage collector is off while measuring.
+"""
+
+from __future__ import annotations
+
+import gc
+import glob
+import os
+import sys
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from authbridge import Verifier
+from authbridge.claims import build_principal
+from authbridge.fastapi import AuthBridge, principal_of
+from authbridge.jose.parse import decode_payload
+from authbridge.testing import FakeIssuer, better_auth_id
+
+STAGES = (
+    "cache miss",
+    "parse",
+    "route + key",
+    "decode_payload",
+    "ClaimRules.validate",
+    "build_principal",
+    "TokenCache.put",
+    "verify (fresh)",
+    "raw Ed25519",
+    "verify_cached (hit)",
+    "verify (hit)",
+    "served: bare endpoint",
+    "served: fast path, fresh token",
+    "served: fast path, cached token",
+)
+
+
+def _run(coro: Any) -> Any:
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise RuntimeError("verify awaited")
+
+
+def _tokens(issuer: FakeIssuer, n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        uid = better_auth_id()
+        user = issuer.make_user(id=uid, name="Alice Example", image="https://img.example/a.png")
+        out.append(issuer.token(user))
+    return out
+
+
+def _scope(path: str, token: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"bench"),
+            (b"accept", b"*/*"),
+            (b"authorization", b"Bearer " + token.encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+def _served(verifier: Verifier) -> Any:
+    """The shipped fast path (``install(protect=...)``) and a bare route, as in the bench."""
+    app = FastAPI()
+    AuthBridge(verifier).install(app, protect=("/api/",))
+
+    async def me(request: Request) -> dict[str, str]:
+        return {"sub": principal_of(request).sub}
+
+    async def ok() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app.get("/api/me")(me)
+    app.get("/bare")(ok)
+    body = {"type": "http.request", "body": b"", "more_body": False}
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return body
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    def call(path: str, token: str) -> None:
+        _run(app(_scope(path, token), receive, send))
+        if status.pop() != 200:
+            raise RuntimeError(f"{path} did not answer 200")
+
+    return call
+
+
+def measure(n: int) -> None:
+    issuer = FakeIssuer()
+    verifier: Verifier = issuer.verifier()
+    stage_tokens = _tokens(issuer, n)
+    fresh_tokens = _tokens(issuer, n)
+    # A full cache: filled with one principal under many token strings.
+    seed = _run(verifier.verify(issuer.token()))
+    cache = verifier.cache
+    for i in range(cache.max_entries):
+        cache.put(f"filler-{i}", seed, time.time() + 3600, ("x", "y"))
+    path = verifier.paths[0]
+    jws_list = [verifier.parse(t) for t in stage_tokens]
+    key = verifier.cached_key(path, jws_list[0])
+    assert key is not None
+    claims_list = [decode_payload(j) for j in jws_list]
+    rules = path.rules
+    names = verifier.policy.claim_names
+    principals = [build_principal(c, names, issuer=rules.issuer) for c in claims_list]
+    now = time.time()
+    algorithm = key.algorithm
+    served_verifier = issuer.verifier()
+    for i in range(served_verifier.cache.max_entries):
+        served_verifier.cache.put(f"filler-{i}", seed, time.time() + 3600, ("x", "y"))
+    call = _served(served_verifier)
+    served_tokens = _tokens(issuer, n)
+    warm = _tokens(issuer, 5)
+    for t in warm:  # the app's first requests build its middleware stack
+        call("/api/me", t)
+        call("/bare", t)
+    gc.collect()
+    gc.disable()
+
+    os.getppid()
+    for t in stage_tokens:
+        cache.get(t, now)
+    os.getppid()
+    for t in stage_tokens:
+        verifier.parse(t)
+    os.getppid()
+    for j in jws_list:
+        verifier.cached_key(verifier.route(j), j)
+    os.getppid()
+    for j in jws_list:
+        decode_payload(j)
+    os.getppid()
+    for c in claims_list:
+        rules.validate(c, now)
+    os.getppid()
+    for c in claims_list:
+        build_principal(c, names, issuer=rules.issuer)
+    os.getppid()
+    ref = (path.name, key.kid)
+    for t, p in zip(stage_tokens, principals, strict=True):
+        cache.put(t, p, now + 600, ref)
+    os.getppid()
+    for t in fresh_tokens:
+        _run(verifier.verify(t))
+    os.getppid()
+    for j in jws_list:
+        algorithm.verify(key.key, j.signing_input, j.signature)
+    os.getppid()
+    for t in fresh_tokens:
+        verifier.verify_cached(t)
+    os.getppid()
+    for t in fresh_tokens:
+        _run(verifier.verify(t))
+    os.getppid()
+    for t in served_tokens:
+        call("/bare", t)
+    os.getppid()
+    for t in served_tokens:
+        call("/api/me", t)
+    os.getppid()
+    for t in served_tokens:
+        call("/api/me", t)
+    os.getppid()
+
+
+def report(prefix: str, n: int) -> None:
+    files = sorted(glob.glob(prefix + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
+    counts = []
+    for name in files:
+        with open(name) as fh:
+            for line in fh:
+                if line.startswith(("summary:", "totals:")):
+                    counts.append(int(line.split()[1]))
+                    break
+    # Dump 1 is everything before the first marker; the stages follow.
+    stages = counts[1 : 1 + len(STAGES)]
+    for label, total in zip(STAGES, stages, strict=True):
+        print(f"| {label} | {total / n / 1000:.1f} k |")
+    fresh = stages[STAGES.index("verify (fresh)")] - stages[STAGES.index("raw Ed25519")]
+    print(f"| verify (fresh) - raw | {fresh / n / 1000:.1f} k |")
+    raw = stages[STAGES.index("raw Ed25519")]
+    served = stages[STAGES.index("served: fast path, fresh token")] - raw
+    bare = stages[STAGES.index("served: bare endpoint")]
+    print(f"| served fresh - raw - bare | {(served - bare) / n / 1000:.1f} k |")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--report":
+        report(sys.argv[2], int(sys.argv[3]))
+    else:
+        measure(int(sys.argv[1]))
