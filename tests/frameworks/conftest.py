@@ -79,6 +79,11 @@ def real_issuers(better_auth_install: Path) -> Iterator[RealIssuers]:
         pool.close()
 
 
+def bearer(token: str) -> dict[str, str]:
+    """An Authorization header carrying ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def trust(monkeypatch: pytest.MonkeyPatch, server: BetterAuthServer) -> None:
     """Point ``Verifier.from_env()`` at ``server``, with no leeway and nothing else set."""
     for name in list(os.environ):

@@ -9,7 +9,7 @@ from types import ModuleType
 import httpx
 import pytest
 
-from .conftest import RealIssuers, load_example, trust
+from .conftest import RealIssuers, bearer, load_example, trust
 
 pytestmark = pytest.mark.interop
 
@@ -33,10 +33,6 @@ async def client(
     trust(monkeypatch, real_issuers.main)
     async with serve(example.create_app()) as test_client:
         yield test_client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_a_valid_token(client: httpx.AsyncClient, real_issuers: RealIssuers) -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from werkzeug.serving import make_server
 
-from .conftest import RealIssuers, load_example, trust
+from .conftest import RealIssuers, bearer, load_example, trust
 
 pytestmark = pytest.mark.interop
 
@@ -41,10 +41,6 @@ def client(real_issuers: RealIssuers, monkeypatch: pytest.MonkeyPatch) -> Iterat
     trust(monkeypatch, real_issuers.main)
     with serving() as test_client:
         yield test_client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_a_valid_token(client: httpx.Client, real_issuers: RealIssuers) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from authbridge.testing import FakeIssuer
 
-from .conftest import RealIssuers, gunicorn
+from .conftest import RealIssuers, bearer, gunicorn
 
 pytestmark = pytest.mark.interop
 
@@ -30,10 +30,6 @@ def client(real_issuers: RealIssuers) -> Iterator[httpx.Client]:
         httpx.Client(base_url=url) as test_client,
     ):
         yield test_client
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_a_valid_token(client: httpx.Client, real_issuers: RealIssuers) -> None:

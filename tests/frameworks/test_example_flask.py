@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from .conftest import RealIssuers, load_example, trust
+from .conftest import RealIssuers, bearer, load_example, trust
 
 pytestmark = pytest.mark.interop
 
@@ -17,10 +17,6 @@ BEARER_CHALLENGE = 'Bearer realm="authbridge"'
 def client(real_issuers: RealIssuers, monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
     trust(monkeypatch, real_issuers.main)
     return example.create_app().test_client()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_a_valid_token(client: FlaskClient, real_issuers: RealIssuers) -> None:

@@ -10,6 +10,8 @@ from litestar import Litestar, Request, get
 from authbridge.litestar import AuthBridgePlugin, required, requires
 from authbridge.testing import FakeIssuer
 
+from .conftest import bearer
+
 
 @get("/export", opt=required("reports:export"))
 async def export(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -19,10 +21,6 @@ async def export(request: Request[Any, Any, Any]) -> dict[str, str]:
 @get("/admin", guards=[requires(roles=("admin", "owner"))])
 async def admin() -> dict[str, bool]:
     return {"ok": True}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_opt_required_and_role_guards() -> None:

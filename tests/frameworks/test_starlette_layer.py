@@ -15,6 +15,8 @@ from authbridge import Verifier
 from authbridge.starlette import AuthBridgeBackend, authbridge_middleware, requires
 from authbridge.testing import FakeIssuer
 
+from .conftest import bearer
+
 
 @requires(roles=("admin", "owner"))
 async def admin(request: Request) -> JSONResponse:
@@ -31,10 +33,6 @@ ROUTES = [Route("/admin", admin), Route("/export", export)]
 
 def client(app: Starlette) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def test_roles_and_sync_endpoints() -> None:
