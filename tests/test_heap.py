@@ -31,7 +31,9 @@ def test_freeze_heap_freezes_what_is_alive_and_collects_first() -> None:
         frozen = freeze_heap()
     finally:
         gc.enable()
-    assert frozen == gc.get_freeze_count() > 0
+    # Frozen objects still die by reference counting (another thread's, this frame's), so the
+    # count can only fall after the call: CI once saw 691,557 returned and 691,520 just after.
+    assert 0 < gc.get_freeze_count() <= frozen
     assert not any(id(obj) == garbage for obj in gc.get_objects())  # collected, not frozen
 
 
