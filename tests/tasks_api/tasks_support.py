@@ -21,6 +21,7 @@ import httpx
 import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from authbridge.fastapi import AuthBridge
 from authbridge.testing import FakeIssuer
@@ -144,7 +145,7 @@ async def running_api(
 class ServerThread:
     """uvicorn serving an app on 127.0.0.1 in a background thread (a real socket)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
