@@ -3,7 +3,10 @@ outcome vocabulary for Better Auth's answers and authbridge's, so sequences comp
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -161,3 +164,18 @@ class Table:
         assignments = ", ".join(f'"{name}" = ?' for name in columns)
         with sqlite3.connect(self.path) as db:
             db.execute(f'UPDATE "user" SET {assignments}', tuple(columns.values()))
+
+
+async def aiosqlite_workers_finished(timeout: float = 10.0) -> None:
+    """Wait, on the running loop, until no aiosqlite worker thread is left.
+
+    aiosqlite 0.22 stops the thread of a connection that failed to open by queueing a close
+    whose future nobody awaits. If the test's loop closes before the thread gets to it, the
+    thread answers a closed loop: `RuntimeError: Event loop is closed`, reported by pytest as
+    an unhandled thread exception in whichever test runs next. An application's loop outlives
+    the thread, so only tests that end right after a failed open need this.
+    """
+    deadline = time.monotonic() + timeout
+    while any("_connection_worker_thread" in t.name for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "an aiosqlite worker thread did not stop"
+        await asyncio.sleep(0.01)
