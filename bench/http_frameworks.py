@@ -109,7 +109,7 @@ def main() -> int:
         )
         servers += [bare, protected]
         # The bare endpoint gets the same Authorization header, unread: the ratio prices
-        # authbridge, not the server's parsing of a ~700-byte header (uvicorn + Litestar:
+        # authbridge, not the server's parsing of a 621-character header (uvicorn + Litestar:
         # 7k instructions a request, bench/litestar_callgrind.py).
         bare_scenario = Scenario(f"{name} bare", bare, "/hello", token=token)
         protected_scenario = Scenario(f"{name} protected", protected, "/me", token=token)

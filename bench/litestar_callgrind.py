@@ -191,7 +191,7 @@ def report(prefix: str, n: int) -> None:
 SERVED: list[tuple[str, str, str, bool]] = [
     ("bare /hello, no token", "litestar_bare", "/hello", False),
     ("bare /hello, token", "litestar_bare", "/hello", True),
-    ("bare /hello-guard (no-op guard), no token", "litestar_bare", "/hello-guard", False),
+    ("bare /hello-guard (no-op guard), token", "litestar_bare", "/hello-guard", True),
     ("protected /hello, token", "litestar_protected", "/hello", True),
     ("protected /me (requires()), token", "litestar_protected", "/me", True),
     ("protected /me-opt (required()), token", "litestar_protected", "/me-opt", True),

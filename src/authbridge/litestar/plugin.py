@@ -67,7 +67,7 @@ class AuthBridgeMiddleware(ASGIMiddleware):
         handle = self.handle
 
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            kind = scope["type"]
+            kind: str = scope["type"]
             if kind == _HTTP and not scope.get("query_string"):
                 candidate = bearer_candidate(scope["headers"])
                 principal = None if candidate is None else verifier.verify_cached(candidate)
@@ -79,7 +79,7 @@ class AuthBridgeMiddleware(ASGIMiddleware):
                     scope["user"] = scope["auth"] = principal
                     await app(scope, receive, send)
                     return
-            if kind == _HTTP or kind == _WEBSOCKET:
+            if kind in (_HTTP, _WEBSOCKET):
                 await handle(scope, receive, send, app)
             else:
                 await app(scope, receive, send)
