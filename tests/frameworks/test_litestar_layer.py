@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from litestar import Litestar, Request, get
+import pytest
+from litestar import Litestar, Request, WebSocket, get, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.testing import TestClient
 
 from authbridge.litestar import AuthBridgePlugin, required, requires
 from authbridge.testing import FakeIssuer
@@ -60,3 +63,37 @@ async def test_the_cached_path_answers_as_the_full_one() -> None:
         forged = await http.get("/export", headers=bearer(issuer.token()[:-4] + "AAAA"))
         assert forged.status_code == 401
         assert forged.json()["code"] == "invalid_token"
+
+
+@websocket("/ws-opt", opt=required("chat"))
+async def chat_opt(socket: WebSocket[Any, Any, Any]) -> None:
+    await socket.accept()
+    await socket.send_json({"sub": socket.user.sub})
+    await socket.close()
+
+
+@websocket("/ws-guard", guards=[requires("chat")])
+async def chat_guard(socket: WebSocket[Any, Any, Any]) -> None:
+    await socket.accept()
+    await socket.send_json({"sub": socket.user.sub})
+    await socket.close()
+
+
+def test_websockets_get_the_principal_and_refusals() -> None:
+    """The middleware's websocket path: opt=required() and the guard, verified then cached."""
+    issuer = FakeIssuer()
+    app = Litestar(
+        route_handlers=[chat_opt, chat_guard], plugins=[AuthBridgePlugin(issuer.verifier())]
+    )
+    scoped = bearer(issuer.token(scope="chat"))
+    with TestClient(app) as client:
+        for path in ("/ws-opt", "/ws-guard"):
+            for _ in range(2):  # verified, then cached
+                with client.websocket_connect(path, headers=scoped) as socket:
+                    assert socket.receive_json() == {"sub": issuer.user["id"]}
+            for refused in ({}, bearer(issuer.token()), bearer(issuer.token()[:-4] + "AAAA")):
+                with (
+                    pytest.raises(WebSocketDisconnect),
+                    client.websocket_connect(path, headers=refused) as socket,
+                ):
+                    socket.receive_json()

