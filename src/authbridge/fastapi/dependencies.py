@@ -89,6 +89,12 @@ class BearerPrincipal(SecurityBase):
         self.authorize(request, principal, security_scopes.scopes)
         return principal
 
+    def admit(self, request: Request, principal: Principal, scopes: list[str]) -> object:
+        """What the route gets once ``principal`` may pass (raises the 403 otherwise): the
+        dependency's answer, also given by ``route_auth.py`` to routes it solves ahead."""
+        self.authorize(request, principal, scopes)
+        return self.result(principal)
+
     def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
         """Raise a 403 unless ``principal`` may pass; ``scopes`` come from ``Security``."""
         if scopes and not principal.has_scopes(scopes):
@@ -270,7 +276,10 @@ class TypedUser(BearerPrincipal):
     ) -> object:
         principal = settled(request.scope) or await authenticated(request, cache_tried=True)
         assert principal is not None
-        self.authorize(request, principal, security_scopes.scopes)
+        return self.admit(request, principal, security_scopes.scopes)
+
+    def admit(self, request: Request, principal: Principal, scopes: list[str]) -> object:
+        self.authorize(request, principal, scopes)
         return self.typed(request, principal)
 
     def typed(self, request: Request, principal: Principal) -> object:
