@@ -34,7 +34,7 @@ from typing import Any, Final
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, request_response
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.types import Receive, Scope, Send
 
 from .authenticate import Authenticator, from_cache
@@ -254,11 +254,11 @@ def _wrap(route: APIRoute, approved: Approvals) -> None:
         if shortcut is None or not approval.direct:
             await handle(scope, receive, send)
             return
-        request = Request(scope, receive)
         try:  # the dependency's own checks (403), before FastAPI validates anything
-            scope[_ADMITTED] = shortcut.dependency.admit(request, principal, shortcut.scopes)
+            connection = HTTPConnection(scope)
+            scope[_ADMITTED] = shortcut.dependency.admit(connection, principal, shortcut.scopes)
         except AuthHTTPException as error:
-            await _answer(request, error, send)
+            await _answer(Request(scope, receive), error, send)
             return
         await shortcut.app(scope, receive, send)
 
