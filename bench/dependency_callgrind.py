@@ -36,6 +36,7 @@ STAGES: tuple[tuple[str, str, bool], ...] = (
     ("fast path (protect=), cached token", "fast_path_app", False),
     ("require_org_role, cached token", "org_role_app", True),
     ("typed user (current_user), cached token", "typed_user_app", False),
+    ("require_org_role under protect=, cached token", "org_role_fast_path_app", True),
 )
 
 

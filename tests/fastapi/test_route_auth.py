@@ -227,11 +227,14 @@ Shaped = Annotated[Shape, current_user(Shape)]
 ReadScope = Annotated[Principal, Security(get_principal, scopes=["tasks:read"])]
 
 
-def shortcut_app(bridge: AuthBridge) -> FastAPI:
+def shortcut_app(bridge: AuthBridge, protect: tuple[str, ...] = ()) -> FastAPI:
     """Routes whose first dependency FastAPI no longer solves (the wrapper admits the caller
     and hands the endpoint its value), next to routes that keep solving it."""
     app = FastAPI()
-    bridge.install(app)
+    if protect:
+        bridge.install(app, protect=protect)
+    else:
+        bridge.install(app)
 
     @app.get("/scoped")
     async def scoped(user: ReadScope, page: int = 1) -> dict[str, Any]:
@@ -279,13 +282,16 @@ def principal_of_slot(request: Request) -> object:
     return slot_of(request.scope).result
 
 
+@pytest.mark.parametrize("protect", [(), ("/",)], ids=["dependency path", "protect="])
 async def test_the_shortcut_answers_as_the_dependency_path(
     issuer: FakeIssuer,
     audit_events_log: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
+    protect: tuple[str, ...],
 ) -> None:
     """The wrapper admits the caller itself (scopes, roles, organization, typed users) and
-    FastAPI does not solve that first dependency: same answers and audit events."""
+    FastAPI does not solve that first dependency: same answers and audit events. Under
+    ``protect=`` the middleware has authenticated first; the shortcut is the same."""
     reader = issuer.token(issuer.make_user(id="r-1", favoriteColor="teal"), scope="tasks:read")
     writer = issuer.token(issuer.make_user(id="w-1"), scope="tasks:read tasks:write")
     admin = issuer.token(issuer.make_user(id="a-1", favoriteColor="red"), role="admin")
@@ -305,7 +311,7 @@ async def test_the_shortcut_answers_as_the_dependency_path(
 
     plain_bridge = make_bridge(issuer)
     plain_app = without_route_auth(shortcut_app(plain_bridge), plain_bridge)
-    app = shortcut_app(make_bridge(issuer))
+    app = shortcut_app(make_bridge(issuer), protect)
     # After the routes are built: FastAPI reads the dependency's signature then.
     monkeypatch.setattr(BearerPrincipal, "__call__", counting)
     plain, plain_events = await run(plain_app, table, audit_events_log)

@@ -14,7 +14,17 @@ A refusal is answered at once, through the handler the app's exception middlewar
 have picked for it, with the same audit event: no exception unwinds through FastAPI's
 dependency solving and Starlette's exception handling (about a third of a refusal's cost).
 A Principal is left in the request's ``AuthSlot``, where the dependency finds it with
-``settled``; scope, role and organization checks (403) stay in the dependency.
+``settled``.
+
+When that first dependency is one of the route's own (not nested in another dependency),
+FastAPI does not solve it at all: the wrapper admits the caller with the dependency's own
+checks (``admit``: scopes, roles, organization, typed user; 403 or 401 answered as above)
+and runs a handler built from a copy of the route's ``Dependant`` without it, whose endpoint
+gets the admitted value as its argument. FastAPI's cost for one dependency is about twice all
+of authbridge's work on a cached token. The route keeps its own ``Dependant`` (OpenAPI, the
+plain path when overridden). Not for sync or streaming endpoints, routes with a body limit,
+or the routes of an included router that FastAPI serves through a route context (recent
+FastAPI versions): those keep FastAPI's solving after the wrapper.
 
 A route keeps the plain dependency path when anything could answer differently:
 * its first dependency is something else (it might answer first, or have side effects);
@@ -37,6 +47,7 @@ from fastapi.routing import APIRoute, request_response
 from starlette.requests import HTTPConnection, Request
 from starlette.types import Receive, Scope, Send
 
+from ..principal import Principal
 from .authenticate import Authenticator, from_cache
 from .dependencies import BearerPrincipal
 from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
@@ -236,7 +247,6 @@ def _wrap(route: APIRoute, approved: Approvals) -> None:
         if (
             approval is None  # not approved by this app
             or slot is None
-            or slot.result is not None  # settled before routing (protect=)
             or slot.bridge is None
             or scope["type"] != "http"
             or scope["method"] not in methods
@@ -244,13 +254,19 @@ def _wrap(route: APIRoute, approved: Approvals) -> None:
         ):
             await handle(scope, receive, send)
             return
-        bridge: Authenticator = slot.bridge  # this app's, as the dependency would use
-        principal = from_cache(bridge, slot, scope)
+        principal = slot.result
         if principal is None:
-            settled = await settle_or_answer(bridge, slot, scope, receive, send, _answer)
-            if settled is None:  # refused (answered) or the client left
-                return
-            principal, receive = settled
+            bridge: Authenticator = slot.bridge  # this app's, as the dependency would use
+            principal = from_cache(bridge, slot, scope)
+            if principal is None:
+                settled = await settle_or_answer(bridge, slot, scope, receive, send, _answer)
+                if settled is None:  # refused (answered) or the client left
+                    return
+                principal, receive = settled
+        elif not isinstance(principal, Principal):  # a refusal kept: the dependency re-raises
+            await handle(scope, receive, send)
+            return
+        # else settled before routing (protect=): the credential is not checked again
         if shortcut is None or not approval.direct:
             await handle(scope, receive, send)
             return
