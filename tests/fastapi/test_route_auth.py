@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import msgspec
 import pytest
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, Security
+from fastapi.security import SecurityScopes
 from starlette.middleware import Middleware
 from test_fast_path import (
     bearer,
@@ -337,3 +338,38 @@ async def test_the_shortcut_answers_as_the_dependency_path(
     # (its nested CurrentUser is FastAPI's cached first one), /shaped 0 (``TypedUser``
     # has its own ``__call__``, not counted here); then the anonymous request's 401.
     assert plain_calls == 4 * 12 + 1
+
+
+class AppGuard(BearerPrincipal):
+    """An app's own subclass: its ``__call__`` must still run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
+        principal = await super().__call__(request, security_scopes)
+        self.seen.append(principal.sub)
+        return principal
+
+
+APP_GUARD = AppGuard()
+AppGuarded = Annotated[Principal, Depends(APP_GUARD)]
+
+
+async def test_an_apps_own_subclass_keeps_its_call(issuer: FakeIssuer) -> None:
+    guard = APP_GUARD
+    guard.seen.clear()
+    app = FastAPI()
+    make_bridge(issuer).install(app)
+
+    @app.get("/guarded")
+    async def guarded(user: AppGuarded) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    token = issuer.token(issuer.make_user(id="own-1"))
+    async with client_for(app) as client:
+        for _ in range(2):
+            assert (await client.get("/guarded", headers=bearer(token))).json() == {"sub": "own-1"}
+    assert wrapped(app, "/guarded")  # authenticated ahead, but FastAPI still calls the guard
+    assert guard.seen == ["own-1", "own-1"]

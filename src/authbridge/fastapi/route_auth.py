@@ -117,6 +117,8 @@ def _shortcut(route: APIRoute) -> _Shortcut | None:
     if (
         first is None
         or not isinstance(dependency, BearerPrincipal)
+        # Ours only: an app's own subclass may do more in its __call__ than admit does.
+        or type(dependency).__module__ != BearerPrincipal.__module__
         or dependency.optional
         or first.dependencies  # solved before it: not ours to skip
         or endpoint is None
