@@ -8,10 +8,13 @@ first, optional credentials and overrides keep the dependency path.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Annotated, Any
 
+import msgspec
 import pytest
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request, Security
+from fastapi.security import SecurityScopes
 from starlette.middleware import Middleware
 from test_fast_path import (
     bearer,
@@ -23,9 +26,20 @@ from test_fast_path import (
     snapshot,
 )
 
-from authbridge.fastapi import AuthBridge, CurrentUser, OptionalUser
-from authbridge.fastapi.middleware import AuthStateMiddleware
+from authbridge.fastapi import (
+    ActiveOrganization,
+    AuthBridge,
+    CurrentUser,
+    OptionalUser,
+    current_user,
+    get_principal,
+    require_roles,
+    require_scopes,
+)
+from authbridge.fastapi.dependencies import BearerPrincipal
+from authbridge.fastapi.middleware import AuthStateMiddleware, slot_of
 from authbridge.fastapi.route_auth import RouteAuthMiddleware, _contexts
+from authbridge.principal import Principal
 from authbridge.testing import FakeIssuer, override_user
 
 _APPROVED = "_authbridge_route_auth"
@@ -203,3 +217,159 @@ async def test_a_router_shared_by_apps_is_judged_by_each(issuer: FakeIssuer) -> 
     assert wrapped(first, "/shared")
     assert wrapped(second, "/shared")
     assert not wrapped(guarded, "/shared")
+
+
+class Shape(msgspec.Struct):
+    id: str
+    favorite_color: str
+
+
+Shaped = Annotated[Shape, current_user(Shape)]
+ReadScope = Annotated[Principal, Security(get_principal, scopes=["tasks:read"])]
+
+
+def shortcut_app(bridge: AuthBridge, protect: tuple[str, ...] = ()) -> FastAPI:
+    """Routes whose first dependency FastAPI no longer solves (the wrapper admits the caller
+    and hands the endpoint its value), next to routes that keep solving it."""
+    app = FastAPI()
+    if protect:
+        bridge.install(app, protect=protect)
+    else:
+        bridge.install(app)
+
+    @app.get("/scoped")
+    async def scoped(user: ReadScope, page: int = 1) -> dict[str, Any]:
+        return {"sub": user.sub, "page": page}
+
+    # A route-level guard with FastAPI scopes of its own; a query parameter to validate.
+    @app.get(
+        "/route-level",
+        dependencies=[Security(require_scopes("tasks:read"), scopes=["tasks:write"])],
+    )
+    async def route_level(page: int = 1) -> dict[str, Any]:
+        return {"page": page}
+
+    @app.get("/org")
+    async def org(organization: ActiveOrganization) -> dict[str, str]:
+        return {"organization": organization}
+
+    @app.get("/shaped")
+    async def shaped(user: Shaped) -> dict[str, str]:
+        return {"id": user.id, "color": user.favorite_color}
+
+    @app.get("/twice")
+    async def twice(
+        request: Request, user: CurrentUser, admin: AdminUser, sub: Annotated[str, Depends(nested)]
+    ) -> dict[str, Any]:
+        assert principal_of_slot(request) is user is admin
+        return {"sub": user.sub, "nested": sub}
+
+    @app.get("/sync")
+    def sync(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    return app
+
+
+AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
+
+
+def nested(user: CurrentUser) -> str:
+    """A dependency of the app's own taking ``CurrentUser`` in turn."""
+    return user.sub
+
+
+def principal_of_slot(request: Request) -> object:
+    return slot_of(request.scope).result
+
+
+@pytest.mark.parametrize("protect", [(), ("/",)], ids=["dependency path", "protect="])
+async def test_the_shortcut_answers_as_the_dependency_path(
+    issuer: FakeIssuer,
+    audit_events_log: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    protect: tuple[str, ...],
+) -> None:
+    """The wrapper admits the caller itself (scopes, roles, organization, typed users) and
+    FastAPI does not solve that first dependency: same answers and audit events. Under
+    ``protect=`` the middleware has authenticated first; the shortcut is the same."""
+    reader = issuer.token(issuer.make_user(id="r-1", favoriteColor="teal"), scope="tasks:read")
+    writer = issuer.token(issuer.make_user(id="w-1"), scope="tasks:read tasks:write")
+    admin = issuer.token(issuer.make_user(id="a-1", favoriteColor="red"), role="admin")
+    member = issuer.token(activeOrganizationId="org-1", organizationRole="member")
+    table: list[tuple[str, str, dict[str, Any]]] = []
+    for token in (reader, writer, admin, member):
+        for path in ("/scoped", "/route-level", "/org", "/shaped", "/twice", "/sync"):
+            table.append(("GET", path, {"headers": bearer(token)}))
+            table.append(("GET", path, {"headers": bearer(token), "params": {"page": "x"}}))
+    table.append(("GET", "/scoped", {}))
+    calls: list[str] = []
+    solved = BearerPrincipal.__call__
+
+    async def counting(self: BearerPrincipal, *args: Any, **values: Any) -> Any:
+        calls.append(type(self).__name__)
+        return await solved(self, *args, **values)
+
+    plain_bridge = make_bridge(issuer)
+    plain_app = without_route_auth(shortcut_app(plain_bridge), plain_bridge)
+    app = shortcut_app(make_bridge(issuer), protect)
+    # After the routes are built: FastAPI reads the dependency's signature then.
+    monkeypatch.setattr(BearerPrincipal, "__call__", counting)
+    plain, plain_events = await run(plain_app, table, audit_events_log)
+    plain_calls, calls[:] = len(calls), []
+    routed, routed_events = await run(app, table, audit_events_log)
+    for (method, path, kwargs), expected, got in zip(table, plain, routed, strict=True):
+        assert got == expected, (method, path, kwargs)
+    assert routed_events == plain_events
+    statuses = {(path, answer[0]) for (_, path, _), answer in zip(table, routed, strict=True)}
+    assert statuses == {
+        ("/scoped", 200), ("/scoped", 422), ("/scoped", 403), ("/scoped", 401),
+        ("/route-level", 200), ("/route-level", 422), ("/route-level", 403),
+        ("/org", 200), ("/org", 403),
+        ("/shaped", 200), ("/shaped", 401),
+        ("/twice", 200), ("/twice", 403),
+        ("/sync", 200),
+    }  # fmt: skip
+    # FastAPI solved each dependency on the plain path; with the shortcut, only those after
+    # the first: /twice's guard on every request (2 per token), its nested CurrentUser when
+    # the guard passes (the admin's 2), and /sync's (a sync endpoint keeps the dependency).
+    assert Counter(calls) == {"RoleGuard": 8, "BearerPrincipal": 10}
+    # The plain path: per token, /scoped, /route-level, /org and /sync 2 × 1, /twice 2 × 2
+    # (its nested CurrentUser is FastAPI's cached first one), /shaped 0 (``TypedUser``
+    # has its own ``__call__``, not counted here); then the anonymous request's 401.
+    assert plain_calls == 4 * 12 + 1
+
+
+class AppGuard(BearerPrincipal):
+    """An app's own subclass: its ``__call__`` must still run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
+        principal = await super().__call__(request, security_scopes)
+        self.seen.append(principal.sub)
+        return principal
+
+
+APP_GUARD = AppGuard()
+AppGuarded = Annotated[Principal, Depends(APP_GUARD)]
+
+
+async def test_an_apps_own_subclass_keeps_its_call(issuer: FakeIssuer) -> None:
+    guard = APP_GUARD
+    guard.seen.clear()
+    app = FastAPI()
+    make_bridge(issuer).install(app)
+
+    @app.get("/guarded")
+    async def guarded(user: AppGuarded) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    token = issuer.token(issuer.make_user(id="own-1"))
+    async with client_for(app) as client:
+        for _ in range(2):
+            assert (await client.get("/guarded", headers=bearer(token))).json() == {"sub": "own-1"}
+    assert wrapped(app, "/guarded")  # authenticated ahead, but FastAPI still calls the guard
+    assert guard.seen == ["own-1", "own-1"]

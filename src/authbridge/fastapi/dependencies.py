@@ -24,6 +24,7 @@ from typing import Annotated, Any, Final, TypeVar, get_args
 from fastapi import Request, Security
 from fastapi.security import SecurityScopes
 from fastapi.security.base import SecurityBase
+from starlette.requests import HTTPConnection
 
 from ..errors import (
     InsufficientScope,
@@ -57,13 +58,19 @@ __all__ = [
 
 
 def _deny(
-    request: Request, principal: Principal, scopes: tuple[str, ...], roles: tuple[str, ...] = ()
+    request: HTTPConnection,
+    principal: Principal,
+    scopes: tuple[str, ...],
+    roles: tuple[str, ...] = (),
 ) -> AuthHTTPException:
     return _refuse(request, principal, InsufficientScope(required=scopes), scopes + roles)
 
 
 def _refuse(
-    request: Request, principal: Principal, error: InsufficientScope, required: tuple[str, ...]
+    request: HTTPConnection,
+    principal: Principal,
+    error: InsufficientScope,
+    required: tuple[str, ...],
 ) -> AuthHTTPException:
     """Log a 403 (``required`` goes to the audit log) and build its answer."""
     bridge = getattr(request.app.state, STATE_ATTRIBUTE, None)
@@ -89,7 +96,13 @@ class BearerPrincipal(SecurityBase):
         self.authorize(request, principal, security_scopes.scopes)
         return principal
 
-    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+    def admit(self, request: HTTPConnection, principal: Principal, scopes: list[str]) -> object:
+        """What the route gets once ``principal`` may pass (raises the 403 otherwise): the
+        dependency's answer, also given by ``route_auth.py`` to routes it solves ahead."""
+        self.authorize(request, principal, scopes)
+        return self.result(principal)
+
+    def authorize(self, request: HTTPConnection, principal: Principal, scopes: list[str]) -> None:
         """Raise a 403 unless ``principal`` may pass; ``scopes`` come from ``Security``."""
         if scopes and not principal.has_scopes(scopes):
             raise _deny(request, principal, tuple(scopes))
@@ -136,7 +149,7 @@ class ScopeGuard(BearerPrincipal):
         self.any_of = any_of
         self.credentials = credentials
 
-    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+    def authorize(self, request: HTTPConnection, principal: Principal, scopes: list[str]) -> None:
         applies = self.credentials is None or principal.credential in self.credentials
         if applies and not principal.has_scopes(self.scopes, any_of=self.any_of):
             raise _deny(request, principal, self.scopes)
@@ -159,7 +172,7 @@ class RoleGuard(BearerPrincipal):
         self.roles = roles
         self.all_of = all_of
 
-    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+    def authorize(self, request: HTTPConnection, principal: Principal, scopes: list[str]) -> None:
         if not principal.has_roles(self.roles, any_of=not self.all_of):
             raise _deny(request, principal, (), self.roles)
         super().authorize(request, principal, scopes)
@@ -175,7 +188,7 @@ _MAX_DECISIONS: Final = 1024  # remembered role strings per permission guard
 class OrganizationGuard(BearerPrincipal):
     """Verification, then an active organization (403 ``organization_required`` without)."""
 
-    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+    def authorize(self, request: HTTPConnection, principal: Principal, scopes: list[str]) -> None:
         if not principal.organization_id:  # an empty id names no organization either
             raise _refuse(request, principal, OrganizationRequired(), ())
         super().authorize(request, principal, scopes)
@@ -208,7 +221,7 @@ class OrgRoleGuard(OrganizationGuard):
         self.roles = roles
         self._wanted = frozenset(roles)
 
-    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+    def authorize(self, request: HTTPConnection, principal: Principal, scopes: list[str]) -> None:
         super().authorize(request, principal, scopes)
         if self._wanted.isdisjoint(parse_roles(principal.organization_role)):
             raise _refuse(request, principal, OrganizationRoleDenied(), self.roles)
@@ -231,7 +244,7 @@ class PermissionGuard(OrganizationGuard):
         # "task:delete", in a stable order: for the audit log and repr.
         self.names = tuple(f"{r}:{a}" for r, acts in permissions.items() for a in sorted(acts))
 
-    def authorize(self, request: Request, principal: Principal, scopes: list[str]) -> None:
+    def authorize(self, request: HTTPConnection, principal: Principal, scopes: list[str]) -> None:
         super().authorize(request, principal, scopes)
         if not self.allows(principal.organization_role):
             raise _refuse(request, principal, PermissionDenied(), self.names)
@@ -270,10 +283,13 @@ class TypedUser(BearerPrincipal):
     ) -> object:
         principal = settled(request.scope) or await authenticated(request, cache_tried=True)
         assert principal is not None
-        self.authorize(request, principal, security_scopes.scopes)
+        return self.admit(request, principal, security_scopes.scopes)
+
+    def admit(self, request: HTTPConnection, principal: Principal, scopes: list[str]) -> object:
+        self.authorize(request, principal, scopes)
         return self.typed(request, principal)
 
-    def typed(self, request: Request, principal: Principal) -> object:
+    def typed(self, request: HTTPConnection, principal: Principal) -> object:
         slot = slot_of(request.scope)
         models = slot.models
         if models is None:
@@ -290,7 +306,7 @@ class TypedUser(BearerPrincipal):
         return built
 
     def _refuse_claims(
-        self, request: Request, principal: Principal, error: InvalidClaims
+        self, request: HTTPConnection, principal: Principal, error: InvalidClaims
     ) -> AuthHTTPException:
         bridge = getattr(request.app.state, STATE_ATTRIBUTE, None)
         if not isinstance(bridge, Authenticator):
