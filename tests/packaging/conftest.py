@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from wheel_support import Dists, Venv, build, new_venv
+from wheel_support import Dists, Venv, build, lowest_fastapi, new_venv
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +24,16 @@ def fastapi_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Venv
     """``pip install 'authbridge[fastapi]' uvicorn``: what a FastAPI developer installs."""
     venv = new_venv(tmp_path_factory.mktemp("fastapi") / "venv")
     venv.install(f"authbridge[fastapi] @ {dists.core_wheel.as_uri()}", "uvicorn>=0.34")
+    return venv
+
+
+@pytest.fixture(scope="session")
+def fastapi_lowest_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """``authbridge[fastapi]`` with the oldest FastAPI (and so Starlette) it accepts."""
+    venv = new_venv(tmp_path_factory.mktemp("fastapi-lowest") / "venv")
+    venv.install(
+        f"authbridge[fastapi] @ {dists.core_wheel.as_uri()}", lowest_fastapi(), "uvicorn>=0.34"
+    )
     return venv
 
 

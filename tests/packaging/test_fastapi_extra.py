@@ -1,7 +1,8 @@
 """``pip install 'authbridge[fastapi]' uvicorn`` into a fresh venv runs a protected app.
 
 The app is what docs/fastapi.md shows (``AuthBridge.from_env``, ``CurrentUser``,
-``require_scopes``), served by uvicorn as a real process and called over HTTP.
+``require_scopes``), served by uvicorn as a real process and called over HTTP, once with the
+newest FastAPI and once with the lowest the extra allows (conftest.py ``lowest_fastapi``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from wheel_support import Venv, clean_env
+from packaging.version import Version
+from wheel_support import Venv, clean_env, lowest_fastapi
 
 from authbridge.testing import FakeIssuer
 
@@ -60,10 +62,19 @@ def issuer() -> Iterator[FakeIssuer]:
         yield issuer
 
 
+@pytest.fixture(scope="module", params=["newest", "lowest"])
+def served_venv(request: pytest.FixtureRequest) -> Venv:
+    venv: Venv = request.getfixturevalue(
+        "fastapi_venv" if request.param == "newest" else "fastapi_lowest_venv"
+    )
+    return venv
+
+
 @pytest.fixture(scope="module")
 def app_url(
-    fastapi_venv: Venv, issuer: FakeIssuer, tmp_path_factory: pytest.TempPathFactory
+    served_venv: Venv, issuer: FakeIssuer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
+    fastapi_venv = served_venv
     directory = tmp_path_factory.mktemp("app")
     (directory / "protected_app.py").write_text(APP)
     port = _free_port()
@@ -102,8 +113,19 @@ def app_url(
         log.close()
 
 
-def test_the_extra_installs_fastapi_and_not_the_rest(fastapi_venv: Venv) -> None:
-    installed = fastapi_venv.packages()
+def test_each_venv_holds_the_fastapi_it_names(
+    served_venv: Venv, request: pytest.FixtureRequest
+) -> None:
+    floor = Version(lowest_fastapi().removeprefix("fastapi=="))
+    installed = Version(served_venv.packages()["fastapi"])
+    if request.node.callspec.params["served_venv"] == "lowest":
+        assert installed == floor
+    else:
+        assert installed > floor
+
+
+def test_the_extra_installs_fastapi_and_not_the_rest(served_venv: Venv) -> None:
+    installed = served_venv.packages()
     assert {"authbridge", "fastapi", "starlette", "uvicorn"} <= installed.keys()
     for other in ("sqlalchemy", "redis", "typer", "rich", "alembic", "tasks-api"):
         assert other not in installed, sorted(installed)

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,3 +129,13 @@ def new_venv(path: Path) -> Venv:
     # The interpreter that runs the tests: the same Python version, and nothing to download.
     run([uv(), "venv", "--quiet", "--python", sys.executable, str(path)], cwd=path.parent)
     return Venv(path)
+
+
+def lowest_fastapi() -> str:
+    """The lowest FastAPI the ``fastapi`` extra allows, pinned: the FastAPI layer reads some of
+    FastAPI's route internals (route_auth.py), so the floor is tested, not assumed."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (floor,) = project["project"]["optional-dependencies"]["fastapi"]
+    name, version = floor.split(">=")
+    assert name == "fastapi", floor
+    return f"fastapi=={version}"
