@@ -136,7 +136,9 @@ async def running_api(
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The real app (real AuthBridge verifying FakeIssuer tokens), lifespan included."""
     app = create_app(settings, bridge=AuthBridge(issuer.verifier()))
-    async with LifespanManager(app) as manager:
+    # asgi-lifespan's default is 5 s; the start (migrations included) took longer than that once
+    # in CI on a loaded 2-core machine. A start that hangs still fails, after a minute.
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tasks.test") as client:
             yield app, client

@@ -77,7 +77,7 @@ async def tasks_api(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     app = create_app(settings)  # AuthBridge.from_env(): the same settings `serve` reads
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tasks.test") as client:
             yield client

@@ -152,7 +152,7 @@ async def test_readyz_503_when_keys_are_unreachable(tmp_path: Path) -> None:
     from asgi_lifespan import LifespanManager
 
     app = create_app(settings, bridge=bridge)
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.get("/readyz")

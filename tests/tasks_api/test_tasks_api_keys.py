@@ -49,7 +49,7 @@ async def api_for(
             "AUTHBRIDGE_SESSION_TABLES", f'{{"schema": "{server.env["DB_SCHEMA"]}"}}'
         )
     app = create_app(settings.model_copy(update={"require_scopes": require_scopes}))
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tasks.test") as client:
             yield client

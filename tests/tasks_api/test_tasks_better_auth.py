@@ -28,7 +28,7 @@ async def api_for(
     monkeypatch.setenv("BETTER_AUTH_URL", server.base_url)
     monkeypatch.setenv("AUTHBRIDGE_JWKS_URL", server.jwks_url)
     app = create_app(settings)  # AuthBridge.from_env()
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://tasks.test") as client:
             yield client
