@@ -25,7 +25,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..principal import Principal
-from .authenticate import Authenticator, from_cache, settle
+from .authenticate import Authenticator, from_cache_or_token, settle, settle_token
 from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
 from .responses import AuthHTTPException, auth_exception_handler
 
@@ -110,12 +110,20 @@ class ProtectingMiddleware(AuthStateMiddleware):
             return
         bridge: Authenticator = self.bridge
         slot = scope[SLOT_KEY] = AuthSlot(bridge)
-        principal = from_cache(bridge, slot, scope)
-        if principal is None:
+        found = from_cache_or_token(bridge, slot, scope)
+        if isinstance(found, str):  # a bearer token alone, not in the cache: verify it
+            outcome = await settle_token(bridge, slot, scope, found)
+            if isinstance(outcome, AuthHTTPException):  # logged, and kept in the slot
+                await _answer(Request(scope, receive), outcome, send)
+                return
+            found = outcome  # None if the header needs the full path's verdict
+        if found is None:
             settled = await settle_or_answer(bridge, slot, scope, receive, send, _answer)
             if settled is None:  # refused (answered) or the client left
                 return
             principal, receive = settled
+        else:
+            principal = found
         scope["user"] = principal
         state = scope.get("state")
         if state is None:
