@@ -4,10 +4,12 @@
 ``ProtectingMiddleware``, which verifies every HTTP request whose route path starts with a
 listed prefix *before* routing, with no FastAPI dependency (each dependency costs a fixed
 amount of framework work per request, about as much as authbridge's own work on a cache hit).
-It authenticates through ``authenticate.py``, the same code the dependencies run:
-``from_cache`` (the verifier's synchronous token cache) first, anything else through
-``verify`` (duplicate credentials, ``?access_token=``, form bodies, session cookies and their
-CSRF check). Failures get the same RFC 6750 answer, through the app's handler for
+It authenticates through ``authenticate.py``, the same code the dependencies run: the
+verifier's synchronous token cache first (``from_cache_or_token``); a new bearer token that is
+the request's one credential straight to the verifier (``settle_token``: the outcome
+``settle`` would give, without building a ``Request``); anything else through ``settle``
+(duplicate credentials, ``?access_token=``, form bodies, session cookies and their CSRF
+check). Failures get the same RFC 6750 answer, through the app's handler for
 ``AuthHTTPException``, and the same audit event.
 
 The Principal is stored in the request's ``AuthSlot`` (so ``CurrentUser`` and the guards reuse
