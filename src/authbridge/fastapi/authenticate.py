@@ -224,12 +224,13 @@ def from_cache(
     authenticator: Authenticator, slot: AuthSlot, scope: Mapping[str, Any]
 ) -> Principal | None:
     """The cached-token shortcut, kept in ``slot``; None means "take ``verify``"."""
-    principal = authenticator.cached(scope)
-    if principal is not None:
-        slot.result = principal
-        # A cache hit is logged at DEBUG only: skip building the event when that is off.
-        if authenticator.audit.logger.isEnabledFor(logging.DEBUG):
-            authenticator.audit.success(principal, scope=scope, cached=True)
+    principal = authenticator.lookup(scope)  # not ``cached``: one call less on every hit
+    if principal is None or isinstance(principal, str):
+        return None
+    slot.result = principal
+    # A cache hit is logged at DEBUG only: skip building the event when that is off.
+    if authenticator.audit.logger.isEnabledFor(logging.DEBUG):
+        authenticator.audit.success(principal, scope=scope, cached=True)
     return principal
 
 
