@@ -382,7 +382,9 @@ def build_principal(claims: dict[str, Any], names: ClaimNames, *, issuer: str) -
             scopes = _collect(claims, names.scopes, " ")
     exp = get("exp")
     aud = get("aud")
-    email_verified = get("emailVerified", get("email_verified"))
+    # ``get("emailVerified", get("email_verified"))`` without the second lookup when the
+    # first claim is there (Better Auth always sends it).
+    email_verified = claims["emailVerified"] if "emailVerified" in claims else get("email_verified")
     # Inline type checks rather than a helper: this runs for every new token. Positional,
     # in field order (``Principal``'s comment says why): keep it in step with the fields.
     return Principal(
