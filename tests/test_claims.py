@@ -9,8 +9,8 @@ import pytest
 
 from authbridge import ClaimNames, ClaimRules, Principal
 from authbridge.claims import build_principal
-from authbridge.errors import InvalidClaims, TokenExpired
-from tokens import AUDIENCE, ISSUER, NOW, USER_ID, ba_claims
+from authbridge.errors import InvalidAudience, InvalidClaims, InvalidIssuer, TokenExpired
+from tokens import AUDIENCE, DROP, ISSUER, NOW, USER_ID, ba_claims
 
 RULES = ClaimRules(issuer=ISSUER, audiences=frozenset({AUDIENCE}))
 
@@ -269,3 +269,53 @@ def test_no_max_lifetime_allows_long_tokens() -> None:
     rules = ClaimRules(issuer=ISSUER, audiences=frozenset({AUDIENCE}), max_lifetime=None)
     claims = ba_claims(exp=int(NOW) + 10 * 365 * 86400)
     assert rules.validate(claims, NOW) > NOW
+
+
+# --- required claims: absent and null are told apart, whichever way validate proves them ----
+
+
+@pytest.mark.parametrize("name", ["exp", "iat", "iss", "aud", "sub"])
+def test_an_absent_required_claim_is_named(name: str) -> None:
+    with pytest.raises(InvalidClaims, match=f"lacks the required claim '{name}'"):
+        RULES.validate(ba_claims(**{name: DROP}), NOW)
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "message"),
+    [
+        ("exp", InvalidClaims, "'exp' is not a number"),
+        ("iat", InvalidClaims, "'iat' is not a number"),
+        ("iss", InvalidIssuer, None),
+        ("aud", InvalidAudience, None),
+        ("sub", InvalidClaims, "'sub' is not a short"),
+    ],
+)
+def test_a_null_required_claim_is_present_and_refused(
+    name: str, error: type[Exception], message: str | None
+) -> None:
+    with pytest.raises(error, match=message):
+        RULES.validate(ba_claims(**{name: None}), NOW)
+
+
+def test_an_issuer_not_required_may_be_absent_but_not_null() -> None:
+    rules = ClaimRules(
+        issuer=ISSUER, audiences=frozenset({AUDIENCE}), required=frozenset({"exp", "sub"})
+    )
+    assert rules.required_read
+    rules.validate(ba_claims(iss=DROP), NOW)
+    with pytest.raises(InvalidIssuer):
+        rules.validate(ba_claims(iss=None), NOW)
+    with pytest.raises(InvalidIssuer):
+        rules.validate(ba_claims(iss="https://other.example"), NOW)
+
+
+def test_required_claims_beyond_the_five_read_are_checked_by_name() -> None:
+    rules = ClaimRules(
+        issuer=ISSUER,
+        audiences=frozenset({AUDIENCE}),
+        required=frozenset({"exp", "iat", "iss", "aud", "sub", "jti"}),
+    )
+    assert not rules.required_read
+    with pytest.raises(InvalidClaims, match="lacks the required claim 'jti'"):
+        rules.validate(ba_claims(), NOW)
+    rules.validate(ba_claims(jti="token-1"), NOW)

@@ -25,6 +25,7 @@ __all__ = [
     "bearer_from_headers",
     "form_has_access_token",
     "header_value",
+    "is_b64token",
     "query_has_access_token",
 ]
 
@@ -98,13 +99,19 @@ def bearer_from_headers(
     if scheme.lower() != b"bearer":
         raise TokenMissing("The request uses an authentication scheme this API does not accept.")
     # Exactly one space, then exactly one b64token (RFC 6750 §2.1).
-    body = credentials.rstrip(b"=")
-    if not body or body.translate(None, _SESSION_TOKEN if session_tokens else _B64TOKEN):
+    if not is_b64token(credentials, session_tokens=session_tokens):
         raise InvalidRequest("The Authorization header is malformed.")
     token = credentials.decode("latin-1")
     if query_has_access_token(query_string):
         raise InvalidRequest("The request carries more than one credential.")
     return token
+
+
+def is_b64token(credentials: bytes, *, session_tokens: bool = False) -> bool:
+    """Whether the text after ``Bearer `` is one b64token (RFC 6750 §2.1); with
+    ``session_tokens``, ``%`` is admitted too."""
+    body = credentials.rstrip(b"=")
+    return bool(body) and not body.translate(None, _SESSION_TOKEN if session_tokens else _B64TOKEN)
 
 
 def bearer_candidate(headers: Iterable[tuple[bytes, bytes]]) -> str | None:

@@ -158,6 +158,14 @@ def request_table(issuer: FakeIssuer) -> list[Request_]:
         ("GET", "/api/me", {"headers": [("authorization", "Bearer " + good + " x")]}),
         ("GET", "/api/me", {"headers": [("authorization", "Bearer")]}),
         ("GET", "/api/me", {"headers": [("authorization", 'Bearer "a.b.c"')]}),
+        # Not a b64token, never in the cache: the fast path verifies first, then must still
+        # answer 400 as the full path does; a b64token that is no JWT is a 401.
+        ("GET", "/api/me", {"headers": [("authorization", "Bearer " + good[:-1] + "%")]}),
+        ("GET", "/api/me", {"headers": [("authorization", b"Bearer \xe9" + good[1:].encode())]}),
+        ("GET", "/api/me", {"headers": [("authorization", "Bearer ====")]}),
+        ("GET", "/api/me", {"headers": [("authorization", "Bearer " + good + "=")]}),
+        ("GET", "/api/me", {"headers": [("authorization", "Bearer " + good[:-1] + "~")]}),
+        ("GET", "/api/me", {"headers": [("authorization", "Bearer a/b+c")]}),
         ("GET", "/api/me", {"headers": [("Authorization", f"Bearer {good}")] * 2}),
         ("GET", "/api/me", {"headers": bearer(good), "params": {"access_token": "x"}}),
         ("GET", "/api/me", {"params": {"access_token": good}}),
@@ -516,6 +524,10 @@ async def test_session_cookies_and_csrf_match_the_dependency_path(
         ("POST", "/api/submit", {"headers": {**bearer(session.signed), "Origin": EVIL_ORIGIN}}),
         ("GET", "/api/me", {"headers": bearer(session.cookie_value)}),
         ("GET", "/api/me", {}),
+        # Bearers in session mode: b64token plus "%" reach the session store, others do not.
+        ("GET", "/api/me", {"headers": bearer("forged.c2lnbmF0dXJl%3D")}),
+        ("GET", "/api/me", {"headers": bearer('forged.c2lnbmF0dXJl"')}),
+        ("GET", "/api/me", {"headers": [("authorization", b"Bearer forged.\xe9")]}),
     ]
     answers = []
     for fast in (False, True):
@@ -527,7 +539,19 @@ async def test_session_cookies_and_csrf_match_the_dependency_path(
             answers.append(run_answers)
     slow, quick = answers
     assert quick == slow
-    assert [answer[0] for answer in quick] == [200, 401, 200, 403, 403, 200, 200, 401]
+    assert [answer[0] for answer in quick] == [
+        200,
+        401,
+        200,
+        403,
+        403,
+        200,
+        200,
+        401,
+        401,
+        400,
+        400,
+    ]
     assert (b"vary", b"Authorization, Cookie") in quick[0][1]
 
 

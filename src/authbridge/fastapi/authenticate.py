@@ -13,7 +13,8 @@
   however many dependencies ask, a request is verified once.
 
 ``CurrentUser`` and the guards (``dependencies.py``) call ``settled`` then ``authenticated``;
-the ``protect=`` middleware (``protect.py``) calls ``from_cache`` then ``verify``; WebSocket
+the ``protect=`` middleware (``protect.py``) calls ``from_cache_or_token``, then
+``settle_token`` for a new bearer token alone or ``settle`` for anything else; WebSocket
 (``websocket.py``) takes its token from the handshake or the first message and calls
 ``verify_token``; routes that require a credential first (``route_auth.py``) call
 ``from_cache`` then ``settle`` before FastAPI solves their dependencies. Nothing here
@@ -40,6 +41,7 @@ from .credentials import (
     bearer_from_headers,
     form_has_access_token,
     header_value,
+    is_b64token,
     query_has_access_token,
 )
 from .middleware import SLOT_KEY, AuthSlot
@@ -52,7 +54,9 @@ __all__ = [
     "authenticated",
     "authenticator_of",
     "from_cache",
+    "from_cache_or_token",
     "settle",
+    "settle_token",
     "settled",
     "verify",
 ]
@@ -109,6 +113,14 @@ class Authenticator:
     def cached(self, scope: Mapping[str, Any]) -> Principal | None:
         """The synchronous fast path: the Principal if the request's one bearer token is in
         the verifier's cache and nothing else needs checking; else None (use ``resolve``)."""
+        found = self.lookup(scope)
+        return None if isinstance(found, str) else found
+
+    def lookup(self, scope: Mapping[str, Any]) -> Principal | str | None:
+        """``cached``, which also tells one kind of miss apart: the request's one credential
+        is its bearer token and all ``resolve`` would do is verify it (``verify_token``).
+        Then the token comes back, unchecked (``settle_token`` takes it on). None: take
+        ``resolve``."""
         headers = scope["headers"]
         token = bearer_candidate(headers)
         if token is None:
@@ -120,7 +132,8 @@ class Authenticator:
             return None  # a bearer and an API key: the full path refuses the pair
         if scope.get("method") not in _BODYLESS and _maybe_form(headers):
             return None
-        return self.verifier.verify_cached(token)
+        principal = self.verifier.verify_cached(token)
+        return token if principal is None else principal
 
     async def resolve(self, connection: HTTPConnection) -> tuple[Principal, bool]:
         """Like ``authenticate``; also says whether the answer came from the token cache."""
@@ -211,12 +224,54 @@ def from_cache(
     authenticator: Authenticator, slot: AuthSlot, scope: Mapping[str, Any]
 ) -> Principal | None:
     """The cached-token shortcut, kept in ``slot``; None means "take ``verify``"."""
-    principal = authenticator.cached(scope)
-    if principal is not None:
-        slot.result = principal
-        # A cache hit is logged at DEBUG only: skip building the event when that is off.
+    principal = authenticator.lookup(scope)  # not ``cached``: one call less on every hit
+    if principal is None or isinstance(principal, str):
+        return None
+    slot.result = principal
+    # A cache hit is logged at DEBUG only: skip building the event when that is off.
+    if authenticator.audit.logger.isEnabledFor(logging.DEBUG):
+        authenticator.audit.success(principal, scope=scope, cached=True)
+    return principal
+
+
+def from_cache_or_token(
+    authenticator: Authenticator, slot: AuthSlot, scope: Mapping[str, Any]
+) -> Principal | str | None:
+    """``from_cache``, but on the miss ``Authenticator.lookup`` tells apart, the bearer token
+    to hand to ``settle_token``; None means "take ``settle``"."""
+    found = authenticator.lookup(scope)
+    if found is not None and not isinstance(found, str):
+        slot.result = found
         if authenticator.audit.logger.isEnabledFor(logging.DEBUG):
-            authenticator.audit.success(principal, scope=scope, cached=True)
+            authenticator.audit.success(found, scope=scope, cached=True)
+    return found
+
+
+async def settle_token(
+    authenticator: Authenticator, slot: AuthSlot, scope: Mapping[str, Any], token: str
+) -> Principal | AuthHTTPException | None:
+    """``settle`` for a request whose one credential is ``token``, as ``lookup`` found it:
+    the same outcome, slot and audit event, without the ``Request`` and the second header
+    scan. None: the header is not one b64token, and ``settle`` must give the verdict.
+
+    The b64token check (RFC 6750 §2.1) comes after a refusal, not before verifying: a JWT
+    outside that syntax never gets past ``parse`` (its alphabet is a subset of b64token's),
+    so nothing has been fetched or checked for it. Session tokens, which go to the session
+    store, are checked first.
+    """
+    if authenticator._session_bearers and not is_b64token(
+        token.encode("latin-1"), session_tokens=True
+    ):
+        return None
+    try:
+        principal = await authenticator.verifier.verify(token)
+    except AuthError as exc:
+        if not is_b64token(token.encode("latin-1"), session_tokens=authenticator._session_bearers):
+            return None
+        slot.result = refusal = authenticator.refuse(exc, scope)
+        return refusal
+    slot.result = principal
+    authenticator.audit.success(principal, scope=scope, cached=False)
     return principal
 
 

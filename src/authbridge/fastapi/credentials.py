@@ -9,6 +9,7 @@ from ..credentials import (
     bearer_from_headers,
     form_has_access_token,
     header_value,
+    is_b64token,
     query_has_access_token,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "bearer_from_headers",
     "form_has_access_token",
     "header_value",
+    "is_b64token",
     "query_has_access_token",
 ]

@@ -4,10 +4,12 @@
 ``ProtectingMiddleware``, which verifies every HTTP request whose route path starts with a
 listed prefix *before* routing, with no FastAPI dependency (each dependency costs a fixed
 amount of framework work per request, about as much as authbridge's own work on a cache hit).
-It authenticates through ``authenticate.py``, the same code the dependencies run:
-``from_cache`` (the verifier's synchronous token cache) first, anything else through
-``verify`` (duplicate credentials, ``?access_token=``, form bodies, session cookies and their
-CSRF check). Failures get the same RFC 6750 answer, through the app's handler for
+It authenticates through ``authenticate.py``, the same code the dependencies run: the
+verifier's synchronous token cache first (``from_cache_or_token``); a new bearer token that is
+the request's one credential straight to the verifier (``settle_token``: the outcome
+``settle`` would give, without building a ``Request``); anything else through ``settle``
+(duplicate credentials, ``?access_token=``, form bodies, session cookies and their CSRF
+check). Failures get the same RFC 6750 answer, through the app's handler for
 ``AuthHTTPException``, and the same audit event.
 
 The Principal is stored in the request's ``AuthSlot`` (so ``CurrentUser`` and the guards reuse
@@ -25,7 +27,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..principal import Principal
-from .authenticate import Authenticator, from_cache, settle
+from .authenticate import Authenticator, from_cache_or_token, settle, settle_token
 from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
 from .responses import AuthHTTPException, auth_exception_handler
 
@@ -110,12 +112,20 @@ class ProtectingMiddleware(AuthStateMiddleware):
             return
         bridge: Authenticator = self.bridge
         slot = scope[SLOT_KEY] = AuthSlot(bridge)
-        principal = from_cache(bridge, slot, scope)
-        if principal is None:
+        found = from_cache_or_token(bridge, slot, scope)
+        if isinstance(found, str):  # a bearer token alone, not in the cache: verify it
+            outcome = await settle_token(bridge, slot, scope, found)
+            if isinstance(outcome, AuthHTTPException):  # logged, and kept in the slot
+                await _answer(Request(scope, receive), outcome, send)
+                return
+            found = outcome  # None if the header needs the full path's verdict
+        if found is None:
             settled = await settle_or_answer(bridge, slot, scope, receive, send, _answer)
             if settled is None:  # refused (answered) or the client left
                 return
             principal, receive = settled
+        else:
+            principal = found
         scope["user"] = principal
         state = scope.get("state")
         if state is None:
