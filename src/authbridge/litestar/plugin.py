@@ -78,7 +78,7 @@ class AuthBridgeMiddleware(ASGIMiddleware):
         and every other request goes to ``handle`` (bench/http_frameworks.py).
         """
         verifier = self.verifier
-        handle = self.handle
+        authenticate = self.authenticate
         handle_websocket = self.handle_websocket
 
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,8 +94,9 @@ class AuthBridgeMiddleware(ASGIMiddleware):
                     scope["user"] = scope["auth"] = principal
                     await app(scope, receive, send)
                     return
-            if kind == _HTTP:
-                await handle(scope, receive, send, app)
+            if kind == _HTTP:  # ``handle``, one coroutine call fewer
+                await authenticate(scope)
+                await app(scope, receive, send)
             elif kind == _WEBSOCKET:
                 await handle_websocket(scope, receive, send, app)
             else:
