@@ -13,25 +13,36 @@ own response or exception; none builds a header itself.
 
 Header values are built from fixed strings and from scope/realm names checked at startup;
 nothing a client sent is ever echoed into a header (V52).
+
+A WebSocket has no status or headers to answer with: every ASGI layer (``fastapi``,
+``starlette``, ``litestar``) accepts a refused connection and closes it with
+``websocket_close(error)``: code 1008 (policy violation), or 1013 (try again later) for an
+outage, with the public code as the reason, so a browser's ``onclose`` sees why (a refused
+handshake would only show 1006). ``refuse_websocket`` does that in raw ASGI.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from .errors import AuthError, InsufficientScope, ServiceUnavailable
 
 __all__ = [
     "DEFAULT_REALM",
     "NO_STORE",
+    "POLICY_VIOLATION",
+    "TRY_AGAIN_LATER",
     "Answer",
     "answer_for",
     "body_detail",
     "check_realm",
     "check_scope_names",
+    "refuse_websocket",
+    "refused_subprotocol",
+    "websocket_close",
 ]
 
 # RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ); realm/description add the space.
@@ -39,6 +50,10 @@ _SCOPE_TOKEN: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _QUOTED_SAFE: Final = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
 
 NO_STORE: Final = "no-store"
+# WebSocket close codes (RFC 6455 §7.4.1): a refusal, and an outage worth retrying.
+POLICY_VIOLATION: Final = 1008
+TRY_AGAIN_LATER: Final = 1013
+_BEARER_SUBPROTOCOL: Final = "bearer"
 DEFAULT_REALM: Final = "authbridge"  # the same default as the AUTHBRIDGE_REALM setting
 
 # Fixed descriptions: only characters RFC 6750 §3 allows in error_description.
@@ -146,3 +161,39 @@ def answer_for(error: AuthError, realm: str) -> Answer:
     headers["WWW-Authenticate"] = _challenge(realm, "invalid_token")
     public = "user_banned" if code == "user_banned" else "invalid_token"
     return Answer(401, public, headers)
+
+
+def websocket_close(error: AuthError) -> tuple[int, str]:
+    """The close code and reason for a refused WebSocket: 1013 for an outage (status 503),
+    1008 otherwise; the reason is the error's public code (``invalid_token``...)."""
+    return (TRY_AGAIN_LATER if error.status == 503 else POLICY_VIOLATION), error.public_code
+
+
+def refused_subprotocol(offered: object) -> str | None:
+    """The subprotocol to accept a connection that is refused at once: ``bearer`` if the
+    client offered it (a browser fails a handshake that selects none of the offered ones,
+    and its ``onclose`` would see only 1006), else none. Nothing else a client offered is
+    echoed back: an entry after ``bearer`` may be a token. ``offered`` is the scope's
+    ``subprotocols`` (a list, or missing)."""
+    if isinstance(offered, (list, tuple)) and _BEARER_SUBPROTOCOL in offered:
+        return _BEARER_SUBPROTOCOL
+    return None
+
+
+AsgiReceive = Callable[[], Awaitable[Any]]
+AsgiSend = Callable[[Any], Awaitable[None]]
+
+
+async def refuse_websocket(
+    receive: AsgiReceive, send: AsgiSend, error: AuthError, subprotocols: object
+) -> None:
+    """Refuse a WebSocket in raw ASGI, before anything else received from or sent to it:
+    accept it (after its ``websocket.connect``; with ``refused_subprotocol(subprotocols)``,
+    the scope's offered ones), then close it with ``websocket_close(error)``. A client that
+    has already left gets nothing."""
+    if (await receive())["type"] != "websocket.connect":
+        return  # websocket.disconnect: nobody to answer
+    accept = {"type": "websocket.accept", "subprotocol": refused_subprotocol(subprotocols)}
+    await send(accept)
+    code, reason = websocket_close(error)
+    await send({"type": "websocket.close", "code": code, "reason": reason})

@@ -10,6 +10,8 @@ from litestar import Litestar, Request, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
+from authbridge import TrustedIssuer, Verifier
+from authbridge.keys.remote import RemoteJWKS
 from authbridge.litestar import AuthBridgePlugin, required, requires
 from authbridge.testing import FakeIssuer
 
@@ -79,21 +81,61 @@ async def chat_guard(socket: WebSocket[Any, Any, Any]) -> None:
     await socket.close()
 
 
+def _closed(
+    client: TestClient[Any],
+    path: str,
+    headers: dict[str, str],
+    subprotocols: list[str] | None = None,
+) -> tuple[int, str, str | None]:
+    """(close code, reason, accepted subprotocol) of a socket the server accepts, then closes.
+
+    Litestar's test session raises ``WebSocketDisconnect`` on entry if the server closes
+    before accepting (the handshake refused: a browser would see 1006); entering proves the
+    accept."""
+    with client.websocket_connect(path, headers=headers, subprotocols=subprotocols) as socket:
+        with pytest.raises(WebSocketDisconnect) as caught:
+            socket.receive_json()
+        return caught.value.code, caught.value.detail, socket.accepted_subprotocol
+
+
 def test_websockets_get_the_principal_and_refusals() -> None:
-    """The middleware's websocket path: opt=required() and the guard, verified then cached."""
+    """The middleware's websocket path: opt=required() and the guard, verified then cached.
+    A refusal is the FastAPI layer's: accepted, then closed 1008 with the public code."""
     issuer = FakeIssuer()
     app = Litestar(
         route_handlers=[chat_opt, chat_guard], plugins=[AuthBridgePlugin(issuer.verifier())]
     )
     scoped = bearer(issuer.token(scope="chat"))
+    unscoped = bearer(issuer.token())
+    forged = bearer(issuer.token()[:-4] + "AAAA")
     with TestClient(app) as client:
         for path in ("/ws-opt", "/ws-guard"):
             for _ in range(2):  # verified, then cached
                 with client.websocket_connect(path, headers=scoped) as socket:
                     assert socket.receive_json() == {"sub": issuer.user["id"]}
-            for refused in ({}, bearer(issuer.token()), bearer(issuer.token()[:-4] + "AAAA")):
-                with (
-                    pytest.raises(WebSocketDisconnect),
-                    client.websocket_connect(path, headers=refused) as socket,
-                ):
-                    socket.receive_json()
+                # the middleware (opt=required) or the guard refuses the missing scope
+                assert _closed(client, path, unscoped) == (1008, "insufficient_scope", None)
+            assert _closed(client, path, {}) == (1008, "token_missing", None)
+            # the middleware refuses a forged token, whatever the route
+            assert _closed(client, path, forged) == (1008, "invalid_token", None)
+            # a browser that offered "bearer" gets it back, so its onclose sees the code
+            offered = ["bearer", "chat"]
+            assert _closed(client, path, forged, offered) == (1008, "invalid_token", "bearer")
+            assert _closed(client, path, {}, offered) == (1008, "token_missing", "bearer")
+
+
+def test_a_websocket_refused_for_an_outage_closes_1013() -> None:
+    """The issuer's JWKS answers 503: keys_unavailable, 1013 (try again later), never 4500."""
+    issuer = FakeIssuer(base_url=None)
+    with issuer.serving() as jwks_url:
+        assert issuer.server is not None
+        issuer.server.status = 503
+        verifier = Verifier(
+            TrustedIssuer.create(
+                RemoteJWKS(jwks_url, timeout=2.0), issuer=issuer.base_url, audience=issuer.base_url
+            )
+        )
+        app = Litestar(route_handlers=[chat_opt], plugins=[AuthBridgePlugin(verifier)])
+        with TestClient(app) as client:
+            token = bearer(issuer.token(scope="chat"))
+            assert _closed(client, "/ws-opt", token) == (1013, "keys_unavailable", None)

@@ -1,21 +1,31 @@
 """authbridge.starlette beyond the example: roles, the backend in Starlette's own middleware,
-the token-cache fast path and a query token next to a cached one."""
+the token-cache fast path, a query token next to a cached one, and WebSocket refusals."""
 
 from __future__ import annotations
 
+import warnings
+
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from authbridge import Verifier
+from authbridge import TrustedIssuer, Verifier
+from authbridge.keys.remote import RemoteJWKS
 from authbridge.starlette import AuthBridgeBackend, authbridge_middleware, requires
 from authbridge.testing import FakeIssuer
 
 from .conftest import bearer
+
+# Starlette's TestClient drives WebSockets; its notice about httpx is not ours to act on.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from starlette.testclient import TestClient
 
 
 @requires(roles=("admin", "owner"))
@@ -83,3 +93,85 @@ async def test_the_backend_in_starlettes_own_middleware(online_issuer: FakeIssue
         missing = await http.get("/admin")
         assert missing.status_code == 401
         assert missing.headers["www-authenticate"] == 'Bearer realm="tasks"'
+
+
+async def whoami(websocket: WebSocket) -> None:  # public: the middleware alone
+    await websocket.accept()
+    await websocket.send_json({"user": websocket.user.is_authenticated})
+    await websocket.close()
+
+
+@requires("chat")
+async def chat(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_json({"sub": websocket.user.identity})
+    await websocket.close()
+
+
+SOCKETS = [WebSocketRoute("/ws", whoami), WebSocketRoute("/ws-chat", chat)]
+
+
+def _closed(
+    client: TestClient, path: str, headers: dict[str, str], subprotocols: list[str] | None = None
+) -> tuple[int, str, str | None]:
+    """(close code, reason, accepted subprotocol) of a socket the server accepts, then closes.
+
+    The test session raises ``WebSocketDisconnect`` on entry if the server closes before
+    accepting (the handshake refused: a browser would see 1006); entering proves the accept.
+    The headers are copied: the test client adds its handshake headers to the dict it gets."""
+    with client.websocket_connect(path, headers=dict(headers), subprotocols=subprotocols) as socket:
+        with pytest.raises(WebSocketDisconnect) as caught:
+            socket.receive_json()
+        return caught.value.code, caught.value.reason, socket.accepted_subprotocol
+
+
+def test_websockets_are_refused_as_the_fastapi_layer_refuses_them() -> None:
+    """Accepted, then closed 1008 with the public code: by the middleware (a forged token),
+    by ``requires`` (no token, no scope)."""
+    issuer = FakeIssuer()
+    app = Starlette(routes=SOCKETS, middleware=[authbridge_middleware(issuer.verifier())])
+    scoped = bearer(issuer.token(scope="chat"))
+    forged = bearer(issuer.token()[:-4] + "AAAA")
+    with TestClient(app) as client:
+        for _ in range(2):  # verified, then cached
+            with client.websocket_connect("/ws-chat", headers=scoped) as socket:
+                assert socket.receive_json() == {"sub": issuer.user["id"]}
+            assert _closed(client, "/ws-chat", bearer(issuer.token())) == (
+                1008,
+                "insufficient_scope",
+                None,
+            )
+        with client.websocket_connect("/ws") as socket:  # anonymous, on a public route
+            assert socket.receive_json() == {"user": False}
+        assert _closed(client, "/ws-chat", {}) == (1008, "token_missing", None)
+        for path in ("/ws", "/ws-chat"):  # the middleware refuses a forged token anywhere
+            assert _closed(client, path, forged) == (1008, "invalid_token", None)
+            # a browser that offered "bearer" gets it back, so its onclose sees the code
+            offered = ["bearer", "chat"]
+            assert _closed(client, path, forged, offered) == (1008, "invalid_token", "bearer")
+        assert _closed(client, "/ws-chat", {}, ["bearer"]) == (1008, "token_missing", "bearer")
+
+
+def test_a_websocket_refused_for_an_outage_closes_1013() -> None:
+    """The issuer's JWKS answers 503: keys_unavailable, 1013 (try again later)."""
+    issuer = FakeIssuer(base_url=None)
+    with issuer.serving() as jwks_url:
+        assert issuer.server is not None
+        issuer.server.status = 503
+        verifier = Verifier(
+            TrustedIssuer.create(
+                RemoteJWKS(jwks_url, timeout=2.0), issuer=issuer.base_url, audience=issuer.base_url
+            )
+        )
+        app = Starlette(routes=SOCKETS, middleware=[authbridge_middleware(verifier)])
+        with TestClient(app) as client:
+            token = bearer(issuer.token(scope="chat"))
+            assert _closed(client, "/ws", token) == (1013, "keys_unavailable", None)
+
+
+def test_requires_on_a_sync_websocket_endpoint_is_a_type_error() -> None:
+    def sync_socket(websocket: WebSocket) -> None:
+        raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match="is not async"):
+        requires("chat")(sync_socket)

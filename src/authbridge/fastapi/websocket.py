@@ -13,7 +13,9 @@ Browsers cannot set ``Authorization`` on a WebSocket, so these ways are accepted
 
 A refused connection is accepted and then closed with code 1008 (policy violation), or 1013
 (try again later) when the issuer's keys are unavailable, so a browser's ``onclose`` sees the
-code and reason (a refused handshake would only show 1006). ``?access_token=`` is never read.
+code and reason (a refused handshake would only show 1006). ``answers.websocket_close``
+decides both; the Starlette and Litestar layers close a refused socket the same way.
+``?access_token=`` is never read.
 
 Wherever the token came from, ``Authenticator.verify_token`` (``authenticate.py``) verifies
 it: the same token-cache-then-verifier step as every HTTP request.
@@ -29,12 +31,12 @@ import anyio
 from fastapi import Depends, WebSocket, WebSocketException
 from starlette.websockets import WebSocketDisconnect
 
+from ..answers import refused_subprotocol, websocket_close
 from ..errors import AuthError, InvalidRequest, TokenMissing
 from ..jose.strict_json import loads_object
 from ..principal import Principal
 from .bridge import AuthBridge, bridge_of
 from .credentials import bearer_from_headers
-from .responses import public_code
 
 __all__ = [
     "BEARER_SUBPROTOCOL",
@@ -44,8 +46,6 @@ __all__ = [
 ]
 
 BEARER_SUBPROTOCOL: Final = "bearer"
-POLICY_VIOLATION: Final = 1008
-TRY_AGAIN_LATER: Final = 1013
 MAX_AUTH_MESSAGE_BYTES: Final = 16384
 _TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
@@ -58,12 +58,6 @@ def _protocol_token(offered: Sequence[str]) -> str | None:
     if index + 1 >= len(offered) or _TOKEN.fullmatch(offered[index + 1]) is None:
         raise InvalidRequest("The bearer subprotocol carries no well-formed token.")
     return offered[index + 1]
-
-
-def _offered_bearer(websocket: WebSocket) -> str | None:
-    """Select ``bearer`` if the client offered it (a browser fails the handshake otherwise)."""
-    offered = websocket.scope.get("subprotocols") or ()
-    return BEARER_SUBPROTOCOL if BEARER_SUBPROTOCOL in offered else None
 
 
 def _handshake_token(scope: MutableMapping[str, Any]) -> tuple[str | None, bool]:
@@ -107,16 +101,15 @@ async def _first_message_token(websocket: WebSocket, wait: float) -> str:
 def _refuse(
     bridge: AuthBridge, error: AuthError, websocket: WebSocket, token: str | None
 ) -> WebSocketException:
-    code = public_code(error)
+    close_code, reason = websocket_close(error)  # the answer every ASGI layer gives
     bridge.audit.failure(
         error.code,
         scope=websocket.scope,
         token=token,
-        status=POLICY_VIOLATION,
+        status=close_code,
         transport="websocket",
     )
-    close_code = TRY_AGAIN_LATER if error.status == 503 else POLICY_VIOLATION
-    return WebSocketException(code=close_code, reason=code)
+    return WebSocketException(code=close_code, reason=reason)
 
 
 async def authenticate_websocket(
@@ -153,7 +146,8 @@ async def authenticate_websocket(
         if not accepted:
             # A browser sees only "1006" when the handshake itself is refused: accept, so the
             # close code and reason reach its onclose handler. No app code runs.
-            await websocket.accept(subprotocol=_offered_bearer(websocket))
+            offered = websocket.scope.get("subprotocols")
+            await websocket.accept(subprotocol=refused_subprotocol(offered))
         raise refusal from None
     if not accepted:
         await websocket.accept(subprotocol=BEARER_SUBPROTOCOL if via_protocol else None)

@@ -7,6 +7,12 @@ does not verify is refused there, whatever the route. ``requires(...)`` is a Lit
 ``opt=required(...)`` is the same check made by the middleware, cheaper.
 Every refusal is an ``AuthError`` that the plugin's exception handler answers with the
 FastAPI layer's status, headers and body (``answers.py``).
+
+A WebSocket gets the FastAPI layer's answer too: accepted, then closed 1008 (1013 when the
+keys or a store are unavailable) with the error's code as the reason. Litestar's exception
+handlers do not run for WebSockets (any other exception closes one 4500), so the middleware
+answers its own refusals in ASGI, and the guard accepts the socket and raises Litestar's
+``WebSocketException`` with that code and reason.
 """
 
 from __future__ import annotations
@@ -16,14 +22,22 @@ from typing import Any, Final
 
 from litestar import Request, Response
 from litestar.config.app import AppConfig
-from litestar.connection import ASGIConnection
+from litestar.connection import ASGIConnection, WebSocket
 from litestar.enums import ScopeType
+from litestar.exceptions import WebSocketException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from ..answers import DEFAULT_REALM, answer_for, check_realm
+from ..answers import (
+    DEFAULT_REALM,
+    answer_for,
+    check_realm,
+    refuse_websocket,
+    refused_subprotocol,
+    websocket_close,
+)
 from ..credentials import bearer_candidate, bearer_from_headers, header_value
 from ..errors import AuthError
 from ..guards import Requirement, requirement
@@ -64,7 +78,8 @@ class AuthBridgeMiddleware(ASGIMiddleware):
         and every other request goes to ``handle`` (bench/http_frameworks.py).
         """
         verifier = self.verifier
-        handle = self.handle
+        authenticate = self.authenticate
+        handle_websocket = self.handle_websocket
 
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             kind: str = scope["type"]
@@ -79,14 +94,34 @@ class AuthBridgeMiddleware(ASGIMiddleware):
                     scope["user"] = scope["auth"] = principal
                     await app(scope, receive, send)
                     return
-            if kind in (_HTTP, _WEBSOCKET):
-                await handle(scope, receive, send, app)
+            if kind == _HTTP:  # ``handle``, one coroutine call fewer
+                await authenticate(scope)
+                await app(scope, receive, send)
+            elif kind == _WEBSOCKET:
+                await handle_websocket(scope, receive, send, app)
             else:
                 await app(scope, receive, send)
 
         return middleware
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        await self.authenticate(scope)
+        await next_app(scope, receive, send)
+
+    async def handle_websocket(
+        self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp
+    ) -> None:
+        """``handle`` for a WebSocket: a refusal accepts the socket, then closes it 1008/1013
+        with the code as the reason (an ``AuthError`` raised here would close it 4500)."""
+        try:
+            await self.authenticate(scope)
+        except AuthError as error:
+            await refuse_websocket(receive, send, error, scope.get("subprotocols"))
+            return
+        await next_app(scope, receive, send)
+
+    async def authenticate(self, scope: Scope) -> None:
+        """Set ``scope["user"]``/``scope["auth"]``, or raise the ``AuthError`` refusing it."""
         headers = scope["headers"]
         query = scope.get("query_string", b"")
         principal = None
@@ -105,7 +140,6 @@ class AuthBridgeMiddleware(ASGIMiddleware):
             needed.check(principal)  # opt=required(...): no guard, no Request, no copy
         scope["user"] = principal
         scope["auth"] = principal
-        await next_app(scope, receive, send)
 
 
 class AuthBridgePlugin(InitPluginProtocol):
@@ -141,9 +175,25 @@ def requires(scopes: str | Sequence[str] = (), *, roles: str | Sequence[str] = (
     # check itself (bench/http_frameworks.py).
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = connection.scope.get("user")
-        needed.check(user if isinstance(user, Principal) else None)
+        try:
+            needed.check(user if isinstance(user, Principal) else None)
+        except AuthError as error:
+            if isinstance(connection, WebSocket):
+                raise await _websocket_refusal(connection, error) from None
+            raise
 
     return guard
+
+
+async def _websocket_refusal(
+    socket: WebSocket[Any, Any, Any], error: AuthError
+) -> WebSocketException:
+    """Accept ``socket`` and return the exception that makes Litestar close it 1008/1013
+    with the code as the reason (the FastAPI layer's answer; a browser's ``onclose`` would
+    see only 1006 if the handshake itself were refused)."""
+    code, reason = websocket_close(error)
+    await socket.accept(subprotocols=refused_subprotocol(socket.scope.get("subprotocols")))
+    return WebSocketException(detail=reason, code=code)
 
 
 def required(

@@ -6,7 +6,9 @@ does: a request without a bearer token passes as anonymous (``request.user.is_au
 is false, so public routes stay public); a request with one gets ``request.user`` (a
 ``PrincipalUser``) and ``request.auth.scopes`` (``"authenticated"`` plus the token's
 scopes), or the RFC 6750 answer the FastAPI layer gives (``answers.py``) if the token does
-not verify. A token the verifier has cached is answered without building a request object
+not verify; a refused WebSocket is accepted, then closed 1008 (1013 when the keys or a store
+are unavailable) with the error's code as the reason, as the FastAPI layer closes one. A
+token the verifier has cached is answered without building a request object
 or re-checking its syntax (the FastAPI fast path's rule). ``AuthBridgeBackend`` is the same
 verification as an ``AuthenticationBackend``, for apps that compose Starlette's own
 middleware. ``requires`` checks scopes and roles and answers 401/403 in the same shapes.
@@ -30,11 +32,19 @@ from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
-from ..answers import DEFAULT_REALM, answer_for, check_realm
+from ..answers import (
+    DEFAULT_REALM,
+    answer_for,
+    check_realm,
+    refuse_websocket,
+    refused_subprotocol,
+    websocket_close,
+)
 from ..credentials import bearer_candidate, bearer_from_headers, header_value
 from ..errors import AuthError
-from ..guards import requirement
+from ..guards import Requirement, requirement
 from ..principal import Principal
 from ..verifier import Verifier
 
@@ -125,8 +135,8 @@ class AuthBridgeMiddleware:
         try:
             principal = await _principal(self.verifier, scope)
         except AuthError as error:
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})  # policy violation
+            if scope["type"] == "websocket":  # accepted, then closed 1008/1013 with the code
+                await refuse_websocket(receive, send, error, scope.get("subprotocols"))
             else:
                 await answer_response(error, self.realm)(scope, receive, send)
             return
@@ -177,7 +187,9 @@ def requires(
     credential, 403 ``insufficient_scope`` (naming the scopes) without the scope or role.
 
     Every scope is needed, any one of ``roles``. The endpoint takes a ``request`` argument,
-    as with Starlette's own ``requires``; sync and async endpoints both work.
+    as with Starlette's own ``requires``; sync and async endpoints both work. A WebSocket
+    endpoint (an async one taking ``websocket``) that is refused accepts the connection and
+    closes it 1008 with the code as the reason (``token_missing``, ``insufficient_scope``).
     """
     needed = requirement(
         scopes if isinstance(scopes, str) else tuple(scopes),
@@ -186,9 +198,14 @@ def requires(
 
     def decorator(endpoint: F) -> F:
         names = list(inspect.signature(endpoint).parameters)
-        if "request" not in names:
-            raise TypeError(f'requires: {endpoint.__qualname__} takes no "request" argument')
-        position = names.index("request")
+        kind = next((name for name in names if name in ("request", "websocket")), None)
+        if kind is None:
+            raise TypeError(f'requires: {endpoint.__qualname__} takes no "request" or "websocket"')
+        position = names.index(kind)
+        if kind == "websocket":
+            if not inspect.iscoroutinefunction(endpoint):
+                raise TypeError(f"requires: {endpoint.__qualname__} (a WebSocket) is not async")
+            return cast("F", _websocket_guard(endpoint, needed, position))
 
         def refusal(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response | None:
             request = kwargs["request"] if "request" in kwargs else args[position]
@@ -218,3 +235,25 @@ def requires(
         return cast("F", guarded)
 
     return decorator
+
+
+def _websocket_guard(
+    endpoint: Callable[..., Awaitable[Any]], needed: Requirement, position: int
+) -> Callable[..., Awaitable[Any]]:
+    """``requires`` on a WebSocket endpoint: refused, the socket is accepted then closed."""
+
+    @functools.wraps(endpoint)
+    async def guarded(*args: Any, **kwargs: Any) -> Any:
+        websocket: WebSocket = kwargs["websocket"] if "websocket" in kwargs else args[position]
+        user = websocket.scope.get("user")
+        try:
+            needed.check(user.principal if isinstance(user, PrincipalUser) else None)
+        except AuthError as error:
+            code, reason = websocket_close(error)
+            subprotocol = refused_subprotocol(websocket.scope.get("subprotocols"))
+            await websocket.accept(subprotocol=subprotocol)
+            await websocket.close(code, reason)
+            return None
+        return await endpoint(*args, **kwargs)
+
+    return guarded
