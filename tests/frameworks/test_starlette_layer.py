@@ -175,3 +175,83 @@ def test_requires_on_a_sync_websocket_endpoint_is_a_type_error() -> None:
 
     with pytest.raises(TypeError, match="is not async"):
         requires("chat")(sync_socket)
+
+
+@requires()
+async def me(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": request.user.identity, "auth": request.auth.scopes})
+
+
+@requires()
+def me_sync(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": request.user.display_name})
+
+
+async def test_requires_with_no_scope_verified_then_cached_and_anonymous() -> None:
+    """``requires()`` with ``request`` as the only parameter (the guard's short path): the
+    same answers for a token verified, then served from the cache, and none without one."""
+    issuer = FakeIssuer()
+    routes = [Route("/me", me), Route("/me-sync", me_sync)]
+    app = Starlette(routes=routes, middleware=[authbridge_middleware(issuer.verifier())])
+    token = issuer.token(scope="a b")
+    async with client(app) as http:
+        for _ in range(2):  # verified, then cached
+            answer = await http.get("/me", headers=bearer(token))
+            body = answer.json()
+            assert body["sub"] == issuer.user["id"]
+            assert body["auth"][0] == "authenticated"
+            assert sorted(body["auth"][1:]) == ["a", "b"]  # the token's scopes, in any order
+            synced = await http.get("/me-sync", headers=bearer(token))
+            assert synced.json() == {"sub": issuer.user["name"]}
+        for path in ("/me", "/me-sync"):
+            missing = await http.get(path)
+            assert missing.status_code == 401
+            assert missing.headers["www-authenticate"] == 'Bearer realm="authbridge"'
+            assert missing.json()["code"] == "token_missing"
+
+
+async def test_requires_finds_request_anywhere_in_the_arguments() -> None:
+    """An endpoint with more parameters than ``request`` (a method, a wrapper's extra
+    argument): the guard finds it by position or by keyword."""
+    issuer = FakeIssuer()
+    verifier = issuer.verifier()
+    principal = await verifier.verify(issuer.token(scope="chat"))
+    from authbridge.starlette import PrincipalUser
+
+    @requires("chat")
+    async def endpoint(prefix: str, request: Request) -> str:
+        return prefix + request.user.identity
+
+    @requires("other")
+    def refused(prefix: str, request: Request) -> str:
+        raise AssertionError("never called")
+
+    def request_for(user: object) -> Request:
+        return Request({"type": "http", "headers": [], "user": user, "authbridge.realm": "r"})
+
+    ok = request_for(PrincipalUser(principal))
+    assert await endpoint("u:", ok) == "u:" + principal.sub
+    assert await endpoint("u:", request=ok) == "u:" + principal.sub
+    answer = refused("u:", request=ok)
+    assert isinstance(answer, JSONResponse)
+    assert answer.status_code == 403
+    assert answer.headers["www-authenticate"].startswith('Bearer realm="r", error="insufficient')
+    anonymous = await endpoint("u:", request_for(None))
+    assert isinstance(anonymous, JSONResponse)
+    assert anonymous.status_code == 401
+
+
+async def test_a_cached_token_sent_twice_is_refused() -> None:
+    """Two ``Authorization`` headers are two credentials, even when each is a cached token:
+    the middleware's inlined fast path leaves them to the full path (400)."""
+    issuer = FakeIssuer()
+    verifier = issuer.verifier()
+    token = issuer.token(role="admin")
+    await verifier.verify(token)  # cached
+    app = Starlette(routes=ROUTES, middleware=[authbridge_middleware(verifier)])
+    twice = [("authorization", f"Bearer {token}"), ("authorization", f"Bearer {token}")]
+    async with client(app) as http:
+        assert (await http.get("/admin", headers=bearer(token))).status_code == 200
+        answer = await http.get("/admin", headers=twice)
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "invalid_request"

@@ -61,6 +61,7 @@ __all__ = [
 _AUTHORIZATION: Final = b"authorization"
 _REALM_KEY: Final = "authbridge.realm"
 F = TypeVar("F", bound=Callable[..., Any])
+_new: Final = object.__new__
 
 
 class PrincipalUser(BaseUser):
@@ -98,12 +99,13 @@ def answer_response(error: AuthError, realm: str = DEFAULT_REALM) -> Response:
     return JSONResponse(answer.body(), status_code=answer.status, headers=answer.headers)
 
 
-async def _principal(verifier: Verifier, scope: Scope) -> Principal | None:
+async def _principal(verifier: Verifier, scope: Scope, *, cache: bool = True) -> Principal | None:
     """The request's Principal, ``None`` without an ``Authorization`` header; an
-    ``AuthError`` for a credential that does not verify."""
+    ``AuthError`` for a credential that does not verify. ``cache=False``: the caller has
+    already tried the token cache (``verify`` still reads it)."""
     headers: list[tuple[bytes, bytes]] = scope["headers"]
     query = scope.get("query_string", b"")
-    if not query:  # with a query, ?access_token= must be ruled out first: the full path
+    if cache and not query:  # with a query, ?access_token= must be ruled out first: the full path
         candidate = bearer_candidate(headers)
         if candidate is not None and (cached := verifier.verify_cached(candidate)) is not None:
             return cached
@@ -128,14 +130,36 @@ class AuthBridgeMiddleware:
         self.realm = check_realm(realm)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
         scope[_REALM_KEY] = self.realm
+        # The cached-token fast path, inlined (no ``_principal`` coroutine): this runs on
+        # every request. With a query, ?access_token= must be ruled out first: the full path.
+        if not scope.get("query_string"):
+            found: bytes | None = None  # bearer_candidate, inlined: the one Authorization
+            for key, value in scope["headers"]:
+                if key == _AUTHORIZATION:
+                    if found is not None:
+                        found = None
+                        break
+                    found = value
+            if found is not None and found[:7].lower() == b"bearer ":
+                principal = self.verifier.verify_cached(found[7:].decode("latin-1"))
+                if principal is not None:
+                    credentials = _new(AuthCredentials)  # its __init__ copies the list again
+                    credentials.scopes = ["authenticated", *principal.scopes]
+                    scope["auth"] = credentials
+                    user = _new(PrincipalUser)  # PrincipalUser(principal) without the frame
+                    user.principal = principal
+                    scope["user"] = user
+                    await self.app(scope, receive, send)
+                    return
         try:
-            principal = await _principal(self.verifier, scope)
+            principal = await _principal(self.verifier, scope, cache=False)
         except AuthError as error:
-            if scope["type"] == "websocket":  # accepted, then closed 1008/1013 with the code
+            if kind == "websocket":  # accepted, then closed 1008/1013 with the code
                 await refuse_websocket(receive, send, error, scope.get("subprotocols"))
             else:
                 await answer_response(error, self.realm)(scope, receive, send)
@@ -207,8 +231,7 @@ def requires(
                 raise TypeError(f"requires: {endpoint.__qualname__} (a WebSocket) is not async")
             return cast("F", _websocket_guard(endpoint, needed, position))
 
-        def refusal(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response | None:
-            request = kwargs["request"] if "request" in kwargs else args[position]
+        def refusal(request: HTTPConnection) -> Response | None:
             scope = request.scope
             user = scope.get("user")
             try:  # principal_of, inlined: this runs on every guarded request
@@ -217,19 +240,45 @@ def requires(
                 return answer_response(error, scope.get(_REALM_KEY, DEFAULT_REALM))
             return None
 
+        # Starlette calls an endpoint as ``endpoint(request)``: with ``request`` its only
+        # parameter, the guard takes it directly (no *args/**kwargs to pack and search), and
+        # a route asking for no scope or role passes any PrincipalUser without a check call.
+        only_request = names == ["request"]
+        any_user = not needed.scopes and not needed.roles
         if inspect.iscoroutinefunction(endpoint):
             call = cast("Callable[..., Awaitable[Any]]", endpoint)
+            if only_request:
+
+                @functools.wraps(endpoint)
+                async def async_guarded_request(request: HTTPConnection) -> Any:
+                    if any_user and isinstance(request.scope.get("user"), PrincipalUser):
+                        return await call(request)
+                    refused = refusal(request)
+                    return refused if refused is not None else await call(request)
+
+                return cast("F", async_guarded_request)
 
             @functools.wraps(endpoint)
             async def async_guarded(*args: Any, **kwargs: Any) -> Any:
-                refused = refusal(args, kwargs)
+                refused = refusal(kwargs["request"] if "request" in kwargs else args[position])
                 return refused if refused is not None else await call(*args, **kwargs)
 
             return cast("F", async_guarded)
 
+        if only_request:
+
+            @functools.wraps(endpoint)
+            def guarded_request(request: HTTPConnection) -> Any:
+                if any_user and isinstance(request.scope.get("user"), PrincipalUser):
+                    return endpoint(request)
+                refused = refusal(request)
+                return refused if refused is not None else endpoint(request)
+
+            return cast("F", guarded_request)
+
         @functools.wraps(endpoint)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            refused = refusal(args, kwargs)
+            refused = refusal(kwargs["request"] if "request" in kwargs else args[position])
             return refused if refused is not None else endpoint(*args, **kwargs)
 
         return cast("F", guarded)
