@@ -20,11 +20,10 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from authbridge.testing import FakeIssuer
-from fresh_callgrind import _run, _scope
+from fresh_callgrind import _run, _scope, stage_counts
 
 ISSUER = "http://127.0.0.1:3000"
 
@@ -92,16 +91,7 @@ def measure(n: int) -> None:
 
 
 def report(prefix: str, n: int) -> None:
-    files = list(Path(prefix).parent.glob(Path(prefix).name + ".*"))
-    files.sort(key=lambda f: int(f.name.rsplit(".", 1)[1]))
-    counts = []
-    for name in files:
-        with open(name) as fh:
-            for line in fh:
-                if line.startswith(("summary:", "totals:")):
-                    counts.append(int(line.split()[1]))
-                    break
-    stages = counts[1 : 1 + len(STAGES)]  # dump 1 is everything before the first marker
+    stages = stage_counts(prefix, len(STAGES))
     bare = stages[0]
     print("| per request | instructions | above bare |")
     print("|---|---:|---:|")

@@ -200,7 +200,10 @@ def measure(n: int) -> None:
     os.getppid()
 
 
-def report(prefix: str, n: int) -> None:
+def stage_counts(prefix: str, stages: int) -> list[int]:
+    """The instruction count of each of ``stages`` stages, from callgrind's dumps at the
+    ``os.getppid`` markers (``prefix.1``, ``prefix.2``...). Dump 1 is everything before the
+    first marker; the stages follow. Shared by the other ``*_callgrind.py`` scripts."""
     files = sorted(glob.glob(prefix + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
     counts = []
     for name in files:
@@ -209,8 +212,11 @@ def report(prefix: str, n: int) -> None:
                 if line.startswith(("summary:", "totals:")):
                     counts.append(int(line.split()[1]))
                     break
-    # Dump 1 is everything before the first marker; the stages follow.
-    stages = counts[1 : 1 + len(STAGES)]
+    return counts[1 : 1 + stages]
+
+
+def report(prefix: str, n: int) -> None:
+    stages = stage_counts(prefix, len(STAGES))
     for label, total in zip(STAGES, stages, strict=True):
         print(f"| {label} | {total / n / 1000:.1f} k |")
     fresh = stages[STAGES.index("verify (fresh)")] - stages[STAGES.index("raw Ed25519")]

@@ -27,6 +27,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from authbridge.litestar import AuthBridgePlugin, required, requires
 from authbridge.testing import FakeIssuer
+from fresh_callgrind import _run, stage_counts
 
 _ISSUER = FakeIssuer()
 TOKEN = _ISSUER.token()
@@ -104,14 +105,6 @@ STAGES: list[tuple[str, str, str, bool]] = [
 ]
 
 
-def _run(coro: Any) -> None:
-    try:
-        coro.send(None)
-    except StopIteration:
-        return
-    raise RuntimeError("the request awaited something real")
-
-
 def _scope(path: str, token: bool) -> dict[str, Any]:
     headers = [(b"host", b"bench"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
     if token:
@@ -168,15 +161,7 @@ def measure(n: int) -> None:
 
 
 def report(prefix: str, n: int) -> None:
-    files = sorted(glob.glob(prefix + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
-    counts = []
-    for name in files:
-        with open(name) as fh:
-            for line in fh:
-                if line.startswith(("summary:", "totals:")):
-                    counts.append(int(line.split()[1]))
-                    break
-    stages = counts[1 : 1 + len(STAGES)]  # dump 1 is everything before the first marker
+    stages = stage_counts(prefix, len(STAGES))
     base = stages[1] / n
     print("| stage | k instructions/request | vs bare /hello with token |")
     print("|---|---|---|")
