@@ -21,10 +21,26 @@ from types import ModuleType
 import httpx
 import pytest
 
+from authbridge import TrustedIssuer, Verifier
+from authbridge.keys.remote import RemoteJWKS
 from authbridge.testing import FakeIssuer
 from harness.better_auth import BAUser, BetterAuthServer, ServerPool
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@contextmanager
+def keys_outage() -> Iterator[tuple[FakeIssuer, Verifier]]:
+    """An issuer whose JWKS answers 503, and a verifier of its tokens (``keys_unavailable``)."""
+    issuer = FakeIssuer(base_url=None)
+    with issuer.serving() as jwks_url:
+        assert issuer.server is not None
+        issuer.server.status = 503
+        jwks = RemoteJWKS(jwks_url, timeout=2.0)
+        yield (
+            issuer,
+            Verifier(TrustedIssuer.create(jwks, issuer=issuer.base_url, audience=issuer.base_url)),
+        )
 
 
 @pytest.fixture

@@ -10,12 +10,10 @@ from litestar import Litestar, Request, WebSocket, get, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
-from authbridge import TrustedIssuer, Verifier
-from authbridge.keys.remote import RemoteJWKS
 from authbridge.litestar import AuthBridgePlugin, required, requires
 from authbridge.testing import FakeIssuer
 
-from .conftest import bearer
+from .conftest import bearer, keys_outage
 
 
 @get("/export", opt=required("reports:export"))
@@ -126,15 +124,7 @@ def test_websockets_get_the_principal_and_refusals() -> None:
 
 def test_a_websocket_refused_for_an_outage_closes_1013() -> None:
     """The issuer's JWKS answers 503: keys_unavailable, 1013 (try again later), never 4500."""
-    issuer = FakeIssuer(base_url=None)
-    with issuer.serving() as jwks_url:
-        assert issuer.server is not None
-        issuer.server.status = 503
-        verifier = Verifier(
-            TrustedIssuer.create(
-                RemoteJWKS(jwks_url, timeout=2.0), issuer=issuer.base_url, audience=issuer.base_url
-            )
-        )
+    with keys_outage() as (issuer, verifier):
         app = Litestar(route_handlers=[chat_opt], plugins=[AuthBridgePlugin(verifier)])
         with TestClient(app) as client:
             token = bearer(issuer.token(scope="chat"))

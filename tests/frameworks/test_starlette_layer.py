@@ -15,12 +15,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from authbridge import TrustedIssuer, Verifier
-from authbridge.keys.remote import RemoteJWKS
+from authbridge import Verifier
 from authbridge.starlette import AuthBridgeBackend, authbridge_middleware, requires
 from authbridge.testing import FakeIssuer
 
-from .conftest import bearer
+from .conftest import bearer, keys_outage
 
 # Starlette's TestClient drives WebSockets; its notice about httpx is not ours to act on.
 with warnings.catch_warnings():
@@ -154,15 +153,7 @@ def test_websockets_are_refused_as_the_fastapi_layer_refuses_them() -> None:
 
 def test_a_websocket_refused_for_an_outage_closes_1013() -> None:
     """The issuer's JWKS answers 503: keys_unavailable, 1013 (try again later)."""
-    issuer = FakeIssuer(base_url=None)
-    with issuer.serving() as jwks_url:
-        assert issuer.server is not None
-        issuer.server.status = 503
-        verifier = Verifier(
-            TrustedIssuer.create(
-                RemoteJWKS(jwks_url, timeout=2.0), issuer=issuer.base_url, audience=issuer.base_url
-            )
-        )
+    with keys_outage() as (issuer, verifier):
         app = Starlette(routes=SOCKETS, middleware=[authbridge_middleware(verifier)])
         with TestClient(app) as client:
             token = bearer(issuer.token(scope="chat"))
