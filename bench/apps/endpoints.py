@@ -13,6 +13,8 @@
   dependency path or the fast path verifying;
 * ``typed_user_app``: the endpoint taking the caller as the app's own msgspec Struct
   (``current_user``), built from the claims on every request;
+* ``raw_verify_app``: the bare endpoint behind only the raw Ed25519 signature check of the
+  token (``raw_verify.py``): the floor for a fresh token as a server meets it;
 * ``empty_dependency_app``: the endpoint with one empty ``async`` dependency and no
   authentication: FastAPI's own floor for any dependency-based design;
 * ``tasks_app`` / ``tasks_noauth_app``: the Tasks API as ``tasks-api serve`` runs it, and the
@@ -49,6 +51,7 @@ from authbridge.principal import Principal
 
 from .gc_stats import add_gc_stats
 from .middleware_auth import MiddlewareAuth
+from .raw_verify import RawVerify, public_key_from_env
 
 __all__ = [
     "authbridge_app",
@@ -60,6 +63,7 @@ __all__ = [
     "org_role_app",
     "org_role_fast_path_app",
     "pyjwt_app",
+    "raw_verify_app",
     "tasks_app",
     "tasks_noauth_app",
     "typed_user_app",
@@ -73,6 +77,12 @@ def bare_app() -> FastAPI:
     async def hello() -> dict[str, str]:
         return {"sub": "anonymous"}
 
+    return app
+
+
+def raw_verify_app() -> FastAPI:
+    app = bare_app()
+    app.add_middleware(RawVerify, key=public_key_from_env())
     return app
 
 

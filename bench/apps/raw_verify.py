@@ -1,0 +1,58 @@
+"""The floor for a fresh token in a server: the bare endpoint behind nothing but the raw
+Ed25519 signature check.
+
+A pure-ASGI middleware takes the token from ``Authorization: Bearer``, splits off the
+signature, decodes it and verifies it with the one public key of the benchmark's JWKS
+(``cryptography``, as authbridge calls it), then calls the bare app; a bad signature gets a
+bare 401. Nothing else: no header or claims parsing, no key lookup, no cache, no Principal.
+It is what ``bare + raw Ed25519 verify`` costs when a server, not a micro benchmark, runs the
+verify: the same cold CPU caches and allocator state as authbridge meets per request.
+A measurement, never an authenticator (it checks no claim, not even ``exp``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from authbridge.jose.b64 import b64url_decode
+
+__all__ = ["RawVerify", "public_key_from_env"]
+
+_REFUSED = {"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"0")]}
+
+
+def public_key_from_env() -> Ed25519PublicKey:
+    """The benchmark's one Ed25519 key, from ``AUTHBRIDGE_JWKS`` as ``bench/http_bench.py``
+    sets it."""
+    document: dict[str, Any] = json.loads(os.environ["AUTHBRIDGE_JWKS"])
+    (jwk,) = (k for k in document["keys"] if k.get("crv") == "Ed25519")
+    return Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+
+
+class RawVerify:
+    """Verifies every request's token signature, then calls ``app``."""
+
+    def __init__(self, app: ASGIApp, key: Ed25519PublicKey) -> None:
+        self.app = app
+        self.key = key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            token = b""
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    token = value[7:]  # after "Bearer "
+            signing_input, _, signature = token.rpartition(b".")
+            try:
+                self.key.verify(b64url_decode(signature), signing_input)
+            except (InvalidSignature, ValueError):
+                await send(_REFUSED)
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await self.app(scope, receive, send)
