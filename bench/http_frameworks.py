@@ -61,6 +61,16 @@ FRAMEWORKS = [
 ]
 SERVER = {"asgi3": "uvicorn (asgi3)", "wsgi": "uvicorn (wsgi)", "gunicorn": "gunicorn --threads 8"}
 TARGET_ASGI = 0.85
+# Rows the ASGI target does not apply to: a guarded Litestar route against bare measures
+# Litestar's own per-guard work (it copies the route handler for every guard call), which a
+# no-op guard costs the same; authbridge's share on a guarded route is the row against that
+# no-op guard, which the target applies to, as to every protected row.
+NOT_TARGETED = ("litestar, requires() guard", "litestar, a no-op guard (no authbridge)")
+
+
+def targeted(row: dict[str, object]) -> bool:
+    """Whether the ≥ 0.85× target applies to ``row`` (ASGI, authbridge's own cost)."""
+    return row["interface"] == "asgi3" and row["framework"] not in NOT_TARGETED
 
 
 @dataclass
@@ -169,13 +179,7 @@ def main() -> int:
             }
         )
     write(Path(args.out), rows, duration, rounds, generator)
-    failed = [
-        r["framework"]
-        for r in rows
-        if r["interface"] == "asgi3"
-        and "no authbridge" not in str(r["framework"])
-        and r["ratio"] < TARGET_ASGI
-    ]
+    failed = [r["framework"] for r in rows if targeted(r) and float(r["ratio"]) < TARGET_ASGI]
     print("below target:" if failed else "targets met", *failed)
     return 0
 
@@ -205,17 +209,28 @@ def write(
         f"{generator}, {duration:g} s × {rounds} rounds, medians.",
         "",
         "| framework | server | bare req/s | protected req/s | ratio "
-        "| CPU µs/request bare / protected | CPU ratio | p99 bare / protected (ms) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| CPU µs/request bare / protected | CPU ratio | p99 bare / protected (ms) "
+        f"| ≥ {TARGET_ASGI}× |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        met = ("yes" if float(str(r["ratio"])) >= TARGET_ASGI else "no") if targeted(r) else "—"
         lines.append(
             f"| {r['framework']} | {SERVER[str(r['interface'])]} | {r['bare_rps']} | "
             f"{r['protected_rps']} | {r['ratio']:.2f}× | "
             f"{r['bare_cpu_us']:.1f} / {r['protected_cpu_us']:.1f} | {r['cpu_ratio']:.2f}× | "
-            f"{r['bare_p99_ms']:.1f} / {r['protected_p99_ms']:.1f} |"
+            f"{r['bare_p99_ms']:.1f} / {r['protected_p99_ms']:.1f} | {met} |"
         )
-    lines += ["", f"Target: ≥ {TARGET_ASGI}× for the ASGI frameworks; WSGI measured.", ""]
+    lines += [
+        "",
+        f"Target: ≥ {TARGET_ASGI}× for the ASGI frameworks, on authbridge's own cost; WSGI "
+        "measured (—). On Litestar, any guard costs the same per request whatever it checks "
+        "(Litestar copies the route handler for each guard call): the `requires()` guard row "
+        "against bare shows that cost, the no-op guard row the same cost without authbridge, "
+        "and the target applies to `requires()` against the no-op guard. `opt=required()` "
+        "makes the same scope and role check in authbridge's middleware, without a guard.",
+        "",
+    ]
     (out / "http_frameworks.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
