@@ -12,6 +12,13 @@ the counts there::
 Each stage's count is divided by N. ``verify`` is the whole async ``verify`` on a new token;
 ``raw`` is the bare Ed25519 call on the same tokens, so ``verify - raw`` is the Python path
 beyond the signature. Run with ``PYTHONHASHSEED=0``; the garbage collector is off while measuring.
+
+The last stage serves the same fresh tokens through the HTTP benchmark's floor (the bare
+route behind only the raw Ed25519 check, ``apps/raw_verify.py``), and the report gives what
+the fast path adds to it per request. With ``--cache-sim=yes`` callgrind also simulates the
+CPU caches, and the report gives the added instruction and data cache misses too: a server
+meets each request with caches that other work (the kernel's loopback, the load generator)
+has cooled, so a path's misses count beside its instructions.
 """
 
 from __future__ import annotations
@@ -23,11 +30,14 @@ import sys
 import time
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI, Request
 
+from apps.raw_verify import RawVerify
 from authbridge import Verifier
 from authbridge.claims import build_principal
 from authbridge.fastapi import AuthBridge, principal_of
+from authbridge.jose.b64 import b64url_decode
 from authbridge.jose.parse import decode_payload
 from authbridge.testing import FakeIssuer, better_auth_id
 
@@ -46,6 +56,7 @@ STAGES = (
     "served: bare endpoint",
     "served: fast path, fresh token",
     "served: fast path, cached token",
+    "served: raw-verify floor, fresh token",
 )
 
 
@@ -118,6 +129,34 @@ def _served(verifier: Verifier) -> Any:
     return call
 
 
+def _served_floor(issuer: FakeIssuer) -> Any:
+    """The bare route behind only the raw Ed25519 check (``apps/raw_verify.py``), as the
+    HTTP benchmark's fresh-token floor serves it."""
+    (jwk,) = (k for k in issuer.jwks()["keys"] if k.get("crv") == "Ed25519")
+    app = FastAPI()
+    app.add_middleware(RawVerify, key=Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"])))
+
+    async def ok() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app.get("/bare")(ok)
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    def call(token: str) -> None:
+        _run(app(_scope("/bare", token), receive, send))
+        if status.pop() != 200:
+            raise RuntimeError("the floor did not answer 200")
+
+    return call
+
+
 def measure(n: int) -> None:
     issuer = FakeIssuer()
     verifier: Verifier = issuer.verifier()
@@ -142,6 +181,8 @@ def measure(n: int) -> None:
     for i in range(served_verifier.cache.max_entries):
         served_verifier.cache.put(f"filler-{i}", seed, time.time() + 3600, ("x", "y"))
     call = _served(served_verifier)
+    floor = _served_floor(issuer)
+    floor_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
     # The served rows and the raw Ed25519 row use the fresh tokens too: each signature costs a
     # slightly different count, so subtracting the raw row is exact only on the same ones.
     # New string objects: the served path must hash each token's text, as verify did.
@@ -151,6 +192,7 @@ def measure(n: int) -> None:
     for t in warm:  # the app's first requests build its middleware stack
         call("/api/me", t)
         call("/bare", t)
+        floor(t)
     gc.collect()
     gc.disable()
 
@@ -198,21 +240,37 @@ def measure(n: int) -> None:
     for t in served_tokens:
         call("/api/me", t)
     os.getppid()
+    for t in floor_tokens:
+        floor(t)
+    os.getppid()
+
+
+def stage_events(prefix: str, stages: int) -> list[dict[str, int]]:
+    """Every event callgrind counted in each of ``stages`` stages (``Ir``, and with
+    ``--cache-sim=yes`` the cache misses ``I1mr``, ``D1mr``, ``D1mw``...), from its dumps at
+    the ``os.getppid`` markers (``prefix.1``, ``prefix.2``...). Dump 1 is everything before
+    the first marker; the stages follow."""
+    files = sorted(glob.glob(prefix + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
+    found = []
+    for name in files:
+        names: list[str] = []
+        with open(name) as fh:
+            for line in fh:
+                if line.startswith("events:"):
+                    names = line.split()[1:]
+                elif line.startswith(("summary:", "totals:")):
+                    # callgrind leaves out the trailing events that counted zero
+                    values = [int(v) for v in line.split()[1:]]
+                    values += [0] * (len(names) - len(values))
+                    found.append(dict(zip(names, values, strict=True)))
+                    break
+    return found[1 : 1 + stages]
 
 
 def stage_counts(prefix: str, stages: int) -> list[int]:
-    """The instruction count of each of ``stages`` stages, from callgrind's dumps at the
-    ``os.getppid`` markers (``prefix.1``, ``prefix.2``...). Dump 1 is everything before the
-    first marker; the stages follow. Shared by the other ``*_callgrind.py`` scripts."""
-    files = sorted(glob.glob(prefix + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
-    counts = []
-    for name in files:
-        with open(name) as fh:
-            for line in fh:
-                if line.startswith(("summary:", "totals:")):
-                    counts.append(int(line.split()[1]))
-                    break
-    return counts[1 : 1 + stages]
+    """The instruction count of each stage (``stage_events``). Shared by the other
+    ``*_callgrind.py`` scripts."""
+    return [events["Ir"] for events in stage_events(prefix, stages)]
 
 
 def report(prefix: str, n: int) -> None:
@@ -225,6 +283,12 @@ def report(prefix: str, n: int) -> None:
     served = stages[STAGES.index("served: fast path, fresh token")] - raw
     bare = stages[STAGES.index("served: bare endpoint")]
     print(f"| served fresh - raw - bare | {(served - bare) / n / 1000:.1f} k |")
+    # Against the floor served the same way: what authbridge adds to a fresh token's request.
+    events = stage_events(prefix, len(STAGES))
+    fast = events[STAGES.index("served: fast path, fresh token")]
+    floor = events[STAGES.index("served: raw-verify floor, fresh token")]
+    for event in fast:
+        print(f"| served fresh - served floor, {event} | {(fast[event] - floor[event]) / n:,.0f} |")
 
 
 if __name__ == "__main__":
