@@ -12,13 +12,17 @@ A WebSocket gets the FastAPI layer's answer too: accepted, then closed 1008 (101
 keys or a store are unavailable) with the error's code as the reason. Litestar's exception
 handlers do not run for WebSockets (any other exception closes one 4500), so the middleware
 answers its own refusals in ASGI, and the guard accepts the socket and raises Litestar's
-``WebSocketException`` with that code and reason.
+``WebSocketException`` with that code and reason. An ``AuthError`` raised by the handler
+itself (``Requirement.check``, ``verifier.verify`` on a token from a message), before or
+after ``accept()``, gets the same answer: the plugin's ``after_exception`` hook hands it to
+the socket's ``send`` as the middleware wrapped it (``_HandlerRefusal``), which turns
+Litestar's 4500 close into the refusal. HTTP requests take none of this.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from litestar import Request, Response
 from litestar.config.app import AppConfig
@@ -28,7 +32,15 @@ from litestar.exceptions import WebSocketException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.plugins import InitPluginProtocol
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    Message,
+    Receive,
+    ReceiveMessage,
+    Scope,
+    Send,
+    WebSocketAcceptEvent,
+)
 
 from ..answers import (
     DEFAULT_REALM,
@@ -52,6 +64,8 @@ _OPT_KEY: Final = "authbridge_requires"
 # enum class on every request (~0.2 µs each on Python 3.11), this compares two strings.
 _HTTP: Final = ScopeType.HTTP.value
 _WEBSOCKET: Final = ScopeType.WEBSOCKET.value
+# The scope key of a WebSocket's ``_HandlerRefusal``, where the plugin's hook finds it.
+_REFUSAL_KEY: Final = "authbridge.litestar.refusal"
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 
@@ -112,13 +126,22 @@ class AuthBridgeMiddleware(ASGIMiddleware):
         self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp
     ) -> None:
         """``handle`` for a WebSocket: a refusal accepts the socket, then closes it 1008/1013
-        with the code as the reason (an ``AuthError`` raised here would close it 4500)."""
+        with the code as the reason (an ``AuthError`` raised here would close it 4500). A
+        socket let through gets ``_HandlerRefusal``'s ``receive`` and ``send``, so an
+        ``AuthError`` from its handler is answered the same way (with the plugin's hook)."""
+        subprotocols = scope.get("subprotocols")
         try:
             await self.authenticate(scope)
         except AuthError as error:
-            await refuse_websocket(receive, send, error, scope.get("subprotocols"))
+            await refuse_websocket(receive, send, error, subprotocols)
             return
-        await next_app(scope, receive, send)
+        socket = _HandlerRefusal(receive, send, subprotocols)
+        extra = cast("dict[str, Any]", scope)
+        extra[_REFUSAL_KEY] = socket
+        try:
+            await next_app(scope, socket.receive, socket.send)
+        finally:
+            del extra[_REFUSAL_KEY]  # no scope -> socket -> server's send -> scope cycle
 
     async def authenticate(self, scope: Scope) -> None:
         """Set ``scope["user"]``/``scope["auth"]``, or raise the ``AuthError`` refusing it."""
@@ -142,6 +165,82 @@ class AuthBridgeMiddleware(ASGIMiddleware):
         scope["auth"] = principal
 
 
+class _HandlerRefusal:
+    """A WebSocket's ``receive`` and ``send`` past the middleware, which answer an
+    ``AuthError`` raised by the handler as every other refusal.
+
+    A route with middleware (the plugin's is one) has a Litestar ``ExceptionHandlerMiddleware``
+    of its own between its middleware and its handler. For a WebSocket it runs the app's
+    ``after_exception`` hooks, then sends ``websocket.close`` 4500 "Internal Server Error"
+    through this ``send``, whatever the exception. The plugin's hook (``_note_refusal``) sets
+    ``error`` first, and ``send`` answers that close instead: the socket accepted, unless the
+    handler did (after its ``websocket.connect``, with ``refused_subprotocol``), then closed
+    1008/1013 with the code as the reason. Any other exception keeps Litestar's 4500."""
+
+    __slots__ = (
+        "_accepted",
+        "_closed",
+        "_connected",
+        "_receive",
+        "_send",
+        "_subprotocols",
+        "error",
+    )
+
+    def __init__(self, receive: Receive, send: Send, subprotocols: object) -> None:
+        self._receive = receive
+        self._send = send
+        self._subprotocols = subprotocols
+        self._connected = self._accepted = self._closed = False
+        self.error: AuthError | None = None
+
+    async def receive(self) -> ReceiveMessage:
+        message = await self._receive()
+        if message["type"] == "websocket.connect":
+            self._connected = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "websocket.close":
+            error, self.error = self.error, None
+            if error is not None and not self._closed:
+                self._closed = True
+                await self._refuse(error)
+                return
+            self._closed = True
+        elif kind == "websocket.accept":
+            self._accepted = True
+        elif kind == "websocket.http.response.start":  # denied (ASGI extension): no accept now
+            self._closed = True
+        await self._send(message)
+
+    async def _refuse(self, error: AuthError) -> None:
+        if not self._accepted:
+            if not self._connected:  # receive websocket.connect first, as accept() does
+                await refuse_websocket(self._receive, self._send, error, self._subprotocols)
+                return
+            accept: WebSocketAcceptEvent = {
+                "type": "websocket.accept",
+                "subprotocol": refused_subprotocol(self._subprotocols),
+                "headers": [],
+            }
+            await self._send(accept)
+        code, reason = websocket_close(error)
+        await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+async def _note_refusal(error: Exception, scope: Scope) -> None:
+    """The plugin's ``after_exception`` hook: an ``AuthError`` on a WebSocket the middleware
+    let through goes to its ``_HandlerRefusal``, which answers the close Litestar sends next.
+    An HTTP request only pays for this when an exception is raised (one ``isinstance``, and a
+    dict lookup for an ``AuthError``)."""
+    if isinstance(error, AuthError):
+        socket = cast("dict[str, Any]", scope).get(_REFUSAL_KEY)
+        if socket is not None:
+            socket.error = error
+
+
 class AuthBridgePlugin(InitPluginProtocol):
     """``Litestar(plugins=[AuthBridgePlugin(verifier)])``: the middleware, the RFC 6750
     exception handler, and the verifier's start (JWKS prefetch) and close with the app."""
@@ -158,6 +257,7 @@ class AuthBridgePlugin(InitPluginProtocol):
 
         app_config.middleware.append(AuthBridgeMiddleware(self.verifier))
         app_config.exception_handlers[AuthError] = answer
+        app_config.after_exception.append(_note_refusal)  # a WebSocket's handler's AuthError
         app_config.on_startup.append(self.verifier.start)
         app_config.on_shutdown.append(self.verifier.aclose)
         return app_config
