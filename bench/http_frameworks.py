@@ -214,7 +214,7 @@ def write(
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        met = ("yes" if float(str(r["ratio"])) >= TARGET_ASGI else "no") if targeted(r) else "—"
+        met = ("yes" if float(r["ratio"]) >= TARGET_ASGI else "no") if targeted(r) else "—"
         lines.append(
             f"| {r['framework']} | {SERVER[str(r['interface'])]} | {r['bare_rps']} | "
             f"{r['protected_rps']} | {r['ratio']:.2f}× | "

@@ -22,17 +22,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from authbridge.jose.b64 import b64url_decode
 
-__all__ = ["RawVerify", "public_key_from_env"]
+__all__ = ["RawVerify", "ed25519_key", "public_key_from_env"]
 
 _REFUSED = {"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"0")]}
 
 
-def public_key_from_env() -> Ed25519PublicKey:
-    """The benchmark's one Ed25519 key, from ``AUTHBRIDGE_JWKS`` as ``bench/http_bench.py``
-    sets it."""
-    document: dict[str, Any] = json.loads(os.environ["AUTHBRIDGE_JWKS"])
+def ed25519_key(document: dict[str, Any]) -> Ed25519PublicKey:
+    """The one Ed25519 key of a JWKS document (the benchmark's issuer has one)."""
     (jwk,) = (k for k in document["keys"] if k.get("crv") == "Ed25519")
     return Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+
+
+def public_key_from_env() -> Ed25519PublicKey:
+    """The benchmark's Ed25519 key, from ``AUTHBRIDGE_JWKS`` as ``bench/http_bench.py``
+    sets it."""
+    return ed25519_key(json.loads(os.environ["AUTHBRIDGE_JWKS"]))
 
 
 class RawVerify:
