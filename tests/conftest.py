@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from authbridge.jose.algorithms import ED25519_BACKENDS, use_ed25519_backend
 from harness.better_auth import BetterAuthServer, ServerPool, ensure_installed
 
 pytest_plugins = ["security.log_guard"]
@@ -67,3 +68,14 @@ def no_outside_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
         if name.startswith(("AUTHBRIDGE_", "BETTER_AUTH")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(params=ED25519_BACKENDS)
+def ed25519_impl(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each Ed25519 implementation in turn (libsodium, OpenSSL); the default again after.
+
+    PyNaCl is a development dependency (the ``nacl`` extra is in ``all``), so both always run.
+    """
+    name = use_ed25519_backend(request.param)
+    yield name
+    use_ed25519_backend()

@@ -292,7 +292,7 @@ def _raw_verdict(case: Case, alg: str, jwk: dict[str, Any]) -> bool:
 @pytest.mark.parametrize(
     "case", list(_cases("ed25519_test.json")), ids=lambda c: f"tc{c.tc}-{c.test['comment']}"
 )
-def test_ed25519_vector(case: Case) -> None:
+def test_ed25519_vector(case: Case, ed25519_impl: str) -> None:
     assert _raw_verdict(case, "EdDSA", dict(case.group["publicKeyJwk"])) == case.expected_valid
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from cli_helpers import CLI, NARROW_MODES, DevIssuer, Result, shown_at_80_columns
 
+from authbridge.cli.check_cmd import _ed25519_check
+from authbridge.jose.algorithms import use_ed25519_backend
+
 STRONG = "check-tests-secret-0123456789-abcdefghijklmnopqrstuv"
 OTHER_STRONG = "check-tests-other-9876543210-zyxwvutsrqponmlkjihgf"
 
@@ -40,6 +43,13 @@ def test_healthy_configuration(issuer_cli: CLI, dev_issuer: DevIssuer) -> None:
     jwks = _checks(result, "jwks")
     assert jwks[0]["status"] == "pass"
     assert "1 usable key(s) (EdDSA)" in jwks[0]["detail"]
+    # The development environment has PyNaCl (``all`` includes ``nacl``).
+    assert jwks[1] == {
+        "step": "jwks",
+        "status": "info",
+        "detail": "EdDSA signatures are checked by libsodium (PyNaCl).",
+        "fix": None,
+    }
     assert _checks(result, "issuer")[0]["status"] == "pass"
     assert _checks(result, "audience")[0]["status"] == "pass"
 
@@ -165,3 +175,14 @@ def test_frontend_env_must_agree_with_the_api(
     agreed = issuer_cli("check", "--json", env={"BETTER_AUTH_SECRET": STRONG})
     assert agreed.code == 0, agreed.output
     assert [c["status"] for c in _checks(agreed, "frontend")] == ["pass", "pass"]
+
+
+def test_without_pynacl_check_says_openssl_checks_eddsa_and_names_the_extra() -> None:
+    try:
+        use_ed25519_backend("openssl")  # as without PyNaCl
+        found = _ed25519_check()
+    finally:
+        use_ed25519_backend()
+    assert found.status == "info"
+    assert found.detail.startswith("EdDSA signatures are checked by OpenSSL")
+    assert found.fix == "pip install 'authbridge[nacl]' (PyNaCl), then restart."

@@ -20,6 +20,14 @@ def core_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Venv:
 
 
 @pytest.fixture(scope="session")
+def nacl_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """``pip install 'authbridge[nacl]'``: EdDSA checked by libsodium."""
+    venv = new_venv(tmp_path_factory.mktemp("nacl") / "venv")
+    venv.install(f"authbridge[nacl] @ {dists.core_wheel.as_uri()}")
+    return venv
+
+
+@pytest.fixture(scope="session")
 def fastapi_venv(dists: Dists, tmp_path_factory: pytest.TempPathFactory) -> Venv:
     """``pip install 'authbridge[fastapi]' uvicorn``: what a FastAPI developer installs."""
     venv = new_venv(tmp_path_factory.mktemp("fastapi") / "venv")

@@ -22,6 +22,7 @@ VERIFY_SCRIPT = """
 import asyncio, json, sys
 
 from authbridge import AuthError, Verifier
+from authbridge.jose.algorithms import ed25519_backend
 
 
 async def main():
@@ -35,7 +36,12 @@ async def main():
             refused = error.code
     finally:
         await verifier.aclose()
-    print(json.dumps({"sub": principal.sub, "issuer": principal.issuer, "refused": refused}))
+    print(json.dumps({
+        "sub": principal.sub,
+        "issuer": principal.issuer,
+        "refused": refused,
+        "ed25519": ed25519_backend(),
+    }))
 
 
 asyncio.run(main())
@@ -72,24 +78,37 @@ def test_the_app_wheel_carries_its_migrations_and_types(dists: Dists) -> None:
     assert not [n for n in names if n.startswith("authbridge/")]
 
 
-def test_a_script_verifies_an_eddsa_token_against_a_local_jwks_server(core_venv: Venv) -> None:
+def _verify_in(venv: Venv) -> dict[str, object]:
+    """VERIFY_SCRIPT in ``venv`` on a good and a forged EdDSA token; its JSON answer."""
     issuer = FakeIssuer(base_url=None, alg="EdDSA")  # signs with cryptography, in this process
     with issuer.serving():
         good = issuer.token()
         head, payload, signature = good.split(".")
         forged = f"{head}.{payload}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
-        done = core_venv.python_run(
+        done = venv.python_run(
             VERIFY_SCRIPT,
             good,
             forged,
             env={"BETTER_AUTH_URL": issuer.issuer},  # the JWKS: BETTER_AUTH_URL/api/auth/jwks
         )
     assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads(done.stdout)
+    result: dict[str, object] = json.loads(done.stdout)
     assert result["sub"] == issuer.user["id"]
     assert result["issuer"] == issuer.issuer
     assert result["refused"] == "invalid_signature"
     assert issuer.server is None  # stopped; the script fetched the keys while it ran
+    return result
+
+
+def test_a_script_verifies_an_eddsa_token_against_a_local_jwks_server(core_venv: Venv) -> None:
+    # Without PyNaCl, OpenSSL (through cryptography) checks the signature.
+    assert _verify_in(core_venv)["ed25519"] == "openssl"
+    assert "pynacl" not in core_venv.packages()
+
+
+def test_the_nacl_extra_verifies_eddsa_with_libsodium(nacl_venv: Venv) -> None:
+    assert "pynacl" in nacl_venv.packages()
+    assert _verify_in(nacl_venv)["ed25519"] == "libsodium"
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from ..extras import MissingExtra
 from .mac import PreparedHMAC, hmac_sign
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "ASYMMETRIC",
     "SYMMETRIC",
     "Algorithm",
+    "ed25519_backend",
     "get_algorithm",
+    "use_ed25519_backend",
 ]
 
 # Ed25519 group order; a signature's S must be below it (RFC 8032 §5.1.7).
@@ -96,17 +99,95 @@ def _hmac(digest: str) -> tuple[Callable[[Any, bytes, bytes], bool], Callable[[A
 
 
 # --- EdDSA (Ed25519 only; V20) -------------------------------------------------------------
+#
+# Two implementations of the same check. libsodium (PyNaCl, the ``nacl`` extra, from PyCA like
+# ``cryptography``) verifies in about half the time OpenSSL takes (bench/results/verify.md),
+# and a fresh EdDSA token's signature is most of what verifying it costs. It is also the
+# stricter of the two: it refuses a small-order R, which OpenSSL accepts; keys of small order
+# or in a non-canonical encoding never get this far (keys/ed25519_point.py, V24). Without
+# PyNaCl, OpenSSL through ``cryptography``. Both refuse an S at or above the group order.
+
+Ed25519Verify = Callable[[ed25519.Ed25519PublicKey, bytes, bytes], bool]
+
+
+def _openssl_ed25519(key: ed25519.Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
+    try:
+        key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _libsodium_ed25519() -> Ed25519Verify | None:
+    """libsodium's ``crypto_sign_open`` bound to raw key bytes, or None without PyNaCl.
+
+    Imported on first use, not with this module: ``nacl.bindings`` takes about 20 ms to load,
+    which commands that never verify an EdDSA signature should not pay.
+    """
+    try:
+        from nacl.bindings import crypto_sign_open
+        from nacl.exceptions import BadSignatureError
+    except ImportError:
+        return None
+    # Raw bytes per key object, kept with the object so that its id is not reused while cached.
+    raw_keys: dict[int, tuple[ed25519.Ed25519PublicKey, bytes]] = {}
+
+    def verify(key: ed25519.Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
+        entry = raw_keys.get(id(key))
+        if entry is None or entry[0] is not key:
+            if len(raw_keys) >= _PREPARED_KEYS_MAX:
+                raw_keys.clear()
+            entry = raw_keys[id(key)] = (key, key.public_bytes_raw())
+        try:
+            # The combined form (signature then message) is the one PyNaCl exposes; it checks
+            # exactly what crypto_sign_verify_detached checks.
+            crypto_sign_open(signature + message, entry[1])
+        except BadSignatureError:
+            return False
+        return True
+
+    return verify
+
+
+ED25519_BACKENDS: Final = ("libsodium", "openssl")
+_ed25519_impl: Ed25519Verify | None = None
+_ed25519_name = ""
+
+
+def use_ed25519_backend(name: str | None = None) -> str:
+    """Choose how EdDSA signatures are checked, and return the name of the one in use.
+
+    ``None`` picks libsodium when PyNaCl is installed (``authbridge[nacl]``), else OpenSSL.
+    Naming one forces it; naming ``"libsodium"`` without PyNaCl raises ``MissingExtra``. The
+    choice is process-wide: benchmarks and tests compare the two with it.
+    """
+    global _ed25519_impl, _ed25519_name
+    if name not in (None, *ED25519_BACKENDS):
+        raise ValueError(f"unknown Ed25519 backend {name!r}: expected one of {ED25519_BACKENDS}")
+    sodium = _libsodium_ed25519() if name != "openssl" else None
+    if name == "libsodium" and sodium is None:
+        raise MissingExtra("the libsodium Ed25519 backend", "PyNaCl", "nacl", "nacl")
+    _ed25519_impl, _ed25519_name = (
+        (sodium, "libsodium") if sodium is not None else (_openssl_ed25519, "openssl")
+    )
+    return _ed25519_name
+
+
+def ed25519_backend() -> str:
+    """The name of the implementation that checks EdDSA signatures: libsodium or openssl."""
+    return _ed25519_name or use_ed25519_backend()
 
 
 def _ed25519_verify(key: ed25519.Ed25519PublicKey, message: bytes, signature: bytes) -> bool:
     # S is little-endian: reversed, it compares as a big-endian number, with no int built.
     if len(signature) != 64 or signature[:31:-1] >= _ED25519_L_BIG_ENDIAN:
         return False
-    try:
-        key.verify(signature, message)
-    except InvalidSignature:
-        return False
-    return True
+    impl = _ed25519_impl
+    if impl is None:
+        use_ed25519_backend()
+        impl = _ed25519_impl
+        assert impl is not None
+    return impl(key, message, signature)
 
 
 def _ed25519_sign(key: ed25519.Ed25519PrivateKey, message: bytes) -> bytes:
