@@ -151,12 +151,12 @@ def _ed25519_variants() -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("name", sorted(_ed25519_variants()))
-async def test_v34_ed25519_signature_length_and_s_below_l(name: str) -> None:
+async def test_v34_ed25519_signature_length_and_s_below_l(name: str, ed25519_impl: str) -> None:
     token = ED.sign(ba_claims())
     await rejects(VERIFIER, _with_signature(token, _ed25519_variants()[name]), InvalidSignature)
 
 
-def test_v34_ed25519_s_plus_l_is_refused_by_our_check_not_just_openssl() -> None:
+def test_v34_ed25519_s_plus_l_is_refused_by_our_check_not_just_openssl(ed25519_impl: str) -> None:
     algorithm = get_algorithm("EdDSA")
     message = b"header.payload"
     raw = ED.private.sign(message)
