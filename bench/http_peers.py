@@ -80,6 +80,13 @@ SERVERS: list[tuple[str, str, str]] = [
         "reads `principal_of(request)`.",
     ),
     (
+        "authbridge fast path, OpenSSL",
+        "apps.endpoints:fast_path_openssl_app",
+        "The fast path with OpenSSL (`cryptography`) checking Ed25519, as a user without the "
+        "`nacl` extra has it; the two rows above use libsodium (PyNaCl), as `authbridge[nacl]` "
+        "installs. Every peer checks Ed25519 with OpenSSL.",
+    ),
+    (
         "fastapi-better-auth-bridge",
         "apps.peers.better_auth_bridge:app",
         "Mode B, `JwtVerifier(base_url=...)`: EdDSA allowlist, requires exp/iat/iss/aud/sub, "
@@ -119,7 +126,7 @@ def peers_python() -> Path:
     if not python.exists():
         subprocess.run([*uv, "venv", "--quiet", "--python", sys.executable, str(VENV)], check=True)
     install = ["pip", "install", "--quiet", "--python", str(python), "-r", str(REQUIREMENTS)]
-    subprocess.run([*uv, *install, "-e", f"{ROOT}[fastapi]"], check=True)
+    subprocess.run([*uv, *install, "-e", f"{ROOT}[fastapi,nacl]"], check=True)
     return python
 
 
@@ -280,7 +287,9 @@ def summarize(
     return rows
 
 
-FLOOR = "raw Ed25519 verify (floor)"
+FLOOR = "raw Ed25519 verify (floor)"  # OpenSSL, as every peer checks Ed25519
+LIBSODIUM_FLOOR = "raw Ed25519 verify, libsodium"  # as authbridge checks it with PyNaCl
+Floors = dict[str, dict[str, float]]  # "OpenSSL" / "libsodium" -> floor_row
 
 
 def run_micro(python: Path, quick: bool, workdir: Path) -> tuple[str, dict[str, Any]]:
@@ -305,7 +314,7 @@ def floor_row(rows: dict[str, dict[str, Any]], raw_us: float) -> dict[str, float
     }
 
 
-def summary(rows: dict[str, dict[str, Any]], floor: dict[str, float] | None) -> list[str]:
+def summary(rows: dict[str, dict[str, Any]], floors: Floors | None) -> list[str]:
     """One line per server: req/s and × bare for each scenario."""
     lines = [
         "| server | repeated token | fresh token | tampered tokens | tampered refused |",
@@ -324,9 +333,9 @@ def summary(rows: dict[str, dict[str, Any]], floor: dict[str, float] | None) -> 
         refused = forged["non_2xx"] + forged["errors"]
         share = "all" if refused == forged["requests"] else f"{refused:,} / {forged['requests']:,}"
         lines.append(f"| {name} | {' | '.join(cells)} | {share} |")
-    if floor is not None:
+    for label, floor in (floors or {}).items():
         lines.append(
-            f"| floor: bare + one raw Ed25519 verify (computed) | | "
+            f"| floor: bare + one raw Ed25519 verify, {label} (computed) | | "
             f"{floor['rps']:,.0f} ({floor['vs_bare']:.2f}×) | | |"
         )
     return lines
@@ -337,7 +346,7 @@ def markdown(
     rows: dict[str, dict[str, Any]],
     probes: dict[str, dict[str, Any]],
     micro: str,
-    floor: dict[str, float] | None,
+    floors: Floors | None,
 ) -> str:
     stack = ", ".join(f"{name} {version}" for name, version in meta["versions"].items())
     lines = [
@@ -350,7 +359,7 @@ def markdown(
         "",
         "req/s, median of rounds (× the bare endpoint under the same load script):",
         "",
-        *summary(rows, floor),
+        *summary(rows, floors),
         "",
         "*fresh token*: a new token on every request (none repeats: *tokens reused* would say "
         "so). *tampered tokens*: each request a new token with its signature bytes flipped "
@@ -408,7 +417,7 @@ def chart(
     rows: dict[str, dict[str, Any]],
     meta: dict[str, Any],
     path: Path,
-    floor: dict[str, float] | None,
+    floors: Floors | None,
 ) -> None:
     plt = pyplot()
     names = [name for name, _, _ in SERVERS]
@@ -431,13 +440,13 @@ def chart(
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(1.0, color="#888888", linewidth=0.8)
-    if floor is not None:
+    for (label, floor), style in zip((floors or {}).items(), ("--", ":"), strict=False):
         ax.axvline(
             floor["vs_bare"],
             color="#ff7f0e",
-            linestyle="--",
+            linestyle=style,
             linewidth=0.8,
-            label="fresh-token floor: bare + one raw Ed25519 verify",
+            label=f"fresh-token floor: bare + one raw Ed25519 verify, {label}",
         )
     ax.set_xlim(0, 1.35)
     ax.set_xlabel("req/s ÷ bare endpoint (same load script), median of rounds")
@@ -458,10 +467,10 @@ def main() -> int:
     if args.render:
         saved = json.loads((Path(args.out) / "peers.json").read_text())
         text = markdown(
-            saved["meta"], saved["rows"], saved["probes"], saved["micro"], saved["floor"]
+            saved["meta"], saved["rows"], saved["probes"], saved["micro"], saved["floors"]
         )
         (Path(args.out) / "peers.md").write_text(text)
-        chart(saved["rows"], saved["meta"], Path(args.out) / "peers.png", saved["floor"])
+        chart(saved["rows"], saved["meta"], Path(args.out) / "peers.png", saved["floors"])
         return 0
     wrk = start_run(parser, args)
 
@@ -528,22 +537,25 @@ def main() -> int:
     finally:
         issuer.stop_server()
 
-    micro, floor = "", None
+    micro, floors = "", None
     if not args.no_micro:
         with tempfile.TemporaryDirectory(prefix="authbridge-peers-micro-") as tmp:
             micro, figures = run_micro(python, args.quick, Path(tmp))
     rows = summarize(results, fetches)
     if not args.no_micro:
-        floor = floor_row(rows, figures[FLOOR]["fresh"])
+        floors = {
+            "OpenSSL": floor_row(rows, figures[FLOOR]["fresh"]),
+            "libsodium": floor_row(rows, figures[LIBSODIUM_FLOOR]["fresh"]),
+        }
     meta = {**run_meta(args, wrk), "versions": stack}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    document = {"meta": meta, "rows": rows, "probes": probes, "micro": micro, "floor": floor}
+    document = {"meta": meta, "rows": rows, "probes": probes, "micro": micro, "floors": floors}
     (out / "peers.json").write_text(json.dumps(document, indent=2) + "\n")
-    (out / "peers.md").write_text(markdown(meta, rows, probes, micro, floor))
-    chart(rows, meta, out / "peers.png", floor)
+    (out / "peers.md").write_text(markdown(meta, rows, probes, micro, floors))
+    chart(rows, meta, out / "peers.png", floors)
     print()
-    print(markdown(meta, rows, probes, micro, floor))
+    print(markdown(meta, rows, probes, micro, floors))
     return 0
 
 

@@ -8,7 +8,9 @@ Runs in the benchmark's own environment (the peers are not project dependencies)
 Every verifier fetches the same JWKS from ``FakeIssuer``'s loopback server once, then
 verifies either one token over and over (*repeated*) or a new token on each call (*fresh*:
 a pool of distinct tokens per round, each verified once by each verifier). The floor is the
-raw Ed25519 verify of the same signature (``cryptography``). Rounds are interleaved in a
+raw Ed25519 verify of the same signature with ``cryptography`` (OpenSSL), which every peer
+uses. authbridge uses libsodium (its ``nacl`` extra, installed here), so the raw libsodium
+verify is beside it, and one more authbridge row forces OpenSSL. Rounds are interleaved in a
 shuffled order and each figure is the best round. Prints a Markdown table.
 """
 
@@ -32,13 +34,18 @@ import fastapi_betterauth
 import jwt as pyjwt
 from joserfc import jwt as joserfc_jwt
 from joserfc.jwk import KeySet
+from nacl.bindings import crypto_sign_open
 
 from authbridge import RemoteJWKS, Verifier
+from authbridge.jose.algorithms import use_ed25519_backend
 from authbridge.jose.b64 import b64url_decode
 from authbridge.testing import FakeIssuer
 from authbridge.verifier import TrustedIssuer
 
 Check = Callable[[str], Awaitable[Any]]
+
+
+OPENSSL_ROW = "authbridge, OpenSSL (without the nacl extra)"
 
 
 def verifiers(issuer: FakeIssuer, jwks_url: str) -> dict[str, Check]:
@@ -58,9 +65,17 @@ def verifiers(issuer: FakeIssuer, jwks_url: str) -> dict[str, Check]:
         sub={"essential": True},
     )
     floor_key = issuer.signing_key().private.public_key()
+    raw_key = floor_key.public_bytes_raw()
+    # Its own token cache, so that the other row's verified tokens are not hits here.
+    bridge_openssl = Verifier(
+        TrustedIssuer.create(RemoteJWKS(jwks_url), issuer=origin, audience=origin)
+    )
 
     async def authbridge(token: str) -> Any:
         return await bridge.verify(token)
+
+    async def authbridge_openssl(token: str) -> Any:
+        return await bridge_openssl.verify(token)
 
     async def better_auth_bridge(token: str) -> Any:
         return await jwt_verifier.verify(token, fastapi_better_auth.User)
@@ -81,13 +96,19 @@ def verifiers(issuer: FakeIssuer, jwks_url: str) -> dict[str, Check]:
         signing_input, _, signature = token.rpartition(".")
         return floor_key.verify(b64url_decode(signature), signing_input.encode())
 
+    async def raw_libsodium(token: str) -> Any:
+        signing_input, _, signature = token.rpartition(".")
+        return crypto_sign_open(b64url_decode(signature) + signing_input.encode(), raw_key)
+
     return {
         "authbridge (Verifier.verify, token cache)": authbridge,
+        OPENSSL_ROW: authbridge_openssl,
         "fastapi-better-auth-bridge (JwtVerifier.verify)": better_auth_bridge,
         "fastapi-betterauth (BetterAuth.fetch_token)": fastapi_betterauth_,
         "joserfc + cached KeySet": joserfc_,
         "PyJWT PyJWKClient (tutorial)": pyjwk_client,
         "raw Ed25519 verify (floor)": raw,
+        "raw Ed25519 verify, libsodium": raw_libsodium,
     }
 
 
@@ -115,6 +136,8 @@ async def measure(issuer: FakeIssuer, jwks_url: str, rounds: int, calls: int) ->
             pool.append(issuer.token(sid=f"micro-fresh-{serial}"))
         shuffler.shuffle(order)
         for name in order:
+            # authbridge's Ed25519 implementation is process-wide: set before the timing.
+            use_ed25519_backend("openssl" if name == OPENSSL_ROW else None)
             best[name]["fresh"] = min(best[name]["fresh"], await timed(checks[name], pool))
             same = [repeated] * calls
             best[name]["repeated"] = min(best[name]["repeated"], await timed(checks[name], same))

@@ -47,6 +47,7 @@ from authbridge.fastapi import (
     require_org_role,
 )
 from authbridge.fastapi.authenticate import Authenticator
+from authbridge.jose.algorithms import use_ed25519_backend
 from authbridge.principal import Principal
 
 from .gc_stats import add_gc_stats
@@ -110,6 +111,12 @@ def fast_path_app() -> FastAPI:
         return {"sub": principal_of(request).sub}
 
     return app
+
+
+def fast_path_openssl_app() -> FastAPI:
+    """The fast path with OpenSSL checking Ed25519, as without the ``nacl`` extra."""
+    use_ed25519_backend("openssl")
+    return fast_path_app()
 
 
 OrgAdmin = Annotated[Principal, Depends(require_org_role("owner", "admin"))]
