@@ -5,7 +5,7 @@
 * JWS (``json_web_signature_test.json``): ``parse_compact`` + key bound at load time + the
   algorithm's ``verify``, exactly the steps ``Verifier.verify`` takes before reading claims.
 * Ed25519 and ES256 (P1363) raw signatures: the algorithm's ``verify`` with the key loaded by
-  ``parse_jwk``.
+  ``parse_jwk``; Ed25519 through both implementations (libsodium and OpenSSL).
 
 Every vector's expected result must match. The few that differ are listed below with a
 reason, and the tests assert that each listed vector really does differ (so a list entry
