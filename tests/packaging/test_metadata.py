@@ -17,6 +17,7 @@ from wheel_support import ROOT, Dists
 CORE_DEPENDENCIES = {"cryptography", "httpx", "msgspec"}
 EXTRAS = {"fastapi", "sessions", "redis", "cli", "all", "starlette", "flask", "litestar", "django"}
 EXTRAS |= {"drf"}  # Django REST framework: django's extra and DRF
+EXTRAS |= {"nacl"}  # PyNaCl: libsodium checks Ed25519
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,7 @@ def test_the_core_requires_only_what_verification_needs(metadata: Message) -> No
     assert in_fastapi == {"fastapi"}
     in_sessions = {_name(r) for r in requirements if "extra == 'sessions'" in r}
     assert in_sessions == {"sqlalchemy", "aiosqlite", "asyncpg"}
+    assert {_name(r) for r in requirements if "extra == 'nacl'" in r} == {"pynacl"}
     for framework in ("starlette", "flask", "litestar", "django"):
         in_extra = {_name(r) for r in requirements if f"extra == '{framework}'" in r}
         assert in_extra == {framework}
