@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from joserfc import jwt as joserfc_jwt
 from joserfc.jwk import KeySet as JoseKeySet
 
+from apps.raw_verify import raw_ed25519_check
 from authbridge import SharedSecret, StaticJWKS, Verifier
 from authbridge.cache import TokenCache
 from authbridge.jose.algorithms import ed25519_backend, use_ed25519_backend
@@ -256,13 +257,9 @@ def joserfc_jwt_key_oct(secret: str) -> Any:
 
 
 def raw_primitive(alg: str, public: Any, message: bytes, signature: bytes) -> Callable[[], Any]:
-    if alg == "EdDSA" and ed25519_backend() == "libsodium":
-        from nacl.bindings import crypto_sign_open
-
-        raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        return lambda: crypto_sign_open(signature + message, raw)
-    if alg == "EdDSA":
-        return lambda: public.verify(signature, message)
+    if alg == "EdDSA":  # the implementation authbridge uses now
+        check = raw_ed25519_check(public)
+        return lambda: check(signature, message)
     if alg == "ES256":
         from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 

@@ -34,8 +34,8 @@ import fastapi_betterauth
 import jwt as pyjwt
 from joserfc import jwt as joserfc_jwt
 from joserfc.jwk import KeySet
-from nacl.bindings import crypto_sign_open
 
+from apps.raw_verify import raw_ed25519_check
 from authbridge import RemoteJWKS, Verifier
 from authbridge.jose.algorithms import use_ed25519_backend
 from authbridge.jose.b64 import b64url_decode
@@ -65,7 +65,8 @@ def verifiers(issuer: FakeIssuer, jwks_url: str) -> dict[str, Check]:
         sub={"essential": True},
     )
     floor_key = issuer.signing_key().private.public_key()
-    raw_key = floor_key.public_bytes_raw()
+    openssl_check = raw_ed25519_check(floor_key, "openssl")
+    libsodium_check = raw_ed25519_check(floor_key, "libsodium")
     # Its own token cache, so that the other row's verified tokens are not hits here.
     bridge_openssl = Verifier(
         TrustedIssuer.create(RemoteJWKS(jwks_url), issuer=origin, audience=origin)
@@ -94,11 +95,11 @@ def verifiers(issuer: FakeIssuer, jwks_url: str) -> dict[str, Check]:
 
     async def raw(token: str) -> Any:
         signing_input, _, signature = token.rpartition(".")
-        return floor_key.verify(b64url_decode(signature), signing_input.encode())
+        return openssl_check(b64url_decode(signature), signing_input.encode())
 
     async def raw_libsodium(token: str) -> Any:
         signing_input, _, signature = token.rpartition(".")
-        return crypto_sign_open(b64url_decode(signature) + signing_input.encode(), raw_key)
+        return libsodium_check(b64url_decode(signature), signing_input.encode())
 
     return {
         "authbridge (Verifier.verify, token cache)": authbridge,

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from authbridge.jose.algorithms import ed25519_backend
 from authbridge.jose.b64 import b64url_decode
 
-__all__ = ["RawVerify", "ed25519_key", "public_key_from_env"]
+__all__ = ["RawVerify", "ed25519_key", "public_key_from_env", "raw_ed25519_check"]
 
 _REFUSED = {"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"0")]}
 
@@ -42,10 +42,14 @@ def public_key_from_env() -> Ed25519PublicKey:
     return ed25519_key(json.loads(os.environ["AUTHBRIDGE_JWKS"]))
 
 
-def _raw_check(key: Ed25519PublicKey) -> Callable[[bytes, bytes], object]:
-    """``check(signature, message)``, raising on a bad signature, by the implementation
-    authbridge's EdDSA verify uses, called directly."""
-    if ed25519_backend() == "libsodium":
+def raw_ed25519_check(
+    key: Ed25519PublicKey, backend: str | None = None
+) -> Callable[[bytes, bytes], object]:
+    """``check(signature, message)``, raising ``InvalidSignature`` on a bad signature: the
+    bare library call, with no authbridge code around it. ``backend`` is ``"libsodium"`` or
+    ``"openssl"``; by default the one authbridge's EdDSA verify uses. Every benchmark's raw
+    Ed25519 row calls this."""
+    if (backend or ed25519_backend()) == "libsodium":
         from nacl.bindings import crypto_sign_open
         from nacl.exceptions import BadSignatureError
 
@@ -66,7 +70,7 @@ class RawVerify:
 
     def __init__(self, app: ASGIApp, key: Ed25519PublicKey) -> None:
         self.app = app
-        self.check = _raw_check(key)
+        self.check = raw_ed25519_check(key)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
