@@ -15,6 +15,8 @@
   (``current_user``), built from the claims on every request;
 * ``raw_verify_app``: the bare endpoint behind only the raw Ed25519 signature check of the
   token (``raw_verify.py``): the floor for a fresh token as a server meets it;
+* ``verify_only_app``: the same frame around authbridge's whole ``Verifier.verify``
+  (``raw_verify.py``): the verifier served, without the framework integration;
 * ``empty_dependency_app``: the endpoint with one empty ``async`` dependency and no
   authentication: FastAPI's own floor for any dependency-based design;
 * ``tasks_app`` / ``tasks_noauth_app``: the Tasks API as ``tasks-api serve`` runs it, and the
@@ -52,7 +54,7 @@ from authbridge.principal import Principal
 
 from .gc_stats import add_gc_stats
 from .middleware_auth import MiddlewareAuth
-from .raw_verify import RawVerify, public_key_from_env
+from .raw_verify import RawVerify, VerifyOnly, public_key_from_env
 
 __all__ = [
     "authbridge_app",
@@ -68,6 +70,7 @@ __all__ = [
     "tasks_app",
     "tasks_noauth_app",
     "typed_user_app",
+    "verify_only_app",
 ]
 
 
@@ -84,6 +87,12 @@ def bare_app() -> FastAPI:
 def raw_verify_app() -> FastAPI:
     app = bare_app()
     app.add_middleware(RawVerify, key=public_key_from_env())
+    return app
+
+
+def verify_only_app() -> FastAPI:
+    app = bare_app()
+    app.add_middleware(VerifyOnly, verifier=AuthBridge.from_env().verifier)
     return app
 
 

@@ -3,16 +3,19 @@
 With ``BENCH_GC_STATS=1`` an app records every collection through ``gc.callbacks`` (its
 generation and pause) and answers ``GET /bench/gc`` (collections per generation, the longest
 and total pause, tracked objects, and how long a full collection takes right then) and
-``POST /bench/gc/reset``. With ``BENCH_CACHE_TOKENS``
-naming a file of tokens, the reset also verifies them all, so the token cache is full when
-the measurement starts (the "full token cache" the targets speak of). The report also counts
-the tracked objects the token cache holds (its own share of what a full collection walks)
-and the frozen ones (``BENCH_GC_FREEZE=1``: the app installed with ``freeze_heap=True``,
-``endpoints.py``). Not in the library: an app that wants this records it its own way.
+``POST /bench/gc/reset``. With ``BENCH_CACHE_TOKENS`` naming a file of tokens, the reset
+also verifies them all, so the token cache is full when the measurement starts (the "full
+token cache" the targets speak of). The report also counts the tracked objects the token
+cache holds (its own share of what a full collection walks), times that share in this one
+process (``cache_share``: collections with the cache full, then emptied, then refilled,
+paired) and counts the frozen objects (``BENCH_GC_FREEZE=1``: the app installed with
+``freeze_heap=True``, ``endpoints.py``). Not in the library: an app that wants this records
+it its own way.
 """
 
 import gc
 import os
+import statistics
 import time
 from collections import Counter
 from pathlib import Path
@@ -55,7 +58,7 @@ class GcRecorder:
     def report(self) -> dict[str, Any]:
         tracked = gc.get_objects()
         return {
-            "collections": self.counts,
+            "collections": list(self.counts),  # a copy: later collections add to it
             "max_pause_ms": [round(p * 1000, 3) for p in self.max_pause],
             "total_pause_ms": round(self.total_pause * 1000, 3),
             "max_pause_cpu_ms": round(self.max_pause_cpu * 1000, 3),
@@ -87,6 +90,31 @@ def tracked_in(*roots: object) -> int:
     return count
 
 
+def collect_cpu_ms() -> float:
+    """One forced full collection's CPU time, in ms."""
+    started = time.thread_time()
+    gc.collect()
+    return (time.thread_time() - started) * 1000
+
+
+async def cache_share(bridge: AuthBridge, tokens: list[str], pairs: int = 3) -> float:
+    """What the full token cache adds to a full collection, in CPU ms: per pair, the fastest
+    of three collections with the cache full less the fastest of three right after emptying
+    it, in this process and seconds apart, so the machine's drift (it moves a single
+    collection by ±10 ms, and only ever slows one) cancels; the median over ``pairs``. The
+    cache is refilled after each pair."""
+    cache = bridge.verifier.cache
+    shares = []
+    for _ in range(pairs):
+        full = min(collect_cpu_ms() for _ in range(3))
+        cache.clear()
+        empty = min(collect_cpu_ms() for _ in range(3))
+        shares.append(full - empty)
+        for token in tokens:
+            await bridge.verifier.verify(token)
+    return round(statistics.median(shares), 3)
+
+
 def add_gc_stats(app: FastAPI, bridge: AuthBridge | None = None) -> None:
     """Install the recorder and its routes when ``BENCH_GC_STATS=1``."""
     if os.environ.get("BENCH_GC_STATS") != "1":
@@ -109,6 +137,8 @@ def add_gc_stats(app: FastAPI, bridge: AuthBridge | None = None) -> None:
         gc.collect()
         report["full_collection_ms"] = round((time.perf_counter() - started) * 1000, 3)
         report["full_collection_cpu_ms"] = round((time.thread_time() - started_cpu) * 1000, 3)
+        if bridge is not None and tokens:
+            report["cache_share_cpu_ms"] = await cache_share(bridge, tokens)
         return report
 
     @app.post("/bench/gc/reset")

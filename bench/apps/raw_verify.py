@@ -22,10 +22,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from authbridge.errors import AuthError
 from authbridge.jose.algorithms import ed25519_backend
 from authbridge.jose.b64 import b64url_decode
+from authbridge.verifier import Verifier
 
-__all__ = ["RawVerify", "ed25519_key", "public_key_from_env", "raw_ed25519_check"]
+__all__ = ["RawVerify", "VerifyOnly", "ed25519_key", "public_key_from_env", "raw_ed25519_check"]
 
 _REFUSED = {"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"0")]}
 
@@ -74,14 +76,40 @@ class RawVerify:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            token = b""
-            for name, value in scope["headers"]:
-                if name == b"authorization":
-                    token = value[7:]  # after "Bearer "
-            signing_input, _, signature = token.rpartition(b".")
+            signing_input, _, signature = _bearer(scope).rpartition(b".")
             try:
                 self.check(b64url_decode(signature), signing_input)
             except (InvalidSignature, ValueError):
+                await send(_REFUSED)
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await self.app(scope, receive, send)
+
+
+def _bearer(scope: Scope) -> bytes:
+    token = b""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            token = value[7:]  # after "Bearer "
+    return token
+
+
+class VerifyOnly:
+    """``RawVerify``'s frame around authbridge's whole ``Verifier.verify`` (parse, key, the
+    same signature call, claims, Principal, the token cache) instead of the bare signature
+    check: between this row and the floor is the verifier's own work served, and between it
+    and the fast path the framework integration (the request's slot, state and audit check).
+    """
+
+    def __init__(self, app: ASGIApp, verifier: Verifier) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                await self.verifier.verify(_bearer(scope).decode("latin-1"))
+            except AuthError:
                 await send(_REFUSED)
                 await send({"type": "http.response.body", "body": b""})
                 return
