@@ -1,0 +1,70 @@
+"""The HTTP benchmark's fresh-token layers and its garbage-collection share must measure what
+they say: the floor and ``VerifyOnly`` accept a signed token and refuse a forged one (a row
+of refusals would measure the wrong path), and ``cache_share`` empties the token cache for
+its measurement and leaves it full again (bench/apps/raw_verify.py, bench/apps/gc_stats.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from authbridge.fastapi import AuthBridge
+from authbridge.testing import FakeIssuer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from apps.gc_stats import cache_share
+from apps.raw_verify import RawVerify, VerifyOnly, ed25519_key
+
+
+def _forged(token: str) -> str:
+    head, payload, signature = token.split(".")
+    return f"{head}.{payload}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"sub": "anonymous"}
+
+    return app
+
+
+async def _statuses(app: FastAPI, issuer: FakeIssuer) -> list[int]:
+    good = issuer.token()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return [
+            (await client.get("/hello", headers={"Authorization": f"Bearer {token}"})).status_code
+            for token in (good, _forged(good))
+        ]
+
+
+async def test_the_floor_and_verify_only_accept_signed_and_refuse_forged_tokens() -> None:
+    issuer = FakeIssuer()
+    floor = _app()
+    floor.add_middleware(RawVerify, key=ed25519_key(issuer.jwks()))
+    assert await _statuses(floor, issuer) == [200, 401]
+
+    verifier = issuer.verifier()
+    alone = _app()
+    alone.add_middleware(VerifyOnly, verifier=verifier)
+    assert await _statuses(alone, issuer) == [200, 401]
+    assert len(verifier.cache) == 1  # the whole verify ran: the accepted token is cached
+
+
+async def test_cache_share_measures_and_refills_the_token_cache() -> None:
+    issuer = FakeIssuer()
+    bridge = AuthBridge(issuer.verifier())
+    tokens = [issuer.token(sid=f"share-{n}") for n in range(50)]
+    for token in tokens:
+        await bridge.verifier.verify(token)
+    share = await cache_share(bridge, tokens, pairs=2)
+    assert isinstance(share, float)
+    assert abs(share) < 1_000  # ms: a difference between two collections, not a total
+    assert len(bridge.verifier.cache) == len(tokens)
