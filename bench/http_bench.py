@@ -154,6 +154,7 @@ class Server:
     ready_path: str = "/hello"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
 
     @property
     def origin(self) -> str:
@@ -176,7 +177,8 @@ class Server:
         preexec_fn: Callable[[], object] | None = None,
     ) -> None:
         """Start ``command`` as this server, its output in ``<workdir>/<name>.log``."""
-        log = open(workdir / f"{self.name}.log", "wb")  # noqa: SIM115 - lives with the process
+        self.log_path = workdir / f"{self.name}.log"
+        log = open(self.log_path, "wb")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
             command,
             env=self.env,
@@ -191,7 +193,9 @@ class Server:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise RuntimeError(f"server {self.name} exited; see its log")
+                # The log lives in the run's temporary directory, gone once this run ends.
+                tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path else ""
+                raise RuntimeError(f"server {self.name} exited; its log ends:\n{tail}")
             with contextlib.suppress(httpx.HTTPError):
                 httpx.get(self.origin + self.ready_path, timeout=1)
                 return
