@@ -9,6 +9,9 @@ bare 401. Nothing else: no header or claims parsing, no key lookup, no cache, no
 It is what ``bare + raw Ed25519 verify`` costs when a server, not a micro benchmark, runs the
 verify: the same cold CPU caches and allocator state as authbridge meets per request.
 A measurement, never an authenticator (it checks no claim, not even ``exp``).
+
+``VerifyOnly`` is the same frame around authbridge's whole ``Verifier.verify``: the step
+between the floor and the fast path.
 """
 
 from __future__ import annotations
@@ -98,7 +101,8 @@ class VerifyOnly:
     """``RawVerify``'s frame around authbridge's whole ``Verifier.verify`` (parse, key, the
     same signature call, claims, Principal, the token cache) instead of the bare signature
     check: between this row and the floor is the verifier's own work served, and between it
-    and the fast path the framework integration (the request's slot, state and audit check).
+    and the fast path the framework integration (the request's slot, state and audit check,
+    and the private-response headers).
     """
 
     def __init__(self, app: ASGIApp, verifier: Verifier) -> None:
