@@ -16,6 +16,7 @@ from authbridge.fastapi import AuthBridge
 from authbridge.testing import FakeIssuer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from apps.endpoints import bare_app
 from apps.gc_stats import cache_share
 from apps.raw_verify import RawVerify, VerifyOnly, ed25519_key
 
@@ -23,16 +24,6 @@ from apps.raw_verify import RawVerify, VerifyOnly, ed25519_key
 def _forged(token: str) -> str:
     head, payload, signature = token.split(".")
     return f"{head}.{payload}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
-
-
-def _app() -> FastAPI:
-    app = FastAPI()
-
-    @app.get("/hello")
-    async def hello() -> dict[str, str]:
-        return {"sub": "anonymous"}
-
-    return app
 
 
 async def _statuses(app: FastAPI, issuer: FakeIssuer) -> list[int]:
@@ -47,12 +38,12 @@ async def _statuses(app: FastAPI, issuer: FakeIssuer) -> list[int]:
 
 async def test_the_floor_and_verify_only_accept_signed_and_refuse_forged_tokens() -> None:
     issuer = FakeIssuer()
-    floor = _app()
+    floor = bare_app()
     floor.add_middleware(RawVerify, key=ed25519_key(issuer.jwks()))
     assert await _statuses(floor, issuer) == [200, 401]
 
     verifier = issuer.verifier()
-    alone = _app()
+    alone = bare_app()
     alone.add_middleware(VerifyOnly, verifier=verifier)
     assert await _statuses(alone, issuer) == [200, 401]
     assert len(verifier.cache) == 1  # the whole verify ran: the accepted token is cached
