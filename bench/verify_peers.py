@@ -93,13 +93,14 @@ def verifiers(issuer: FakeIssuer, jwks_url: str) -> dict[str, Check]:
         key = jwks_client.get_signing_key_from_jwt(token)
         return pyjwt.decode(token, key.key, algorithms=["EdDSA"], audience=origin, issuer=origin)
 
-    async def raw(token: str) -> Any:
-        signing_input, _, signature = token.rpartition(".")
-        return openssl_check(b64url_decode(signature), signing_input.encode())
+    def raw(check: Callable[[bytes, bytes], object]) -> Check:
+        """The bare signature call on ``token``: the floor."""
 
-    async def raw_libsodium(token: str) -> Any:
-        signing_input, _, signature = token.rpartition(".")
-        return libsodium_check(b64url_decode(signature), signing_input.encode())
+        async def verify(token: str) -> Any:
+            signing_input, _, signature = token.rpartition(".")
+            return check(b64url_decode(signature), signing_input.encode())
+
+        return verify
 
     return {
         "authbridge (Verifier.verify, token cache)": authbridge,
@@ -108,8 +109,8 @@ def verifiers(issuer: FakeIssuer, jwks_url: str) -> dict[str, Check]:
         "fastapi-betterauth (BetterAuth.fetch_token)": fastapi_betterauth_,
         "joserfc + cached KeySet": joserfc_,
         "PyJWT PyJWKClient (tutorial)": pyjwk_client,
-        "raw Ed25519 verify (floor)": raw,
-        "raw Ed25519 verify, libsodium": raw_libsodium,
+        "raw Ed25519 verify (floor)": raw(openssl_check),
+        "raw Ed25519 verify, libsodium": raw(libsodium_check),
     }
 
 

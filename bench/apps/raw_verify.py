@@ -35,6 +35,12 @@ __all__ = ["RawVerify", "VerifyOnly", "ed25519_key", "public_key_from_env", "raw
 _REFUSED = {"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"0")]}
 
 
+async def _refuse(send: Send) -> None:
+    """A bare 401: no body, nothing else."""
+    await send(_REFUSED)
+    await send({"type": "http.response.body", "body": b""})
+
+
 def ed25519_key(document: dict[str, Any]) -> Ed25519PublicKey:
     """The one Ed25519 key of a JWKS document (the benchmark's issuer has one)."""
     (jwk,) = (k for k in document["keys"] if k.get("crv") == "Ed25519")
@@ -83,8 +89,7 @@ class RawVerify:
             try:
                 self.check(b64url_decode(signature), signing_input)
             except (InvalidSignature, ValueError):
-                await send(_REFUSED)
-                await send({"type": "http.response.body", "body": b""})
+                await _refuse(send)
                 return
         await self.app(scope, receive, send)
 
@@ -114,7 +119,6 @@ class VerifyOnly:
             try:
                 await self.verifier.verify(_bearer(scope).decode("latin-1"))
             except AuthError:
-                await send(_REFUSED)
-                await send({"type": "http.response.body", "body": b""})
+                await _refuse(send)
                 return
         await self.app(scope, receive, send)

@@ -19,11 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from apps.endpoints import bare_app
 from apps.gc_stats import cache_share
 from apps.raw_verify import RawVerify, VerifyOnly, ed25519_key
-
-
-def _forged(token: str) -> str:
-    head, payload, signature = token.split(".")
-    return f"{head}.{payload}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+from http_bench import forged
 
 
 async def _statuses(app: FastAPI, issuer: FakeIssuer) -> list[int]:
@@ -32,7 +28,7 @@ async def _statuses(app: FastAPI, issuer: FakeIssuer) -> list[int]:
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         return [
             (await client.get("/hello", headers={"Authorization": f"Bearer {token}"})).status_code
-            for token in (good, _forged(good))
+            for token in (good, forged(good))
         ]
 
 
