@@ -18,12 +18,13 @@ SQLAlchemy statements compiled once per dialect) through ``fetch`` and ``execute
   so a read-then-write (a conditional PATCH) never fails to upgrade its lock when another
   process (a second worker) wrote in between. Readers have their own connections, read-only,
   which WAL lets run beside the writer.
-* PostgreSQL: an asyncpg pool, used directly. asyncpg prepares each statement once per
-  connection and caches it. Reads run without ``BEGIN`` (a single ``SELECT`` sees one
-  snapshot either way); writes run in one transaction. A connection idle for
-  ``DATABASE_PING_AFTER_IDLE`` seconds is pinged before use, one older than
-  ``DATABASE_POOL_RECYCLE`` is replaced, and one the server closed (a restart) is dropped by
-  the pool, which opens a new one.
+* PostgreSQL: asyncpg connections, used directly, from the process's own pool
+  (``pg_pool.py``: an idle connection is taken and given back without a wait). asyncpg
+  prepares each statement once per connection and caches it. Reads run without ``BEGIN``
+  (a single ``SELECT`` sees one snapshot either way); writes run in one transaction. A
+  connection idle for ``DATABASE_PING_AFTER_IDLE`` seconds is pinged before use, one older
+  than ``DATABASE_POOL_RECYCLE`` is replaced, and one the server closed (a restart) or a
+  cancelled request left mid-statement is dropped, and a new one opened in its place.
 
 A failure to reach the database (refused, timed out, too many connections, a server shutting
 down or restarting, a pool with no free connection in time) is raised as
@@ -47,6 +48,7 @@ from sqlalchemy.engine import make_url
 
 from .db import ensure_sqlite_directory
 from .errors import DatabaseUnavailable
+from .pg_pool import ConnectionPool
 from .settings import ServiceSettings
 from .statements import POSTGRESQL, SQLITE, Shape, Task, task_from_sqlite
 
@@ -395,15 +397,8 @@ def is_outage(exc: BaseException) -> bool:
 _NO_TRANSACTION: Final = contextlib.nullcontext()
 
 
-async def _keep_session(_connection: Any) -> None:
-    """The pool's reset on release. asyncpg's default (``RESET ALL``, ``UNLISTEN *``...) is a
-    round trip after every request, and would undo nothing here: the API changes no session
-    state (the search path is a connection setting). An open transaction is still rolled
-    back by the pool itself."""
-
-
 class PostgresStore:
-    def __init__(self, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
+    def __init__(self, pool: ConnectionPool, settings: ServiceSettings) -> None:
         self._pool = pool
         self._acquire_timeout = settings.pool_timeout
         self._ping_after = settings.ping_after_idle
@@ -419,17 +414,16 @@ class PostgresStore:
             connect.pop(adapter_only, None)
         if settings.database_schema:
             connect["server_settings"] = {"search_path": settings.database_schema}
-        pool = await asyncpg.create_pool(
-            min_size=0,
-            max_size=settings.pool_size + settings.max_overflow,
-            # Recycling is by age, in _checkout; an idle one is pinged there, not closed.
-            max_inactive_connection_lifetime=0,
+        # Recycling is by age and an idle connection is pinged, both in _checkout; nothing
+        # resets a connection given back (the API changes no session state: the search path
+        # is a connection setting).
+        opener = functools.partial(
+            asyncpg.connect,
             connection_class=_PooledConnection,
-            reset=_keep_session,
             timeout=settings.connect_timeout,  # a server that is down fails fast
             **connect,
         )
-        return cls(pool, settings)
+        return cls(ConnectionPool(opener, settings.pool_size + settings.max_overflow), settings)
 
     async def read(self, fn: Work[T], /, *args: Any, **kwargs: Any) -> T:
         return await self._run(fn, args, kwargs, transaction=False)
@@ -453,8 +447,12 @@ class PostgresStore:
                 _close(con)
                 raise DatabaseUnavailable from exc
             raise
+        except BaseException:
+            # Cancelled mid-statement: asyncpg is still cancelling it on the connection.
+            _close(con)
+            raise
         finally:
-            await self._pool.release(con)
+            self._pool.release(con)
 
     async def _connection(self) -> Any:
         try:
@@ -477,10 +475,10 @@ class PostgresStore:
                 return con
             except Exception as exc:
                 if not is_outage(exc):
-                    await self._pool.release(con)
+                    self._pool.release(con)
                     raise
         _close(con)
-        await self._pool.release(con)  # closed: its slot opens a new connection next time
+        self._pool.release(con)  # closed: its place opens a new connection
         return await self._pool.acquire(timeout=self._acquire_timeout)
 
     async def close(self) -> None:
