@@ -29,6 +29,11 @@ __all__ = ["ConnectionPool"]
 _Handed = Any
 
 
+def _expire(waiter: asyncio.Future[_Handed]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("no free database connection in time"))
+
+
 class ConnectionPool:
     """At most ``max_size`` connections made by ``connect``; the most recently used first."""
 
@@ -58,19 +63,25 @@ class ConnectionPool:
         if self._places < self._max_size:
             self._places += 1
             return await self._open_in_place()
-        waiter: asyncio.Future[_Handed] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[_Handed] = loop.create_future()
         self._waiters.append(waiter)
+        # One timer on the waiter itself: ``asyncio.timeout`` would add a context object,
+        # a reschedule and a task cancellation to every wait (under load, most requests
+        # beyond the pool's size wait a moment).
+        expiry = loop.call_later(timeout, _expire, waiter)
         try:
-            async with asyncio.timeout(timeout):
-                handed = await waiter
+            handed = await waiter
         except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                # Handed something just as the wait ended (a timeout, a cancellation): it
-                # goes to the next waiter.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                # Handed something just as this caller was cancelled: it goes to the next
+                # waiter.
                 self._pass_on(waiter.result())
             else:
                 waiter.cancel()  # skipped by whoever hands out next
             raise
+        finally:
+            expiry.cancel()
         if handed is None:
             return await self._open_in_place()
         return handed
