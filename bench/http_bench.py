@@ -193,14 +193,19 @@ class Server:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                # The log lives in the run's temporary directory, gone once this run ends.
-                tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path else ""
-                raise RuntimeError(f"server {self.name} exited; its log ends:\n{tail}")
+                raise RuntimeError(f"server {self.name} exited; its log ends:\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 httpx.get(self.origin + self.ready_path, timeout=1)
                 return
             time.sleep(0.2)
         raise RuntimeError(f"server {self.name} did not start")
+
+    def log_tail(self, chars: int = 2000) -> str:
+        """The end of the server's output. It lives in the run's temporary directory, gone
+        once the run ends, so whatever explains a failure is printed while it lasts."""
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-chars:]
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the server and its worker processes (Linux ``/proc``)."""
@@ -1517,6 +1522,14 @@ def main() -> int:
                             + ("  (tokens reused)" if measured.wrapped else ""),
                             flush=True,
                         )
+                        if measured.errors + measured.non_2xx:  # say why while the log exists
+                            server = scenario.server
+                            alive = server.process is not None and server.process.poll() is None
+                            print(
+                                f"  server {server.name} {'running' if alive else 'exited'};"
+                                f" its log ends:\n{server.log_tail()}",
+                                flush=True,
+                            )
             locked = locked_errors(workdir)
         finally:
             if pg_schemas:

@@ -50,8 +50,14 @@ class Opener:
     """``connect`` for the pool: numbered stand-ins. The next ``failures`` opens fail, and
     each one after with ``rng`` at ``fail_rate``."""
 
-    def __init__(self, rng: random.Random | None = None, fail_rate: float = 0.0) -> None:
+    def __init__(
+        self,
+        rng: random.Random | None = None,
+        fail_rate: float = 0.0,
+        kind: type[FakeConnection] = FakeConnection,
+    ) -> None:
         self.opened: list[FakeConnection] = []
+        self.kind = kind
         self.failures = 0
         self.rng, self.fail_rate = rng, fail_rate
         self.delay = 0.0
@@ -62,7 +68,7 @@ class Opener:
         if self.failures or (self.rng is not None and self.rng.random() < self.fail_rate):
             self.failures = max(0, self.failures - 1)
             raise ConnectionRefusedError("refused")
-        con = FakeConnection(len(self.opened))
+        con = self.kind(len(self.opened))
         self.opened.append(con)
         return con
 
@@ -265,6 +271,38 @@ async def test_random_traffic_never_loses_or_shares_a_connection(seed: int) -> N
     assert pool.size == len(pool._idle) <= max_size
     assert all(not con.closed for con in pool._idle)
     assert len(opener.alive()) == pool.size  # nothing open outside the pool
+
+
+class IdleForLong(FakeConnection):
+    """A connection unused for long enough to be pinged, whose ping never ends."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.opened_at = self.used_at = time.monotonic() - 100
+
+    async def execute(self, query: str) -> str:
+        await asyncio.sleep(30)
+        return "SELECT 1"
+
+
+async def _never_reached(con: Any) -> None:
+    raise AssertionError("the read ran without its connection answering the ping")
+
+
+async def test_a_request_cancelled_mid_ping_gives_its_place_back() -> None:
+    opener = Opener(kind=IdleForLong)
+    pool = ConnectionPool(opener, max_size=1)
+    settings = ServiceSettings(
+        database_url=POSTGRES_URL, pool_size=1, max_overflow=0, ping_after_idle=1
+    )
+    store = PostgresStore(pool, settings)
+    reading = asyncio.create_task(store.read(_never_reached))
+    await asyncio.sleep(0.05)  # now waiting for the ping
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    assert opener.opened[0].terminated  # its state unknown: not reused
+    assert pool.size == 0
 
 
 # --- the store on the real server ----------------------------------------------------------

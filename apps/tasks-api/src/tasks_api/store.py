@@ -444,12 +444,12 @@ class PostgresStore:
             if is_outage(exc):
                 # The connection's state is unknown (a restart can leave it open but
                 # mid-operation): closed, so the pool opens a new one for the next request.
-                _close(con)
+                con.terminate()
                 raise DatabaseUnavailable from exc
             raise
         except BaseException:
             # Cancelled mid-statement: asyncpg is still cancelling it on the connection.
-            _close(con)
+            con.terminate()
             raise
         finally:
             self._pool.release(con)
@@ -477,18 +477,16 @@ class PostgresStore:
                 if not is_outage(exc):
                     self._pool.release(con)
                     raise
-        _close(con)
+            except BaseException:  # cancelled mid-ping: its place must not be lost
+                con.terminate()
+                self._pool.release(con)
+                raise
+        con.terminate()
         self._pool.release(con)  # closed: its place opens a new connection
         return await self._pool.acquire(timeout=self._acquire_timeout)
 
     async def close(self) -> None:
         await self._pool.close()
-
-
-def _close(con: Any) -> None:
-    # asyncpg detaches a pooled connection it saw die (then there is nothing left to close).
-    with contextlib.suppress(asyncpg.InterfaceError):
-        con.terminate()
 
 
 async def open_store(settings: ServiceSettings) -> Store:
