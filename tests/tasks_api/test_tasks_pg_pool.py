@@ -76,6 +76,15 @@ class Opener:
         return [con for con in self.opened if not con.closed]
 
 
+async def _one_held_one_waiting() -> tuple[ConnectionPool, FakeConnection, asyncio.Task[Any]]:
+    """A pool of one connection, held, and a caller waiting for it."""
+    pool = ConnectionPool(Opener(), max_size=1)
+    held = await pool.acquire(1)
+    waiter = asyncio.create_task(pool.acquire(5))
+    await asyncio.sleep(0)
+    return pool, held, waiter
+
+
 async def test_an_idle_connection_is_reused_without_opening_another() -> None:
     opener = Opener()
     pool = ConnectionPool(opener, max_size=3)
@@ -128,11 +137,7 @@ async def test_a_connection_handed_to_a_waiter_that_is_cancelled_goes_on() -> No
 
 
 async def test_a_connection_that_cannot_be_reused_gives_its_place_to_a_new_one() -> None:
-    opener = Opener()
-    pool = ConnectionPool(opener, max_size=1)
-    held = await pool.acquire(1)
-    waiter = asyncio.create_task(pool.acquire(5))
-    await asyncio.sleep(0)
+    pool, held, waiter = await _one_held_one_waiting()
     held.in_transaction = True  # a rollback that failed
     pool.release(held)
     assert held.terminated
@@ -207,11 +212,7 @@ async def test_close_closes_the_idle_fails_the_waiters_and_ends_the_rest() -> No
 
 
 async def test_close_terminates_a_connection_given_back_afterwards() -> None:
-    opener = Opener()
-    pool = ConnectionPool(opener, max_size=1)
-    held = await pool.acquire(1)
-    waiter = asyncio.create_task(pool.acquire(5))
-    await asyncio.sleep(0)
+    pool, held, waiter = await _one_held_one_waiting()
     await pool.close()
     with pytest.raises(asyncpg.InterfaceError):
         await waiter
