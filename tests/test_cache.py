@@ -109,25 +109,38 @@ async def test_a_full_cache_adds_nothing_the_garbage_collector_tracks() -> None:
     collection has looked at the new entries (tuples start tracked, frozensets always are,
     and a cache turning over under new tokens makes few collections)."""
     key = ed25519_key("k1")
-    verifier = Verifier(
-        TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
-        clock=FixedClock(),
-    )
-    tokens = [
-        key.sign(ba_claims(sid=f"s{n}", role="admin,user", scope="read write")) for n in range(501)
-    ]
-    await verifier.verify(tokens[0])  # the key, its index entry and any lazy state
-    gc.collect()
-    gc.disable()  # no collection may untrack anything while the cache fills
-    try:
-        before = len(gc.get_objects())
-        for token in tokens[1:]:
-            await verifier.verify(token)
-        added = len(gc.get_objects()) - before
-    finally:
-        gc.enable()
-    assert len(verifier.cache) == 501
-    assert added <= 5  # a constant, not one per token (500 tokens added 1,000 before)
+
+    async def fill(attempt: int) -> tuple[Verifier, int]:
+        """A new verifier's cache filled with 501 tokens; the tracked objects that added."""
+        verifier = Verifier(
+            TrustedIssuer.create(StaticJWKS(jwks(key)), issuer=ISSUER, audience=AUDIENCE),
+            clock=FixedClock(),
+        )
+        tokens = [
+            key.sign(ba_claims(sid=f"s{attempt}-{n}", role="admin,user", scope="read write"))
+            for n in range(501)
+        ]
+        await verifier.verify(tokens[0])  # the key, its index entry and any lazy state
+        gc.collect()
+        gc.disable()  # no collection may untrack anything while the cache fills
+        try:
+            before = len(gc.get_objects())
+            for token in tokens[1:]:
+                await verifier.verify(token)
+            added = len(gc.get_objects()) - before
+        finally:
+            gc.enable()
+        assert len(verifier.cache) == 501
+        return verifier, added
+
+    # The count is the whole process's: a thread an earlier test left behind (a server's,
+    # a driver's) may allocate meanwhile, so the fewest of three fills is what counts.
+    fills = [await fill(attempt) for attempt in range(3)]
+    verifier = fills[-1][0]
+    added = min(count for _, count in fills)
+    threads = [thread.name for thread in threading.enumerate()]
+    # A constant, not one per token (500 tokens added 1,000 before).
+    assert added <= 5, (fills, threads)
     # Neither index of 501 tokens is tracked: no collection walks the tokens one by one.
     assert not gc.is_tracked(verifier.cache._entries)
     assert not any(gc.is_tracked(index.tokens) for index in verifier.cache._by_key.values())
