@@ -35,7 +35,7 @@ from fastapi import FastAPI, Request
 from apps.raw_verify import RawVerify, ed25519_key
 from authbridge import Verifier
 from authbridge.claims import build_principal
-from authbridge.fastapi import AuthBridge, principal_of
+from authbridge.fastapi import AuthBridge, CurrentUser, principal_of
 from authbridge.jose.parse import decode_payload
 from authbridge.testing import FakeIssuer, better_auth_id
 
@@ -55,6 +55,7 @@ STAGES = (
     "served: fast path, fresh token",
     "served: fast path, cached token",
     "served: raw-verify floor, fresh token",
+    "served: CurrentUser, fresh token",
 )
 
 
@@ -136,6 +137,19 @@ def _served(verifier: Verifier) -> Any:
     return _caller(_bare_route(app))
 
 
+def _served_current_user(verifier: Verifier) -> Any:
+    """A ``CurrentUser`` route (``install()`` without ``protect=``), as the HTTP benchmark's
+    ``authbridge, cache miss`` row serves it."""
+    app = FastAPI()
+    AuthBridge(verifier).install(app)
+
+    async def me(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    app.get("/api/me")(me)
+    return _caller(app)
+
+
 def _served_floor(issuer: FakeIssuer) -> Any:
     """The bare route behind only the raw Ed25519 check (``apps/raw_verify.py``), as the
     HTTP benchmark's fresh-token floor serves it."""
@@ -168,18 +182,24 @@ def measure(n: int) -> None:
     for i in range(served_verifier.cache.max_entries):
         served_verifier.cache.put(f"filler-{i}", seed, time.time() + 3600, ("x", "y"))
     call = _served(served_verifier)
+    dependency_verifier = issuer.verifier()
+    for i in range(dependency_verifier.cache.max_entries):
+        dependency_verifier.cache.put(f"filler-{i}", seed, time.time() + 3600, ("x", "y"))
+    current_user = _served_current_user(dependency_verifier)
     floor = _served_floor(issuer)
     floor_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
     # The served rows and the raw Ed25519 row use the fresh tokens too: each signature costs a
     # slightly different count, so subtracting the raw row is exact only on the same ones.
     # New string objects: the served path must hash each token's text, as verify did.
     served_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
+    dependency_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
     fresh_jws = [verifier.parse(t) for t in fresh_tokens]
     warm = _tokens(issuer, 5)
     for t in warm:  # the app's first requests build its middleware stack
         call("/api/me", t)
         call("/bare", t)
         floor("/bare", t)
+        current_user("/api/me", t)
     gc.collect()
     gc.disable()
 
@@ -230,6 +250,9 @@ def measure(n: int) -> None:
     for t in floor_tokens:
         floor("/bare", t)
     os.getppid()
+    for t in dependency_tokens:
+        current_user("/api/me", t)
+    os.getppid()
 
 
 def stage_events(prefix: str, stages: int) -> list[dict[str, int]]:
@@ -276,6 +299,10 @@ def report(prefix: str, n: int) -> None:
     floor = events[STAGES.index("served: raw-verify floor, fresh token")]
     for event in fast:
         print(f"| served fresh - served floor, {event} | {(fast[event] - floor[event]) / n:,.0f} |")
+    dependency = events[STAGES.index("served: CurrentUser, fresh token")]
+    for event in dependency:
+        added = (dependency[event] - floor[event]) / n
+        print(f"| served CurrentUser fresh - served floor, {event} | {added:,.0f} |")
 
 
 if __name__ == "__main__":

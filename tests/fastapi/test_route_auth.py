@@ -87,6 +87,40 @@ async def test_same_answers_and_audit_events_as_the_plain_dependency_path(
     assert not wrapped(plain_app, "/api/me")
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["route wrapper", "protect="])
+async def test_a_new_lone_bearer_token_skips_the_full_path(
+    issuer: FakeIssuer, monkeypatch: pytest.MonkeyPatch, fast: bool
+) -> None:
+    """A new bearer token that is the request's one credential goes straight to the verifier
+    (``settle_token``), on the route wrapper as on the fast path: the full path
+    (``Authenticator.resolve``, behind ``settle``) runs only for what needs its checks."""
+    bridge = make_bridge(issuer)
+    full_path: list[str] = []
+    resolve = bridge.resolve
+
+    async def counted(connection: Any) -> tuple[Principal, bool]:
+        full_path.append(connection.url.path)
+        return await resolve(connection)
+
+    monkeypatch.setattr(bridge, "resolve", counted)
+    app = build(bridge, fast=fast)
+    good = issuer.token(issuer.make_user(id="user-1"))
+    forged = FakeIssuer(issuer.base_url).token()
+    async with client_for(app) as client:
+        assert (await client.get("/api/me", headers=bearer(good))).json() == {"sub": "user-1"}
+        assert (await client.get("/api/me", headers=bearer(forged))).status_code == 401
+        assert full_path == []
+        # Not one b64token: the full path gives the verdict (400), after the verifier's 401.
+        odd = [("authorization", "Bearer " + forged[:-1] + "%")]
+        assert (await client.get("/api/me", headers=odd)).status_code == 400
+        assert full_path == ["/api/me"]
+        # A second credential in the query: the full path refuses the pair.
+        params = {"access_token": "x"}
+        assert (await client.get("/api/me", headers=bearer(good), params=params)).status_code == 400
+    assert full_path == ["/api/me", "/api/me"]
+    assert fast or wrapped(app, "/api/me")
+
+
 def json_bearer(token: str) -> dict[str, str]:
     return {**bearer(token), "Content-Type": "application/json"}
 

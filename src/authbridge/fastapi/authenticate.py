@@ -13,12 +13,11 @@
   however many dependencies ask, a request is verified once.
 
 ``CurrentUser`` and the guards (``dependencies.py``) call ``settled`` then ``authenticated``;
-the ``protect=`` middleware (``protect.py``) calls ``from_cache_or_token``, then
-``settle_token`` for a new bearer token alone or ``settle`` for anything else; WebSocket
+the ``protect=`` middleware (``protect.py``) and the routes that require a credential first
+(``route_auth.py``, before FastAPI solves their dependencies) call ``from_cache_or_token``,
+then ``settle_token`` for a new bearer token alone or ``settle`` for anything else; WebSocket
 (``websocket.py``) takes its token from the handshake or the first message and calls
-``verify_token``; routes that require a credential first (``route_auth.py``) call
-``from_cache`` then ``settle`` before FastAPI solves their dependencies. Nothing here
-imports a sibling above ``middleware.py``.
+``verify_token``. Nothing here imports a sibling above ``middleware.py``.
 """
 
 from __future__ import annotations

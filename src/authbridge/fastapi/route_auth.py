@@ -48,7 +48,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import Receive, Scope, Send
 
 from ..principal import Principal
-from .authenticate import Authenticator, from_cache
+from .authenticate import Authenticator, from_cache_or_token, settle_token
 from .dependencies import BearerPrincipal
 from .middleware import SLOT_KEY, AuthSlot, AuthStateMiddleware
 from .protect import ProtectingMiddleware, settle_or_answer
@@ -259,12 +259,22 @@ def _wrap(route: APIRoute, approved: Approvals) -> None:
         principal = slot.result
         if principal is None:
             bridge: Authenticator = slot.bridge  # this app's, as the dependency would use
-            principal = from_cache(bridge, slot, scope)
-            if principal is None:
+            found = from_cache_or_token(bridge, slot, scope)
+            if isinstance(found, str):  # a bearer token alone, not in the cache: verify it
+                # Awaited here, as in ``ProtectingMiddleware``, not through a helper: one
+                # coroutine fewer per new token.
+                outcome = await settle_token(bridge, slot, scope, found)
+                if isinstance(outcome, AuthHTTPException):  # logged, and kept in the slot
+                    await _answer(Request(scope, receive), outcome, send)
+                    return
+                found = outcome  # None if the header needs the full path's verdict
+            if found is None:
                 settled = await settle_or_answer(bridge, slot, scope, receive, send, _answer)
                 if settled is None:  # refused (answered) or the client left
                     return
                 principal, receive = settled
+            else:
+                principal = found
         elif not isinstance(principal, Principal):  # a refusal kept: the dependency re-raises
             await handle(scope, receive, send)
             return
