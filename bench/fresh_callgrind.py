@@ -13,9 +13,11 @@ Each stage's count is divided by N. ``verify`` is the whole async ``verify`` on 
 ``raw`` is the bare Ed25519 call on the same tokens, so ``verify - raw`` is the Python path
 beyond the signature. Run with ``PYTHONHASHSEED=0``; the garbage collector is off while measuring.
 
-The last stage serves the same fresh tokens through the HTTP benchmark's floor (the bare
-route behind only the raw Ed25519 check, ``apps/raw_verify.py``), and the report gives what
-the fast path adds to it per request. With ``--cache-sim=yes`` callgrind also simulates the
+The served stages run whole in-process ASGI requests. They serve the same fresh tokens
+through the HTTP benchmark's floor (the bare route behind only the raw Ed25519 check,
+``apps/raw_verify.py``), through that floor's frame around the whole ``Verifier.verify``,
+through the fast path (``protect=``) and through a ``CurrentUser`` route; the report gives
+what each adds to the floor per request. With ``--cache-sim=yes`` callgrind also simulates the
 CPU caches, and the report gives the added instruction and data cache misses too: a server
 meets each request with caches that other work (the kernel's loopback, the load generator)
 has cooled, so a path's misses count beside its instructions.
@@ -32,7 +34,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from apps.raw_verify import RawVerify, ed25519_key
+from apps.raw_verify import RawVerify, VerifyOnly, ed25519_key
 from authbridge import Verifier
 from authbridge.claims import build_principal
 from authbridge.fastapi import AuthBridge, CurrentUser, principal_of
@@ -56,6 +58,8 @@ STAGES = (
     "served: fast path, cached token",
     "served: raw-verify floor, fresh token",
     "served: CurrentUser, fresh token",
+    "served: Verifier.verify in the floor's frame, fresh token",
+    "served: CurrentUser, cached token",
 )
 
 
@@ -158,6 +162,14 @@ def _served_floor(issuer: FakeIssuer) -> Any:
     return _caller(app)
 
 
+def _served_verify_only(verifier: Verifier) -> Any:
+    """The floor's frame around the whole ``Verifier.verify`` (``apps/raw_verify.py``), as
+    the HTTP benchmark's middle fresh-token row serves it."""
+    app = _bare_route(FastAPI())
+    app.add_middleware(VerifyOnly, verifier=verifier)
+    return _caller(app)
+
+
 def measure(n: int) -> None:
     issuer = FakeIssuer()
     verifier: Verifier = issuer.verifier()
@@ -186,6 +198,10 @@ def measure(n: int) -> None:
     for i in range(dependency_verifier.cache.max_entries):
         dependency_verifier.cache.put(f"filler-{i}", seed, time.time() + 3600, ("x", "y"))
     current_user = _served_current_user(dependency_verifier)
+    frame_verifier = issuer.verifier()
+    for i in range(frame_verifier.cache.max_entries):
+        frame_verifier.cache.put(f"filler-{i}", seed, time.time() + 3600, ("x", "y"))
+    verify_only = _served_verify_only(frame_verifier)
     floor = _served_floor(issuer)
     floor_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
     # The served rows and the raw Ed25519 row use the fresh tokens too: each signature costs a
@@ -193,6 +209,7 @@ def measure(n: int) -> None:
     # New string objects: the served path must hash each token's text, as verify did.
     served_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
     dependency_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
+    frame_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
     fresh_jws = [verifier.parse(t) for t in fresh_tokens]
     warm = _tokens(issuer, 5)
     for t in warm:  # the app's first requests build its middleware stack
@@ -200,6 +217,7 @@ def measure(n: int) -> None:
         call("/bare", t)
         floor("/bare", t)
         current_user("/api/me", t)
+        verify_only("/bare", t)
     gc.collect()
     gc.disable()
 
@@ -249,6 +267,12 @@ def measure(n: int) -> None:
     os.getppid()
     for t in floor_tokens:
         floor("/bare", t)
+    os.getppid()
+    for t in dependency_tokens:
+        current_user("/api/me", t)
+    os.getppid()
+    for t in frame_tokens:
+        verify_only("/bare", t)
     os.getppid()
     for t in dependency_tokens:
         current_user("/api/me", t)
@@ -303,6 +327,10 @@ def report(prefix: str, n: int) -> None:
     for event in dependency:
         added = (dependency[event] - floor[event]) / n
         print(f"| served CurrentUser fresh - served floor, {event} | {added:,.0f} |")
+    frame = events[STAGES.index("served: Verifier.verify in the floor's frame, fresh token")]
+    for event in frame:
+        added = (frame[event] - floor[event]) / n
+        print(f"| served Verifier.verify - served floor, {event} | {added:,.0f} |")
 
 
 if __name__ == "__main__":
