@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..principal import Principal
@@ -27,17 +28,17 @@ _BEARER_VARY: Final = (b"Authorization",)
 _COOKIE_VARY: Final = (b"Authorization", b"Cookie")
 
 
-class AuthSlot:
-    """This request's outcome: a ``Principal``, an exception to re-raise, or nothing yet."""
+class AuthSlot(msgspec.Struct, repr_omit_defaults=True):
+    """This request's outcome: a ``Principal``, an exception to re-raise, or nothing yet.
 
-    __slots__ = ("anonymous", "bridge", "models", "result")
+    A Struct, built in C: every HTTP request gets one.
+    """
 
-    def __init__(self, bridge: Any = None) -> None:
-        self.result: Principal | Exception | None = None
-        self.anonymous = False  # optional auth ran and found no credentials
-        self.bridge = bridge  # the installing AuthBridge: saves a lookup per request
-        # Typed users built for this request (model class -> instance, or the refusal).
-        self.models: dict[type, object] | None = None
+    bridge: Any = None  # the installing AuthBridge: saves a lookup per request
+    result: Principal | Exception | None = None
+    anonymous: bool = False  # optional auth ran and found no credentials
+    # Typed users built for this request (model class -> instance, or the refusal).
+    models: dict[type, object] | None = None
 
 
 def slot_of(scope: Scope) -> AuthSlot:
@@ -84,7 +85,13 @@ def _with_private(
 
 
 class AuthStateMiddleware:
-    """Gives each HTTP request an ``AuthSlot`` and privatizes authenticated responses."""
+    """Gives each HTTP request an ``AuthSlot`` and privatizes authenticated responses.
+
+    The subclasses (``protect.py``, ``route_auth.py``) add to it through ``prepare`` and
+    run the app with ``send_private`` or ``send_always_private`` from their own
+    ``__call__``: a middleware layer costs mostly its coroutines, so each request goes
+    through one ``__call__``, not a chain of them.
+    """
 
     def __init__(self, app: ASGIApp, bridge: Any = None) -> None:
         self.app = app
@@ -101,11 +108,16 @@ class AuthStateMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self.prepare(scope)
         slot = scope[SLOT_KEY] = AuthSlot(self.bridge)
-        await self.forward(scope, receive, send, slot)
+        await self.app(scope, receive, self.send_private(send, slot))
 
-    async def forward(self, scope: Scope, receive: Receive, send: Send, slot: AuthSlot) -> None:
-        """Run the app, privatizing the response if ``slot`` ends up holding a Principal."""
+    def prepare(self, scope: Scope) -> None:
+        """Called for each HTTP request before the app: a hook for the subclasses
+        (``route_auth.py`` wraps the app's routes here)."""
+
+    def send_private(self, send: Send, slot: AuthSlot) -> Send:
+        """``send``, privatizing the response if ``slot`` holds a Principal when it starts."""
         vary, private, vary_only = self.vary, self.private_headers, self.vary_headers
 
         async def send_private(message: Message) -> None:
@@ -120,10 +132,10 @@ class AuthStateMiddleware:
                     )
             await send(message)
 
-        await self.app(scope, receive, send_private)
+        return send_private
 
-    async def forward_private(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the app for a request authenticated before routing: nothing can undo that, so
+    def send_always_private(self, send: Send) -> Send:
+        """``send`` for a request authenticated before routing: nothing can undo that, so
         the response is private without looking at the slot again."""
         vary, private = self.vary, self.private_headers
 
@@ -133,4 +145,4 @@ class AuthStateMiddleware:
                 message["headers"] = _with_private(headers, private, no_store=True, vary=vary)
             await send(message)
 
-        await self.app(scope, receive, send_private)
+        return send_private

@@ -102,13 +102,14 @@ class ProtectingMiddleware(AuthStateMiddleware):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        self.prepare(scope)
         path = _route_path(scope) if scope.get("root_path") else scope["path"]
         if not path.startswith(self.protect) or (
             scope["method"] == "OPTIONS" and _is_preflight(scope)
         ):
             # Not protected here: the dependencies decide, exactly as without protect=.
             slot = scope[SLOT_KEY] = AuthSlot(self.bridge)
-            await self.forward(scope, receive, send, slot)
+            await self.app(scope, receive, self.send_private(send, slot))
             return
         bridge: Authenticator = self.bridge
         slot = scope[SLOT_KEY] = AuthSlot(bridge)
@@ -131,7 +132,7 @@ class ProtectingMiddleware(AuthStateMiddleware):
         if state is None:
             state = scope["state"] = {}
         state["principal"] = principal
-        await self.forward_private(scope, receive, send)
+        await self.app(scope, receive, self.send_always_private(send))
 
 
 Answer = Callable[[Request, AuthHTTPException, Send], Awaitable[None]]

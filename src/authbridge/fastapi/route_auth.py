@@ -328,17 +328,7 @@ class _RoutesSeen:
 class RouteAuthMiddleware(_RoutesSeen, AuthStateMiddleware):
     """``AuthStateMiddleware`` that wraps the routes requiring a credential first."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            self.prepare(scope)
-        await AuthStateMiddleware.__call__(self, scope, receive, send)
-
 
 class RouteAuthProtectingMiddleware(_RoutesSeen, ProtectingMiddleware):
     """``ProtectingMiddleware`` (``protect=``) that also wraps the routes outside its
     prefixes that require a credential first."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            self.prepare(scope)
-        await ProtectingMiddleware.__call__(self, scope, receive, send)
