@@ -87,10 +87,11 @@ def _with_private(
 class AuthStateMiddleware:
     """Gives each HTTP request an ``AuthSlot`` and privatizes authenticated responses.
 
-    The subclasses (``protect.py``, ``route_auth.py``) add to it through ``prepare`` and
-    run the app with ``send_private`` or ``send_always_private`` from their own
-    ``__call__``: a middleware layer costs mostly its coroutines, so each request goes
-    through one ``__call__``, not a chain of them.
+    The subclasses add to it without a ``__call__`` of their own calling this one: route
+    wrapping (``route_auth.py``) through ``prepare``, and ``ProtectingMiddleware``
+    (``protect.py``) with its own ``__call__`` that runs the app with ``send_private`` or
+    ``send_always_private``. A middleware layer costs mostly its coroutines, so each request
+    goes through one ``__call__``, not a chain of them.
     """
 
     def __init__(self, app: ASGIApp, bridge: Any = None) -> None:
