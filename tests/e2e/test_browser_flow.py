@@ -169,6 +169,7 @@ def test_browser_flow(stack: Stack) -> None:
         "B signed up, sees no tasks, and gets 404 for A's task",
         "A's next action landed on /sign-in?next=%2Ftasks",
         "after a second revocation, reloading /tasks landed on /sign-in?next=%2Ftasks",
+        "A signed out while a token request was in flight, and landed on /sign-in once",
     ):
         assert milestone in result.stdout, f"missing step {milestone!r}:\n{report}"
     assert SCREENSHOT.read_bytes().startswith(PNG_MAGIC)

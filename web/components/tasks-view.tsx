@@ -18,7 +18,6 @@ import {
   useTaskScope,
   useTasks,
 } from "@/hooks/use-tasks";
-import { authClient } from "@/lib/auth-client";
 import {
   PERSONAL_SCOPE,
   teamScope,
@@ -64,13 +63,12 @@ export function TasksView({ user }: TasksViewProps) {
 
   async function signOut() {
     setSigningOut(true);
-    try {
-      await authClient.signOut();
-    } finally {
-      api.clearToken();
-      queryClient.clear();
-      window.location.assign("/sign-in");
-    }
+    // A query still in flight would meet the ended session and send the user to sign-in by
+    // its own way (with ?next=), racing this navigation: stop them, and leave through the
+    // API client's one exit, which any late failure joins.
+    await queryClient.cancelQueries();
+    await api.signOut();
+    queryClient.clear();
   }
 
   function onSwitched(next: string | null) {

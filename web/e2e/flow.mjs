@@ -5,7 +5,8 @@
  *   A signs up, adds three tasks, completes one, edits one, deletes one, filters and searches;
  *   a reload shows the same state. B signs up and sees none of A's tasks (and gets 404 for
  *   A's task by id). A's sessions are deleted from the web app's SQLite database, and A's
- *   next page load lands on /sign-in?next=/tasks; signing in again returns to /tasks.
+ *   next page load lands on /sign-in?next=/tasks; signing in again returns to /tasks. A signs
+ *   out while a token request is held in flight, and lands on /sign-in once.
  *
  * Env: WEB_URL (http://localhost:3000), API_URL (http://localhost:8000),
  *      AUTH_DB_PATH (web/data/auth.db), SCREENSHOT_DIR (<repo>/test-output),
@@ -187,9 +188,34 @@ async function main() {
   step(`after a second revocation, reloading /tasks landed on ${pathOf(pageA)}`);
   await signIn(pageA, userA);
 
+  // Signing out while a request still waits for its token: the auth server refuses that
+  // token once the session has ended, and the refusal must not send A to sign-in a second
+  // way (with ?next=), over the sign-out's own navigation. The token request is held until
+  // the sign-out has been answered, and the sign-in page a moment longer, so that the two
+  // navigations would overlap on every run if the app allowed both.
+  let releaseToken = () => {};
+  const tokenHeld = new Promise((resolve) => (releaseToken = resolve));
+  await pageA.route("**/api/auth/token", async (route) => {
+    await tokenHeld;
+    await route.continue().catch(() => {}); // the page may have left already
+  });
+  await pageA.route(`${WEB_URL}/sign-in`, async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await route.continue().catch(() => {});
+  });
+  const tokenAsked = pageA.waitForRequest("**/api/auth/token");
+  await pageA.reload();
+  await tokenAsked;
+  const signedOut = pageA.waitForResponse("**/api/auth/sign-out");
   await pageA.getByRole("button", { name: "Sign out" }).click();
+  await signedOut;
+  const tokenRefused = pageA.waitForResponse("**/api/auth/token");
+  releaseToken();
+  assert.equal((await tokenRefused).status(), 401, "the held token request, after sign-out");
   await pageA.waitForURL(`${WEB_URL}/sign-in`);
-  step("A signed out");
+  await pageA.getByRole("heading", { name: "Sign in" }).waitFor();
+  assert.equal(pathOf(pageA), "/sign-in", "where signing out lands");
+  step("A signed out while a token request was in flight, and landed on /sign-in once");
 
   const problems = [...a.problems, ...b.problems];
   await a.close();

@@ -4,6 +4,8 @@
  * Every request carries `Authorization: Bearer <jwt>` from the token cache. A 401 gets one
  * refresh-and-retry; a second 401 (or no session at all) signs the user out and sends them
  * to `/sign-in?next=<current path>`. Failures surface as `ApiError` with the API's `code`.
+ * The client has one exit: a deliberate sign-out and a refused request share it, so a request
+ * that meets the ended session while the user signs out cannot start a second navigation.
  * All side effects (token source, fetch, sign-out, navigation) are injected for testing.
  */
 
@@ -68,8 +70,13 @@ export interface RequestOptions {
 
 export interface ApiClient {
   request<T>(path: string, options?: RequestOptions): Promise<T>;
-  /** Drop the cached token (call on sign-out). */
+  /** Drop the cached token (call when the organization changes). */
   clearToken(): void;
+  /**
+   * Signs out on purpose and goes to `/sign-in`. Requests that fail meanwhile join this exit
+   * rather than starting their own; if a refused request started one first, this joins it.
+   */
+  signOut(): Promise<void>;
 }
 
 /** Code of the `ApiError` raised after the user has been sent to the sign-in page. */
@@ -89,7 +96,6 @@ export function safeNextPath(candidate: string | null | undefined): string {
 
 export function createApiClient(deps: ApiClientDeps): ApiClient {
   const tokens: TokenCache = createTokenCache(deps.getToken, deps.now);
-  let redirecting: Promise<never> | null = null;
 
   function buildUrl(path: string, query: RequestOptions["query"]): string {
     const url = new URL(path, deps.baseUrl.endsWith("/") ? deps.baseUrl : `${deps.baseUrl}/`);
@@ -101,11 +107,11 @@ export function createApiClient(deps: ApiClientDeps): ApiClient {
     return url.toString();
   }
 
-  /** Signs out once and navigates to sign-in; concurrent failures share the same exit. */
-  function sendToSignIn(): Promise<never> {
-    if (redirecting !== null) return redirecting;
-    const target = signInUrl(deps.currentPath());
-    redirecting = (async () => {
+  let leaving: Promise<void> | null = null;
+
+  /** Clears the token, ends the session and navigates to `target`, once: later callers join. */
+  function leave(target: string): Promise<void> {
+    leaving ??= (async () => {
       tokens.clear();
       try {
         await deps.signOut();
@@ -113,9 +119,14 @@ export function createApiClient(deps: ApiClientDeps): ApiClient {
         // The session may already be gone on the server; leaving is what matters.
       }
       deps.navigate(target);
-      throw new ApiError(401, SIGNED_OUT_CODE, "Your session has ended. Please sign in again.");
     })();
-    return redirecting;
+    return leaving;
+  }
+
+  /** Leaves for sign-in, coming back here afterwards; concurrent failures share the exit. */
+  async function sendToSignIn(): Promise<never> {
+    await leave(signInUrl(deps.currentPath()));
+    throw new ApiError(401, SIGNED_OUT_CODE, "Your session has ended. Please sign in again.");
   }
 
   async function tokenOrSignIn(fetchToken: () => Promise<string>): Promise<string> {
@@ -163,7 +174,7 @@ export function createApiClient(deps: ApiClientDeps): ApiClient {
     return parseResponse<T>(response);
   }
 
-  return { request, clearToken: () => tokens.clear() };
+  return { request, clearToken: () => tokens.clear(), signOut: () => leave("/sign-in") };
 }
 
 async function parseResponse<T>(response: Response): Promise<T> {

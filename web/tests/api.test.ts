@@ -208,6 +208,47 @@ describe("401 handling", () => {
     expect(h.signOut).toHaveBeenCalledTimes(1);
     expect(h.navigate).toHaveBeenCalledTimes(1);
   });
+
+  it("a request refused while the user signs out joins that exit, with no second navigation", async () => {
+    // The session ends while a list request is still waiting for its token: the token call
+    // is refused, which on its own would navigate to /sign-in?next=... over the sign-out.
+    let endSession!: () => void;
+    const h = harness(ok);
+    h.signOut.mockImplementation(() => new Promise<void>((resolve) => (endSession = resolve)));
+    h.getToken.mockRejectedValue(new NotSignedInError());
+    const api = createApiClient(h.deps);
+
+    const signingOut = api.signOut();
+    const pending = api.request("/api/tasks");
+    endSession();
+    await signingOut;
+    await expect(pending).rejects.toMatchObject({ status: 401, code: SIGNED_OUT_CODE });
+    expect(h.signOut).toHaveBeenCalledTimes(1);
+    expect(h.navigate).toHaveBeenCalledExactlyOnceWith("/sign-in");
+  });
+
+  it("signing out after a refused request joins the exit already under way", async () => {
+    const h = harness(() => json(401, { detail: "nope", code: "invalid_token" }));
+    const api = createApiClient(h.deps);
+    const refused = api.request("/api/tasks");
+    await vi.waitFor(() => expect(h.signOut).toHaveBeenCalled());
+    await api.signOut();
+    await expect(refused).rejects.toMatchObject({ code: SIGNED_OUT_CODE });
+    expect(h.signOut).toHaveBeenCalledTimes(1);
+    expect(h.navigate).toHaveBeenCalledExactlyOnceWith("/sign-in?next=%2Ftasks%3Fview%3Dopen");
+  });
+
+  it("a deliberate sign-out drops the cached token and ends the session once", async () => {
+    const h = harness(ok);
+    const api = createApiClient(h.deps);
+    await api.request("/api/tasks");
+    await Promise.all([api.signOut(), api.signOut()]);
+    expect(h.signOut).toHaveBeenCalledTimes(1);
+    expect(h.navigate).toHaveBeenCalledExactlyOnceWith("/sign-in");
+    // A later request needs a new token: the old one went with the session.
+    await api.request("/api/tasks");
+    expect(h.getToken).toHaveBeenCalledTimes(2);
+  });
 });
 
 describe("requests and errors", () => {

@@ -48,6 +48,7 @@ function fakeApi(handler: Handler) {
   const api: ApiClient = {
     request: request as ApiClient["request"],
     clearToken: () => {},
+    signOut: async () => {},
   };
   return { api, request };
 }
