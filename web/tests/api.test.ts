@@ -219,10 +219,14 @@ describe("401 handling", () => {
     const api = createApiClient(h.deps);
 
     const signingOut = api.signOut();
-    const pending = api.request("/api/tasks");
+    // The expectation is attached at once: the request rejects while the test awaits.
+    const refused = expect(api.request("/api/tasks")).rejects.toMatchObject({
+      status: 401,
+      code: SIGNED_OUT_CODE,
+    });
     endSession();
     await signingOut;
-    await expect(pending).rejects.toMatchObject({ status: 401, code: SIGNED_OUT_CODE });
+    await refused;
     expect(h.signOut).toHaveBeenCalledTimes(1);
     expect(h.navigate).toHaveBeenCalledExactlyOnceWith("/sign-in");
   });
@@ -230,10 +234,12 @@ describe("401 handling", () => {
   it("signing out after a refused request joins the exit already under way", async () => {
     const h = harness(() => json(401, { detail: "nope", code: "invalid_token" }));
     const api = createApiClient(h.deps);
-    const refused = api.request("/api/tasks");
+    const refused = expect(api.request("/api/tasks")).rejects.toMatchObject({
+      code: SIGNED_OUT_CODE,
+    });
     await vi.waitFor(() => expect(h.signOut).toHaveBeenCalled());
     await api.signOut();
-    await expect(refused).rejects.toMatchObject({ code: SIGNED_OUT_CODE });
+    await refused;
     expect(h.signOut).toHaveBeenCalledTimes(1);
     expect(h.navigate).toHaveBeenCalledExactlyOnceWith("/sign-in?next=%2Ftasks%3Fview%3Dopen");
   });
