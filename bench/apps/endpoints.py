@@ -100,12 +100,12 @@ def authbridge_app() -> FastAPI:
     app = FastAPI()
     bridge = AuthBridge.from_env()
     bridge.install(app, freeze_heap=os.environ.get("BENCH_GC_FREEZE") == "1")
-    add_gc_stats(app, bridge)
 
     @app.get("/hello")
     async def hello(user: CurrentUser) -> dict[str, str]:
         return {"sub": user.sub}
 
+    add_gc_stats(app, bridge)  # after /hello: see add_gc_stats
     return app
 
 
@@ -113,12 +113,12 @@ def fast_path_app() -> FastAPI:
     app = FastAPI()
     bridge = AuthBridge.from_env()
     bridge.install(app, protect=("/hello",), freeze_heap=os.environ.get("BENCH_GC_FREEZE") == "1")
-    add_gc_stats(app, bridge)
 
     @app.get("/hello")
     async def hello(request: Request) -> dict[str, str]:
         return {"sub": principal_of(request).sub}
 
+    add_gc_stats(app, bridge)  # after /hello: see add_gc_stats
     return app
 
 

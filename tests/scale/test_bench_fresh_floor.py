@@ -2,6 +2,8 @@
 they say: the floor and ``VerifyOnly`` accept a signed token and refuse a forged one (a row
 of refusals would measure the wrong path), and ``cache_share`` empties the token cache for
 its measurement and leaves it full again (bench/apps/raw_verify.py, bench/apps/gc_stats.py).
+The servers that report their garbage collections route ``/hello`` first, as the bare
+endpoint and the floor do, so the rows compared with those pay for no extra routing.
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from authbridge.fastapi import AuthBridge
 from authbridge.testing import FakeIssuer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from apps.endpoints import bare_app
+from apps.endpoints import authbridge_app, bare_app, fast_path_app
 from apps.gc_stats import cache_share
 from apps.raw_verify import RawVerify, VerifyOnly, ed25519_key
-from http_bench import forged
+from http_bench import base_env, forged
 
 
 async def _statuses(app: FastAPI, issuer: FakeIssuer) -> list[int]:
@@ -55,3 +59,19 @@ async def test_cache_share_measures_and_refills_the_token_cache() -> None:
     assert isinstance(share, float)
     assert abs(share) < 1_000  # ms: a difference between two collections, not a total
     assert len(bridge.verifier.cache) == len(tokens)
+
+
+@pytest.mark.parametrize("factory", [authbridge_app, fast_path_app])
+def test_the_gc_reporting_servers_route_hello_first(
+    factory: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BENCH_GC_STATS", "1")
+    monkeypatch.delenv("BENCH_CACHE_TOKENS", raising=False)
+    for name, value in base_env(FakeIssuer()).items():
+        if name.startswith("AUTHBRIDGE_"):
+            monkeypatch.setenv(name, value)
+    assert callable(factory)
+    app = factory()
+    paths = [route.path for route in app.routes if isinstance(route, APIRoute)]
+    assert "/bench/gc" in paths  # the statistics routes are there...
+    assert paths[0] == "/hello"  # ...but after the measured route
