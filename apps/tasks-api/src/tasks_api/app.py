@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from authbridge.fastapi import AuthBridge
 
@@ -26,7 +27,7 @@ from .routes.tasks import build_org_tasks_router, build_tasks_router
 from .settings import ServiceSettings, check_api_key_permissions, load_service_settings
 from .store import open_store
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "serve_routes"]
 
 
 def create_app(
@@ -60,10 +61,16 @@ def create_app(
     app.state.tasks_settings = settings
     bridge.install(app)  # wraps the lifespan: keys are fetched before the database starts
     install_error_handlers(app)
-    app.include_router(build_health_router())
-    app.include_router(build_account_router())
-    app.include_router(build_tasks_router(require_scopes=settings.require_scopes))
-    app.include_router(build_org_tasks_router(require_scopes=settings.require_scopes))
+    # Busiest first: routes are tried in order. No two share a path, so the order decides
+    # only the cost, never the route.
+    require_scopes = settings.require_scopes
+    for router in (
+        build_tasks_router(require_scopes=require_scopes, dependency_overrides_provider=app),
+        build_org_tasks_router(require_scopes=require_scopes, dependency_overrides_provider=app),
+        build_account_router(dependency_overrides_provider=app),
+        build_health_router(dependency_overrides_provider=app),
+    ):
+        serve_routes(app, router)
     # Added last = outermost: CORS headers also go on 413 answers.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -76,3 +83,25 @@ def create_app(
         max_age=600,
     )
     return app
+
+
+def serve_routes(app: FastAPI, router: APIRouter) -> None:
+    """``app.include_router(router)`` with the routes placed at the app's own level.
+
+    FastAPI 0.165 keeps an included router as one route that, on every request, asks its
+    routes again through a router context: each router a request passes costs about 4 µs,
+    and authbridge's route wrapper cannot spare a route served through such a context
+    FastAPI's dependency solving. As the app's own routes, each one passed costs under 1 µs
+    (docs/tasks-api.md, "Routing"). Only a router with nothing for ``include_router`` to
+    merge qualifies (no dependencies, event handlers or lifespan of its own; none of this
+    app's routers has any), whose routes were built with the app as their
+    dependency-overrides provider, so that ``app.dependency_overrides`` reaches them.
+    """
+    if router.dependencies or router.on_startup or router.on_shutdown:
+        raise ValueError("serve_routes: this router has settings only include_router merges")
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or route.dependency_overrides_provider is not app:
+            raise ValueError(
+                "serve_routes: build the router with dependency_overrides_provider=app"
+            )
+    app.router.routes.extend(router.routes)

@@ -26,8 +26,12 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody} for status in statuses}
 
 
-def build_account_router() -> APIRouter:
-    router = APIRouter(prefix="/api", route_class=StrictJSONRoute)
+def build_account_router(*, dependency_overrides_provider: Any = None) -> APIRouter:
+    router = APIRouter(
+        prefix="/api",
+        route_class=StrictJSONRoute,
+        dependency_overrides_provider=dependency_overrides_provider,
+    )
     Admin = Annotated[Principal, Depends(require_roles("admin"))]
 
     async def me_fast(request: Request) -> Response:

@@ -72,8 +72,8 @@ async def keys_ready(bridge: AuthBridge) -> bool:
     return True
 
 
-def build_health_router() -> APIRouter:
-    router = APIRouter(tags=["health"])
+def build_health_router(*, dependency_overrides_provider: Any = None) -> APIRouter:
+    router = APIRouter(tags=["health"], dependency_overrides_provider=dependency_overrides_provider)
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:

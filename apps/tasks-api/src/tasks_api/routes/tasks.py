@@ -288,7 +288,9 @@ class TaskCollection:
     forbidden_delete: str | None = None
 
 
-def build_tasks_router(*, require_scopes: bool) -> APIRouter:
+def build_tasks_router(
+    *, require_scopes: bool, dependency_overrides_provider: Any = None
+) -> APIRouter:
     """``/api/tasks``: the caller's own tasks."""
     return build_collection_router(
         TaskCollection(
@@ -311,7 +313,8 @@ def build_tasks_router(*, require_scopes: bool) -> APIRouter:
             to_out=task_out,
             encode=encode_page,
             encode_one=encode_task,
-        )
+        ),
+        dependency_overrides_provider=dependency_overrides_provider,
     )
 
 
@@ -322,7 +325,9 @@ _TEAM_FORBIDDEN: Final = (
 )
 
 
-def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
+def build_org_tasks_router(
+    *, require_scopes: bool, dependency_overrides_provider: Any = None
+) -> APIRouter:
     """``/api/org/tasks``: the active organization's tasks. Any member lists, reads, creates
     and updates; only an ``owner`` or ``admin`` deletes."""
     return build_collection_router(
@@ -350,12 +355,20 @@ def build_org_tasks_router(*, require_scopes: bool) -> APIRouter:
                 f"{_TEAM_FORBIDDEN} Deleting also needs the organization role `owner` or"
                 " `admin` (`insufficient_scope` otherwise)."
             ),
-        )
+        ),
+        dependency_overrides_provider=dependency_overrides_provider,
     )
 
 
-def build_collection_router(collection: TaskCollection) -> APIRouter:
-    router = APIRouter(prefix=collection.prefix, tags=[collection.tag], route_class=StrictJSONRoute)
+def build_collection_router(
+    collection: TaskCollection, *, dependency_overrides_provider: Any = None
+) -> APIRouter:
+    router = APIRouter(
+        prefix=collection.prefix,
+        tags=[collection.tag],
+        route_class=StrictJSONRoute,
+        dependency_overrides_provider=dependency_overrides_provider,
+    )
     Reader = Annotated[TaskScope, collection.reader.depends]
     Writer = Annotated[TaskScope, collection.writer.depends]
     Deleter = Annotated[TaskScope, collection.deleter.depends]
