@@ -36,6 +36,9 @@ STAGES: tuple[tuple[str, str, bool], ...] = (
     ("require_org_role, cached token", "org_role_app", True),
     ("typed user (current_user), cached token", "typed_user_app", False),
     ("require_org_role under protect=, cached token", "org_role_fast_path_app", True),
+    # Not authbridge: what two choices in the app's own code cost on every request.
+    ("bare endpoint, two routes tried before it", "bare_behind_two_routes_app", False),
+    ("bare endpoint without a return annotation", "bare_unannotated_app", False),
 )
 
 

@@ -59,6 +59,8 @@ from .raw_verify import RawVerify, VerifyOnly, public_key_from_env
 __all__ = [
     "authbridge_app",
     "bare_app",
+    "bare_behind_two_routes_app",
+    "bare_unannotated_app",
     "conventional_tasks_app",
     "empty_dependency_app",
     "fast_path_app",
@@ -79,6 +81,38 @@ def bare_app() -> FastAPI:
 
     @app.get("/hello")
     async def hello() -> dict[str, str]:
+        return {"sub": "anonymous"}
+
+    return app
+
+
+def bare_behind_two_routes_app() -> FastAPI:
+    """``bare_app`` with two routes added before ``/hello``: Starlette tries routes in order,
+    so every request to ``/hello`` first fails to match both (``dependency_callgrind.py``)."""
+    app = FastAPI()
+
+    @app.get("/status")
+    async def status() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/status/reset")
+    async def reset() -> dict[str, str]:
+        return {"status": "reset"}
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"sub": "anonymous"}
+
+    return app
+
+
+def bare_unannotated_app() -> FastAPI:
+    """``bare_app`` without the endpoint's return annotation: FastAPI then encodes the dict
+    with ``jsonable_encoder``, in Python, instead of pydantic's serializer."""
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello():  # type: ignore[no-untyped-def]  # unannotated, as measured
         return {"sub": "anonymous"}
 
     return app
