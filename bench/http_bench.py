@@ -23,6 +23,7 @@ import os
 import platform
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -474,8 +475,19 @@ async def drop_schemas(names: list[str]) -> None:
         await connection.close()
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def running(servers: list[Server], workdir: Path) -> Iterator[None]:
+    """Start ``servers``, and stop them however the block ends.
+
+    ``SIGTERM`` and ``SIGHUP`` (``kill``, a closed terminal) raise ``SystemExit`` meanwhile, as
+    Ctrl-C raises ``KeyboardInterrupt``: Python's default for them ends the process without
+    running ``finally``, which left every server running, the multi-worker ones respawning
+    their workers."""
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         for server in servers:
             server.start(workdir)
@@ -483,8 +495,12 @@ def running(servers: list[Server], workdir: Path) -> Iterator[None]:
             server.wait_ready()
         yield
     finally:
+        for sig in previous:  # a second signal must not cut the stopping short
+            signal.signal(sig, signal.SIG_IGN)
         for server in servers:
             server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario], list[str]]:
