@@ -17,10 +17,12 @@ The served stages run whole in-process ASGI requests. They serve the same fresh 
 through the HTTP benchmark's floor (the bare route behind only the raw Ed25519 check,
 ``apps/raw_verify.py``), through that floor's frame around the whole ``Verifier.verify``,
 through the fast path (``protect=``) and through a ``CurrentUser`` route; the report gives
-what each adds to the floor per request. With ``--cache-sim=yes`` callgrind also simulates the
-CPU caches, and the report gives the added instruction and data cache misses too: a server
-meets each request with caches that other work (the kernel's loopback, the load generator)
-has cooled, so a path's misses count beside its instructions.
+what each adds to the floor per request. A last stage serves new tokens on the fast path with
+``verify`` stubbed to answer at once: against the cached-token stage, what the framework does
+differently for a new token, apart from the verifier. With ``--cache-sim=yes`` callgrind also
+simulates the CPU caches, and the report gives the added instruction and data cache misses
+too: a server meets each request with caches that other work (the kernel's loopback, the
+load generator) has cooled, so a path's misses count beside its instructions.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ STAGES = (
     "served: CurrentUser, fresh token",
     "served: Verifier.verify in the floor's frame, fresh token",
     "served: CurrentUser, cached token",
+    "served: fast path, new token, verify stubbed",
 )
 
 
@@ -202,6 +205,16 @@ def measure(n: int) -> None:
     for i in range(frame_verifier.cache.max_entries):
         frame_verifier.cache.put(f"filler-{i}", seed, time.time() + 3600, ("x", "y"))
     verify_only = _served_verify_only(frame_verifier)
+    # The fast path on new tokens with ``verify`` answering at once: the framework's share
+    # of a new token's request, without the verifier's.
+    stub_verifier = issuer.verifier()
+
+    async def stub_verify(token: str) -> Any:
+        return seed
+
+    stub_verifier.verify = stub_verify  # type: ignore[method-assign]
+    stub_verifier.verify_cached = lambda token: None  # type: ignore[method-assign]
+    stubbed = _served(stub_verifier)
     floor = _served_floor(issuer)
     floor_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
     # The served rows and the raw Ed25519 row use the fresh tokens too: each signature costs a
@@ -210,6 +223,7 @@ def measure(n: int) -> None:
     served_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
     dependency_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
     frame_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
+    stub_tokens = [t[:-1] + t[-1:] for t in fresh_tokens]
     fresh_jws = [verifier.parse(t) for t in fresh_tokens]
     warm = _tokens(issuer, 5)
     for t in warm:  # the app's first requests build its middleware stack
@@ -218,6 +232,7 @@ def measure(n: int) -> None:
         floor("/bare", t)
         current_user("/api/me", t)
         verify_only("/bare", t)
+        stubbed("/api/me", t)
     gc.collect()
     gc.disable()
 
@@ -264,6 +279,7 @@ def measure(n: int) -> None:
         (current_user, "/api/me", dependency_tokens),
         (verify_only, "/bare", frame_tokens),
         (current_user, "/api/me", dependency_tokens),
+        (stubbed, "/api/me", stub_tokens),
     )
     for serve, route, tokens in served:
         for t in tokens:
@@ -309,6 +325,9 @@ def report(prefix: str, n: int) -> None:
     served = stages[STAGES.index("served: fast path, fresh token")] - raw
     bare = stages[STAGES.index("served: bare endpoint")]
     print(f"| served fresh - raw - bare | {(served - bare) / n / 1000:.1f} k |")
+    stub = stages[STAGES.index("served: fast path, new token, verify stubbed")]
+    cached = stages[STAGES.index("served: fast path, cached token")]
+    print(f"| served stubbed - served cached | {(stub - cached) / n / 1000:.1f} k |")
     # Against the floor served the same way: what authbridge adds to a fresh token's request.
     events = stage_events(prefix, len(STAGES))
     floor = events[STAGES.index("served: raw-verify floor, fresh token")]
