@@ -588,6 +588,20 @@ def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario
                     body=CREATE_BODY,
                 )
             )
+    # The layout the app's own routes replaced (FastAPI 0.165's included routers), on the
+    # same databases: the routing's share of a list request, measured in the same run.
+    for backend in ("sqlite", "postgres"):
+        included = Server(
+            f"tasks-{backend}-included",
+            "tasks_included_routers_app",
+            tasks_env(env, workdir, backend, f"bench_{run_id}_{backend[:2]}_auth"),
+            ready_path="/healthz",
+        )
+        scenarios.append(
+            Scenario(
+                f"alt: tasks list, {backend}, included routers", included, "/api/tasks", token=token
+            )
+        )
     # The same databases as the 1-worker servers above: 2 workers of one service.
     sqlite2 = Server(
         "tasks-sqlite-auth-2w",
