@@ -503,9 +503,14 @@ def running(servers: list[Server], workdir: Path) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+# The repeated tokens' lifetime: ``ClaimRules``' default ``max_lifetime``. With Better Auth's
+# 15 minutes, a run that a busy host slowed past them had its last rounds refused (401).
+RUN_TOKEN_SECONDS = 3600
+
+
 def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario], list[str]]:
     env = base_env(issuer)
-    token = issuer.token(sid="bench-session")
+    token = issuer.token(sid="bench-session", expires_in=RUN_TOKEN_SECONDS)
     bare = Server("bare", "bare_app", env)
     protected = Server("authbridge", "authbridge_app", env)
     protected2 = Server("authbridge-2w", "authbridge_app", env, workers=2)
@@ -525,7 +530,10 @@ def build(issuer: FakeIssuer, workdir: Path, run_id: str) -> tuple[list[Scenario
     empty_dependency = Server("empty-dependency", "empty_dependency_app", env)
     # The claims a definePayload adds with the organization plugin (docs/deploy.md).
     org_token = issuer.token(
-        sid="bench-session", activeOrganizationId="bench-org", organizationRole="admin,member"
+        sid="bench-session",
+        expires_in=RUN_TOKEN_SECONDS,
+        activeOrganizationId="bench-org",
+        organizationRole="admin,member",
     )
     org_role = Server("authbridge-org-role", "org_role_app", env)
     org_role_fast = Server("authbridge-org-role-fast-path", "org_role_fast_path_app", env)
@@ -651,7 +659,7 @@ def auth_path_scenarios(
     cache_tokens = workdir / "cache-tokens.txt"
     cache_tokens.write_text(
         "".join(
-            issuer.token(sid=f"cached-{n}", expires_in=3600) + "\n"
+            issuer.token(sid=f"cached-{n}", expires_in=RUN_TOKEN_SECONDS) + "\n"
             for n in range(FLOOD_CACHE_TOKENS)
         )
     )

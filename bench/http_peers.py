@@ -42,6 +42,7 @@ from authbridge.testing import FakeIssuer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from harness.processes import die_with_parent  # the one PR_SET_PDEATHSIG helper
 from http_bench import (
+    RUN_TOKEN_SECONDS,
     Measurement,
     Scenario,
     Server,
@@ -249,7 +250,7 @@ def build(python: Path, issuer: FakeIssuer, jwks_url: str) -> list[Scenario]:
             "BENCH_SUB": issuer.user["id"],
         }
     )
-    token = issuer.token(sid="peer-bench-repeated")
+    token = issuer.token(sid="peer-bench-repeated", expires_in=RUN_TOKEN_SECONDS)
     bare = PeerServer("bare", "apps.endpoints:bare_app", env, python=str(python))
     scenarios = [
         # The bare endpoint ignores the header; it gets one so that the ratio measures the
