@@ -14,9 +14,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-__all__ = ["die_with_parent", "terminate"]
+__all__ = ["alive", "die_with_parent", "terminate"]
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -54,3 +55,13 @@ def terminate(process: subprocess.Popen[Any], timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout)
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` is running. A zombie (exited, not yet reaped) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))

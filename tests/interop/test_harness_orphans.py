@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.processes import alive
+
 pytestmark = pytest.mark.interop
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
@@ -33,16 +35,6 @@ DRIVER = textwrap.dedent(
 )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (exited, not yet reaped by init) counts as gone.
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
-
-
 def test_a_killed_test_process_takes_its_server_with_it() -> None:
     driver = subprocess.Popen(
         [sys.executable, "-c", DRIVER],
@@ -55,16 +47,16 @@ def test_a_killed_test_process_takes_its_server_with_it() -> None:
     line = driver.stdout.readline().strip()
     assert line.isdigit(), f"the driver did not start a server: {line!r}"
     server_pid = int(line)
-    assert _alive(server_pid)
+    assert alive(server_pid)
 
     driver.send_signal(signal.SIGKILL)
     driver.wait(timeout=10)
 
     deadline = time.monotonic() + 15
-    while _alive(server_pid) and time.monotonic() < deadline:
+    while alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     try:
-        assert not _alive(server_pid), "the Better Auth server outlived the killed test process"
+        assert not alive(server_pid), "the Better Auth server outlived the killed test process"
     finally:
-        if _alive(server_pid):
+        if alive(server_pid):
             os.kill(server_pid, signal.SIGKILL)

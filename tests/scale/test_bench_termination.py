@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from harness.processes import alive
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 DRIVER = """
@@ -25,16 +27,6 @@ with running([server], pathlib.Path(sys.argv[2])):
     print(*_process_tree(server.process.pid), flush=True)
     time.sleep(600)
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has exited: only its parent has yet to collect it.
-    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
-    return bool(stat) and stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_sigterm_to_a_benchmark_run_stops_its_servers(tmp_path: Path) -> None:
@@ -56,15 +48,15 @@ def test_sigterm_to_a_benchmark_run_stops_its_servers(tmp_path: Path) -> None:
         driver.send_signal(signal.SIGTERM)
         assert driver.wait(timeout=60) == 128 + signal.SIGTERM
         deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert [pid for pid in pids if _alive(pid)] == []
+        assert [pid for pid in pids if alive(pid)] == []
     finally:
         if driver.poll() is None:
             driver.kill()
             driver.wait()
         for pid in pids:  # whatever outlived a failed run
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
