@@ -22,12 +22,10 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from starlette.routing import Match
 
+from apps.endpoints import include_routers_as_before
 from authbridge.fastapi import AuthBridge
 from authbridge.testing import FakeIssuer
 from tasks_api.app import create_app
-from tasks_api.routes.account import build_account_router
-from tasks_api.routes.health import build_health_router
-from tasks_api.routes.tasks import build_org_tasks_router, build_tasks_router
 
 TASK = "/api/tasks/00000000-0000-4000-8000-000000000000"
 REQUESTS = (
@@ -43,13 +41,7 @@ REQUESTS = (
 
 def included_app() -> FastAPI:
     app = FastAPI()
-    for router in (
-        build_health_router(),
-        build_account_router(),
-        build_tasks_router(require_scopes=False),
-        build_org_tasks_router(require_scopes=False),
-    ):
-        app.include_router(router)
+    include_routers_as_before(app, require_scopes=False)
     return app
 
 

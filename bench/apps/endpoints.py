@@ -64,6 +64,7 @@ __all__ = [
     "conventional_tasks_app",
     "empty_dependency_app",
     "fast_path_app",
+    "include_routers_as_before",
     "middleware_auth_app",
     "org_role_app",
     "org_role_fast_path_app",
@@ -275,20 +276,13 @@ def tasks_app() -> FastAPI:
     return served_app()
 
 
-def tasks_included_routers_app() -> FastAPI:
-    """``tasks_app`` with its routers included (``app.include_router``) in the order the app
-    had before ``serve_routes`` made their routes its own: health, account, tasks, team
-    tasks. The layout it replaced, for the cost of FastAPI 0.165's included routers."""
-    from fastapi.routing import APIRoute
-
+def include_routers_as_before(app: FastAPI, *, require_scopes: bool) -> None:
+    """The Tasks API's routers, passed to ``app.include_router`` in the order the app had
+    before ``serve_routes`` made their routes its own: health, account, tasks, team tasks."""
     from tasks_api.routes.account import build_account_router
     from tasks_api.routes.health import build_health_router
     from tasks_api.routes.tasks import build_org_tasks_router, build_tasks_router
-    from tasks_api.serve import served_app
 
-    app = served_app()
-    require_scopes = app.state.tasks_settings.require_scopes
-    app.router.routes[:] = [r for r in app.router.routes if not isinstance(r, APIRoute)]
     for router in (
         build_health_router(),
         build_account_router(),
@@ -296,6 +290,18 @@ def tasks_included_routers_app() -> FastAPI:
         build_org_tasks_router(require_scopes=require_scopes),
     ):
         app.include_router(router)
+
+
+def tasks_included_routers_app() -> FastAPI:
+    """``tasks_app`` with its routers included as before (``include_routers_as_before``):
+    the layout its own routes replaced, for the cost of FastAPI 0.165's included routers."""
+    from fastapi.routing import APIRoute
+
+    from tasks_api.serve import served_app
+
+    app = served_app()
+    app.router.routes[:] = [r for r in app.router.routes if not isinstance(r, APIRoute)]
+    include_routers_as_before(app, require_scopes=app.state.tasks_settings.require_scopes)
     return app
 
 
